@@ -1,0 +1,31 @@
+/* The mend command line: one file per subcommand, all sharing these helpers. */
+#ifndef MEND_CLI_H
+#define MEND_CLI_H
+
+#include "core/err.h"
+
+/* Subcommands: return the process exit code. */
+int cmd_info(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_tools(int argc, char **argv);
+
+/* Option scanning. argv[0] is the subcommand. Options are "--name value" or
+ * "--name=value"; flags are "--name". Unknown options are an error. */
+typedef struct cli_opt {
+    const char *name;   /* without the leading dashes */
+    int takes_value;
+    const char *value;  /* set when seen ("" for flags) */
+} cli_opt;
+
+/* Parses argv into opts; positional arguments are collected into pos
+ * (up to max_pos). Returns 0 or prints a message and returns 2. */
+int cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char **pos, int max_pos, int *npos);
+const char *cli_get(const cli_opt *opts, int nopts, const char *name);
+/* Integer option in [lo, hi] or the default; returns 0 on error after printing. */
+int cli_get_int(const cli_opt *opts, int nopts, const char *name, int def, int lo, int hi, int *out);
+
+/* Prints "mend: <message>" to stderr and returns 1. */
+int cli_error(const mend_err *err);
+int cli_errorf(const char *fmt, ...) MEND_PRINTF(1, 2);
+
+#endif

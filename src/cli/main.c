@@ -1,0 +1,44 @@
+/* mend: command-line entry. Dispatches to one subcommand per file. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *usage =
+    "mend " MEND_VERSION " — Stable Diffusion inpainting engine\n"
+    "\n"
+    "usage: mend COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  info MODEL [--vocab PATH]          print the detected architecture, dtypes and parameter counts\n"
+    "  eval COMPONENT --model PATH --in IN.safetensors --out OUT.safetensors [--vocab PATH] [--threads N]\n"
+    "                                     run one component on reference inputs; COMPONENT is one of\n"
+    "                                     tokenize (with --prompts FILE instead of --in), text-encoder, unet,\n"
+    "                                     vae-encode, vae-decode, taesd-encode, taesd-decode\n"
+    "  tools make-model --arch sd1|sd1-inpaint --size tiny|full --dtype f32|f16|bf16 [--seed N] OUT\n"
+    "                                     write a random-weight checkpoint in the single-file layout\n"
+    "\n"
+    "MODEL is a single-file checkpoint (.safetensors) or a diffusers folder (unet/, vae/, text_encoder/).\n"
+    "The CLIP vocabulary comes from the model's tokenizer/ folder, else --vocab (bpe_simple_vocab_16e6.txt.gz,\n"
+    "or a folder / vocab.json with merges.txt beside it).\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage, stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("mend %s\n", MEND_VERSION);
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {{"info", cmd_info}, {"eval", cmd_eval}, {"tools", cmd_tools}};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "mend: unknown command '%s' (see mend --help)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,197 @@
+#include "io/tensorfile.h"
+
+#include "core/half.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+const char *mend_dtype_name(mend_dtype dt)
+{
+    static const char *names[] = {"F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "BOOL"};
+    return (unsigned)dt < sizeof names / sizeof *names ? names[dt] : "?";
+}
+
+size_t mend_dtype_size(mend_dtype dt)
+{
+    static const size_t sizes[] = {4, 2, 2, 8, 8, 4, 2, 1, 1, 1};
+    return (unsigned)dt < sizeof sizes / sizeof *sizes ? sizes[dt] : 0;
+}
+
+int mend_dtype_is_float(mend_dtype dt)
+{
+    return dt == MEND_DT_F32 || dt == MEND_DT_F16 || dt == MEND_DT_BF16 || dt == MEND_DT_F64;
+}
+
+int64_t mend_tf_numel(const mend_tf_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        n *= t->shape[i];
+    return n;
+}
+
+static int cmp_tensor_name(const void *a, const void *b)
+{
+    return strcmp(((const mend_tf_tensor *)a)->name, ((const mend_tf_tensor *)b)->name);
+}
+
+mend_status mend_tf_finish(mend_tf *f, mend_err *err)
+{
+    qsort(f->tensors, (size_t)f->count, sizeof *f->tensors, cmp_tensor_name);
+    for (int i = 1; i < f->count; i++)
+        if (strcmp(f->tensors[i - 1].name, f->tensors[i].name) == 0)
+            return mend_fail(err, MEND_E_FORMAT, "%s: tensor '%s' appears twice", f->path, f->tensors[i].name);
+    return MEND_OK;
+}
+
+mend_status mend_tf_open(const char *path, mend_tf **out, mend_err *err)
+{
+    *out = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return mend_fail(err, MEND_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char magic[4] = {0};
+    size_t got = fread(magic, 1, sizeof magic, fp);
+    fclose(fp);
+    if (got >= 2 && magic[0] == 'P' && magic[1] == 'K')
+        return mend_fail(err, MEND_E_FORMAT,
+                         "%s: torch zip checkpoints (.ckpt/.pth) are not supported yet; convert to .safetensors",
+                         path);
+    return mend_safetensors_open(path, out, err);
+}
+
+void mend_tf_close(mend_tf *f)
+{
+    if (!f)
+        return;
+    if (f->map && f->map != MAP_FAILED)
+        munmap(f->map, f->map_size);
+    free(f->tensors);
+    free(f->strings);
+    free(f->metadata_json);
+    free(f->path);
+    free(f);
+}
+
+const mend_tf_tensor *mend_tf_find(const mend_tf *f, const char *name)
+{
+    mend_tf_tensor key = {.name = name};
+    return bsearch(&key, f->tensors, (size_t)f->count, sizeof *f->tensors, cmp_tensor_name);
+}
+
+mend_status mend_tf_read_f32(const mend_tf *f, const mend_tf_tensor *t, float *dst, mend_err *err)
+{
+    size_t n = (size_t)mend_tf_numel(t);
+    const uint8_t *p = t->data;
+    switch (t->dtype) {
+    case MEND_DT_F32:
+        memcpy(dst, p, n * 4);
+        return MEND_OK;
+    case MEND_DT_F16:
+    case MEND_DT_BF16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
+            dst[i] = t->dtype == MEND_DT_F16 ? mend_f16_to_f32(h) : mend_bf16_to_f32(h);
+        }
+        return MEND_OK;
+    case MEND_DT_F64:
+        for (size_t i = 0; i < n; i++) {
+            double d;
+            memcpy(&d, p + 8 * i, 8);
+            dst[i] = (float)d;
+        }
+        return MEND_OK;
+    case MEND_DT_I64:
+        for (size_t i = 0; i < n; i++) {
+            int64_t v;
+            memcpy(&v, p + 8 * i, 8);
+            dst[i] = (float)v;
+        }
+        return MEND_OK;
+    case MEND_DT_I32:
+        for (size_t i = 0; i < n; i++) {
+            int32_t v;
+            memcpy(&v, p + 4 * i, 4);
+            dst[i] = (float)v;
+        }
+        return MEND_OK;
+    case MEND_DT_U8:
+    case MEND_DT_BOOL:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (float)p[i];
+        return MEND_OK;
+    case MEND_DT_I8:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (float)(int8_t)p[i];
+        return MEND_OK;
+    case MEND_DT_I16:
+        for (size_t i = 0; i < n; i++) {
+            int16_t v;
+            memcpy(&v, p + 2 * i, 2);
+            dst[i] = (float)v;
+        }
+        return MEND_OK;
+    }
+    return mend_fail(err, MEND_E_FORMAT, "%s: tensor '%s' has an unsupported dtype", f->path, t->name);
+}
+
+static mend_status find_checked(const mend_tf *f, const char *name, int64_t numel, const mend_tf_tensor **out,
+                                mend_err *err)
+{
+    const mend_tf_tensor *t = mend_tf_find(f, name);
+    if (!t)
+        return mend_fail(err, MEND_E_FORMAT, "%s: tensor '%s' is missing", f->path, name);
+    if (numel >= 0 && mend_tf_numel(t) != numel)
+        return mend_fail(err, MEND_E_FORMAT, "%s: tensor '%s' has %lld elements, expected %lld", f->path, name,
+                         (long long)mend_tf_numel(t), (long long)numel);
+    *out = t;
+    return MEND_OK;
+}
+
+mend_status mend_tf_load_f32(const mend_tf *f, const char *name, int64_t numel, float **out, mend_err *err)
+{
+    const mend_tf_tensor *t;
+    *out = NULL;
+    MEND_TRY(find_checked(f, name, numel, &t, err));
+    float *buf = malloc((size_t)(mend_tf_numel(t) > 0 ? mend_tf_numel(t) : 1) * sizeof *buf);
+    if (!buf)
+        return mend_fail(err, MEND_E_NOMEM, "%s: out of memory reading '%s'", f->path, name);
+    mend_status s = mend_tf_read_f32(f, t, buf, err);
+    if (s != MEND_OK) {
+        free(buf);
+        return s;
+    }
+    *out = buf;
+    return MEND_OK;
+}
+
+mend_status mend_tf_load_i32(const mend_tf *f, const char *name, int64_t numel, int32_t **out, mend_err *err)
+{
+    const mend_tf_tensor *t;
+    *out = NULL;
+    MEND_TRY(find_checked(f, name, numel, &t, err));
+    if (t->dtype != MEND_DT_I32 && t->dtype != MEND_DT_I64)
+        return mend_fail(err, MEND_E_FORMAT, "%s: tensor '%s' is %s, expected I32 or I64", f->path, name,
+                         mend_dtype_name(t->dtype));
+    size_t n = (size_t)mend_tf_numel(t);
+    int32_t *buf = malloc((n ? n : 1) * sizeof *buf);
+    if (!buf)
+        return mend_fail(err, MEND_E_NOMEM, "%s: out of memory reading '%s'", f->path, name);
+    for (size_t i = 0; i < n; i++) {
+        if (t->dtype == MEND_DT_I32) {
+            memcpy(&buf[i], t->data + 4 * i, 4);
+        } else {
+            int64_t v;
+            memcpy(&v, t->data + 8 * i, 8);
+            buf[i] = (int32_t)v;
+        }
+    }
+    *out = buf;
+    return MEND_OK;
+}

@@ -1,0 +1,87 @@
+/* Scaled dot-product attention, one (batch, head, query block) per task:
+ * S = Q_blk K^T * scale, softmax over keys, O_blk = S V. The (block x nk)
+ * score tile is the only scratch, so memory grows with nk, not nq*nk:
+ * 64 x 16384 floats = 4 MiB per thread at 1024x1024 pixels. */
+#include "kernels/kernels.h"
+
+#include "core/threads.h"
+#include "kernels/fastmath.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+
+void mend_blas_single(void);
+
+#define QBLOCK 64
+
+typedef struct attn_job {
+    const float *q, *k, *v;
+    int64_t qs, ks, vs;
+    float *out;
+    int heads, dh, causal;
+    int64_t nq, nk, qblocks;
+    float scale;
+    volatile int nomem;
+} attn_job;
+
+static void softmax_row(float *s, int64_t n)
+{
+    float mx = s[0];
+    for (int64_t i = 1; i < n; i++)
+        mx = s[i] > mx ? s[i] : mx;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        s[i] = mend_expf(s[i] - mx);
+        sum += s[i];
+    }
+    float inv = 1.0f / sum;
+    for (int64_t i = 0; i < n; i++)
+        s[i] *= inv;
+}
+
+static void attn_range(void *ctx, int64_t b, int64_t e, int thread)
+{
+    attn_job *j = ctx;
+    float *S = malloc((size_t)(QBLOCK * j->nk) * sizeof *S);
+    if (!S) {
+        j->nomem = 1;
+        return;
+    }
+    int64_t width = (int64_t)j->heads * j->dh;
+    for (int64_t t = b; t < e; t++) {
+        int64_t qb = t % j->qblocks, bh = t / j->qblocks;
+        int64_t h = bh % j->heads, bi = bh / j->heads;
+        int64_t q0 = qb * QBLOCK, rows = j->nq - q0 < QBLOCK ? j->nq - q0 : QBLOCK;
+        const float *Q = j->q + (bi * j->nq + q0) * j->qs + h * j->dh;
+        const float *K = j->k + bi * j->nk * j->ks + h * j->dh;
+        const float *V = j->v + bi * j->nk * j->vs + h * j->dh;
+        float *O = j->out + (bi * j->nq + q0) * width + h * j->dh;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)j->nk, j->dh, j->scale, Q,
+                    (blasint)j->qs, K, (blasint)j->ks, 0.0f, S, (blasint)j->nk);
+        for (int64_t r = 0; r < rows; r++) {
+            float *row = S + r * j->nk;
+            int64_t valid = j->nk;
+            if (j->causal) {
+                valid = q0 + r + 1 < j->nk ? q0 + r + 1 : j->nk;
+                for (int64_t c = valid; c < j->nk; c++)
+                    row[c] = 0.0f;
+            }
+            softmax_row(row, valid);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)rows, j->dh, (blasint)j->nk, 1.0f, S,
+                    (blasint)j->nk, V, (blasint)j->vs, 0.0f, O, (blasint)width);
+    }
+    free(S);
+}
+
+mend_status mend_attention(const float *q, int64_t q_stride, const float *k, int64_t k_stride, const float *v,
+                           int64_t v_stride, float *out, int batch, int heads, int64_t nq, int64_t nk, int dh,
+                           int causal)
+{
+    mend_blas_single();
+    attn_job j = {q, k, v, q_stride, k_stride, v_stride, out, heads, dh, causal, nq, nk,
+                  (nq + QBLOCK - 1) / QBLOCK, 1.0f / sqrtf((float)dh), 0};
+    mend_parallel_for((int64_t)batch * heads * j.qblocks, attn_range, &j);
+    return j.nomem ? MEND_E_NOMEM : MEND_OK;
+}

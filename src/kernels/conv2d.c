@@ -1,0 +1,145 @@
+/* 2-D convolution as GEMM: y[cout, P] = W[cout, K] * col[K, P] with
+ * K = cin*kh*kw and P = output pixels. Large images are cut into column
+ * tiles, each thread building the im2col of its own tile, so scratch memory
+ * stays a few MiB whatever the image size. 1x1 stride-1 convolutions need
+ * no im2col at all. Small images (few tiles) build one im2col and split the
+ * GEMM over output channels instead. */
+#include "kernels/kernels.h"
+
+#include "core/threads.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mend_blas_single(void);
+
+#define TILE_BYTES (2u << 20)
+
+void mend_conv2d_out_size(const mend_conv2d_desc *d, int h, int w, int *oh, int *ow)
+{
+    *oh = (h + d->pad_t + d->pad_b - d->kh) / d->stride + 1;
+    *ow = (w + d->pad_l + d->pad_r - d->kw) / d->stride + 1;
+}
+
+static int is_pointwise(const mend_conv2d_desc *d)
+{
+    return d->kh == 1 && d->kw == 1 && d->stride == 1 && !d->pad_t && !d->pad_l && !d->pad_b && !d->pad_r;
+}
+
+/* col[K, cols] for output pixels p0 .. p0+cols-1 of one image. */
+static void im2col(const mend_conv2d_desc *d, const float *x, int h, int w, int ow, int64_t p0, int64_t cols,
+                   float *col)
+{
+    int64_t row = 0;
+    for (int ci = 0; ci < d->cin; ci++) {
+        const float *xc = x + (int64_t)ci * h * w;
+        for (int ky = 0; ky < d->kh; ky++) {
+            for (int kx = 0; kx < d->kw; kx++, row++) {
+                float *dst = col + row * cols;
+                int oy = (int)(p0 / ow), ox = (int)(p0 % ow);
+                for (int64_t j = 0; j < cols; j++) {
+                    int iy = oy * d->stride - d->pad_t + ky;
+                    int ix = ox * d->stride - d->pad_l + kx;
+                    dst[j] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? xc[(int64_t)iy * w + ix] : 0.0f;
+                    if (++ox == ow) {
+                        ox = 0;
+                        oy++;
+                    }
+                }
+            }
+        }
+    }
+}
+
+typedef struct conv_job {
+    const mend_conv2d_desc *d;
+    const float *x, *weight, *bias;
+    float *y;
+    int h, w, oh, ow;
+    int64_t P, K, tile, ntiles;
+    volatile int nomem; /* set by a thread whose scratch allocation failed */
+} conv_job;
+
+static void add_bias_rows(float *y, const float *bias, int cout, int64_t ld, int64_t cols)
+{
+    if (!bias)
+        return;
+    for (int co = 0; co < cout; co++) {
+        float *r = y + co * ld;
+        for (int64_t j = 0; j < cols; j++)
+            r[j] += bias[co];
+    }
+}
+
+/* One task = one column tile of one image. */
+static void conv_tiles(void *ctx, int64_t b, int64_t e, int thread)
+{
+    const conv_job *j = ctx;
+    const mend_conv2d_desc *d = j->d;
+    float *col = is_pointwise(d) ? NULL : malloc((size_t)(j->K * j->tile) * sizeof *col);
+    if (!is_pointwise(d) && !col) {
+        ((conv_job *)ctx)->nomem = 1;
+        return;
+    }
+    for (int64_t t = b; t < e; t++) {
+        int64_t img = t / j->ntiles, p0 = (t % j->ntiles) * j->tile;
+        int64_t cols = j->P - p0 < j->tile ? j->P - p0 : j->tile;
+        const float *x = j->x + img * d->cin * (int64_t)j->h * j->w;
+        float *y = j->y + img * d->cout * j->P + p0;
+        const float *B = x + p0;
+        int64_t ldb = j->P;
+        if (col) {
+            im2col(d, x, j->h, j->w, j->ow, p0, cols, col);
+            B = col;
+            ldb = cols;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->cout, (blasint)cols, (blasint)j->K, 1.0f,
+                    j->weight, (blasint)j->K, B, (blasint)ldb, 0.0f, y, (blasint)j->P);
+        add_bias_rows(y, j->bias, d->cout, j->P, cols);
+    }
+    free(col);
+}
+
+mend_status mend_conv2d(const mend_conv2d_desc *d, const float *x, int n, int h, int w, const float *weight,
+                        const float *bias, float *y)
+{
+    mend_blas_single();
+    conv_job j = {.d = d, .x = x, .weight = weight, .bias = bias, .y = y, .h = h, .w = w};
+    mend_conv2d_out_size(d, h, w, &j.oh, &j.ow);
+    j.P = (int64_t)j.oh * j.ow;
+    j.K = (int64_t)d->cin * d->kh * d->kw;
+    int threads = mend_get_threads();
+    int64_t tile = (int64_t)(TILE_BYTES / sizeof(float)) / j.K;
+    tile = tile < 64 ? 64 : tile & ~(int64_t)15;
+    if (is_pointwise(d))
+        tile = 512;
+    if (j.P >= (int64_t)threads * 128) {
+        if (tile > j.P)
+            tile = j.P;
+        /* at least one tile per thread per image when the image allows */
+        if (j.P / tile < threads)
+            tile = ((j.P + threads - 1) / threads + 15) & ~(int64_t)15;
+        j.tile = tile;
+        j.ntiles = (j.P + tile - 1) / tile;
+        mend_parallel_for(n * j.ntiles, conv_tiles, &j);
+        return j.nomem ? MEND_E_NOMEM : MEND_OK;
+    }
+    /* Small image: whole im2col, GEMM split over output channels. */
+    float *col = is_pointwise(d) ? NULL : malloc((size_t)(j.K * j.P) * sizeof *col);
+    if (!is_pointwise(d) && !col)
+        return MEND_E_NOMEM;
+    for (int img = 0; img < n; img++) {
+        const float *xi = x + (int64_t)img * d->cin * h * w;
+        float *yi = y + (int64_t)img * d->cout * j.P;
+        const float *B = xi;
+        if (col) {
+            im2col(d, xi, h, w, j.ow, 0, j.P, col);
+            B = col;
+        }
+        mend_gemm(0, 0, d->cout, j.P, j.K, 1.0f, weight, j.K, B, j.P, 0.0f, yi, j.P);
+        add_bias_rows(yi, bias, d->cout, j.P, j.P);
+    }
+    free(col);
+    return MEND_OK;
+}

@@ -1,0 +1,35 @@
+/* CLIP text encoder (HF CLIPTextModel layout, as in SD 1.x checkpoints under
+ * cond_stage_model.transformer.text_model.*). Pre-LN transformer, causal
+ * self-attention, quick-GELU MLP, final layer norm. */
+#ifndef MEND_MODEL_CLIP_H
+#define MEND_MODEL_CLIP_H
+
+#include <stdint.h>
+
+#include "model/weights.h"
+
+typedef struct mend_clip_arch {
+    int vocab;   /* token embedding rows (49408) */
+    int width;   /* hidden size (768 for SD 1.x) */
+    int layers;  /* 12 */
+    int heads;   /* 12; not in the weights: width/64, or width/8 below 64 */
+    int mlp;     /* 3072 */
+    int max_pos; /* 77 */
+} mend_clip_arch;
+
+typedef struct mend_clip mend_clip;
+
+/* l: file and the prefix before "text_model." (e.g. "cond_stage_model.transformer."). */
+mend_status mend_clip_load(const mend_wload *l, mend_clip **out, mend_err *err);
+void mend_clip_free(mend_clip *c);
+const mend_clip_arch *mend_clip_get_arch(const mend_clip *c);
+int64_t mend_clip_params(const mend_clip *c);
+
+/* ids [n, T] (T <= max_pos) -> out [n, T, width].
+ * clip_skip 1: last layer's output after the final layer norm.
+ * clip_skip k > 1: output of layer (layers - k + 1), then the final layer
+ * norm (A1111's CLIP_stop_at_last_layers). */
+mend_status mend_clip_encode(const mend_clip *c, const int32_t *ids, int n, int T, int clip_skip, float *out,
+                             mend_err *err);
+
+#endif

@@ -1,0 +1,149 @@
+#include "model/sd_model.h"
+
+#include "model/diffusers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* First existing file among dir/sub/names[i]. */
+static int find_in(const char *dir, const char *sub, const char *const *names, char *out, size_t size)
+{
+    for (int i = 0; names[i]; i++) {
+        snprintf(out, size, "%s/%s/%s", dir, sub, names[i]);
+        if (is_file(out))
+            return 1;
+    }
+    return 0;
+}
+
+static mend_status open_diffusers_part(const char *dir, const char *sub, mend_tf **f, mend_err *err)
+{
+    static const char *const weights[] = {"diffusion_pytorch_model.safetensors",
+                                          "diffusion_pytorch_model.fp16.safetensors", "model.safetensors",
+                                          "model.fp16.safetensors", NULL};
+    char path[4096];
+    if (!find_in(dir, sub, weights, path, sizeof path))
+        return mend_fail(err, MEND_E_IO, "%s: diffusers folder has no %s/diffusion_pytorch_model.safetensors or "
+                                         "%s/model.safetensors", dir, sub, sub);
+    return mend_tf_open(path, f, err);
+}
+
+static mend_status resolve_vocab(mend_sd_model *m, const char *vocab, mend_err *err)
+{
+    char path[4096];
+    if (m->diffusers) {
+        snprintf(path, sizeof path, "%s/tokenizer/vocab.json", m->path);
+        if (is_file(path))
+            vocab = path;
+    } else if (!vocab) {
+        /* a tokenizer/ folder beside a single-file checkpoint also counts */
+        const char *slash = strrchr(m->path, '/');
+        int dl = slash ? (int)(slash - m->path) : 1;
+        snprintf(path, sizeof path, "%.*s/tokenizer/vocab.json", dl, slash ? m->path : ".");
+        if (is_file(path))
+            vocab = path;
+    }
+    if (!vocab)
+        return mend_fail(err, MEND_E_ARG,
+                         "%s: no CLIP vocabulary found; pass --vocab PATH (bpe_simple_vocab_16e6.txt.gz, or "
+                         "vocab.json with merges.txt beside it), or put a tokenizer/ folder beside the model",
+                         m->path);
+    if (!(m->vocab_path = strdup(vocab)))
+        return mend_fail(err, MEND_E_NOMEM, "out of memory");
+    return mend_tokenizer_load(vocab, &m->tokenizer, err);
+}
+
+static mend_status open_files(mend_sd_model *m, unsigned comps, mend_err *err)
+{
+    if (!m->diffusers) {
+        MEND_TRY(mend_tf_open(m->path, &m->unet_file, err));
+        m->te_file = m->vae_file = m->unet_file;
+        m->unet_prefix = "model.diffusion_model.";
+        m->vae_prefix = "first_stage_model.";
+        m->te_prefix = "cond_stage_model.transformer.";
+        return MEND_OK;
+    }
+    m->unet_prefix = m->vae_prefix = m->te_prefix = "";
+    if (comps & MEND_COMP_UNET) {
+        MEND_TRY(open_diffusers_part(m->path, "unet", &m->unet_file, err));
+        MEND_TRY(mend_diffusers_rename_unet(m->unet_file, err));
+    }
+    if (comps & MEND_COMP_VAE) {
+        MEND_TRY(open_diffusers_part(m->path, "vae", &m->vae_file, err));
+        MEND_TRY(mend_diffusers_rename_vae(m->vae_file, err));
+    }
+    if (comps & MEND_COMP_CLIP)
+        MEND_TRY(open_diffusers_part(m->path, "text_encoder", &m->te_file, err));
+    return MEND_OK;
+}
+
+static mend_status load_components(mend_sd_model *m, const char *vocab, unsigned comps, mend_err *err)
+{
+    MEND_TRY(open_files(m, comps, err));
+    if (comps & MEND_COMP_TOKENIZER)
+        MEND_TRY(resolve_vocab(m, vocab, err));
+    if (comps & MEND_COMP_CLIP) {
+        mend_wload l = {.file = m->te_file, .prefix = m->te_prefix};
+        MEND_TRY(mend_clip_load(&l, &m->clip, err));
+    }
+    if (comps & MEND_COMP_UNET) {
+        mend_wload l = {.file = m->unet_file, .prefix = m->unet_prefix};
+        MEND_TRY(mend_unet_load(&l, &m->unet, err));
+    }
+    if (comps & MEND_COMP_VAE) {
+        mend_wload l = {.file = m->vae_file, .prefix = m->vae_prefix};
+        MEND_TRY(mend_vae_load(&l, &m->vae, err));
+    }
+    return MEND_OK;
+}
+
+mend_status mend_sd_load(const char *path, const char *vocab, unsigned components, mend_sd_model **out,
+                         mend_err *err)
+{
+    *out = NULL;
+    mend_sd_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->path = strdup(path))) {
+        free(m);
+        return mend_fail(err, MEND_E_NOMEM, "out of memory");
+    }
+    m->diffusers = is_dir(path);
+    mend_status s = load_components(m, vocab, components, err);
+    if (s != MEND_OK) {
+        mend_sd_free(m);
+        return s;
+    }
+    *out = m;
+    return MEND_OK;
+}
+
+void mend_sd_free(mend_sd_model *m)
+{
+    if (!m)
+        return;
+    mend_clip_free(m->clip);
+    mend_unet_free(m->unet);
+    mend_vae_free(m->vae);
+    mend_tokenizer_free(m->tokenizer);
+    if (m->vae_file != m->unet_file)
+        mend_tf_close(m->vae_file);
+    if (m->te_file != m->unet_file)
+        mend_tf_close(m->te_file);
+    mend_tf_close(m->unet_file);
+    free(m->vocab_path);
+    free(m->path);
+    free(m);
+}

@@ -1,0 +1,135 @@
+#include "model/weights.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mend_wstore_free(mend_wstore *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->count; i++)
+        free(s->bufs[i]);
+    free(s->bufs);
+    memset(s, 0, sizeof *s);
+}
+
+static int store_add(mend_wstore *s, float *buf, int64_t n)
+{
+    if (s->count == s->cap) {
+        int cap = s->cap ? 2 * s->cap : 256;
+        float **b = realloc(s->bufs, (size_t)cap * sizeof *b);
+        if (!b)
+            return 0;
+        s->bufs = b;
+        s->cap = cap;
+    }
+    s->bufs[s->count++] = buf;
+    s->params += n;
+    return 1;
+}
+
+void mend_wl_name(const mend_wload *l, const char *canonical, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s", l->prefix ? l->prefix : "", canonical);
+}
+
+static const mend_tf_tensor *vfind(const mend_wload *l, char *full, size_t size, const char *fmt, va_list ap)
+{
+    char canon[512];
+    vsnprintf(canon, sizeof canon, fmt, ap);
+    mend_wl_name(l, canon, full, size);
+    return mend_tf_find(l->file, full);
+}
+
+const mend_tf_tensor *mend_wl_find(const mend_wload *l, const char *fmt, ...)
+{
+    char full[600];
+    va_list ap;
+    va_start(ap, fmt);
+    const mend_tf_tensor *t = vfind(l, full, sizeof full, fmt, ap);
+    va_end(ap);
+    return t;
+}
+
+static int rank_without_trailing_ones(int ndim, const int64_t *shape)
+{
+    while (ndim > 1 && shape[ndim - 1] == 1)
+        ndim--;
+    return ndim;
+}
+
+static int shapes_match(int na, const int64_t *a, int nb, const int64_t *b)
+{
+    na = rank_without_trailing_ones(na, a);
+    nb = rank_without_trailing_ones(nb, b);
+    if (na != nb)
+        return 0;
+    for (int i = 0; i < na; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+static void shape_str(int ndim, const int64_t *shape, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < ndim && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (n < size)
+        snprintf(buf + n, size - n, "]");
+}
+
+static float *vget(mend_wload *l, int optional, int ndim, const int64_t *shape, const char *fmt, va_list ap)
+{
+    if (l->status != MEND_OK)
+        return NULL;
+    char full[600];
+    const mend_tf_tensor *t = vfind(l, full, sizeof full, fmt, ap);
+    if (!t) {
+        if (!optional)
+            l->status = mend_fail(l->err, MEND_E_FORMAT, "%s: tensor '%s' is missing", l->file->path, full);
+        return NULL;
+    }
+    if (!mend_dtype_is_float(t->dtype)) {
+        l->status = mend_fail(l->err, MEND_E_FORMAT, "%s: tensor '%s' is %s, expected a float type", l->file->path,
+                              full, mend_dtype_name(t->dtype));
+        return NULL;
+    }
+    if (!shapes_match(t->ndim, t->shape, ndim, shape)) {
+        char got[128], want[128];
+        shape_str(t->ndim, t->shape, got, sizeof got);
+        shape_str(ndim, shape, want, sizeof want);
+        l->status = mend_fail(l->err, MEND_E_FORMAT, "%s: tensor '%s' has shape %s, expected %s", l->file->path,
+                              full, got, want);
+        return NULL;
+    }
+    int64_t n = mend_tf_numel(t);
+    float *buf = malloc((size_t)(n > 0 ? n : 1) * sizeof *buf);
+    if (!buf || !store_add(l->store, buf, n)) {
+        free(buf);
+        l->status = mend_fail(l->err, MEND_E_NOMEM, "%s: out of memory loading '%s'", l->file->path, full);
+        return NULL;
+    }
+    l->status = mend_tf_read_f32(l->file, t, buf, l->err);
+    return l->status == MEND_OK ? buf : NULL;
+}
+
+float *mend_wl_get(mend_wload *l, int ndim, const int64_t *shape, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    float *p = vget(l, 0, ndim, shape, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+float *mend_wl_get_opt(mend_wload *l, int ndim, const int64_t *shape, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    float *p = vget(l, 1, ndim, shape, fmt, ap);
+    va_end(ap);
+    return p;
+}

@@ -1,0 +1,53 @@
+/* Loading a component's weights by name.
+ *
+ * Model code asks for tensors under their canonical (LDM single-file) names
+ * relative to the component, e.g. "input_blocks.1.0.in_layers.2.weight" with
+ * prefix "model.diffusion_model.". Diffusers files are renamed to these
+ * names when opened (model/diffusers.h), so model code knows one layout.
+ * Every tensor is converted to fp32 and owned by a mend_wstore, freed in one
+ * go with the component.
+ *
+ * Errors are sticky: after the first failure every mend_wl_get returns NULL
+ * and the loader's status/err keep the first message, so a component can
+ * request all its tensors and check once. */
+#ifndef MEND_MODEL_WEIGHTS_H
+#define MEND_MODEL_WEIGHTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "io/tensorfile.h"
+
+typedef struct mend_wstore {
+    float **bufs;
+    int count, cap;
+    int64_t params; /* total number of floats held */
+} mend_wstore;
+
+void mend_wstore_free(mend_wstore *s);
+
+typedef struct mend_wload {
+    const mend_tf *file;
+    const char *prefix;
+    mend_wstore *store;
+    mend_err *err;
+    mend_status status;
+} mend_wload;
+
+/* The file's name of a canonical tensor name (prefix + name) into buf. */
+void mend_wl_name(const mend_wload *l, const char *canonical, char *buf, size_t size);
+
+/* The tensor, or NULL if absent (never sets an error). */
+const mend_tf_tensor *mend_wl_find(const mend_wload *l, const char *fmt, ...) MEND_PRINTF(2, 3);
+
+/* Loads a tensor whose shape must be `shape` (trailing 1-sized dims on
+ * either side are ignored, so a [C,C] linear matches a [C,C,1,1] conv). */
+float *mend_wl_get(mend_wload *l, int ndim, const int64_t *shape, const char *fmt, ...) MEND_PRINTF(4, 5);
+
+/* As mend_wl_get, but a missing tensor is not an error (returns NULL). */
+float *mend_wl_get_opt(mend_wload *l, int ndim, const int64_t *shape, const char *fmt, ...) MEND_PRINTF(4, 5);
+
+#define MEND_SHAPE(...) (sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), ((const int64_t[]){__VA_ARGS__})
+
+#endif

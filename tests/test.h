@@ -1,0 +1,89 @@
+/* Minimal test harness: each tests/test_*.c is one CTest executable.
+ *   TEST(name) { CHECK(cond); CHECK_NEAR(a, b, tol); ... }
+ *   int main(void) { RUN(name); ...; return test_summary(); }
+ * A test that needs ../shared calls REQUIRE_SHARED(path) and is reported
+ * as skipped (exit 77) when it is absent. */
+#ifndef MEND_TEST_H
+#define MEND_TEST_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/err.h"
+#include "io/tensorfile.h"
+
+extern int test_failures, test_checks, test_skipped, test_ran;
+extern const char *test_current;
+
+#define TEST(name) static void name(void)
+#define RUN(name)                                        \
+    do {                                                 \
+        int f0_ = test_failures;                         \
+        test_current = #name;                            \
+        test_ran++;                                      \
+        name();                                          \
+        printf("%s %s\n", test_failures == f0_ ? "ok  " : "FAIL", #name); \
+        fflush(stdout);                                  \
+    } while (0)
+
+#define CHECK(cond)                                                                            \
+    do {                                                                                       \
+        test_checks++;                                                                         \
+        if (!(cond)) {                                                                         \
+            test_failures++;                                                                   \
+            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__, test_current, #cond); \
+        }                                                                                      \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                            \
+    do {                                                                                \
+        test_checks++;                                                                  \
+        if (!(cond)) {                                                                  \
+            test_failures++;                                                            \
+            fprintf(stderr, "%s:%d: %s: check failed: %s: ", __FILE__, __LINE__, test_current, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                               \
+            fputc('\n', stderr);                                                        \
+        }                                                                               \
+    } while (0)
+
+#define CHECK_OK(expr, errp)                                                            \
+    do {                                                                                \
+        mend_status s_ = (expr);                                                        \
+        CHECK_MSG(s_ == MEND_OK, "%s -> %s: %s", #expr, mend_status_name(s_), (errp)->msg); \
+    } while (0)
+
+#define CHECK_NEAR(a, b, tol) CHECK_MSG(fabs((double)(a) - (double)(b)) <= (tol), "%g vs %g (tol %g)", (double)(a), (double)(b), (double)(tol))
+
+/* Returns the path of ../shared/testdata/<rel>, or NULL (and marks the test
+ * binary as skipped) when it is not there. */
+const char *test_shared(const char *rel);
+#define REQUIRE_SHARED(var, rel)                                                  \
+    const char *var = test_shared(rel);                                           \
+    if (!var) {                                                                   \
+        return;                                                                   \
+    }
+
+/* Max |a-b| over n floats. */
+double test_max_abs_diff(const float *a, const float *b, int64_t n);
+
+/* Loads a whole tensor of a reference file as float (NULL + CHECK failure if absent). */
+float *test_load_f32(const mend_tf *f, const char *name, int64_t *numel);
+
+/* Path of the mend binary (from the MEND_BIN environment variable). */
+const char *test_mend_bin(void);
+
+/* Runs a shell command, returns its exit status (or -1). Output goes to
+ * out_path if non-NULL (stdout+stderr). */
+int test_run(const char *cmd, const char *out_path);
+
+/* Reads a whole file into a NUL-terminated buffer (caller frees). */
+char *test_read_file(const char *path, size_t *len);
+
+/* A fresh temporary directory for this test binary. */
+const char *test_tmpdir(void);
+
+int test_summary(void);
+
+#endif

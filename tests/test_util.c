@@ -1,0 +1,120 @@
+#include "test.h"
+
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int test_failures, test_checks, test_skipped, test_ran;
+const char *test_current = "";
+
+#ifndef MEND_SHARED_DIR
+#define MEND_SHARED_DIR "../shared"
+#endif
+
+const char *test_shared(const char *rel)
+{
+    static char paths[16][1024];
+    static int next;
+    const char *root = getenv("MEND_SHARED_DIR");
+    if (!root)
+        root = MEND_SHARED_DIR;
+    char *p = paths[next++ % 16];
+    snprintf(p, sizeof paths[0], "%s/testdata/%s", root, rel);
+    if (access(p, R_OK) != 0) {
+        printf("skipped: %s not found (%s)\n", p, test_current);
+        test_skipped++;
+        return NULL;
+    }
+    return p;
+}
+
+double test_max_abs_diff(const float *a, const float *b, int64_t n)
+{
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > m || d != d)
+            m = d != d ? INFINITY : d;
+    }
+    return m;
+}
+
+float *test_load_f32(const mend_tf *f, const char *name, int64_t *numel)
+{
+    const mend_tf_tensor *t = mend_tf_find(f, name);
+    CHECK_MSG(t != NULL, "reference tensor '%s' missing in %s", name, f->path);
+    if (!t)
+        return NULL;
+    float *buf = malloc((size_t)(mend_tf_numel(t) + 1) * sizeof *buf);
+    mend_err err = {0};
+    if (!buf || mend_tf_read_f32(f, t, buf, &err) != MEND_OK) {
+        free(buf);
+        CHECK_MSG(0, "cannot read '%s': %s", name, err.msg);
+        return NULL;
+    }
+    if (numel)
+        *numel = mend_tf_numel(t);
+    return buf;
+}
+
+const char *test_mend_bin(void)
+{
+    const char *b = getenv("MEND_BIN");
+    return b ? b : "./mend";
+}
+
+int test_run(const char *cmd, const char *out_path)
+{
+    char full[8192];
+    if (out_path)
+        snprintf(full, sizeof full, "%s >'%s' 2>&1", cmd, out_path);
+    else
+        snprintf(full, sizeof full, "%s >/dev/null 2>&1", cmd);
+    int st = system(full);
+    if (st == -1 || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+char *test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)(n < 0 ? 0 : n) + 1);
+    size_t got = buf ? fread(buf, 1, (size_t)(n < 0 ? 0 : n), f) : 0;
+    fclose(f);
+    if (!buf)
+        return NULL;
+    buf[got] = '\0';
+    if (len)
+        *len = got;
+    return buf;
+}
+
+const char *test_tmpdir(void)
+{
+    static char dir[256];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/mend-test-XXXXXX");
+        if (!mkdtemp(dir))
+            snprintf(dir, sizeof dir, "/tmp");
+    }
+    return dir;
+}
+
+int test_summary(void)
+{
+    printf("%d checks, %d failed, %d skipped\n", test_checks, test_failures, test_skipped);
+    if (test_failures)
+        return 1;
+    /* every test skipped for missing ../shared: report as skipped to CTest */
+    if (test_skipped && test_checks == 0)
+        return 77;
+    return 0;
+}
