@@ -4,9 +4,6 @@
 #ifndef HAVE_CMD_INFO
 int cmd_info(int argc, char **argv) { return cli_errorf("info: not implemented yet"); }
 #endif
-#ifndef HAVE_CMD_EVAL
-int cmd_eval(int argc, char **argv) { return cli_errorf("eval: not implemented yet"); }
-#endif
 #ifndef HAVE_CMD_TOOLS
 int cmd_tools(int argc, char **argv) { return cli_errorf("tools: not implemented yet"); }
 #endif
