@@ -180,8 +180,10 @@ TEST(bad_sizes_and_missing_parts_are_rejected)
     CHECK_OK(mend_taesd_load(NULL, fx.dec, &dec_only, &err), &err);
     if (dec_only)
         CHECK(mend_taesd_encode(dec_only, x, 1, 8, 8, y, &err) == MEND_E_ARG);
-    CHECK(mend_taesd_load(NULL, NULL, &dec_only, &err) == MEND_E_ARG);
     mend_taesd_free(dec_only);
+    mend_taesd *none = NULL;
+    CHECK(mend_taesd_load(NULL, NULL, &none, &err) == MEND_E_ARG);
+    CHECK(none == NULL);
     free(x);
     free(y);
     teardown(&fx);
