@@ -208,19 +208,25 @@ static int write_without(const char *model, const char *skip, const char *out)
 TEST(missing_tensor_is_named)
 {
     REQUIRE_SHARED(model, MODEL);
-    const char *skip = "first_stage_model.decoder.mid.attn_1.q.weight";
-    char path[512];
-    snprintf(path, sizeof path, "%s/vae-missing.safetensors", test_tmpdir());
-    if (!write_without(model, skip, path))
-        return;
-    mend_err err = {0};
-    mend_sd_model *m = NULL;
-    mend_status s = mend_sd_load(path, NULL, MEND_COMP_VAE, &m, &err);
-    CHECK(s == MEND_E_FORMAT);
-    CHECK(m == NULL);
-    CHECK_MSG(strstr(err.msg, skip) != NULL, "message does not name the tensor: %s", err.msg);
-    mend_sd_free(m);
-    remove(path);
+    /* an attention weight, a block tensor that also drives the block count,
+     * and the tensor the decoder width is read from */
+    const char *skips[] = {"first_stage_model.decoder.mid.attn_1.q.weight",
+                           "first_stage_model.encoder.down.0.block.1.conv1.weight",
+                           "first_stage_model.decoder.conv_out.weight"};
+    for (int i = 0; i < 3; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/vae-missing-%d.safetensors", test_tmpdir(), i);
+        if (!write_without(model, skips[i], path))
+            return;
+        mend_err err = {0};
+        mend_sd_model *m = NULL;
+        mend_status s = mend_sd_load(path, NULL, MEND_COMP_VAE, &m, &err);
+        CHECK_MSG(s == MEND_E_FORMAT, "without %s: %s", skips[i], mend_status_name(s));
+        CHECK(m == NULL);
+        CHECK_MSG(strstr(err.msg, skips[i]) != NULL, "message does not name '%s': %s", skips[i], err.msg);
+        mend_sd_free(m);
+        remove(path);
+    }
 }
 
 TEST(size_not_multiple_of_8_is_rejected)

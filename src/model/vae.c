@@ -218,63 +218,91 @@ static int count_indexed(const mend_wload *l, const char *fmt_with_index)
     }
 }
 
-/* Output channels of one level's first block (its conv1 weight [cout, cin, 3, 3]). */
+/* Output channels of one level's first block (conv1 or conv2 weight
+ * [cout, cin, 3, 3]), or -1. */
 static int64_t level_width(const mend_wload *l, const char *part, const char *level_kind, int lv)
 {
     const mend_tf_tensor *t = mend_wl_find(l, "%s.%s.%d.block.0.conv1.weight", part, level_kind, lv);
+    if (!t)
+        t = mend_wl_find(l, "%s.%s.%d.block.0.conv2.weight", part, level_kind, lv);
     return t && t->ndim == 4 ? t->shape[0] : -1;
 }
 
-/* Reads ch, levels, mult, num_res_blocks and z_channels off tensor shapes. */
-static mend_status detect_arch(const mend_wload *l, mend_vae_arch *a, mend_err *err)
+/* Levels of encoder.down / decoder.up and blocks per level: the largest
+ * count over several tensors of each block, so that one missing tensor
+ * becomes a load error naming it rather than a silently smaller model. */
+static void count_blocks(const mend_wload *l, const char *part, const char *kind, int *levels, int *blocks)
+{
+    static const char *const probes[] = {"norm1.weight", "conv1.weight", "norm2.weight", "conv2.weight"};
+    char fmt[200];
+    *levels = *blocks = 0;
+    for (int p = 0; p < 4; p++) {
+        snprintf(fmt, sizeof fmt, "%s.%s.%%d.block.0.%s", part, kind, probes[p]);
+        int n = count_indexed(l, fmt);
+        *levels = n > *levels ? n : *levels;
+    }
+    for (int lv = 0; lv < *levels && lv < MEND_VAE_MAX_LEVELS; lv++) {
+        for (int p = 0; p < 4; p++) {
+            snprintf(fmt, sizeof fmt, "%s.%s.%d.block.%%d.%s", part, kind, lv, probes[p]);
+            int n = count_indexed(l, fmt);
+            *blocks = n > *blocks ? n : *blocks;
+        }
+    }
+}
+
+static mend_status missing(const mend_wload *l, mend_status code, const char *canonical, mend_err *err)
 {
     char full[600];
+    mend_wl_name(l, canonical, full, sizeof full);
+    return mend_fail(err, code, "%s: tensor '%s' is missing or not 4-D", l->file->path, full);
+}
+
+/* Reads ch, levels, mult, num_res_blocks and z_channels off tensor names
+ * and shapes (SD 1.x: 128, 4, 1 2 4 4, 2, 4). */
+static mend_status detect_arch(const mend_wload *l, mend_vae_arch *a, mend_err *err)
+{
     memset(a, 0, sizeof *a);
     const mend_tf_tensor *enc_in = mend_wl_find(l, "encoder.conv_in.weight");
+    const mend_tf_tensor *enc_out = mend_wl_find(l, "encoder.conv_out.weight");
     const mend_tf_tensor *dec_in = mend_wl_find(l, "decoder.conv_in.weight");
     const mend_tf_tensor *dec_out = mend_wl_find(l, "decoder.conv_out.weight");
-    a->has_encoder = enc_in != NULL;
-    a->has_decoder = dec_in != NULL;
-    if (!enc_in && !dec_in) {
-        mend_wl_name(l, "encoder.conv_in.weight", full, sizeof full);
-        return mend_fail(err, MEND_E_ARCH, "%s: no VAE found (neither '%s' nor its decoder.conv_in)",
-                         l->file->path, full);
-    }
-    if ((enc_in && enc_in->ndim != 4) || (dec_in && dec_in->ndim != 4) || (a->has_decoder && !dec_out) ||
-        (dec_out && dec_out->ndim != 4))
-        return mend_fail(err, MEND_E_ARCH, "%s: VAE conv_in/conv_out tensors are missing or not 4-D",
-                         l->file->path);
-    const char *part = a->has_encoder ? "encoder" : "decoder";
-    const char *kind = a->has_encoder ? "down" : "up";
-    char fmt[128];
+    a->has_encoder = enc_in || enc_out;
+    a->has_decoder = dec_in || dec_out;
+    if (!a->has_encoder && !a->has_decoder)
+        return missing(l, MEND_E_ARCH, "encoder.conv_in.weight", err);
+    if (a->has_encoder && (!enc_in || enc_in->ndim != 4))
+        return missing(l, MEND_E_FORMAT, "encoder.conv_in.weight", err);
+    if (a->has_encoder && (!enc_out || enc_out->ndim != 4 || enc_out->shape[0] % 2))
+        return missing(l, MEND_E_FORMAT, "encoder.conv_out.weight", err);
+    if (a->has_decoder && (!dec_in || dec_in->ndim != 4))
+        return missing(l, MEND_E_FORMAT, "decoder.conv_in.weight", err);
+    if (a->has_decoder && (!dec_out || dec_out->ndim != 4))
+        return missing(l, MEND_E_FORMAT, "decoder.conv_out.weight", err);
     a->ch = (int)(a->has_encoder ? enc_in->shape[0] : dec_out->shape[1]);
     a->in_channels = a->has_encoder ? (int)enc_in->shape[1] : VAE_OUT_CHANNELS;
-    a->z_channels = a->has_decoder ? (int)dec_in->shape[1] : 0;
-    snprintf(fmt, sizeof fmt, "%s.%s.%%d.block.0.conv1.weight", part, kind);
-    a->levels = count_indexed(l, fmt);
-    snprintf(fmt, sizeof fmt, "%s.%s.0.block.%%d.conv1.weight", part, kind);
-    a->num_res_blocks = count_indexed(l, fmt) - (a->has_encoder ? 0 : 1);
+    a->z_channels = (int)(a->has_decoder ? dec_in->shape[1] : enc_out->shape[0] / 2);
+    int enc_levels = 0, enc_blocks = 0, dec_levels = 0, dec_blocks = 0;
+    if (a->has_encoder)
+        count_blocks(l, "encoder", "down", &enc_levels, &enc_blocks);
+    if (a->has_decoder)
+        count_blocks(l, "decoder", "up", &dec_levels, &dec_blocks);
+    a->levels = enc_levels > dec_levels ? enc_levels : dec_levels;
+    a->num_res_blocks = enc_blocks > dec_blocks - 1 ? enc_blocks : dec_blocks - 1; /* decoder has one more */
     if (a->levels < 1 || a->levels > MEND_VAE_MAX_LEVELS || a->num_res_blocks < 1 ||
-        a->num_res_blocks + 1 > VAE_MAX_BLOCKS || a->ch < 1 || a->in_channels != VAE_OUT_CHANNELS)
-        return mend_fail(err, MEND_E_ARCH, "%s: unsupported VAE layout (%d levels, %d res blocks, %d channels)",
-                         l->file->path, a->levels, a->num_res_blocks, a->in_channels);
+        a->num_res_blocks + 1 > VAE_MAX_BLOCKS || a->ch < 1 || a->in_channels != VAE_OUT_CHANNELS ||
+        a->z_channels < 1)
+        return mend_fail(err, MEND_E_ARCH,
+                         "%s: unsupported VAE layout (%d levels, %d res blocks, %d image and %d latent channels)",
+                         l->file->path, a->levels, a->num_res_blocks, a->in_channels, a->z_channels);
+    const char *part = a->has_encoder ? "encoder" : "decoder", *kind = a->has_encoder ? "down" : "up";
     for (int lv = 0; lv < a->levels; lv++) {
         int64_t wd = level_width(l, part, kind, lv);
         if (wd <= 0 || wd % a->ch || wd % VAE_GROUPS)
-            return mend_fail(err, MEND_E_ARCH, "%s: VAE %s level %d has width %lld, not a multiple of ch=%d and %d",
-                             l->file->path, part, lv, (long long)wd, a->ch, VAE_GROUPS);
+            return mend_fail(err, MEND_E_ARCH,
+                             "%s: VAE %s.%s.%d.block.0 has width %lld, not a multiple of ch=%d and of %d",
+                             l->file->path, part, kind, lv, (long long)wd, a->ch, VAE_GROUPS);
         a->mult[lv] = (int)(wd / a->ch);
     }
-    if (a->has_encoder) {
-        const mend_tf_tensor *co = mend_wl_find(l, "encoder.conv_out.weight");
-        mend_wl_name(l, "encoder.conv_out.weight", full, sizeof full);
-        if (!co || co->ndim != 4 || co->shape[0] % 2)
-            return mend_fail(err, MEND_E_FORMAT, "%s: tensor '%s' is missing or malformed", l->file->path, full);
-        if (!a->has_decoder)
-            a->z_channels = (int)(co->shape[0] / 2);
-    }
-    if (a->z_channels < 1)
-        return mend_fail(err, MEND_E_ARCH, "%s: VAE latent channel count is %d", l->file->path, a->z_channels);
     return MEND_OK;
 }
 
