@@ -31,6 +31,7 @@
 #define SD1_HEADS 8
 #define FF_MULT 4
 #define MAX_BLOCKS 128
+#define FF_ROWS 2048 /* token rows per feed-forward chunk: bounds its 8C-wide scratch, still GEMM-sized */
 
 typedef struct norm_w {
     float *g, *b;
@@ -590,10 +591,14 @@ static mend_status tblock_forward(const tblock *t, float *x, int B, int64_t L, i
     MEND_TRY(attention_or_nomem(s->q, s->kc, s->vc, s->o, B, L, T, c, err));
     linear_residual(&t->cross.out, s->o, rows, s->nrm, x);
 
+    /* the GEGLU hidden layer is 8x wider than x: run it in row chunks */
     mend_layer_norm(x, rows, c, LN_EPS, t->n3.g, t->n3.b, s->nrm);
-    mend_linear(s->nrm, rows, c, t->ff_in.w, t->ff_in.b, 2 * (int64_t)inner, s->ff);
-    mend_geglu(s->ff, rows, inner, s->gl);
-    linear_residual(&t->ff_out, s->gl, rows, s->nrm, x);
+    for (int64_t r0 = 0; r0 < rows; r0 += FF_ROWS) {
+        int64_t n = rows - r0 < FF_ROWS ? rows - r0 : FF_ROWS;
+        mend_linear(s->nrm + r0 * c, n, c, t->ff_in.w, t->ff_in.b, 2 * (int64_t)inner, s->ff);
+        mend_geglu(s->ff, n, inner, s->gl);
+        linear_residual(&t->ff_out, s->gl, n, s->o, x + r0 * c);
+    }
     return MEND_OK;
 }
 
@@ -616,8 +621,9 @@ static mend_status xformer_forward(const xformer *xf, act *x, int B, const float
     const int c = xf->c;
     const int64_t L = (int64_t)x->h * x->w, rows = B * L, n = rows * c;
     const int64_t inner = FF_MULT * (int64_t)c, nctx = (int64_t)B * T * c;
-    xf_scratch s = {alloc_f(n), alloc_f(n), alloc_f(n), alloc_f(n), alloc_f(n), alloc_f(rows * 2 * inner),
-                    alloc_f(rows * inner), alloc_f(nctx), alloc_f(nctx)};
+    const int64_t ff_rows = rows < FF_ROWS ? rows : FF_ROWS;
+    xf_scratch s = {alloc_f(n), alloc_f(n), alloc_f(n), alloc_f(n), alloc_f(n), alloc_f(ff_rows * 2 * inner),
+                    alloc_f(ff_rows * inner), alloc_f(nctx), alloc_f(nctx)};
     float *tok = alloc_f(n), *t = alloc_f(n);
     mend_status st = MEND_OK;
     if (!s.nrm || !s.q || !s.k || !s.v || !s.o || !s.ff || !s.gl || !s.kc || !s.vc || !tok || !t) {
