@@ -174,6 +174,40 @@ TEST(invalid_utf8_prompt_is_an_error)
     mend_tokenizer_free(t);
 }
 
+/* Cleaning rules beyond the reference prompts: each pair must tokenize the
+ * same (or, for `same` = 0, differently). */
+TEST(normalisation_equivalences)
+{
+    REQUIRE_SHARED(gz, "clip/bpe_simple_vocab_16e6.txt.gz");
+    static const struct {
+        const char *a, *b;
+        int same;
+    } pairs[] = {
+        {"tom &#38; jerry &#x3C;3", "tom & jerry <3", 1}, /* numeric entities */
+        {"a &amp; b <i>", "a & b <i>", 0},               /* text with '<' keeps its entities */
+        {"\xEF\xBC\xA3\xEF\xBC\xA1\xEF\xBC\xB4", "cat", 1}, /* fullwidth CAT */
+        {"\xC5\x89", "'n", 1},                          /* U+0149 -> U+02BC n -> 'n */
+        {"\xCE\x9F\xCE\x94\xCE\x9F\xCE\xA3", "\xCE\xBF\xCE\xB4\xCE\xBF\xCF\x82", 1}, /* final sigma */
+        {"\xC4\xB0stanbul", "i\xCC\x87stanbul", 1},     /* U+0130 lower-cases to i + U+0307 */
+        {"a\x01" "b\xE2\x81\xAA", "ab", 1},              /* control characters removed */
+        {"x\xC2\xA0\xE2\x80\x83y", "x y", 1},         /* Unicode spaces collapse */
+    };
+    mend_tokenizer *t = NULL;
+    mend_err err = {0};
+    CHECK_OK(mend_tokenizer_load(gz, &t, &err), &err);
+    for (size_t i = 0; t && i < sizeof pairs / sizeof *pairs; i++) {
+        int32_t *x = NULL, *y = NULL;
+        int nx = 0, ny = 0;
+        CHECK_OK(mend_tokenize(t, pairs[i].a, &x, &nx, &err), &err);
+        CHECK_OK(mend_tokenize(t, pairs[i].b, &y, &ny, &err), &err);
+        int same = x && y && nx == ny && memcmp(x, y, (size_t)nx * sizeof *x) == 0;
+        CHECK_MSG(same == pairs[i].same, "pair %zu: '%s' vs '%s'", i, pairs[i].a, pairs[i].b);
+        free(x);
+        free(y);
+    }
+    mend_tokenizer_free(t);
+}
+
 /* ---- bad vocabularies ---- */
 
 static char g_path[512];
@@ -289,6 +323,7 @@ int main(void)
     RUN(both_forms_same_vocabulary);
     RUN(long_prompt_is_truncated_to_77);
     RUN(invalid_utf8_prompt_is_an_error);
+    RUN(normalisation_equivalences);
     RUN(missing_vocabulary);
     RUN(random_bytes_vocabulary);
     RUN(truncated_gzip_vocabulary);
