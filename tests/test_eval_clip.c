@@ -122,6 +122,26 @@ TEST(tokenize_prompts_file)
     mend_tf_close(ref);
 }
 
+/* --model without --vocab: the tokenizer/ folder beside a single-file
+ * checkpoint (symlinks to the shared files in a temporary folder). */
+TEST(tokenize_vocab_from_model_folder)
+{
+    REQUIRE_SHARED(ref, "tokenizer/tokenizer.safetensors");
+    REQUIRE_SHARED(model, "models/tiny-sd1.f16.safetensors");
+    REQUIRE_SHARED(vocab, "clip/vocab.json");
+    REQUIRE_SHARED(merges, "clip/merges.txt");
+    char dir[600];
+    tmp("m", dir);
+    int rc = run("mkdir -p '%s/tokenizer' && ln -sf '%s' '%s/model.safetensors' && ln -sf '%s' '%s/tokenizer/vocab.json'"
+                 " && ln -sf '%s' '%s/tokenizer/merges.txt'", dir, model, dir, vocab, dir, merges, dir);
+    CHECK(rc == 0);
+    rc = run("'%s' eval tokenize --model '%s/model.safetensors' --in '%s' --out '%s'", test_mend_bin(), dir, ref,
+             tmp("tok_model.safetensors", g_out));
+    CHECK_MSG(rc == 0, "exit %d: %s", rc, log_text());
+    if (rc == 0)
+        check_ints_equal(g_out, ref, token_outputs);
+}
+
 TEST(tokenize_bad_vocab_fails_clearly)
 {
     char bad[600];
@@ -203,6 +223,7 @@ int main(void)
     RUN(tokenize_reference_gz);
     RUN(tokenize_reference_vocab_json);
     RUN(tokenize_prompts_file);
+    RUN(tokenize_vocab_from_model_folder);
     RUN(tokenize_bad_vocab_fails_clearly);
     RUN(text_encoder_reference);
     RUN(text_encoder_clip_skip_and_bad_ids);
