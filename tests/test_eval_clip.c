@@ -132,8 +132,8 @@ TEST(tokenize_vocab_from_model_folder)
     REQUIRE_SHARED(merges, "clip/merges.txt");
     char dir[600];
     tmp("m", dir);
-    int rc = run("mkdir -p '%s/tokenizer' && ln -sf '%s' '%s/model.safetensors' && ln -sf '%s' '%s/tokenizer/vocab.json'"
-                 " && ln -sf '%s' '%s/tokenizer/merges.txt'", dir, model, dir, vocab, dir, merges, dir);
+    int rc = run("mkdir -p '%s/tokenizer' && ln -sf '%s' '%s/model.safetensors'"
+                 " && ln -sf '%s' '%s/tokenizer/vocab.json' && ln -sf '%s' '%s/tokenizer/merges.txt'", dir, model, dir, vocab, dir, merges, dir);
     CHECK(rc == 0);
     rc = run("'%s' eval tokenize --model '%s/model.safetensors' --in '%s' --out '%s'", test_mend_bin(), dir, ref,
              tmp("tok_model.safetensors", g_out));
