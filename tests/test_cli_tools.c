@@ -385,6 +385,38 @@ TEST(diffusers_output_folder_must_be_new)
     rmdir(out);
 }
 
+/* ---- mend info: errors that need no component ---------------------------- */
+
+static void expect_one_line_error(const char *args, const char *what)
+{
+    char *text = NULL;
+    int rc = run_mend(args, &text);
+    CHECK_MSG(rc == 1, "'%s' exited %d", args, rc);
+    CHECK_MSG(text && !strncmp(text, "mend: ", 6) && strstr(text, what) && strchr(text, '\n') == text + strlen(text) - 1,
+              "'%s' said: %s (expected one 'mend: ...%s...' line)", args, text ? text : "", what);
+    free(text);
+}
+
+TEST(info_errors_on_missing_and_corrupt_files)
+{
+    char args[2048], path[1024];
+    snprintf(path, sizeof path, "%s/absent.safetensors", test_tmpdir());
+    snprintf(args, sizeof args, "info '%s'", path);
+    expect_one_line_error(args, "absent.safetensors");
+    snprintf(path, sizeof path, "%s/corrupt.safetensors", test_tmpdir());
+    FILE *fp = fopen(path, "wb");
+    if (fp) {
+        fputs("\x10\x00\x00\x00\x00\x00\x00\x00{not json at all", fp);
+        fclose(fp);
+    }
+    snprintf(args, sizeof args, "info '%s'", path);
+    expect_one_line_error(args, "corrupt.safetensors");
+    remove(path);
+    char *text = NULL;
+    CHECK(run_mend("info", &text) != 0 && text && strstr(text, "mend: info: missing MODEL"));
+    free(text);
+}
+
 /* ---- streamed writer ------------------------------------------------------ */
 
 static mend_status fill_counting(void *ctx, const char *name, void *dst, size_t nbytes, mend_err *err)
@@ -643,6 +675,7 @@ int main(void)
     RUN(bad_arguments_fail_with_a_message);
     RUN(no_partial_output_when_writing_fails);
     RUN(diffusers_output_folder_must_be_new);
+    RUN(info_errors_on_missing_and_corrupt_files);
     RUN(generated_tensors_are_written_and_failures_leave_nothing);
     RUN(tf_rename_renames_resorts_and_is_all_or_nothing);
     RUN(unknown_diffusers_names_are_refused_by_name);
