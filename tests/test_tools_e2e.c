@@ -42,13 +42,18 @@ static int run_mend(const char *args, char **output)
     return rc;
 }
 
-static int make(mend_mm_arch arch, mend_dtype dt, mend_mm_layout layout, const char *path)
+static int make_sized(mend_mm_arch arch, mend_mm_size size, mend_dtype dt, mend_mm_layout layout, const char *path)
 {
-    mend_make_model_opts o = {.arch = arch, .size = MEND_MM_TINY, .dtype = dt, .seed = 1234, .layout = layout};
+    mend_make_model_opts o = {.arch = arch, .size = size, .dtype = dt, .seed = 1234, .layout = layout};
     mend_err err = {0};
     mend_status s = mend_make_model(&o, path, &err);
     CHECK_OK(s, &err);
     return s == MEND_OK;
+}
+
+static int make(mend_mm_arch arch, mend_dtype dt, mend_mm_layout layout, const char *path)
+{
+    return make_sized(arch, MEND_MM_TINY, dt, layout, path);
 }
 
 /* Sum of the element counts of the float tensors under prefix. */
@@ -269,12 +274,70 @@ TEST(single_and_diffusers_layouts_compute_the_same)
     free(dir);
 }
 
+static void check_finite(const char *what, const float *v, int64_t n)
+{
+    double m = 0;
+    int finite = 1;
+    for (int64_t i = 0; i < n; i++) {
+        finite &= isfinite(v[i]);
+        m = fmax(m, fabs(v[i]));
+    }
+    printf("  full %s: max |out| = %g\n", what, m);
+    CHECK_MSG(finite && m > 1e-3 && m < 1e3, "%s: max |out| %g, finite %d", what, m, finite);
+}
+
+/* Opt-in (MEND_TEST_FULL=1; ~2 GB on disk, ~5 GB of memory): the full-size
+ * random model keeps activations O(1) through every component. */
+TEST(full_size_model_stays_finite)
+{
+    if (!getenv("MEND_TEST_FULL")) {
+        printf("skipped: full-size check (set MEND_TEST_FULL=1)\n");
+        test_skipped++;
+        return;
+    }
+    char *path = tmp_file("full.f16.safetensors");
+    mend_sd_model *m = NULL;
+    mend_err err = {0};
+    if (make_sized(MEND_MM_SD1_INPAINT, MEND_MM_FULL, MEND_DT_F16, MEND_MM_SINGLE, path)) {
+        printf("  made the full model\n");
+        fflush(stdout);
+        mend_status s = mend_sd_load(path, NULL, MEND_COMP_CLIP | MEND_COMP_UNET | MEND_COMP_VAE, &m, &err);
+        if (!placeholder(err.msg))
+            CHECK_OK(s, &err);
+    }
+    if (m) {
+        int32_t ids[77];
+        for (int i = 0; i < 77; i++)
+            ids[i] = i == 0 ? 49406 : i < 9 ? 1000 + 4321 * i : 49407;
+        float *ctx = calloc(77 * 768, sizeof *ctx), *x = pattern(9 * 8 * 8, 1.0f, 0.2f);
+        float *eps = calloc(4 * 8 * 8, sizeof *eps), *img = calloc(3 * 32 * 32, sizeof *img);
+        float *mom = calloc(8 * 4 * 4, sizeof *mom), t = 999.0f;
+        CHECK_OK(mend_clip_encode(m->clip, ids, 1, 77, 1, ctx, &err), &err);
+        check_finite("clip", ctx, 77 * 768);
+        CHECK_OK(mend_unet_forward(m->unet, x, 1, 8, 8, &t, ctx, 77, eps, &err), &err);
+        check_finite("unet", eps, 4 * 8 * 8);
+        CHECK_OK(mend_vae_decode(m->vae, x, 1, 4, 4, img, &err), &err);
+        check_finite("vae decode", img, 3 * 32 * 32);
+        CHECK_OK(mend_vae_encode(m->vae, img, 1, 32, 32, mom, &err), &err);
+        check_finite("vae encode", mom, 8 * 4 * 4);
+        free(ctx);
+        free(x);
+        free(eps);
+        free(img);
+        free(mom);
+    }
+    mend_sd_free(m);
+    remove(path);
+    free(path);
+}
+
 int main(void)
 {
     RUN(info_on_make_model_output);
     RUN(info_on_reference_models_with_vocab);
     RUN(info_refuses_an_unknown_architecture);
     RUN(single_and_diffusers_layouts_compute_the_same);
+    RUN(full_size_model_stays_finite);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_tmpdir());
     test_run(cmd, NULL);
