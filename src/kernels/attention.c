@@ -7,11 +7,9 @@
 #include "core/threads.h"
 #include "kernels/fastmath.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 
-void mend_blas_single(void);
 
 #define QBLOCK 64
 
@@ -57,8 +55,8 @@ static void attn_range(void *ctx, int64_t b, int64_t e, int thread)
         const float *K = j->k + bi * j->nk * j->ks + h * j->dh;
         const float *V = j->v + bi * j->nk * j->vs + h * j->dh;
         float *O = j->out + (bi * j->nq + q0) * width + h * j->dh;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)j->nk, j->dh, j->scale, Q,
-                    (blasint)j->qs, K, (blasint)j->ks, 0.0f, S, (blasint)j->nk);
+        mend_sgemm_1t(0, 1, rows, j->nk, j->dh, j->scale, Q,
+                    j->qs, K, j->ks, 0.0f, S, j->nk);
         for (int64_t r = 0; r < rows; r++) {
             float *row = S + r * j->nk;
             int64_t valid = j->nk;
@@ -69,8 +67,8 @@ static void attn_range(void *ctx, int64_t b, int64_t e, int thread)
             }
             softmax_row(row, valid);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)rows, j->dh, (blasint)j->nk, 1.0f, S,
-                    (blasint)j->nk, V, (blasint)j->vs, 0.0f, O, (blasint)width);
+        mend_sgemm_1t(0, 0, rows, j->dh, j->nk, 1.0f, S,
+                    j->nk, V, j->vs, 0.0f, O, width);
     }
     free(S);
 }
@@ -79,7 +77,6 @@ mend_status mend_attention(const float *q, int64_t q_stride, const float *k, int
                            int64_t v_stride, float *out, int batch, int heads, int64_t nq, int64_t nk, int dh,
                            int causal)
 {
-    mend_blas_single();
     attn_job j = {q, k, v, q_stride, k_stride, v_stride, out, heads, dh, causal, nq, nk,
                   (nq + QBLOCK - 1) / QBLOCK, 1.0f / sqrtf((float)dh), 0};
     mend_parallel_for((int64_t)batch * heads * j.qblocks, attn_range, &j);

@@ -8,11 +8,9 @@
 
 #include "core/threads.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
-void mend_blas_single(void);
 
 #define TILE_BYTES (2u << 20)
 
@@ -94,8 +92,8 @@ static void conv_tiles(void *ctx, int64_t b, int64_t e, int thread)
             B = col;
             ldb = cols;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->cout, (blasint)cols, (blasint)j->K, 1.0f,
-                    j->weight, (blasint)j->K, B, (blasint)ldb, 0.0f, y, (blasint)j->P);
+        mend_sgemm_1t(0, 0, d->cout, cols, j->K, 1.0f,
+                    j->weight, j->K, B, ldb, 0.0f, y, j->P);
         add_bias_rows(y, j->bias, d->cout, j->P, cols);
     }
     free(col);
@@ -104,7 +102,6 @@ static void conv_tiles(void *ctx, int64_t b, int64_t e, int thread)
 mend_status mend_conv2d(const mend_conv2d_desc *d, const float *x, int n, int h, int w, const float *weight,
                         const float *bias, float *y)
 {
-    mend_blas_single();
     conv_job j = {.d = d, .x = x, .weight = weight, .bias = bias, .y = y, .h = h, .w = w};
     mend_conv2d_out_size(d, h, w, &j.oh, &j.ow);
     j.P = (int64_t)j.oh * j.ow;

@@ -13,7 +13,8 @@ static inline float mend_expf(float x)
         x = -87.0f;
     if (x > 88.0f)
         x = 88.0f;
-    float n = __builtin_roundf(x * 1.44269504088896341f);
+    /* round to nearest with the 1.5*2^23 trick: vectorises, unlike roundf */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693145751953125f;
     r = r - n * 1.42860682030941723e-6f;
     /* exp(r) on |r| <= ln2/2: degree-6 Taylor/minimax */

@@ -1,18 +1,27 @@
-/* Parallel SGEMM on top of single-threaded OpenBLAS: we split C into
- * per-thread column (or row) blocks ourselves, so OpenBLAS's own threads
- * never compete with our pool and the split is deterministic. */
+/* SGEMM on oneDNN's JIT kernels (dnnl_sgemm: AVX-512 where the CPU has
+ * it, ~85 % of one core's FMA peak here, where Debian's OpenBLAS is pinned
+ * to its AVX2 kernels). We split C into fixed blocks ourselves and run each
+ * block single-threaded on our pool, so oneDNN's OpenMP threads never
+ * compete with it and the split never depends on the thread count. */
 #include "kernels/kernels.h"
 
 #include "core/threads.h"
 
-#include <cblas.h>
-#include <pthread.h>
+#include <dnnl.h>
+#include <omp.h>
 
-static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
+static __thread int t_omp_single;
 
-static void blas_init(void)
+void mend_sgemm_1t(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
-    openblas_set_num_threads(1);
+    if (!t_omp_single) {
+        /* oneDNN parallelises with OpenMP per calling thread; keep each of
+         * our threads' calls on that thread. */
+        omp_set_num_threads(1);
+        t_omp_single = 1;
+    }
+    dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 typedef struct gemm_job {
@@ -32,19 +41,18 @@ typedef struct gemm_job {
 static void gemm_range(void *ctx, int64_t b, int64_t e, int thread)
 {
     const gemm_job *j = ctx;
-    enum CBLAS_TRANSPOSE ta = j->ta ? CblasTrans : CblasNoTrans, tb = j->tb ? CblasTrans : CblasNoTrans;
     for (int64_t blk = b; blk < e; blk++) {
         int64_t lo = blk * j->block, hi = lo + j->block;
         if (j->split_n) {
             hi = hi > j->N ? j->N : hi;
             const float *B = j->tb ? j->B + lo * j->ldb : j->B + lo;
-            cblas_sgemm(CblasRowMajor, ta, tb, (blasint)j->M, (blasint)(hi - lo), (blasint)j->K, j->alpha, j->A,
-                        (blasint)j->lda, B, (blasint)j->ldb, j->beta, j->C + lo, (blasint)j->ldc);
+            mend_sgemm_1t(j->ta, j->tb, j->M, hi - lo, j->K, j->alpha, j->A, j->lda, B, j->ldb, j->beta, j->C + lo,
+                          j->ldc);
         } else {
             hi = hi > j->M ? j->M : hi;
             const float *A = j->ta ? j->A + lo : j->A + lo * j->lda;
-            cblas_sgemm(CblasRowMajor, ta, tb, (blasint)(hi - lo), (blasint)j->N, (blasint)j->K, j->alpha, A,
-                        (blasint)j->lda, j->B, (blasint)j->ldb, j->beta, j->C + lo * j->ldc, (blasint)j->ldc);
+            mend_sgemm_1t(j->ta, j->tb, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->B, j->ldb, j->beta,
+                          j->C + lo * j->ldc, j->ldc);
         }
     }
 }
@@ -52,7 +60,6 @@ static void gemm_range(void *ctx, int64_t b, int64_t e, int thread)
 void mend_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
-    pthread_once(&g_blas_once, blas_init);
     if (M <= 0 || N <= 0)
         return;
     gemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, 0, 0};
@@ -62,11 +69,6 @@ void mend_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float 
     int64_t dim = j.split_n ? N : M;
     j.block = M * N * K < 64 * 64 * 64 ? dim : 128;
     mend_parallel_for((dim + j.block - 1) / j.block, gemm_range, &j);
-}
-
-void mend_blas_single(void)
-{
-    pthread_once(&g_blas_once, blas_init);
 }
 
 void mend_linear(const float *x, int64_t rows, int64_t in, const float *W, const float *b, int64_t out, float *y)

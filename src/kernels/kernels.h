@@ -13,6 +13,11 @@
 void mend_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
+/* The same on the calling thread only (for kernels that parallelise
+ * around it). */
+void mend_sgemm_1t(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
 /* y[rows, out] = x[rows, in] * W[out, in]^T + b (b may be NULL).
  * y must not alias x. */
 void mend_linear(const float *x, int64_t rows, int64_t in, const float *W, const float *b, int64_t out, float *y);
