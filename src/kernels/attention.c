@@ -23,18 +23,40 @@ typedef struct attn_job {
     volatile int nomem;
 } attn_job;
 
+/* Softmax in place. The max and the sum run in 16 independent lanes so the
+ * compiler vectorises them (a single float accumulator would not be, as
+ * reassociating it changes rounding); the lane order is fixed, so results
+ * do not depend on threads. */
+#define LANES 16
 static void softmax_row(float *s, int64_t n)
 {
     float mx = s[0];
-    for (int64_t i = 1; i < n; i++)
-        mx = s[i] > mx ? s[i] : mx;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n; i++) {
-        s[i] = mend_expf(s[i] - mx);
-        sum += s[i];
+    int64_t i = 0;
+    if (n >= LANES) {
+        float m[LANES];
+        for (int l = 0; l < LANES; l++)
+            m[l] = s[l];
+        for (i = LANES; i + LANES <= n; i += LANES)
+            for (int l = 0; l < LANES; l++)
+                m[l] = s[i + l] > m[l] ? s[i + l] : m[l];
+        for (int l = 0; l < LANES; l++)
+            mx = m[l] > mx ? m[l] : mx;
     }
+    for (; i < n; i++)
+        mx = s[i] > mx ? s[i] : mx;
+    for (i = 0; i < n; i++)
+        s[i] = mend_expf(s[i] - mx);
+    float acc[LANES] = {0};
+    for (i = 0; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++)
+            acc[l] += s[i + l];
+    float sum = 0.0f;
+    for (int l = 0; l < LANES; l++)
+        sum += acc[l];
+    for (; i < n; i++)
+        sum += s[i];
     float inv = 1.0f / sum;
-    for (int64_t i = 0; i < n; i++)
+    for (i = 0; i < n; i++)
         s[i] *= inv;
 }
 

@@ -25,6 +25,37 @@ static int is_pointwise(const mend_conv2d_desc *d)
     return d->kh == 1 && d->kw == 1 && d->stride == 1 && !d->pad_t && !d->pad_l && !d->pad_b && !d->pad_r;
 }
 
+/* One im2col row segment: output pixels ox0..ox1-1 of output row oy for
+ * kernel tap (ky, kx). Stride 1 copies a contiguous input run between the
+ * zero-padded edges. */
+static void im2col_run(const mend_conv2d_desc *d, const float *xc, int h, int w, int oy, int ox0, int ox1, int ky,
+                       int kx, float *dst)
+{
+    int iy = oy * d->stride - d->pad_t + ky;
+    if (iy < 0 || iy >= h) {
+        memset(dst, 0, (size_t)(ox1 - ox0) * sizeof *dst);
+        return;
+    }
+    const float *src = xc + (int64_t)iy * w;
+    if (d->stride == 1) {
+        int ix0 = ox0 - d->pad_l + kx;
+        int lo = ix0 < 0 ? -ix0 : 0;                          /* leading zeros */
+        int hi = ix0 + (ox1 - ox0) > w ? w - ix0 : ox1 - ox0; /* end of valid run */
+        if (hi < lo)
+            hi = lo;
+        if (lo > ox1 - ox0)
+            lo = hi = ox1 - ox0;
+        memset(dst, 0, (size_t)lo * sizeof *dst);
+        memcpy(dst + lo, src + ix0 + lo, (size_t)(hi - lo) * sizeof *dst);
+        memset(dst + hi, 0, (size_t)(ox1 - ox0 - hi) * sizeof *dst);
+        return;
+    }
+    for (int ox = ox0; ox < ox1; ox++) {
+        int ix = ox * d->stride - d->pad_l + kx;
+        dst[ox - ox0] = ix >= 0 && ix < w ? src[ix] : 0.0f;
+    }
+}
+
 /* col[K, cols] for output pixels p0 .. p0+cols-1 of one image. */
 static void im2col(const mend_conv2d_desc *d, const float *x, int h, int w, int ow, int64_t p0, int64_t cols,
                    float *col)
@@ -35,15 +66,12 @@ static void im2col(const mend_conv2d_desc *d, const float *x, int h, int w, int 
         for (int ky = 0; ky < d->kh; ky++) {
             for (int kx = 0; kx < d->kw; kx++, row++) {
                 float *dst = col + row * cols;
-                int oy = (int)(p0 / ow), ox = (int)(p0 % ow);
-                for (int64_t j = 0; j < cols; j++) {
-                    int iy = oy * d->stride - d->pad_t + ky;
-                    int ix = ox * d->stride - d->pad_l + kx;
-                    dst[j] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? xc[(int64_t)iy * w + ix] : 0.0f;
-                    if (++ox == ow) {
-                        ox = 0;
-                        oy++;
-                    }
+                int64_t p = p0, end = p0 + cols;
+                while (p < end) {
+                    int oy = (int)(p / ow), ox0 = (int)(p % ow);
+                    int ox1 = (int)(end - (int64_t)oy * ow < ow ? end - (int64_t)oy * ow : ow);
+                    im2col_run(d, xc, h, w, oy, ox0, ox1, ky, kx, dst + (p - p0));
+                    p += ox1 - ox0;
                 }
             }
         }

@@ -25,7 +25,7 @@ static void unary_range(void *ctx, int64_t b, int64_t e, int thread)
         break;
     case U_GELU:
         for (int64_t i = b; i < e; i++)
-            x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+            x[i] = 0.5f * x[i] * (1.0f + mend_erff(x[i] * 0.70710678118654752f));
         break;
     case U_QGELU:
         for (int64_t i = b; i < e; i++)
@@ -68,7 +68,7 @@ static void geglu_range(void *ctx, int64_t b, int64_t e, int thread)
         const float *a = j->in + r * 2 * j->c, *g = a + j->c;
         float *o = j->out + r * j->c;
         for (int64_t i = 0; i < j->c; i++)
-            o[i] = a[i] * 0.5f * g[i] * (1.0f + erff(g[i] * 0.70710678118654752f));
+            o[i] = a[i] * 0.5f * g[i] * (1.0f + mend_erff(g[i] * 0.70710678118654752f));
     }
 }
 

@@ -31,4 +31,19 @@ static inline float mend_expf(float x)
     return p * s;
 }
 
+/* erf with |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26), vectorisable;
+ * used by GELU/GEGLU where libm's erff is the bottleneck. */
+static inline float mend_erff(float x)
+{
+    float a = x < 0 ? -x : x;
+    float t = 1.0f / (1.0f + 0.3275911f * a);
+    float p = 1.061405429f;
+    p = p * t - 1.453152027f;
+    p = p * t + 1.421413741f;
+    p = p * t - 0.284496736f;
+    p = p * t + 0.254829592f;
+    float r = 1.0f - p * t * mend_expf(-a * a);
+    return x < 0 ? -r : r;
+}
+
 #endif
