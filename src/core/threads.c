@@ -16,6 +16,7 @@ typedef struct pool {
     uint64_t generation;   /* bumped for every job */
     int pending;           /* workers still running the current job */
     int quit;
+    uint64_t start_gen[MEND_MAX_THREADS]; /* generation each worker starts from */
     /* the current job */
     mend_range_fn fn;
     void *ctx;
@@ -42,8 +43,10 @@ static void chunk_bounds(int64_t n, int chunks, int i, int64_t *b, int64_t *e)
 static void *worker_main(void *arg)
 {
     int index = (int)(intptr_t)arg; /* 1..nworkers */
-    uint64_t seen = 0;
     pthread_mutex_lock(&g_pool.mu);
+    /* set before this thread was created, so a job published before we got
+     * the lock is still seen as new */
+    uint64_t seen = g_pool.start_gen[index];
     for (;;) {
         while (!g_pool.quit && g_pool.generation == seen)
             pthread_cond_wait(&g_pool.work_cv, &g_pool.mu);
@@ -84,17 +87,23 @@ static void pool_stop(void)
 }
 
 /* Starts workers so that caller + workers == want; falls back to fewer
- * threads if the system refuses to create them. */
+ * threads if the system refuses to create them. Called with g_job held and
+ * g_pool.mu not held. */
 static void pool_resize(int want)
 {
     if (g_pool.nworkers == want - 1)
         return;
     pool_stop();
+    pthread_mutex_lock(&g_pool.mu);
+    int created = 0;
     for (int i = 0; i < want - 1; i++) {
+        g_pool.start_gen[i + 1] = g_pool.generation;
         if (pthread_create(&g_pool.tid[i], NULL, worker_main, (void *)(intptr_t)(i + 1)) != 0)
             break;
-        g_pool.nworkers++;
+        created++;
     }
+    g_pool.nworkers = created;
+    pthread_mutex_unlock(&g_pool.mu);
 }
 
 void mend_set_threads(int n)
@@ -129,8 +138,8 @@ void mend_parallel_for_max(int64_t n, int max_chunks, mend_range_fn fn, void *ct
         return;
     }
     pthread_mutex_lock(&g_job);
-    pthread_mutex_lock(&g_pool.mu);
     pool_resize(threads);
+    pthread_mutex_lock(&g_pool.mu);
     if (chunks > g_pool.nworkers + 1)
         chunks = g_pool.nworkers + 1;
     g_pool.fn = fn;

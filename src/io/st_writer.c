@@ -17,6 +17,8 @@ typedef struct entry {
     const void *data;
     size_t nbytes;
     int owned;
+    mend_st_fill_fn fill; /* generated tensors: data is NULL, fill produces it */
+    void *fill_ctx;
 } entry;
 
 struct mend_st_writer {
@@ -106,6 +108,15 @@ mend_status mend_st_writer_add_f32_as(mend_st_writer *w, const char *name, mend_
     return mend_st_writer_add(w, name, dt, ndim, shape, buf, 1, err);
 }
 
+mend_status mend_st_writer_add_generated(mend_st_writer *w, const char *name, mend_dtype dt, int ndim,
+                                         const int64_t *shape, mend_st_fill_fn fill, void *ctx, mend_err *err)
+{
+    MEND_TRY(mend_st_writer_add(w, name, dt, ndim, shape, NULL, 0, err));
+    w->items[w->count - 1].fill = fill;
+    w->items[w->count - 1].fill_ctx = ctx;
+    return MEND_OK;
+}
+
 mend_status mend_st_writer_set_meta(mend_st_writer *w, const char *key, const char *value, mend_err *err)
 {
     if (!w->meta && !(w->meta = cJSON_CreateObject()))
@@ -157,13 +168,56 @@ static char *build_header(mend_st_writer *w)
     return text;
 }
 
+/* Writes one entry's bytes; generated ones go through a scratch buffer that
+ * is reused (and grown) across entries. */
+static mend_status write_entry(FILE *fp, const entry *e, void **scratch, size_t *scratch_size, const char *path,
+                               mend_err *err)
+{
+    if (e->nbytes == 0)
+        return MEND_OK;
+    const void *data = e->data;
+    if (e->fill) {
+        if (*scratch_size < e->nbytes) {
+            free(*scratch);
+            *scratch_size = 0;
+            if (!(*scratch = malloc(e->nbytes)))
+                return mend_fail(err, MEND_E_NOMEM, "%s: out of memory generating tensor '%s'", path, e->name);
+            *scratch_size = e->nbytes;
+        }
+        MEND_TRY(e->fill(e->fill_ctx, e->name, *scratch, e->nbytes, err));
+        data = *scratch;
+    }
+    if (fwrite(data, 1, e->nbytes, fp) != e->nbytes)
+        return mend_fail(err, MEND_E_IO, "%s: write failed: %s", path, strerror(errno));
+    return MEND_OK;
+}
+
+static mend_status write_all(mend_st_writer *w, FILE *fp, const char *header, const char *path, mend_err *err)
+{
+    size_t hlen = strlen(header);
+    size_t padded = (hlen + 7) & ~(size_t)7; /* keep the data block 8-byte aligned */
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(header, 1, hlen, fp) == hlen;
+    for (size_t i = hlen; ok && i < padded; i++)
+        ok = fputc(' ', fp) != EOF;
+    if (!ok)
+        return mend_fail(err, MEND_E_IO, "%s: write failed: %s", path, strerror(errno));
+    void *scratch = NULL;
+    size_t scratch_size = 0;
+    mend_status s = MEND_OK;
+    for (int i = 0; s == MEND_OK && i < w->count; i++)
+        s = write_entry(fp, &w->items[i], &scratch, &scratch_size, path, err);
+    free(scratch);
+    return s;
+}
+
 mend_status mend_st_writer_write(mend_st_writer *w, const char *path, mend_err *err)
 {
     char *header = build_header(w);
     if (!header)
         return mend_fail(err, MEND_E_NOMEM, "%s: out of memory building the header", path);
-    size_t hlen = strlen(header);
-    size_t padded = (hlen + 7) & ~(size_t)7; /* keep the data block 8-byte aligned */
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
     FILE *fp = fopen(tmp, "wb");
@@ -171,21 +225,13 @@ mend_status mend_st_writer_write(mend_st_writer *w, const char *path, mend_err *
         free(header);
         return mend_fail(err, MEND_E_IO, "%s: cannot create: %s", path, strerror(errno));
     }
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++)
-        len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(header, 1, hlen, fp) == hlen;
-    for (size_t i = hlen; ok && i < padded; i++)
-        ok = fputc(' ', fp) != EOF;
-    for (int i = 0; ok && i < w->count; i++)
-        ok = w->items[i].nbytes == 0 || fwrite(w->items[i].data, 1, w->items[i].nbytes, fp) == w->items[i].nbytes;
+    mend_status s = write_all(w, fp, header, path, err);
     free(header);
-    if (fclose(fp) != 0)
-        ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
+    if (fclose(fp) != 0 && s == MEND_OK)
+        s = mend_fail(err, MEND_E_IO, "%s: write failed: %s", path, strerror(errno));
+    if (s == MEND_OK && rename(tmp, path) != 0)
+        s = mend_fail(err, MEND_E_IO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+    if (s != MEND_OK)
         remove(tmp);
-        return mend_fail(err, MEND_E_IO, "%s: write failed: %s", path, strerror(e));
-    }
-    return MEND_OK;
+    return s;
 }

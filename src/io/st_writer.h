@@ -20,6 +20,14 @@ mend_status mend_st_writer_add(mend_st_writer *w, const char *name, mend_dtype d
 mend_status mend_st_writer_add_f32_as(mend_st_writer *w, const char *name, mend_dtype dt, int ndim,
                                       const int64_t *shape, const float *data, mend_err *err);
 
+/* Adds a tensor whose bytes are produced only while the file is written:
+ * fill(ctx, name, dst, nbytes, err) must fill dst (nbytes, little-endian dt).
+ * One tensor's worth of memory is held at a time, so multi-GB files can be
+ * streamed out with bounded memory. */
+typedef mend_status (*mend_st_fill_fn)(void *ctx, const char *name, void *dst, size_t nbytes, mend_err *err);
+mend_status mend_st_writer_add_generated(mend_st_writer *w, const char *name, mend_dtype dt, int ndim,
+                                         const int64_t *shape, mend_st_fill_fn fill, void *ctx, mend_err *err);
+
 mend_status mend_st_writer_set_meta(mend_st_writer *w, const char *key, const char *value, mend_err *err);
 
 mend_status mend_st_writer_write(mend_st_writer *w, const char *path, mend_err *err);

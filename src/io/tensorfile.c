@@ -49,6 +49,78 @@ mend_status mend_tf_finish(mend_tf *f, mend_err *err)
     return MEND_OK;
 }
 
+/* New names for every tensor, packed into one buffer; offs[i] is where
+ * tensor i's name starts. */
+static mend_status collect_new_names(const mend_tf *f, mend_tf_rename_fn fn, void *ctx, char **strings,
+                                     size_t *offs, mend_err *err)
+{
+    size_t used = 0, cap = 4096;
+    char *buf = malloc(cap);
+    if (!buf)
+        return mend_fail(err, MEND_E_NOMEM, "%s: out of memory renaming tensors", f->path);
+    for (int i = 0; i < f->count; i++) {
+        char name[MEND_TF_NAME_MAX];
+        name[0] = '\0';
+        mend_status s = fn(ctx, f->tensors[i].name, name, sizeof name, err);
+        size_t len = strnlen(name, sizeof name);
+        if (s == MEND_OK && (len == 0 || len == sizeof name))
+            s = mend_fail(err, MEND_E_FORMAT, "%s: tensor '%s': new name is empty or too long", f->path,
+                          f->tensors[i].name);
+        if (s == MEND_OK && used + len + 1 > cap) {
+            while (used + len + 1 > cap)
+                cap *= 2;
+            char *grown = realloc(buf, cap);
+            if (grown)
+                buf = grown;
+            else
+                s = mend_fail(err, MEND_E_NOMEM, "%s: out of memory renaming tensors", f->path);
+        }
+        if (s != MEND_OK) {
+            free(buf);
+            return s;
+        }
+        memcpy(buf + used, name, len + 1);
+        offs[i] = used;
+        used += len + 1;
+    }
+    *strings = buf;
+    return MEND_OK;
+}
+
+mend_status mend_tf_rename(mend_tf *f, mend_tf_rename_fn fn, void *ctx, mend_err *err)
+{
+    size_t n = (size_t)(f->count ? f->count : 1);
+    size_t *offs = malloc(n * sizeof *offs);
+    mend_tf_tensor *renamed = malloc(n * sizeof *renamed);
+    char *strings = NULL;
+    mend_status s = offs && renamed ? MEND_OK : mend_fail(err, MEND_E_NOMEM, "%s: out of memory", f->path);
+    if (s == MEND_OK)
+        s = collect_new_names(f, fn, ctx, &strings, offs, err);
+    if (s == MEND_OK) {
+        /* work on a copy so that a clash leaves the table untouched */
+        memcpy(renamed, f->tensors, (size_t)f->count * sizeof *renamed);
+        for (int i = 0; i < f->count; i++)
+            renamed[i].name = strings + offs[i];
+        qsort(renamed, (size_t)f->count, sizeof *renamed, cmp_tensor_name);
+        for (int i = 1; s == MEND_OK && i < f->count; i++)
+            if (strcmp(renamed[i - 1].name, renamed[i].name) == 0)
+                s = mend_fail(err, MEND_E_FORMAT, "%s: two tensors would both be named '%s'", f->path,
+                              renamed[i].name);
+    }
+    if (s == MEND_OK) {
+        free(f->tensors);
+        free(f->strings);
+        f->tensors = renamed;
+        f->strings = strings;
+        renamed = NULL;
+        strings = NULL;
+    }
+    free(renamed);
+    free(strings);
+    free(offs);
+    return s;
+}
+
 mend_status mend_tf_open(const char *path, mend_tf **out, mend_err *err)
 {
     *out = NULL;

@@ -67,6 +67,15 @@ mend_status mend_tf_load_f32(const mend_tf *f, const char *name, int64_t numel, 
 /* Same for int32 (accepts I32/I64 tensors). */
 mend_status mend_tf_load_i32(const mend_tf *f, const char *name, int64_t numel, int32_t **out, mend_err *err);
 
+/* Renames every tensor of the table: fn(ctx, old_name, out, size, err) writes
+ * the new name into out (size bytes) or fails. The names are rebuilt into a
+ * new strings buffer and the table re-sorted. All or nothing: on any error
+ * (a callback failure, a name too long, two tensors given the same name) the
+ * table is left exactly as it was. */
+#define MEND_TF_NAME_MAX 512
+typedef mend_status (*mend_tf_rename_fn)(void *ctx, const char *name, char *out, size_t size, mend_err *err);
+mend_status mend_tf_rename(mend_tf *f, mend_tf_rename_fn fn, void *ctx, mend_err *err);
+
 /* Table builder shared by the format parsers. */
 mend_status mend_tf_finish(mend_tf *f, mend_err *err);
 

@@ -109,17 +109,13 @@ mend_status mend_conv2d(const mend_conv2d_desc *d, const float *x, int n, int h,
     mend_conv2d_out_size(d, h, w, &j.oh, &j.ow);
     j.P = (int64_t)j.oh * j.ow;
     j.K = (int64_t)d->cin * d->kh * d->kw;
-    int threads = mend_get_threads();
+    /* Tile geometry depends only on the problem (not the thread count), so
+     * results are bit-identical for any number of threads. */
     int64_t tile = (int64_t)(TILE_BYTES / sizeof(float)) / j.K;
-    tile = tile < 64 ? 64 : tile & ~(int64_t)15;
+    tile = tile < 64 ? 64 : tile > 1024 ? 1024 : tile & ~(int64_t)15;
     if (is_pointwise(d))
         tile = 512;
-    if (j.P >= (int64_t)threads * 128) {
-        if (tile > j.P)
-            tile = j.P;
-        /* at least one tile per thread per image when the image allows */
-        if (j.P / tile < threads)
-            tile = ((j.P + threads - 1) / threads + 15) & ~(int64_t)15;
+    if (j.P >= 2 * tile) {
         j.tile = tile;
         j.ntiles = (j.P + tile - 1) / tile;
         mend_parallel_for(n * j.ntiles, conv_tiles, &j);

@@ -26,23 +26,26 @@ typedef struct gemm_job {
     int64_t block;
 } gemm_job;
 
+/* One OpenBLAS call per fixed-size block: the block shapes depend only on
+ * the problem, never on the thread count, so every output element is
+ * computed by the same kernel path whatever the number of threads. */
 static void gemm_range(void *ctx, int64_t b, int64_t e, int thread)
 {
     const gemm_job *j = ctx;
-    int64_t lo = b * j->block, hi = e * j->block;
     enum CBLAS_TRANSPOSE ta = j->ta ? CblasTrans : CblasNoTrans, tb = j->tb ? CblasTrans : CblasNoTrans;
-    if (j->split_n) {
-        if (hi > j->N)
-            hi = j->N;
-        const float *B = j->tb ? j->B + lo * j->ldb : j->B + lo;
-        cblas_sgemm(CblasRowMajor, ta, tb, (blasint)j->M, (blasint)(hi - lo), (blasint)j->K, j->alpha, j->A,
-                    (blasint)j->lda, B, (blasint)j->ldb, j->beta, j->C + lo, (blasint)j->ldc);
-    } else {
-        if (hi > j->M)
-            hi = j->M;
-        const float *A = j->ta ? j->A + lo : j->A + lo * j->lda;
-        cblas_sgemm(CblasRowMajor, ta, tb, (blasint)(hi - lo), (blasint)j->N, (blasint)j->K, j->alpha, A,
-                    (blasint)j->lda, j->B, (blasint)j->ldb, j->beta, j->C + lo * j->ldc, (blasint)j->ldc);
+    for (int64_t blk = b; blk < e; blk++) {
+        int64_t lo = blk * j->block, hi = lo + j->block;
+        if (j->split_n) {
+            hi = hi > j->N ? j->N : hi;
+            const float *B = j->tb ? j->B + lo * j->ldb : j->B + lo;
+            cblas_sgemm(CblasRowMajor, ta, tb, (blasint)j->M, (blasint)(hi - lo), (blasint)j->K, j->alpha, j->A,
+                        (blasint)j->lda, B, (blasint)j->ldb, j->beta, j->C + lo, (blasint)j->ldc);
+        } else {
+            hi = hi > j->M ? j->M : hi;
+            const float *A = j->ta ? j->A + lo : j->A + lo * j->lda;
+            cblas_sgemm(CblasRowMajor, ta, tb, (blasint)(hi - lo), (blasint)j->N, (blasint)j->K, j->alpha, A,
+                        (blasint)j->lda, j->B, (blasint)j->ldb, j->beta, j->C + lo * j->ldc, (blasint)j->ldc);
+        }
     }
 }
 
@@ -52,16 +55,13 @@ void mend_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float 
     pthread_once(&g_blas_once, blas_init);
     if (M <= 0 || N <= 0)
         return;
-    gemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, 0, 16};
-    /* Split the larger dimension in blocks of 16 (a multiple of every
-     * OpenBLAS micro-tile) so each thread's share is a whole number of tiles. */
+    gemm_job j = {trans_a, trans_b, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, 0, 0};
+    /* Split the larger dimension into blocks of 128 (a multiple of every
+     * OpenBLAS micro-tile); tiny products stay in one block. */
     j.split_n = N >= M;
     int64_t dim = j.split_n ? N : M;
-    int64_t blocks = (dim + j.block - 1) / j.block;
-    /* Tiny products are not worth waking the pool. */
-    if (M * N * K < 64 * 64 * 64)
-        blocks = 1;
-    mend_parallel_for_max(blocks, blocks > 1 ? 1 << 20 : 1, gemm_range, &j);
+    j.block = M * N * K < 64 * 64 * 64 ? dim : 128;
+    mend_parallel_for((dim + j.block - 1) / j.block, gemm_range, &j);
 }
 
 void mend_blas_single(void)

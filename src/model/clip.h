@@ -12,7 +12,9 @@ typedef struct mend_clip_arch {
     int vocab;   /* token embedding rows (49408) */
     int width;   /* hidden size (768 for SD 1.x) */
     int layers;  /* 12 */
-    int heads;   /* 12; not in the weights: width/64, or width/8 below 64 */
+    int heads;   /* 12; not in the weights: width/64 when width is a multiple
+                    of 64 (every real CLIP), else width/8 (the tiny test
+                    model: width 32 -> 4 heads) */
     int mlp;     /* 3072 */
     int max_pos; /* 77 */
 } mend_clip_arch;
@@ -31,5 +33,15 @@ int64_t mend_clip_params(const mend_clip *c);
  * norm (A1111's CLIP_stop_at_last_layers). */
 mend_status mend_clip_encode(const mend_clip *c, const int32_t *ids, int n, int T, int clip_skip, float *out,
                              mend_err *err);
+
+/* Hidden states in the HF convention: hidden[0] = token + position
+ * embeddings, hidden[i] = output of layer i (before the final layer norm),
+ * i = 1..layers. hidden has layers + 1 entries, each NULL (not wanted) or
+ * [n, T, width]; the stack runs only as far as the last one wanted. */
+mend_status mend_clip_hidden_states(const mend_clip *c, const int32_t *ids, int n, int T, float *const *hidden,
+                                    mend_err *err);
+
+/* The final layer norm over rows of width floats; y may alias x. */
+void mend_clip_final_norm(const mend_clip *c, const float *x, int64_t rows, float *y);
 
 #endif

@@ -38,4 +38,10 @@ mend_status mend_vae_decode(const mend_vae *v, const float *z, int N, int h, int
 double mend_vae_encode_flops(const mend_vae *v, int N, int H, int W);
 double mend_vae_decode_flops(const mend_vae *v, int N, int h, int w);
 
+/* The UNet-space latent from encoder moments [N, 2*z, hw]: with noise
+ * [N, z, hw] (N(0,1)) it is posterior.sample() =
+ * 0.18215 * (mean + exp(0.5 * clamp(logvar, -30, 20)) * noise), as A1111's
+ * img2img uses; with noise NULL it is 0.18215 * mean (the mode). */
+void mend_vae_posterior(const float *moments, const float *noise, int N, int z, int64_t hw, float *latent);
+
 #endif

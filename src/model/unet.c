@@ -1,0 +1,913 @@
+/* The SD 1.x LDM UNet (openaimodel.UNetModel with SpatialTransformer,
+ * legacy=False), fp32 compute.
+ *
+ * Layout, as in openaimodel.py (N counts blocks, nrb = num_res_blocks):
+ *   input_blocks.0         conv_in 3x3
+ *   per level l:  nrb x input_blocks.N = [ResBlock (.0), SpatialTransformer (.1) if attn[l]]
+ *                 then, except on the last level, input_blocks.N.0.op = Downsample (conv 3x3 stride 2)
+ *   middle_block           ResBlock, SpatialTransformer, ResBlock
+ *   per level l, last first: (nrb+1) x output_blocks.N = [cat(h, skip), ResBlock, Transformer if
+ *                 attn[l], Upsample (nearest x2 + conv) after the last one except on level 0]
+ *   out                    GroupNorm + SiLU + conv 3x3
+ * Everything is read from the tensor names and shapes.
+ *
+ * Activations are NCHW between blocks; a SpatialTransformer works on
+ * [B*HW, C] token rows so its projections are single GEMMs over all tokens.
+ * Every block allocates its output and frees its scratch; only the skip
+ * tensors of the input blocks live until their output block consumes them. */
+#include "model/unet.h"
+
+#include "kernels/kernels.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GN_GROUPS 32
+#define RES_GN_EPS 1e-5f
+#define XF_GN_EPS 1e-6f
+#define LN_EPS 1e-5f
+#define SD1_HEADS 8
+#define FF_MULT 4
+#define MAX_BLOCKS 128
+#define FF_ROWS 2048 /* token rows per feed-forward chunk: bounds its 8C-wide scratch, still GEMM-sized */
+
+typedef struct norm_w {
+    float *g, *b;
+} norm_w;
+
+typedef struct conv_w {
+    mend_conv2d_desc d;
+    float *w, *b;
+} conv_w;
+
+typedef struct linear_w {
+    int in, out;
+    float *w, *b; /* b may be NULL */
+} linear_w;
+
+typedef struct resblock {
+    int cin, cout;
+    norm_w in_norm;
+    conv_w in_conv;
+    linear_w emb;
+    norm_w out_norm;
+    conv_w out_conv;
+    int has_skip; /* 1x1 conv on the residual path (cin != cout) */
+    conv_w skip;
+} resblock;
+
+typedef struct attn_w {
+    linear_w q, k, v, out; /* q/k/v without bias */
+} attn_w;
+
+typedef struct tblock {
+    norm_w n1, n2, n3;
+    attn_w self, cross;
+    linear_w ff_in, ff_out; /* ff_in gives 2*inner (GEGLU value, gate) */
+} tblock;
+
+typedef struct xformer {
+    int c, depth;
+    norm_w norm;
+    linear_w proj_in, proj_out; /* a 1x1 conv is the same product over tokens */
+    tblock *blocks;
+} xformer;
+
+/* One entry of input_blocks / output_blocks. */
+typedef struct block {
+    int has_conv; /* conv_in or Downsample */
+    conv_w conv;
+    int has_res;
+    resblock res;
+    int has_attn;
+    xformer attn;
+    int has_up; /* Upsample: nearest x2, then conv */
+    conv_w up;
+} block;
+
+struct mend_unet {
+    mend_unet_arch arch;
+    mend_wstore store;
+    linear_w time1, time2;
+    block *in_blocks, *out_blocks;
+    int n_in, n_out;
+    resblock mid_res1, mid_res2;
+    xformer mid_attn;
+    norm_w out_norm;
+    conv_w out_conv;
+    mend_unet_tap_fn tap;
+    void *tap_user;
+};
+
+/* An activation: NCHW, owned. */
+typedef struct act {
+    float *d;
+    int c, h, w;
+} act;
+
+/* ---------------------------------------------------------------- loading */
+
+static mend_conv2d_desc conv_desc(int cin, int cout, int k, int stride)
+{
+    int pad = k / 2;
+    mend_conv2d_desc d = {cin, cout, k, k, stride, pad, pad, pad, pad};
+    return d;
+}
+
+static void load_norm(mend_wload *l, norm_w *n, int c, const char *p)
+{
+    n->g = mend_wl_get(l, MEND_SHAPE(c), "%s.weight", p);
+    n->b = mend_wl_get(l, MEND_SHAPE(c), "%s.bias", p);
+}
+
+static void load_conv(mend_wload *l, conv_w *cv, int cin, int cout, int k, int stride, const char *p)
+{
+    cv->d = conv_desc(cin, cout, k, stride);
+    cv->w = mend_wl_get(l, MEND_SHAPE(cout, cin, k, k), "%s.weight", p);
+    cv->b = mend_wl_get(l, MEND_SHAPE(cout), "%s.bias", p);
+}
+
+/* A [out, in] weight also matches a [out, in, 1, 1] 1x1 conv (mend_wl_get
+ * ignores trailing ones). */
+static void load_linear(mend_wload *l, linear_w *lin, int in, int out, int bias, const char *p)
+{
+    lin->in = in;
+    lin->out = out;
+    lin->w = mend_wl_get(l, MEND_SHAPE(out, in), "%s.weight", p);
+    lin->b = bias ? mend_wl_get(l, MEND_SHAPE(out), "%s.bias", p) : NULL;
+}
+
+static void load_res(mend_wload *l, resblock *r, int cin, int cout, int ted, const char *p)
+{
+    char s[256];
+    r->cin = cin;
+    r->cout = cout;
+    snprintf(s, sizeof s, "%s.in_layers.0", p);
+    load_norm(l, &r->in_norm, cin, s);
+    snprintf(s, sizeof s, "%s.in_layers.2", p);
+    load_conv(l, &r->in_conv, cin, cout, 3, 1, s);
+    snprintf(s, sizeof s, "%s.emb_layers.1", p);
+    load_linear(l, &r->emb, ted, cout, 1, s);
+    snprintf(s, sizeof s, "%s.out_layers.0", p);
+    load_norm(l, &r->out_norm, cout, s);
+    snprintf(s, sizeof s, "%s.out_layers.3", p);
+    load_conv(l, &r->out_conv, cout, cout, 3, 1, s);
+    r->has_skip = cin != cout || mend_wl_find(l, "%s.skip_connection.weight", p) != NULL;
+    if (r->has_skip) {
+        snprintf(s, sizeof s, "%s.skip_connection", p);
+        load_conv(l, &r->skip, cin, cout, 1, 1, s);
+    }
+}
+
+static void load_attn(mend_wload *l, attn_w *a, int c, int kv_dim, const char *p)
+{
+    char s[320];
+    snprintf(s, sizeof s, "%s.to_q", p);
+    load_linear(l, &a->q, c, c, 0, s);
+    snprintf(s, sizeof s, "%s.to_k", p);
+    load_linear(l, &a->k, kv_dim, c, 0, s);
+    snprintf(s, sizeof s, "%s.to_v", p);
+    load_linear(l, &a->v, kv_dim, c, 0, s);
+    snprintf(s, sizeof s, "%s.to_out.0", p);
+    load_linear(l, &a->out, c, c, 1, s);
+}
+
+static mend_status load_xformer(mend_wload *l, xformer *x, const mend_unet_arch *a, int c, const char *p)
+{
+    char s[320];
+    x->c = c;
+    x->depth = a->transformer_depth;
+    if (!(x->blocks = calloc((size_t)x->depth, sizeof *x->blocks)))
+        return mend_fail(l->err, MEND_E_NOMEM, "out of memory");
+    snprintf(s, sizeof s, "%s.norm", p);
+    load_norm(l, &x->norm, c, s);
+    snprintf(s, sizeof s, "%s.proj_in", p);
+    load_linear(l, &x->proj_in, c, c, 1, s);
+    snprintf(s, sizeof s, "%s.proj_out", p);
+    load_linear(l, &x->proj_out, c, c, 1, s);
+    for (int d = 0; d < x->depth; d++) {
+        tblock *t = &x->blocks[d];
+        const int inner = FF_MULT * c;
+        snprintf(s, sizeof s, "%s.transformer_blocks.%d.norm1", p, d);
+        load_norm(l, &t->n1, c, s);
+        snprintf(s, sizeof s, "%s.transformer_blocks.%d.norm2", p, d);
+        load_norm(l, &t->n2, c, s);
+        snprintf(s, sizeof s, "%s.transformer_blocks.%d.norm3", p, d);
+        load_norm(l, &t->n3, c, s);
+        snprintf(s, sizeof s, "%s.transformer_blocks.%d.attn1", p, d);
+        load_attn(l, &t->self, c, c, s);
+        snprintf(s, sizeof s, "%s.transformer_blocks.%d.attn2", p, d);
+        load_attn(l, &t->cross, c, a->context_dim, s);
+        snprintf(s, sizeof s, "%s.transformer_blocks.%d.ff.net.0.proj", p, d);
+        load_linear(l, &t->ff_in, c, 2 * inner, 1, s);
+        snprintf(s, sizeof s, "%s.transformer_blocks.%d.ff.net.2", p, d);
+        load_linear(l, &t->ff_out, inner, c, 1, s);
+    }
+    return l->status;
+}
+
+/* Name of a tensor for messages (prefix included). */
+static const char *full_name(const mend_wload *l, const char *canon, char *buf, size_t size)
+{
+    mend_wl_name(l, canon, buf, size);
+    return buf;
+}
+
+static mend_status arch_fail(const mend_wload *l, mend_err *err, const char *what)
+{
+    return mend_fail(err, MEND_E_ARCH, "%s: not a known SD 1.x UNet layout: %s", l->file->path, what);
+}
+
+/* Kinds of input_blocks.N for N >= 1. */
+enum { IB_RES = 1, IB_DOWN = 2 };
+
+static int scan_input_blocks(const mend_wload *l, int *kinds)
+{
+    int n = 0;
+    for (int i = 1; i < MAX_BLOCKS; i++) {
+        if (mend_wl_find(l, "input_blocks.%d.0.in_layers.2.weight", i))
+            kinds[n++] = IB_RES;
+        else if (mend_wl_find(l, "input_blocks.%d.0.op.weight", i))
+            kinds[n++] = IB_DOWN;
+        else
+            break;
+    }
+    return n;
+}
+
+/* Levels and res blocks per level from the pattern RES^nrb (DOWN RES^nrb)*. */
+static mend_status detect_levels(const mend_wload *l, mend_unet_arch *a, mend_err *err)
+{
+    int kinds[MAX_BLOCKS];
+    int n = scan_input_blocks(l, kinds);
+    int nrb = 0;
+    while (nrb < n && kinds[nrb] == IB_RES)
+        nrb++;
+    if (nrb == 0)
+        return arch_fail(l, err, "input_blocks.1 is not a ResBlock");
+    if ((n + 1) % (nrb + 1) != 0)
+        return arch_fail(l, err, "input_blocks do not repeat ResBlocks and a Downsample evenly");
+    a->num_res_blocks = nrb;
+    a->levels = (n + 1) / (nrb + 1);
+    if (a->levels > MEND_UNET_MAX_LEVELS)
+        return arch_fail(l, err, "too many levels");
+    for (int i = 0; i < n; i++) {
+        int want = (i + 1) % (nrb + 1) == 0 ? IB_DOWN : IB_RES;
+        if (kinds[i] != want) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "input_blocks.%d should be a %s", i + 1, want == IB_DOWN ? "Downsample" : "ResBlock");
+            return arch_fail(l, err, msg);
+        }
+    }
+    return MEND_OK;
+}
+
+/* Channel multipliers and attention levels from each level's ResBlocks. */
+static mend_status detect_level_channels(const mend_wload *l, mend_unet_arch *a, mend_err *err)
+{
+    char msg[256];
+    for (int lv = 0; lv < a->levels; lv++) {
+        for (int r = 0; r < a->num_res_blocks; r++) {
+            int n = 1 + lv * (a->num_res_blocks + 1) + r;
+            const mend_tf_tensor *t = mend_wl_find(l, "input_blocks.%d.0.in_layers.2.weight", n);
+            int attn = mend_wl_find(l, "input_blocks.%d.1.norm.weight", n) != NULL;
+            if (t->ndim != 4 || t->shape[0] % a->model_channels != 0) {
+                snprintf(msg, sizeof msg, "input_blocks.%d.0.in_layers.2.weight is not a conv with a multiple of %d "
+                         "output channels", n, a->model_channels);
+                return arch_fail(l, err, msg);
+            }
+            int mult = (int)(t->shape[0] / a->model_channels);
+            if (r == 0) {
+                a->mult[lv] = mult;
+                a->attn[lv] = attn;
+            } else if (mult != a->mult[lv] || attn != a->attn[lv]) {
+                snprintf(msg, sizeof msg, "input_blocks.%d differs from the other blocks of its level", n);
+                return arch_fail(l, err, msg);
+            }
+            if (attn && (t->shape[0] % SD1_HEADS) != 0) {
+                snprintf(msg, sizeof msg, "input_blocks.%d has %lld channels, not divisible into %d heads", n,
+                         (long long)t->shape[0], SD1_HEADS);
+                return arch_fail(l, err, msg);
+            }
+        }
+    }
+    return MEND_OK;
+}
+
+/* Context dim, depth and projection kind from the middle transformer
+ * (every SD 1.x UNet has one). */
+static mend_status detect_transformer(const mend_wload *l, mend_unet_arch *a, mend_err *err)
+{
+    char name[300], msg[400];
+    const mend_tf_tensor *pin = mend_wl_find(l, "middle_block.1.proj_in.weight");
+    const mend_tf_tensor *k = mend_wl_find(l, "middle_block.1.transformer_blocks.0.attn2.to_k.weight");
+    if (!pin || !k) {
+        const char *missing = pin ? "middle_block.1.transformer_blocks.0.attn2.to_k.weight" : "middle_block.1.proj_in.weight";
+        snprintf(msg, sizeof msg, "middle_block.1 is not a SpatialTransformer (no '%s')",
+                 full_name(l, missing, name, sizeof name));
+        return arch_fail(l, err, msg);
+    }
+    if (k->ndim != 2)
+        return arch_fail(l, err, "middle_block.1 attn2.to_k.weight is not a 2-D linear weight");
+    a->context_dim = (int)k->shape[1];
+    a->linear_proj = pin->ndim == 2;
+    a->transformer_depth = 0;
+    while (a->transformer_depth < MAX_BLOCKS &&
+           mend_wl_find(l, "middle_block.1.transformer_blocks.%d.norm1.weight", a->transformer_depth))
+        a->transformer_depth++;
+    return MEND_OK;
+}
+
+static mend_status detect_arch(const mend_wload *l, mend_unet_arch *a, mend_err *err)
+{
+    char name[300];
+    memset(a, 0, sizeof *a);
+    const mend_tf_tensor *cin = mend_wl_find(l, "input_blocks.0.0.weight");
+    const mend_tf_tensor *te = mend_wl_find(l, "time_embed.0.weight");
+    const mend_tf_tensor *out = mend_wl_find(l, "out.2.weight");
+    if (!cin || !te || !out)
+        return mend_fail(err, MEND_E_ARCH, "%s: no SD UNet in this file: tensor '%s' is missing", l->file->path,
+                         full_name(l, !cin ? "input_blocks.0.0.weight" : !te ? "time_embed.0.weight" : "out.2.weight",
+                                   name, sizeof name));
+    if (cin->ndim != 4 || te->ndim != 2 || out->ndim != 4)
+        return arch_fail(l, err, "conv_in, time_embed.0 or out.2 weight has an unexpected rank");
+    a->model_channels = (int)cin->shape[0];
+    a->in_channels = (int)cin->shape[1];
+    a->time_embed_dim = (int)te->shape[0];
+    a->out_channels = (int)out->shape[0];
+    a->num_heads = SD1_HEADS;
+    if (te->shape[1] != a->model_channels || a->model_channels % 2 != 0)
+        return arch_fail(l, err, "time_embed.0.weight does not take model_channels (even) inputs");
+    if (a->model_channels % GN_GROUPS != 0)
+        return arch_fail(l, err, "model_channels is not a multiple of 32 (GroupNorm groups)");
+    MEND_TRY(detect_levels(l, a, err));
+    MEND_TRY(detect_level_channels(l, a, err));
+    MEND_TRY(detect_transformer(l, a, err));
+    int n_out = a->levels * (a->num_res_blocks + 1);
+    if (!mend_wl_find(l, "output_blocks.%d.0.in_layers.2.weight", n_out - 1) ||
+        mend_wl_find(l, "output_blocks.%d.0.in_layers.2.weight", n_out)) {
+        snprintf(name, sizeof name, "expected exactly %d output_blocks for %d input_blocks", n_out,
+                 1 + a->levels * (a->num_res_blocks + 1) - 1);
+        return arch_fail(l, err, name);
+    }
+    return MEND_OK;
+}
+
+/* Builds and loads the block lists; channel bookkeeping as in UNetModel.__init__. */
+static mend_status load_blocks(mend_unet *u, mend_wload *l)
+{
+    const mend_unet_arch *a = &u->arch;
+    const int mc = a->model_channels, ted = a->time_embed_dim, nrb = a->num_res_blocks;
+    int skip_ch[MAX_BLOCKS], ns = 0, ch = mc;
+    char p[128];
+    u->n_in = 1 + a->levels * (nrb + 1) - 1;
+    u->n_out = a->levels * (nrb + 1);
+    u->in_blocks = calloc((size_t)u->n_in, sizeof *u->in_blocks);
+    u->out_blocks = calloc((size_t)u->n_out, sizeof *u->out_blocks);
+    if (!u->in_blocks || !u->out_blocks)
+        return mend_fail(l->err, MEND_E_NOMEM, "out of memory");
+
+    u->in_blocks[0].has_conv = 1;
+    load_conv(l, &u->in_blocks[0].conv, a->in_channels, mc, 3, 1, "input_blocks.0.0");
+    skip_ch[ns++] = mc;
+    int n = 1;
+    for (int lv = 0; lv < a->levels; lv++) {
+        for (int r = 0; r < nrb; r++, n++) {
+            block *b = &u->in_blocks[n];
+            int cout = a->mult[lv] * mc;
+            b->has_res = 1;
+            snprintf(p, sizeof p, "input_blocks.%d.0", n);
+            load_res(l, &b->res, ch, cout, ted, p);
+            ch = cout;
+            if ((b->has_attn = a->attn[lv])) {
+                snprintf(p, sizeof p, "input_blocks.%d.1", n);
+                MEND_TRY(load_xformer(l, &b->attn, a, ch, p));
+            }
+            skip_ch[ns++] = ch;
+        }
+        if (lv + 1 < a->levels) {
+            block *b = &u->in_blocks[n];
+            b->has_conv = 1;
+            snprintf(p, sizeof p, "input_blocks.%d.0.op", n++);
+            load_conv(l, &b->conv, ch, ch, 3, 2, p);
+            skip_ch[ns++] = ch;
+        }
+    }
+
+    load_res(l, &u->mid_res1, ch, ch, ted, "middle_block.0");
+    MEND_TRY(load_xformer(l, &u->mid_attn, a, ch, "middle_block.1"));
+    load_res(l, &u->mid_res2, ch, ch, ted, "middle_block.2");
+
+    n = 0;
+    for (int lv = a->levels - 1; lv >= 0; lv--) {
+        for (int i = 0; i <= nrb; i++, n++) {
+            block *b = &u->out_blocks[n];
+            int cout = a->mult[lv] * mc;
+            b->has_res = 1;
+            snprintf(p, sizeof p, "output_blocks.%d.0", n);
+            load_res(l, &b->res, ch + skip_ch[--ns], cout, ted, p);
+            ch = cout;
+            if ((b->has_attn = a->attn[lv])) {
+                snprintf(p, sizeof p, "output_blocks.%d.1", n);
+                MEND_TRY(load_xformer(l, &b->attn, a, ch, p));
+            }
+            if (lv > 0 && i == nrb) {
+                b->has_up = 1;
+                snprintf(p, sizeof p, "output_blocks.%d.%d.conv", n, b->has_attn ? 2 : 1);
+                load_conv(l, &b->up, ch, ch, 3, 1, p);
+            }
+        }
+    }
+    load_norm(l, &u->out_norm, ch, "out.0");
+    load_conv(l, &u->out_conv, ch, a->out_channels, 3, 1, "out.2");
+    load_linear(l, &u->time1, mc, ted, 1, "time_embed.0");
+    load_linear(l, &u->time2, ted, ted, 1, "time_embed.2");
+    return l->status;
+}
+
+mend_status mend_unet_load(const mend_wload *lin, mend_unet **out, mend_err *err)
+{
+    *out = NULL;
+    mend_unet *u = calloc(1, sizeof *u);
+    if (!u)
+        return mend_fail(err, MEND_E_NOMEM, "out of memory");
+    mend_wload l = *lin;
+    l.store = &u->store;
+    l.err = err;
+    l.status = MEND_OK;
+    mend_status s = detect_arch(&l, &u->arch, err);
+    if (s == MEND_OK)
+        s = load_blocks(u, &l);
+    if (s == MEND_OK)
+        s = l.status;
+    if (s != MEND_OK) {
+        mend_unet_free(u);
+        return s;
+    }
+    *out = u;
+    return MEND_OK;
+}
+
+static void free_block_list(block *b, int n)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < n; i++)
+        free(b[i].attn.blocks);
+    free(b);
+}
+
+void mend_unet_free(mend_unet *u)
+{
+    if (!u)
+        return;
+    free_block_list(u->in_blocks, u->n_in);
+    free_block_list(u->out_blocks, u->n_out);
+    free(u->mid_attn.blocks);
+    mend_wstore_free(&u->store);
+    free(u);
+}
+
+const mend_unet_arch *mend_unet_get_arch(const mend_unet *u) { return u ? &u->arch : NULL; }
+
+int64_t mend_unet_params(const mend_unet *u) { return u ? u->store.params : 0; }
+
+void mend_unet_set_tap(mend_unet *u, mend_unet_tap_fn fn, void *user)
+{
+    u->tap = fn;
+    u->tap_user = user;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+static float *alloc_f(int64_t n) { return malloc((size_t)(n > 0 ? n : 1) * sizeof(float)); }
+
+static mend_status nomem(mend_err *err, const char *where)
+{
+    return mend_fail(err, MEND_E_NOMEM, "unet: out of memory in %s", where);
+}
+
+static mend_status run_conv(const conv_w *cv, const float *x, int B, int h, int w, float *y, mend_err *err)
+{
+    if (mend_conv2d(&cv->d, x, B, h, w, cv->w, cv->b, y) != MEND_OK)
+        return nomem(err, "conv2d");
+    return MEND_OK;
+}
+
+/* Conv into a fresh activation. */
+static mend_status conv_new(const conv_w *cv, const act *x, int B, act *y, mend_err *err)
+{
+    mend_conv2d_out_size(&cv->d, x->h, x->w, &y->h, &y->w);
+    y->c = cv->d.cout;
+    if (!(y->d = alloc_f((int64_t)B * y->c * y->h * y->w)))
+        return nomem(err, "conv");
+    mend_status s = run_conv(cv, x->d, B, x->h, x->w, y->d, err);
+    if (s != MEND_OK) {
+        free(y->d);
+        y->d = NULL;
+    }
+    return s;
+}
+
+/* emb_silu: SiLU(time embedding) [B, ted], shared by every ResBlock. */
+static mend_status resblock_forward(const resblock *r, const act *x, int B, const float *emb_silu, act *out,
+                                    mend_err *err)
+{
+    const int64_t hw = (int64_t)x->h * x->w;
+    mend_status s = MEND_E_NOMEM;
+    float *t1 = alloc_f(B * r->cin * hw), *t2 = alloc_f(B * r->cout * hw), *e = alloc_f((int64_t)B * r->cout);
+    float *y = alloc_f(B * r->cout * hw);
+    if (!t1 || !t2 || !e || !y) {
+        s = nomem(err, "ResBlock");
+        goto done;
+    }
+    mend_group_norm(x->d, B, r->cin, hw, GN_GROUPS, RES_GN_EPS, r->in_norm.g, r->in_norm.b, 1, t1);
+    if ((s = run_conv(&r->in_conv, t1, B, x->h, x->w, t2, err)) != MEND_OK)
+        goto done;
+    mend_linear(emb_silu, B, r->emb.in, r->emb.w, r->emb.b, r->cout, e);
+    mend_add_channel_bias(t2, e, B, r->cout, hw);
+    mend_group_norm(t2, B, r->cout, hw, GN_GROUPS, RES_GN_EPS, r->out_norm.g, r->out_norm.b, 1, t2);
+    if ((s = run_conv(&r->out_conv, t2, B, x->h, x->w, y, err)) != MEND_OK)
+        goto done;
+    if (r->has_skip) {
+        if ((s = run_conv(&r->skip, x->d, B, x->h, x->w, t2, err)) != MEND_OK)
+            goto done;
+        mend_add(y, t2, y, B * r->cout * hw);
+    } else {
+        mend_add(y, x->d, y, B * r->cout * hw);
+    }
+    out->d = y;
+    out->c = r->cout;
+    out->h = x->h;
+    out->w = x->w;
+    y = NULL;
+done:
+    free(t1);
+    free(t2);
+    free(e);
+    free(y);
+    return s;
+}
+
+/* x [rows, C] += lin(a) (a: [rows, lin->in]); tmp holds rows*C floats. */
+static void linear_residual(const linear_w *lin, const float *a, int64_t rows, float *tmp, float *x)
+{
+    mend_linear(a, rows, lin->in, lin->w, lin->b, lin->out, tmp);
+    mend_add(x, tmp, x, rows * lin->out);
+}
+
+typedef struct xf_scratch {
+    float *nrm, *q, *k, *v, *o, *ff, *gl;
+    float *kc, *vc; /* cross-attention keys/values from the context */
+} xf_scratch;
+
+static mend_status attention_or_nomem(const float *q, const float *k, const float *v, float *o, int B, int64_t nq,
+                                      int64_t nk, int c, mend_err *err)
+{
+    if (mend_attention(q, c, k, c, v, c, o, B, SD1_HEADS, nq, nk, c / SD1_HEADS, 0) != MEND_OK)
+        return nomem(err, "attention");
+    return MEND_OK;
+}
+
+/* BasicTransformerBlock on tokens x [B*L, C]; context [B*T, D]. */
+static mend_status tblock_forward(const tblock *t, float *x, int B, int64_t L, int c, const float *ctx, int T,
+                                  const xf_scratch *s, mend_err *err)
+{
+    const int64_t rows = (int64_t)B * L;
+    const int inner = t->ff_out.in;
+    mend_layer_norm(x, rows, c, LN_EPS, t->n1.g, t->n1.b, s->nrm);
+    mend_linear(s->nrm, rows, c, t->self.q.w, NULL, c, s->q);
+    mend_linear(s->nrm, rows, c, t->self.k.w, NULL, c, s->k);
+    mend_linear(s->nrm, rows, c, t->self.v.w, NULL, c, s->v);
+    MEND_TRY(attention_or_nomem(s->q, s->k, s->v, s->o, B, L, L, c, err));
+    linear_residual(&t->self.out, s->o, rows, s->nrm, x);
+
+    mend_layer_norm(x, rows, c, LN_EPS, t->n2.g, t->n2.b, s->nrm);
+    mend_linear(s->nrm, rows, c, t->cross.q.w, NULL, c, s->q);
+    mend_linear(ctx, (int64_t)B * T, t->cross.k.in, t->cross.k.w, NULL, c, s->kc);
+    mend_linear(ctx, (int64_t)B * T, t->cross.v.in, t->cross.v.w, NULL, c, s->vc);
+    MEND_TRY(attention_or_nomem(s->q, s->kc, s->vc, s->o, B, L, T, c, err));
+    linear_residual(&t->cross.out, s->o, rows, s->nrm, x);
+
+    /* the GEGLU hidden layer is 8x wider than x: run it in row chunks */
+    mend_layer_norm(x, rows, c, LN_EPS, t->n3.g, t->n3.b, s->nrm);
+    for (int64_t r0 = 0; r0 < rows; r0 += FF_ROWS) {
+        int64_t n = rows - r0 < FF_ROWS ? rows - r0 : FF_ROWS;
+        mend_linear(s->nrm + r0 * c, n, c, t->ff_in.w, t->ff_in.b, 2 * (int64_t)inner, s->ff);
+        mend_geglu(s->ff, n, inner, s->gl);
+        linear_residual(&t->ff_out, s->gl, n, s->o, x + r0 * c);
+    }
+    return MEND_OK;
+}
+
+static void free_scratch(xf_scratch *s)
+{
+    free(s->nrm);
+    free(s->q);
+    free(s->k);
+    free(s->v);
+    free(s->o);
+    free(s->ff);
+    free(s->gl);
+    free(s->kc);
+    free(s->vc);
+}
+
+/* SpatialTransformer on x (NCHW), in place: x += proj_out(blocks(proj_in(GN(x)))). */
+static mend_status xformer_forward(const xformer *xf, act *x, int B, const float *ctx, int T, mend_err *err)
+{
+    const int c = xf->c;
+    const int64_t L = (int64_t)x->h * x->w, rows = B * L, n = rows * c;
+    const int64_t inner = FF_MULT * (int64_t)c, nctx = (int64_t)B * T * c;
+    const int64_t ff_rows = rows < FF_ROWS ? rows : FF_ROWS;
+    xf_scratch s = {alloc_f(n), alloc_f(n), alloc_f(n), alloc_f(n), alloc_f(n), alloc_f(ff_rows * 2 * inner),
+                    alloc_f(ff_rows * inner), alloc_f(nctx), alloc_f(nctx)};
+    float *tok = alloc_f(n), *t = alloc_f(n);
+    mend_status st = MEND_OK;
+    if (!s.nrm || !s.q || !s.k || !s.v || !s.o || !s.ff || !s.gl || !s.kc || !s.vc || !tok || !t) {
+        st = nomem(err, "SpatialTransformer");
+        goto done;
+    }
+    mend_group_norm(x->d, B, c, L, GN_GROUPS, XF_GN_EPS, xf->norm.g, xf->norm.b, 0, t);
+    mend_nchw_to_nhwc(t, B, c, L, tok);
+    mend_linear(tok, rows, c, xf->proj_in.w, xf->proj_in.b, c, t);
+    for (int d = 0; d < xf->depth && st == MEND_OK; d++)
+        st = tblock_forward(&xf->blocks[d], t, B, L, c, ctx, T, &s, err);
+    if (st != MEND_OK)
+        goto done;
+    mend_linear(t, rows, c, xf->proj_out.w, xf->proj_out.b, c, tok);
+    mend_nhwc_to_nchw(tok, B, c, L, t);
+    mend_add(x->d, t, x->d, n);
+done:
+    free_scratch(&s);
+    free(tok);
+    free(t);
+    return st;
+}
+
+/* Upsample: nearest x2 then conv 3x3; replaces x. */
+static mend_status upsample_forward(const conv_w *cv, act *x, int B, mend_err *err)
+{
+    act up = {alloc_f((int64_t)B * x->c * 4 * x->h * x->w), x->c, 2 * x->h, 2 * x->w}, y = {0};
+    if (!up.d)
+        return nomem(err, "Upsample");
+    mend_resize_nearest(x->d, B, x->c, x->h, x->w, up.h, up.w, up.d);
+    mend_status s = conv_new(cv, &up, B, &y, err);
+    free(up.d);
+    if (s != MEND_OK)
+        return s;
+    free(x->d);
+    *x = y;
+    return MEND_OK;
+}
+
+typedef struct fwd {
+    const mend_unet *u;
+    int B, T;
+    const float *ctx, *emb_silu;
+    mend_err *err;
+} fwd;
+
+/* One input/output block on x (not consumed) into a new activation. */
+static mend_status block_forward(const fwd *f, const block *b, const act *x, act *y)
+{
+    mend_status s;
+    if (b->has_conv)
+        s = conv_new(&b->conv, x, f->B, y, f->err);
+    else
+        s = resblock_forward(&b->res, x, f->B, f->emb_silu, y, f->err);
+    if (s == MEND_OK && b->has_attn)
+        s = xformer_forward(&b->attn, y, f->B, f->ctx, f->T, f->err);
+    if (s == MEND_OK && b->has_up)
+        s = upsample_forward(&b->up, y, f->B, f->err);
+    if (s != MEND_OK) {
+        free(y->d);
+        y->d = NULL;
+    }
+    return s;
+}
+
+static void tap_act(const mend_unet *u, const char *name, const act *a, int B)
+{
+    if (!u->tap)
+        return;
+    int64_t shape[4] = {B, a->c, a->h, a->w};
+    u->tap(u->tap_user, name, a->d, 4, shape);
+}
+
+/* LDM timestep_embedding (cos half first), computed in fp32 as PyTorch does,
+ * then time_embed = Linear, SiLU, Linear. Returns SiLU(emb) for the ResBlocks. */
+static mend_status time_embedding(const mend_unet *u, const float *timesteps, int B, float **emb_silu, mend_err *err)
+{
+    const int mc = u->arch.model_channels, half = mc / 2, ted = u->arch.time_embed_dim;
+    float *sin_emb = alloc_f((int64_t)B * mc), *h = alloc_f((int64_t)B * ted), *e = alloc_f((int64_t)B * ted);
+    if (!sin_emb || !h || !e) {
+        free(sin_emb);
+        free(h);
+        free(e);
+        return nomem(err, "time embedding");
+    }
+    const float neg_log_period = (float)-log(10000.0);
+    for (int b = 0; b < B; b++) {
+        for (int i = 0; i < half; i++) {
+            float freq = expf(neg_log_period * (float)i / (float)half);
+            float arg = timesteps[b] * freq;
+            sin_emb[(int64_t)b * mc + i] = (float)cos((double)arg);
+            sin_emb[(int64_t)b * mc + half + i] = (float)sin((double)arg);
+        }
+    }
+    mend_linear(sin_emb, B, mc, u->time1.w, u->time1.b, ted, h);
+    mend_silu(h, (int64_t)B * ted);
+    mend_linear(h, B, ted, u->time2.w, u->time2.b, ted, e);
+    if (u->tap) {
+        int64_t shape[2] = {B, ted};
+        u->tap(u->tap_user, "time_embed", e, 2, shape);
+    }
+    mend_silu(e, (int64_t)B * ted);
+    free(sin_emb);
+    free(h);
+    *emb_silu = e;
+    return MEND_OK;
+}
+
+/* cat([h, skip], dim=1); h is first resized (nearest) to the skip's size
+ * when they differ, as A1111's torch.cat hijack does. */
+static mend_status concat_skip(const act *h, const act *skip, int B, act *out, mend_err *err)
+{
+    const int64_t hw = (int64_t)skip->h * skip->w, hin = (int64_t)h->h * h->w;
+    out->c = h->c + skip->c;
+    out->h = skip->h;
+    out->w = skip->w;
+    if (!(out->d = alloc_f(B * out->c * hw)))
+        return nomem(err, "skip concatenation");
+    for (int b = 0; b < B; b++) {
+        float *dst = out->d + b * out->c * hw;
+        const float *src = h->d + b * h->c * hin;
+        if (h->h == skip->h && h->w == skip->w)
+            memcpy(dst, src, (size_t)(h->c * hw) * sizeof(float));
+        else
+            mend_resize_nearest(src, 1, h->c, h->h, h->w, skip->h, skip->w, dst);
+        memcpy(dst + h->c * hw, skip->d + b * skip->c * hw, (size_t)(skip->c * hw) * sizeof(float));
+    }
+    return MEND_OK;
+}
+
+static mend_status middle_forward(const fwd *f, const act *x, act *y)
+{
+    const mend_unet *u = f->u;
+    act t = {0};
+    MEND_TRY(resblock_forward(&u->mid_res1, x, f->B, f->emb_silu, &t, f->err));
+    mend_status s = xformer_forward(&u->mid_attn, &t, f->B, f->ctx, f->T, f->err);
+    if (s == MEND_OK)
+        s = resblock_forward(&u->mid_res2, &t, f->B, f->emb_silu, y, f->err);
+    free(t.d);
+    return s;
+}
+
+static mend_status output_path(const fwd *f, act *skips, int *nskip, act *h)
+{
+    const mend_unet *u = f->u;
+    char name[64];
+    for (int i = 0; i < u->n_out; i++) {
+        act cat = {0}, y = {0};
+        act *skip = &skips[--*nskip];
+        MEND_TRY(concat_skip(h, skip, f->B, &cat, f->err));
+        free(h->d);
+        free(skip->d);
+        h->d = skip->d = NULL;
+        mend_status s = block_forward(f, &u->out_blocks[i], &cat, &y);
+        free(cat.d);
+        MEND_TRY(s);
+        *h = y;
+        snprintf(name, sizeof name, "output_blocks.%d", i);
+        tap_act(u, name, h, f->B);
+    }
+    return MEND_OK;
+}
+
+static mend_status final_out(const fwd *f, const act *h, float *out)
+{
+    const mend_unet *u = f->u;
+    const int64_t hw = (int64_t)h->h * h->w;
+    float *t = alloc_f(f->B * h->c * hw);
+    if (!t)
+        return nomem(f->err, "out");
+    mend_group_norm(h->d, f->B, h->c, hw, GN_GROUPS, RES_GN_EPS, u->out_norm.g, u->out_norm.b, 1, t);
+    mend_status s = run_conv(&u->out_conv, t, f->B, h->h, h->w, out, f->err);
+    free(t);
+    return s;
+}
+
+static mend_status unet_run(const fwd *f, const float *x, int H, int W, act *skips, int *nskip, act *h,
+                            float *out)
+{
+    const mend_unet *u = f->u;
+    char name[64];
+    act in = {(float *)x, u->arch.in_channels, H, W};
+    for (int i = 0; i < u->n_in; i++) {
+        MEND_TRY(block_forward(f, &u->in_blocks[i], i ? &skips[i - 1] : &in, &skips[i]));
+        *nskip = i + 1;
+        snprintf(name, sizeof name, "input_blocks.%d", i);
+        tap_act(u, name, &skips[i], f->B);
+    }
+    MEND_TRY(middle_forward(f, &skips[u->n_in - 1], h));
+    tap_act(u, "middle_block", h, f->B);
+    MEND_TRY(output_path(f, skips, nskip, h));
+    return final_out(f, h, out);
+}
+
+mend_status mend_unet_forward(mend_unet *u, const float *x, int B, int H, int W, const float *timesteps,
+                              const float *context, int T, float *out, mend_err *err)
+{
+    if (!u || !x || !timesteps || !context || !out)
+        return mend_fail(err, MEND_E_ARG, "unet: NULL argument");
+    if (B < 1 || H < 1 || W < 1 || T < 1)
+        return mend_fail(err, MEND_E_ARG, "unet: bad input size B=%d H=%d W=%d T=%d", B, H, W, T);
+    float *emb_silu = NULL;
+    MEND_TRY(time_embedding(u, timesteps, B, &emb_silu, err));
+    fwd f = {u, B, T, context, emb_silu, err};
+    act *skips = calloc((size_t)u->n_in, sizeof *skips);
+    act h = {0};
+    int nskip = 0;
+    mend_status s = skips ? unet_run(&f, x, H, W, skips, &nskip, &h, out) : nomem(err, "unet");
+    for (int i = 0; skips && i < u->n_in; i++)
+        free(skips[i].d);
+    free(skips);
+    free(h.d);
+    free(emb_silu);
+    return s;
+}
+
+/* ---------------------------------------------------------------- FLOPs */
+
+static double conv_flops(const conv_w *cv, int B, int oh, int ow)
+{
+    return 2.0 * B * oh * ow * (double)cv->d.cout * cv->d.cin * cv->d.kh * cv->d.kw;
+}
+
+static double res_flops(const resblock *r, int B, int h, int w)
+{
+    double f = conv_flops(&r->in_conv, B, h, w) + conv_flops(&r->out_conv, B, h, w);
+    f += 2.0 * B * r->emb.in * r->emb.out;
+    if (r->has_skip)
+        f += conv_flops(&r->skip, B, h, w);
+    return f;
+}
+
+static double xformer_flops(const xformer *x, int B, int h, int w, int T)
+{
+    const double L = (double)h * w, c = x->c, rows = B * L;
+    double f = 2 * 2 * rows * c * c; /* proj_in, proj_out */
+    for (int d = 0; d < x->depth; d++) {
+        const tblock *t = &x->blocks[d];
+        f += 4 * 2 * rows * c * c + 4.0 * B * L * L * c;               /* self: q k v out, QK^T and PV */
+        f += 2 * 2 * rows * c * c + 2 * 2.0 * B * T * t->cross.k.in * c /* cross: q out, k v from context */
+             + 4.0 * B * L * T * c;
+        f += 2 * rows * c * t->ff_in.out + 2 * rows * t->ff_out.in * c;
+    }
+    return f;
+}
+
+static double block_flops(const block *b, int B, int T, int *c, int *h, int *w)
+{
+    double f = 0;
+    if (b->has_conv) {
+        mend_conv2d_out_size(&b->conv.d, *h, *w, h, w);
+        f += conv_flops(&b->conv, B, *h, *w);
+        *c = b->conv.d.cout;
+    } else {
+        f += res_flops(&b->res, B, *h, *w);
+        *c = b->res.cout;
+    }
+    if (b->has_attn)
+        f += xformer_flops(&b->attn, B, *h, *w, T);
+    if (b->has_up) {
+        *h *= 2;
+        *w *= 2;
+        f += conv_flops(&b->up, B, *h, *w);
+    }
+    return f;
+}
+
+double mend_unet_flops(const mend_unet *u, int B, int H, int W, int T)
+{
+    const mend_unet_arch *a = &u->arch;
+    int sh[MAX_BLOCKS], sw[MAX_BLOCKS], c = a->in_channels, h = H, w = W;
+    double f = 2.0 * B * ((double)a->model_channels * a->time_embed_dim + (double)a->time_embed_dim * a->time_embed_dim);
+    for (int i = 0; i < u->n_in; i++) {
+        f += block_flops(&u->in_blocks[i], B, T, &c, &h, &w);
+        sh[i] = h;
+        sw[i] = w;
+    }
+    f += res_flops(&u->mid_res1, B, h, w) + xformer_flops(&u->mid_attn, B, h, w, T) + res_flops(&u->mid_res2, B, h, w);
+    for (int i = 0, ns = u->n_in; i < u->n_out; i++) {
+        ns--;
+        h = sh[ns]; /* resized to the skip's size before the concatenation */
+        w = sw[ns];
+        f += block_flops(&u->out_blocks[i], B, T, &c, &h, &w);
+    }
+    f += conv_flops(&u->out_conv, B, h, w);
+    return f;
+}

@@ -1,0 +1,133 @@
+/* Prompt -> conditioning against A1111 run unmodified on the tiny encoder
+ * (shared/testdata/text_encoder/a1111_cond and a1111_schedules): chunking,
+ * emphasis modes, BREAK, clip skip, and prompt editing schedules. */
+#include "test.h"
+
+#include "inpaint/conditioning.h"
+#include "model/sd_model.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+static cJSON *load_json(const char *path)
+{
+    char *text = test_read_file(path, NULL);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    CHECK_MSG(j != NULL, "cannot parse %s", path);
+    return j;
+}
+
+static mend_sd_model *load_model(void)
+{
+    const char *mp = test_shared("models/tiny-sd1.f16.safetensors");
+    const char *vp = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
+    if (!mp || !vp)
+        return NULL;
+    mend_sd_model *m = NULL;
+    mend_err err = {0};
+    CHECK_OK(mend_sd_load(mp, vp, MEND_COMP_CLIP | MEND_COMP_TOKENIZER, &m, &err), &err);
+    return m;
+}
+
+TEST(a1111_cond)
+{
+    REQUIRE_SHARED(jp, "text_encoder/a1111_cond.json");
+    REQUIRE_SHARED(sp, "text_encoder/a1111_cond.safetensors");
+    mend_sd_model *m = load_model();
+    cJSON *j = load_json(jp);
+    mend_tf *ref = NULL;
+    mend_err err = {0};
+    CHECK_OK(mend_tf_open(sp, &ref, &err), &err);
+    if (!m || !j || !ref)
+        goto done;
+    int cases = 0;
+    double worst = 0;
+    cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "cases"))
+    {
+        const char *key = cJSON_GetObjectItem(c, "key")->valuestring;
+        const char *prompt = cJSON_GetObjectItem(c, "prompt")->valuestring;
+        mend_cond_opts o;
+        mend_cond_opts_default(&o);
+        o.clip_skip = cJSON_GetObjectItem(c, "clip_skip")->valueint;
+        CHECK(mend_emphasis_from_name(cJSON_GetObjectItem(c, "emphasis")->valuestring, &o.emphasis) == 0);
+        float *cond = NULL;
+        int tokens = 0, count = 0;
+        CHECK_OK(mend_cond_encode_texts(m->clip, m->tokenizer, &prompt, 1, &o, &cond, &tokens, &count, &err), &err);
+        char name[256];
+        snprintf(name, sizeof name, "%s/cond", key);
+        int64_t nref = 0;
+        float *want = test_load_f32(ref, name, &nref);
+        CHECK_MSG(cond && want && nref == (int64_t)tokens * 32, "%s: %d tokens vs %lld values", key, tokens,
+                  (long long)nref);
+        CHECK_MSG(count == cJSON_GetObjectItem(c, "token_count")->valueint, "%s: token count %d", key, count);
+        if (cond && want && nref == (int64_t)tokens * 32) {
+            double e = test_max_abs_diff(cond, want, nref);
+            worst = e > worst ? e : worst;
+            CHECK_MSG(e <= 1e-4, "%s ('%s'): cond err %g", key, prompt, e);
+        }
+        free(want);
+        free(cond);
+        cases++;
+    }
+    printf("%d a1111_cond cases, worst cond err %.2e\n", cases, worst);
+    CHECK(cases == 64);
+done:
+    cJSON_Delete(j);
+    mend_tf_close(ref);
+    mend_sd_free(m);
+}
+
+TEST(a1111_schedules)
+{
+    REQUIRE_SHARED(jp, "text_encoder/a1111_schedules.json");
+    REQUIRE_SHARED(sp, "text_encoder/a1111_schedules.safetensors");
+    mend_sd_model *m = load_model();
+    cJSON *j = load_json(jp);
+    mend_tf *ref = NULL;
+    mend_err err = {0};
+    CHECK_OK(mend_tf_open(sp, &ref, &err), &err);
+    if (!m || !j || !ref)
+        goto done;
+    cJSON *c;
+    int cases = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "cases"))
+    {
+        int idx = cJSON_GetObjectItem(c, "prompt_index")->valueint;
+        const char *prompt = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "prompts"), idx)->valuestring;
+        int steps = cJSON_GetObjectItem(c, "steps")->valueint;
+        cJSON *ends = cJSON_GetObjectItem(c, "end_at_step");
+        mend_cond_opts o;
+        mend_cond_opts_default(&o);
+        mend_cond_schedule s = {0};
+        CHECK_OK(mend_cond_build(m->clip, m->tokenizer, prompt, steps, &o, &s, &err), &err);
+        CHECK_MSG(s.n == cJSON_GetArraySize(ends), "'%s': %d entries, want %d", prompt, s.n, cJSON_GetArraySize(ends));
+        for (int e = 0; e < s.n && e < cJSON_GetArraySize(ends); e++) {
+            CHECK(s.items[e].end_at_step == cJSON_GetArrayItem(ends, e)->valueint);
+            char name[128];
+            snprintf(name, sizeof name, "case%d/prompt%d/entry%d", cJSON_GetObjectItem(c, "case")->valueint, idx, e);
+            int64_t nref = 0;
+            float *want = test_load_f32(ref, name, &nref);
+            CHECK_MSG(want && nref == (int64_t)s.tokens * s.width, "%s: size", name);
+            if (want && nref == (int64_t)s.tokens * s.width)
+                CHECK_MSG(test_max_abs_diff(s.items[e].cond, want, nref) <= 1e-4, "%s ('%s'): err %g", name, prompt,
+                          test_max_abs_diff(s.items[e].cond, want, nref));
+            free(want);
+        }
+        mend_cond_free(&s);
+        cases++;
+    }
+    CHECK(cases > 0);
+done:
+    cJSON_Delete(j);
+    mend_tf_close(ref);
+    mend_sd_free(m);
+}
+
+int main(void)
+{
+    RUN(a1111_cond);
+    RUN(a1111_schedules);
+    return test_summary();
+}
