@@ -478,16 +478,29 @@ TEST(blank_only_masked_falls_back)
     mend_image_free(&mask);
 }
 
-TEST(cv2_kernel_sums_to_256)
+/* Error diffusion keeps every Q8 tap within 1 of 256 * the exact Gaussian
+ * weight, and the running error of the outer taps below 1/2. */
+TEST(cv2_kernel_close_to_gaussian)
 {
     int taps[321];
     for (int s = 1; s <= 64; s *= 2) {
         int n = 2 * (int)(2.5 * s + 0.5) + 1, sum = 0;
         mend_cv2_gaussian_kernel_q8(n, s, taps);
+        double norm = 0, cum_exact = 0;
+        for (int i = 0; i < n; i++)
+            norm += exp(-(i - n / 2) * (i - n / 2) / (2.0 * s * s));
         for (int i = 0; i < n; i++) {
+            double exact = 256.0 * exp(-(i - n / 2) * (i - n / 2) / (2.0 * s * s)) / norm;
             sum += taps[i];
             CHECK(taps[i] == taps[n - 1 - i]);
-            CHECK(i == 0 || i > n / 2 || taps[i] >= taps[i - 1]);
+            CHECK_MSG(fabs(taps[i] - exact) < 1.0, "sigma %d tap %d: %d vs %g", s, i, taps[i], exact);
+            if (i < n / 2) {
+                cum_exact += exact;
+                int cum = 0;
+                for (int j = 0; j <= i; j++)
+                    cum += taps[j];
+                CHECK_MSG(fabs(cum - cum_exact) <= 0.5 + 1e-9, "sigma %d: running error at %d", s, i);
+            }
         }
         CHECK_MSG(sum == 256, "sigma %d: sum %d", s, sum);
     }
@@ -516,7 +529,7 @@ int main(void)
     RUN(expand_crop_region_spec_examples);
     RUN(mask_pipeline_every_case);
     RUN(blank_only_masked_falls_back);
-    RUN(cv2_kernel_sums_to_256);
+    RUN(cv2_kernel_close_to_gaussian);
     RUN(bad_arguments);
     return test_summary();
 }
