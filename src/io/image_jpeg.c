@@ -1,0 +1,99 @@
+/* JPEG decoding with libjpeg(-turbo). Fatal errors longjmp back into the
+ * guarded helper; "premature end of JPEG file" is only a warning in
+ * libjpeg (it pads with grey) but PIL refuses truncated images, so mend
+ * treats it as an error too. */
+#include "io/image_codec.h"
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jerror.h>
+#include <jpeglib.h>
+
+typedef struct jpeg_job {
+    struct jpeg_error_mgr mgr; /* first: libjpeg hands us a pointer to it */
+    jmp_buf jump;
+    char msg[JMSG_LENGTH_MAX + 64];
+    int truncated;
+} jpeg_job;
+
+static void on_jpeg_error(j_common_ptr cinfo)
+{
+    jpeg_job *job = (jpeg_job *)cinfo->err;
+    (*cinfo->err->format_message)(cinfo, job->msg);
+    longjmp(job->jump, 1);
+}
+
+static void on_jpeg_message(j_common_ptr cinfo, int level)
+{
+    jpeg_job *job = (jpeg_job *)cinfo->err;
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF)
+        job->truncated = 1;
+}
+
+static int jpeg_decode_guarded(jpeg_job *job, struct jpeg_decompress_struct *cinfo, const uint8_t *buf, size_t len,
+                               const char *name, mend_image *out, mend_err *err, mend_status *status)
+{
+    if (setjmp(job->jump))
+        return -1;
+    jpeg_create_decompress(cinfo);
+    jpeg_mem_src(cinfo, buf, (unsigned long)len);
+    jpeg_read_header(cinfo, TRUE);
+    unsigned w = cinfo->image_width, h = cinfo->image_height;
+    if (w == 0 || h == 0 || w > MEND_IMAGE_MAX_SIDE || h > MEND_IMAGE_MAX_SIDE) {
+        *status = mend_fail(err, MEND_E_FORMAT, "%s: JPEG declares %ux%u pixels (allowed 1..%d per side)", name, w, h,
+                            MEND_IMAGE_MAX_SIDE);
+        return 0;
+    }
+    int channels;
+    switch (cinfo->jpeg_color_space) {
+    case JCS_GRAYSCALE:
+        cinfo->out_color_space = JCS_GRAYSCALE;
+        channels = 1;
+        break;
+    case JCS_YCbCr:
+    case JCS_RGB:
+        cinfo->out_color_space = JCS_RGB;
+        channels = 3;
+        break;
+    default:
+        *status = mend_fail(err, MEND_E_FORMAT, "%s: JPEG colour space %d (CMYK/YCCK) is not supported", name,
+                            (int)cinfo->jpeg_color_space);
+        return 0;
+    }
+    *status = mend_image_alloc(out, (int)w, (int)h, channels, err);
+    if (*status != MEND_OK)
+        return 0;
+    jpeg_start_decompress(cinfo);
+    size_t stride = (size_t)w * (size_t)channels;
+    while (cinfo->output_scanline < cinfo->output_height) {
+        JSAMPROW row = out->data + stride * cinfo->output_scanline;
+        jpeg_read_scanlines(cinfo, &row, 1);
+        if (job->truncated)
+            return 0;
+    }
+    jpeg_finish_decompress(cinfo);
+    return 0;
+}
+
+mend_status mend_jpeg_decode(const uint8_t *buf, size_t len, const char *name, mend_image *out, mend_err *err)
+{
+    jpeg_job job;
+    struct jpeg_decompress_struct cinfo;
+    memset(&job, 0, sizeof job);
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&job.mgr);
+    job.mgr.error_exit = on_jpeg_error;
+    job.mgr.emit_message = on_jpeg_message;
+    mend_status status = MEND_OK;
+    if (jpeg_decode_guarded(&job, &cinfo, buf, len, name, out, err, &status) != 0)
+        status = mend_fail(err, MEND_E_FORMAT, "%s: invalid JPEG: %s", name, job.msg);
+    else if (status == MEND_OK && job.truncated)
+        status = mend_fail(err, MEND_E_FORMAT, "%s: invalid JPEG: truncated file (premature end of data)", name);
+    if (status != MEND_OK)
+        mend_image_free(out);
+    jpeg_destroy_decompress(&cinfo);
+    return status;
+}
