@@ -12,6 +12,7 @@
 #include "model/sd_model.h"
 
 #include <immintrin.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,7 @@ static double measure_peak_gflops(void)
     width = 8;
 #endif
     double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
+    for (int rep = 0; rep < 5; rep++) {
         int64_t units = (int64_t)threads * 4000000;
         double t0 = now_s();
         mend_parallel_for(units, fma_loop, sink);
@@ -106,6 +107,11 @@ static float *randn_buf(int64_t n, uint64_t seed)
 
 int main(int argc, char **argv)
 {
+    /* Keep freed activation buffers in the heap instead of returning them to
+     * the kernel after every layer: the next layer reuses the same pages
+     * instead of faulting in fresh zeroed ones. Peak memory is unchanged. */
+    mallopt(M_MMAP_THRESHOLD, 512 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     int threads = 0, size = 512, reps = 1;
     const char *only = NULL, *model = NULL;
     for (int i = 1; i < argc; i++) {
@@ -220,6 +226,9 @@ int main(int argc, char **argv)
         print_row(&rd, peak);
         free(img), free(mom), free(dec);
     }
+    double peak_after = measure_peak_gflops();
+    printf("\nFMA peak measured again after the run: %.1f GFLOP/s (percentages above use the first, %.1f)\n",
+           peak_after, peak);
     if (status)
         fprintf(stderr, "mend-bench: a stage failed: %s\n", err.msg);
     printf("\npeak RSS: %.0f MiB\n", peak_rss_mib());

@@ -165,6 +165,12 @@ mend_status mend_tf_read_f32(const mend_tf *f, const mend_tf_tensor *t, float *d
         memcpy(dst, p, n * 4);
         return MEND_OK;
     case MEND_DT_F16:
+        if (((uintptr_t)p & 1) == 0) {
+            mend_f16_to_f32_n((const uint16_t *)(const void *)p, dst, n);
+            return MEND_OK;
+        }
+        /* unaligned data: convert one by one below */
+        /* fall through */
     case MEND_DT_BF16:
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
