@@ -59,6 +59,15 @@ mend_status mend_cfg_denoise(void *user, const float *x, float sigma, float *den
         const float *src = x + img * lat;
         for (int64_t i = 0; i < lat; i++)
             dst[i] = src[i] * c_in;
+        if (d->blend_input && d->nmask && d->init_latent) {
+            /* A1111's timestep samplers put the clean init latent into the
+             * keep region of the model input (x_vp = x*c_in there). */
+            const float *init = d->init_latent + img * lat;
+            for (int64_t i = 0; i < lat; i++) {
+                float m = d->nmask[i % hw];
+                dst[i] = dst[i] * m + init[i] * (1.0f - m);
+            }
+        }
         if (extra > 0)
             memcpy(dst + lat, d->image_cond + (int64_t)img * extra * hw, (size_t)(extra * hw) * sizeof *dst);
         ts[r] = t;
@@ -86,7 +95,7 @@ mend_status mend_cfg_denoise(void *user, const float *x, float sigma, float *den
             float dc = xi[i] - sigma * ec[i], du = xi[i] - sigma * eu[i];
             out[i] = du + (dc - du) * d->cfg_scale;
         }
-        if (d->nmask && d->init_latent) {
+        if (d->nmask && d->init_latent && !d->blend_input) {
             const float *init = d->init_latent + img * lat;
             for (int64_t i = 0; i < lat; i++) {
                 float m = d->nmask[i % hw];

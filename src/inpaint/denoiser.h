@@ -23,6 +23,7 @@ typedef struct mend_cfg_denoiser {
     const float *image_cond;  /* [batch, in_channels - 4, h, w] for inpainting models, else NULL */
     const float *init_latent; /* [batch, 4, h, w] keep-region target, or NULL (no mask) */
     const float *nmask;       /* [h, w], 1 = repaint; NULL = no mask */
+    int blend_input;          /* DDIM: blend the keep region into the model's input instead of into D */
     int calls;                /* model calls so far (the prompt schedule's step) */
     float *last_denoised;     /* [batch, 4, h, w]: the latest D, for interrupt (A1111 last_latent) */
     const volatile int *interrupt; /* non-zero: stop at the next call */

@@ -1,0 +1,538 @@
+/* The job driver. Data flow for one job (spec/inpaint-semantics.md §1):
+ *   prompts -> conditioning schedules                     (prepare_conds)
+ *   mask -> mask_prep; init image -> overlay + processing  (prepare_init)
+ *   processing -> VAE -> init latent, latent mask, masked content,
+ *                 9-channel conditioning
+ *   per batch: seeds -> noise -> sampler(CFG denoiser) -> final blend
+ *              -> VAE decode -> composite over the original -> infotext */
+#include "inpaint/pipeline.h"
+
+#include "inpaint/conditioning.h"
+#include "inpaint/denoiser.h"
+#include "inpaint/infotext.h"
+#include "inpaint/mask_prep.h"
+#include "sampling/sampler.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+typedef struct job {
+    mend_sd_model *m;
+    const mend_gen_params *p;
+    const mend_sampler_info *sampler;
+    mend_scheduler scheduler;
+    mend_noise_schedule sched;
+    int h, w;            /* latent size */
+    int64_t lat;         /* 4*h*w */
+    int img2img, inpaint, inpainting_model, extra; /* extra = UNet input channels beyond 4 */
+    mend_cond_schedule cond, uncond;
+    mend_mask_opts mopts;
+    mend_mask_prep prep;
+    mend_image overlay;
+    float *init_latent;  /* [batch, 4, h, w]: one init image, repeated (masked content may differ per image) */
+    float *nmask;        /* [h, w] or NULL */
+    float *image_cond;   /* [extra, h, w] or NULL */
+    int64_t seed, subseed;
+    mend_rng gens[64];   /* per image of the current batch */
+    int batch;
+} job;
+
+static void job_free(job *j)
+{
+    mend_cond_free(&j->cond);
+    mend_cond_free(&j->uncond);
+    mend_mask_prep_free(&j->prep);
+    mend_image_free(&j->overlay);
+    free(j->init_latent);
+    free(j->nmask);
+    free(j->image_cond);
+}
+
+static int64_t random_seed(void)
+{
+    uint32_t r;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+        r = (uint32_t)time(NULL) ^ (uint32_t)clock();
+    return (int64_t)(r % 4294967294u); /* random.randrange(4294967294) */
+}
+
+static mend_rng_kind rng_kind(mend_rng_source s)
+{
+    return s == MEND_RNG_SOURCE_CPU ? MEND_RNG_CPU : MEND_RNG_NV;
+}
+
+/* RGB uint8 image -> [3, H, W] floats in [-1, 1]. */
+static float *image_to_tensor(const mend_image *img)
+{
+    int64_t hw = (int64_t)img->width * img->height;
+    float *t = malloc((size_t)(3 * hw) * sizeof *t);
+    if (!t)
+        return NULL;
+    for (int64_t i = 0; i < hw; i++)
+        for (int c = 0; c < 3; c++)
+            t[c * hw + i] = img->data[i * img->channels + c] / 255.0f * 2.0f - 1.0f;
+    return t;
+}
+
+/* VAE encode of x [3, H, W] in [-1, 1] to the scaled posterior mean [4, h, w]
+ * (A1111 samples the posterior with an RNG it does not control; the mean is
+ * the deterministic choice the spec allows, §6.1). */
+static mend_status encode(job *j, const float *x, float *latent, mend_err *err)
+{
+    float *mom = malloc((size_t)(2 * j->lat) * sizeof *mom);
+    if (!mom)
+        return mend_fail(err, MEND_E_NOMEM, "out of memory");
+    mend_status s = mend_vae_encode(j->m->vae, x, 1, j->p->height, j->p->width, mom, err);
+    if (s == MEND_OK)
+        mend_vae_posterior(mom, NULL, 1, 4, (int64_t)j->h * j->w, latent);
+    free(mom);
+    return s;
+}
+
+static mend_status prepare_conds(job *j, mend_err *err)
+{
+    mend_cond_opts o;
+    mend_cond_opts_default(&o);
+    o.clip_skip = j->p->clip_skip;
+    MEND_TRY(mend_cond_build(j->m->clip, j->m->tokenizer, j->p->prompt ? j->p->prompt : "", j->p->steps, &o,
+                             &j->cond, err));
+    return mend_cond_build(j->m->clip, j->m->tokenizer, j->p->negative_prompt ? j->p->negative_prompt : "",
+                           j->p->steps, &o, &j->uncond, err);
+}
+
+/* The initial noise of each image of a batch (ImageRNG.first, §7.6 without
+ * seed resize), leaving gens[] ready for the sampler's further draws. */
+static mend_status first_noise(job *j, const int64_t *seeds, const int64_t *subseeds, int B, float *noise,
+                               mend_err *err)
+{
+    const mend_gen_params *p = j->p;
+    for (int b = 0; b < B; b++) {
+        mend_rng_init(&j->gens[b], rng_kind(p->rng), (uint64_t)seeds[b]);
+        mend_rng_randn(&j->gens[b], noise + b * j->lat, j->lat);
+        if (p->subseed_strength > 0) {
+            mend_rng sub;
+            float *subnoise = malloc((size_t)j->lat * sizeof *subnoise);
+            if (!subnoise)
+                return mend_fail(err, MEND_E_NOMEM, "out of memory");
+            mend_rng_init(&sub, rng_kind(p->rng), (uint64_t)subseeds[b]);
+            mend_rng_randn(&sub, subnoise, j->lat);
+            mend_status s = mend_rng_slerp(p->subseed_strength, noise + b * j->lat, subnoise, noise + b * j->lat, 4,
+                                           j->h, j->w, err);
+            free(subnoise);
+            MEND_TRY(s);
+        }
+        if (p->eta_noise_seed_delta > 0 && (j->sampler->flags & MEND_SAMPLER_USES_ENSD))
+            mend_rng_init(&j->gens[b], rng_kind(p->rng), (uint64_t)(seeds[b] + p->eta_noise_seed_delta));
+    }
+    return MEND_OK;
+}
+
+/* The 9-channel conditioning: [mask (1), VAE(image * (1 - w*mask)) (4)]. */
+static mend_status prepare_image_cond(job *j, const mend_image *processing, mend_err *err)
+{
+    int W = j->p->width, H = j->p->height;
+    int64_t hw = (int64_t)H * W, lhw = (int64_t)j->h * j->w;
+    j->image_cond = malloc((size_t)(5 * lhw) * sizeof *j->image_cond);
+    float *cm = malloc((size_t)hw * sizeof *cm);
+    float *src = processing ? image_to_tensor(processing) : calloc((size_t)(3 * hw), sizeof(float));
+    mend_status s = MEND_OK;
+    if (!j->image_cond || !cm || !src) {
+        s = mend_fail(err, MEND_E_NOMEM, "out of memory");
+        goto done;
+    }
+    if (j->nmask) {
+        s = mend_inpaint_cond_mask(&j->prep.image_mask, cm, j->w, j->h, j->image_cond, err);
+        if (s != MEND_OK)
+            goto done;
+    } else {
+        /* no mask (img2img) or txt2img: mask 1 everywhere */
+        for (int64_t i = 0; i < hw; i++)
+            cm[i] = 1.0f;
+        for (int64_t i = 0; i < lhw; i++)
+            j->image_cond[i] = 1.0f;
+    }
+    if (processing) {
+        float wgt = j->p->inpainting_mask_weight;
+        for (int c = 0; c < 3; c++)
+            for (int64_t i = 0; i < hw; i++)
+                src[c * hw + i] = src[c * hw + i] + wgt * (src[c * hw + i] * (1.0f - cm[i]) - src[c * hw + i]);
+    }
+    /* txt2img: a grey image (0.5 in [0,1] = 0 in [-1,1]) */
+    s = encode(j, src, j->image_cond + lhw, err);
+done:
+    free(cm);
+    free(src);
+    return s;
+}
+
+static mend_status prepare_init(job *j, const mend_gen_inputs *in, mend_gen_output *out, mend_err *err)
+{
+    const mend_gen_params *p = j->p;
+    j->mopts = (mend_mask_opts){p->width,  p->height,   p->resize_mode,      p->mask_blur_x,
+                                p->mask_blur_y, p->inpainting_mask_invert, p->mask_round, p->inpaint_full_res,
+                                p->inpaint_full_res_padding};
+    if (in->mask) {
+        MEND_TRY(mend_mask_prepare(in->mask, &j->mopts, &j->prep, err));
+        if (!j->prep.active)
+            out->comment = strdup("Unable to perform \"Inpaint Only mask\" because mask is blank, switch to img2img mode.");
+    }
+    j->inpaint = in->mask && j->prep.active;
+    int fill = j->inpaint && p->inpainting_fill != MEND_FILL_ORIGINAL;
+    mend_image processing = {0};
+    MEND_TRY(mend_init_image_prepare(&j->prep, &j->mopts, in->init_image, fill, &j->overlay, &processing, err));
+    mend_status s = MEND_OK;
+    float *x = image_to_tensor(&processing);
+    j->init_latent = malloc((size_t)(j->batch * j->lat) * sizeof *j->init_latent);
+    if (!x || !j->init_latent) {
+        s = mend_fail(err, MEND_E_NOMEM, "out of memory");
+        goto done;
+    }
+    s = encode(j, x, j->init_latent, err);
+    if (s != MEND_OK)
+        goto done;
+    for (int b = 1; b < j->batch; b++)
+        memcpy(j->init_latent + b * j->lat, j->init_latent, (size_t)j->lat * sizeof *j->init_latent);
+    if (j->inpaint) {
+        j->nmask = malloc((size_t)j->h * j->w * sizeof *j->nmask);
+        if (!j->nmask) {
+            s = mend_fail(err, MEND_E_NOMEM, "out of memory");
+            goto done;
+        }
+        s = mend_latent_mask(&j->prep.image_mask, j->w, j->h, p->mask_round, j->nmask, err);
+        if (s != MEND_OK)
+            goto done;
+    }
+    if (j->inpainting_model)
+        s = prepare_image_cond(j, &processing, err);
+done:
+    free(x);
+    mend_image_free(&processing);
+    return s;
+}
+
+/* latent noise / latent nothing (§5.3, §5.4): each image's noise is the
+ * initial noise of the first batch's seed at its index (A1111 computes it
+ * once, from the first batch's seeds, and reuses it for every batch). */
+static mend_status apply_masked_content(job *j, const int64_t *seeds, const int64_t *subseeds, mend_err *err)
+{
+    int fill = j->p->inpainting_fill;
+    if (!j->inpaint || (fill != MEND_FILL_LATENT_NOISE && fill != MEND_FILL_LATENT_NOTHING))
+        return MEND_OK;
+    int64_t hw = (int64_t)j->h * j->w;
+    float *noise = NULL;
+    if (fill == MEND_FILL_LATENT_NOISE) {
+        noise = malloc((size_t)(j->batch * j->lat) * sizeof *noise);
+        if (!noise)
+            return mend_fail(err, MEND_E_NOMEM, "out of memory");
+        mend_status s = first_noise(j, seeds, subseeds, j->batch, noise, err);
+        if (s != MEND_OK) {
+            free(noise);
+            return s;
+        }
+    }
+    for (int64_t i = 0; i < j->batch * j->lat; i++) {
+        float m = j->nmask[i % hw];
+        j->init_latent[i] = j->init_latent[i] * (1.0f - m) + (noise ? noise[i] * m : 0.0f);
+    }
+    free(noise);
+    return MEND_OK;
+}
+
+typedef struct run_ctx {
+    job *j;
+    mend_cfg_denoiser *den;
+    mend_gen_progress_fn progress;
+    void *user;
+    int iteration;
+} run_ctx;
+
+static void noise_cb(void *user, float *out, int64_t n, float sigma, float sigma_next)
+{
+    run_ctx *r = user;
+    int64_t per = r->j->lat;
+    for (int b = 0; b < r->j->batch && (b + 1) * per <= n; b++)
+        mend_rng_randn(&r->j->gens[b], out + b * per, per);
+}
+
+static mend_status step_cb(void *user, int step, int total, const float *x, const float *denoised, float sigma,
+                           float sigma_hat, mend_err *err)
+{
+    run_ctx *r = user;
+    if (!r->progress)
+        return MEND_OK;
+    mend_gen_progress pr = {r->iteration, r->j->p->n_iter, step, total, denoised, r->j->batch, r->j->h, r->j->w};
+    return r->progress(r->user, &pr, err);
+}
+
+static mend_status denoise_cb(void *user, const float *x, float sigma, float *denoised, mend_err *err)
+{
+    return mend_cfg_denoise(((run_ctx *)user)->den, x, sigma, denoised, err);
+}
+
+/* Runs the sampler for one batch on x (noise in, samples out). */
+static mend_status sample_batch(job *j, run_ctx *r, float *x, const float *noise, mend_err *err)
+{
+    const mend_gen_params *p = j->p;
+    int B = j->batch;
+    int64_t n = (int64_t)B * j->lat;
+    mend_sampler_opts so = mend_sampler_default_opts(j->sampler->kind);
+    mend_sampler_callbacks cb = {denoise_cb, noise_cb, step_cb, r};
+    if (j->sampler->kind == MEND_SAMPLER_DDIM) {
+        int first = p->steps - 1;
+        if (j->img2img) {
+            int t_enc = mend_img2img_t_enc(p->denoising_strength, p->steps);
+            if (t_enc < 1)
+                t_enc = 1;
+            first = t_enc - 1;
+            float a = j->sched.alphas_cumprod[mend_ddim_timestep(p->steps, t_enc < p->steps ? t_enc : p->steps - 1)];
+            for (int64_t i = 0; i < n; i++)
+                x[i] = sqrtf(a) * j->init_latent[i] + sqrtf(1.0f - a) * noise[i] * p->initial_noise_multiplier;
+        } else {
+            memcpy(x, noise, (size_t)n * sizeof *x);
+        }
+        return mend_sample_ddim(&j->sched, p->steps, first, &so, x, n, &cb, err);
+    }
+    float *sig = malloc((size_t)mend_schedule_sigmas_capacity(p->steps) * sizeof *sig);
+    int ns = 0;
+    if (!sig)
+        return mend_fail(err, MEND_E_NOMEM, "out of memory");
+    mend_status s = mend_sampler_sigmas(j->sampler, &j->sched, j->scheduler, p->steps, sig, &ns, err);
+    int start = 0;
+    if (s == MEND_OK && j->img2img) {
+        start = mend_img2img_start_index(p->denoising_strength, p->steps);
+        if (start > ns - 2)
+            start = ns - 2;
+        for (int64_t i = 0; i < n; i++)
+            x[i] = j->init_latent[i] + noise[i] * p->initial_noise_multiplier * sig[start];
+    } else if (s == MEND_OK) {
+        for (int64_t i = 0; i < n; i++)
+            x[i] = noise[i] * sig[0];
+    }
+    if (s == MEND_OK)
+        s = mend_sample(j->sampler->kind, &so, sig + start, ns - start, x, n, &cb, err);
+    free(sig);
+    return s;
+}
+
+/* Decoded [3, H, W] in about [-1, 1] -> RGB uint8, truncating as numpy's
+ * astype(uint8) of 255 * clamp((x + 1) / 2, 0, 1). */
+static mend_status to_image(const float *dec, int W, int H, mend_image *img, mend_err *err)
+{
+    MEND_TRY(mend_image_alloc(img, W, H, 3, err));
+    int64_t hw = (int64_t)W * H;
+    for (int64_t i = 0; i < hw; i++)
+        for (int c = 0; c < 3; c++) {
+            float v = (dec[c * hw + i] + 1.0f) / 2.0f;
+            v = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+            img->data[i * 3 + c] = (uint8_t)(255.0f * v);
+        }
+    return MEND_OK;
+}
+
+static char *model_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base && base[1] ? base + 1 : path;
+    char *name = strdup(base);
+    if (!name)
+        return NULL;
+    char *dot = strrchr(name, '.');
+    if (dot && dot != name)
+        *dot = '\0';
+    return name;
+}
+
+static mend_status finish_image(job *j, const float *sample, int index, mend_gen_output *out, mend_err *err)
+{
+    const mend_gen_params *p = j->p;
+    float *dec = malloc((size_t)3 * p->width * p->height * sizeof *dec);
+    if (!dec)
+        return mend_fail(err, MEND_E_NOMEM, "out of memory");
+    mend_image gen = {0};
+    mend_status s = mend_vae_decode(j->m->vae, sample, 1, j->h, j->w, dec, err);
+    if (s == MEND_OK)
+        s = to_image(dec, p->width, p->height, &gen, err);
+    free(dec);
+    if (s != MEND_OK) {
+        mend_image_free(&gen);
+        return s;
+    }
+    if (j->inpaint) {
+        s = mend_apply_overlay(&gen, j->prep.has_crop ? j->prep.paste_to : NULL, &j->overlay, &out->images[index],
+                               err);
+        mend_image_free(&gen);
+        return s;
+    }
+    out->images[index] = gen;
+    return MEND_OK;
+}
+
+static mend_status make_infotext(job *j, int index, mend_gen_output *out, mend_err *err)
+{
+    char *name = model_name(j->m->path);
+    /* Schedule type: A1111 keeps "Automatic" for samplers whose default is
+     * not a scheduler function (Euler, Euler a, LMS, Heun with Automatic). */
+    mend_scheduler resolved = j->scheduler == MEND_SCHED_AUTOMATIC ? j->sampler->default_scheduler : j->scheduler;
+    const char *label = resolved == MEND_SCHED_AUTOMATIC ? "Automatic" : mend_scheduler_label(resolved);
+    mend_infotext_ctx c = {j->p, j->sampler->name, label, out->seeds[index], out->subseeds[index], name, NULL,
+                           j->img2img, j->inpaint, j->inpaint && j->prep.has_crop, j->inpainting_model,
+                           (j->sampler->flags & MEND_SAMPLER_USES_ENSD) != 0};
+    out->infotexts[index] = mend_infotext_build(&c);
+    free(name);
+    return out->infotexts[index] ? MEND_OK : mend_fail(err, MEND_E_NOMEM, "out of memory");
+}
+
+static mend_status alloc_output(const mend_gen_params *p, mend_gen_output *out, mend_err *err)
+{
+    int total = p->batch_size * p->n_iter;
+    out->images = calloc((size_t)total, sizeof *out->images);
+    out->seeds = calloc((size_t)total, sizeof *out->seeds);
+    out->subseeds = calloc((size_t)total, sizeof *out->subseeds);
+    out->infotexts = calloc((size_t)total, sizeof *out->infotexts);
+    if (!out->images || !out->seeds || !out->subseeds || !out->infotexts)
+        return mend_fail(err, MEND_E_NOMEM, "out of memory");
+    return MEND_OK;
+}
+
+/* all_seeds / all_subseeds (§7.1). */
+static void assign_seeds(job *j, mend_gen_output *out)
+{
+    int total = j->p->batch_size * j->p->n_iter;
+    for (int i = 0; i < total; i++) {
+        int variation = j->p->subseed_strength > 0;
+        out->seeds[i] = variation ? j->seed : j->seed + i;
+        out->subseeds[i] = variation ? j->subseed + i : j->subseed;
+    }
+}
+
+static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user, mend_gen_output *out,
+                               mend_err *err)
+{
+    const mend_gen_params *p = j->p;
+    int B = p->batch_size;
+    int64_t n = (int64_t)B * j->lat;
+    float *x = malloc((size_t)n * sizeof *x), *noise = malloc((size_t)n * sizeof *noise);
+    mend_cfg_denoiser den = {j->m->unet, &j->sched, B, j->h, j->w, &j->cond, &j->uncond, p->cfg_scale,
+                             NULL, NULL, j->nmask, j->sampler->kind == MEND_SAMPLER_DDIM, 0, NULL, NULL};
+    float *init_b = j->init_latent, *cond_b = NULL;
+    mend_status s = MEND_OK;
+    if (!x || !noise) {
+        s = mend_fail(err, MEND_E_NOMEM, "out of memory");
+        goto done;
+    }
+    den.init_latent = init_b;
+    /* per-image copies of the shared conditioning */
+    if (j->image_cond) {
+        int64_t per = (int64_t)j->extra * j->h * j->w;
+        cond_b = malloc((size_t)(B * per) * sizeof *cond_b);
+        if (!cond_b) {
+            s = mend_fail(err, MEND_E_NOMEM, "out of memory");
+            goto done;
+        }
+        for (int b = 0; b < B; b++)
+            memcpy(cond_b + b * per, j->image_cond, (size_t)per * sizeof *cond_b);
+        den.image_cond = cond_b;
+    }
+    for (int it = 0; it < p->n_iter && s == MEND_OK && !out->interrupted; it++) {
+        const int64_t *seeds = out->seeds + it * B, *subseeds = out->subseeds + it * B;
+        s = first_noise(j, seeds, subseeds, B, noise, err);
+        if (s != MEND_OK)
+            break;
+        if ((s = mend_cfg_denoiser_init(&den, err)) != MEND_OK)
+            break;
+        run_ctx r = {j, &den, progress, user, it};
+        s = sample_batch(j, &r, x, noise, err);
+        if (s == MEND_E_INTERRUPTED) {
+            /* A1111 finishes the batch from the latest x0 prediction */
+            memcpy(x, den.last_denoised, (size_t)n * sizeof *x);
+            out->interrupted = 1;
+            s = MEND_OK;
+        }
+        mend_cfg_denoiser_free(&den);
+        if (s != MEND_OK)
+            break;
+        if (j->nmask) { /* final blend */
+            int64_t hw = (int64_t)j->h * j->w;
+            for (int64_t i = 0; i < n; i++) {
+                float m = j->nmask[i % hw];
+                x[i] = x[i] * m + init_b[i] * (1.0f - m);
+            }
+        }
+        for (int b = 0; b < B && s == MEND_OK; b++) {
+            s = finish_image(j, x + b * j->lat, it * B + b, out, err);
+            if (s == MEND_OK)
+                s = make_infotext(j, it * B + b, out, err);
+            if (s == MEND_OK)
+                out->count = it * B + b + 1;
+        }
+    }
+done:
+    free(x);
+    free(noise);
+    free(cond_b);
+    return s;
+}
+
+mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
+                          mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!m->unet || !m->vae || !m->clip || !m->tokenizer)
+        return mend_fail(err, MEND_E_ARG, "%s: the model needs its UNet, VAE, text encoder and vocabulary loaded",
+                         m->path);
+    MEND_TRY(mend_gen_params_validate(p, in->init_image != NULL, err));
+    if (in->mask && !in->init_image)
+        return mend_fail(err, MEND_E_ARG, "a mask needs an init image");
+    if (p->batch_size > 64)
+        return mend_fail(err, MEND_E_ARG, "batch_size %d: at most 64", p->batch_size);
+    job j = {.m = m, .p = p, .h = p->height / 8, .w = p->width / 8, .batch = p->batch_size};
+    j.lat = 4LL * j.h * j.w;
+    j.img2img = in->init_image != NULL;
+    j.extra = mend_unet_get_arch(m->unet)->in_channels - 4;
+    j.inpainting_model = j.extra == 5;
+    if (j.extra != 0 && j.extra != 5)
+        return mend_fail(err, MEND_E_ARCH, "%s: UNet with %d input channels is not supported", m->path, j.extra + 4);
+    mend_schedule_init_sd1(&j.sched);
+    MEND_TRY(mend_sampler_from_name(p->sampler_name, &j.sampler, err));
+    MEND_TRY(mend_scheduler_from_name(p->scheduler, &j.scheduler, err));
+    j.seed = p->seed < 0 ? random_seed() : p->seed;
+    j.subseed = p->subseed < 0 ? random_seed() : p->subseed;
+    mend_status s = alloc_output(p, out, err);
+    if (s == MEND_OK) {
+        assign_seeds(&j, out);
+        s = prepare_conds(&j, err);
+    }
+    if (s == MEND_OK && j.img2img)
+        s = prepare_init(&j, in, out, err);
+    else if (s == MEND_OK && j.inpainting_model)
+        s = prepare_image_cond(&j, NULL, err);
+    if (s == MEND_OK)
+        s = apply_masked_content(&j, out->seeds, out->subseeds, err);
+    if (s == MEND_OK)
+        s = run_batches(&j, progress, user, out, err);
+    job_free(&j);
+    if (s != MEND_OK)
+        mend_gen_output_free(out);
+    return s;
+}
+
+void mend_gen_output_free(mend_gen_output *o)
+{
+    if (!o)
+        return;
+    int total = o->images ? o->count : 0;
+    for (int i = 0; i < total; i++)
+        mend_image_free(&o->images[i]);
+    for (int i = 0; o->infotexts && i < o->count; i++)
+        free(o->infotexts[i]);
+    free(o->images);
+    free(o->seeds);
+    free(o->subseeds);
+    free(o->infotexts);
+    free(o->comment);
+    memset(o, 0, sizeof *o);
+}
