@@ -1,6 +1,7 @@
 /* mend-bench: speed of each SD component on this machine.
  *
- *   mend-bench [--threads N] [--size 512] [--reps R] [--only unet|vae|clip] MODEL
+ *   mend-bench [--threads N] [--size 512] [--reps R] [--only unet|vae|clip]
+ *              [--inpaint --vocab PATH] MODEL
  *
  * First measures the machine's FMA peak with a register-only kernel on every
  * thread, then times the text encoder (batch 2 x 77 tokens), one UNet step
@@ -8,6 +9,7 @@
  * and prints ms, GFLOP/s, % of the measured peak and the process's peak RSS.
  * MODEL is normally the full-size random checkpoint from
  * `mend tools make-model --arch sd1 --size full --dtype f16 OUT`. */
+#include "bench.h"
 #include "core/threads.h"
 #include "model/sd_model.h"
 
@@ -19,7 +21,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static double now_s(void)
+double bench_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -72,9 +74,9 @@ static double measure_peak_gflops(void)
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
         int64_t units = (int64_t)threads * 4000000;
-        double t0 = now_s();
+        double t0 = bench_now();
         mend_parallel_for(units, fma_loop, sink);
-        double t = now_s() - t0;
+        double t = bench_now() - t0;
         double flops = (double)units * 12 * width * 2;
         if (flops / t > best)
             best = flops / t;
@@ -113,7 +115,8 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 512 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     int threads = 0, size = 512, reps = 1;
-    const char *only = NULL, *model = NULL;
+    const char *only = NULL, *model = NULL, *vocab = NULL;
+    int inpaint = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
@@ -123,10 +126,15 @@ int main(int argc, char **argv)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
+        else if (!strcmp(argv[i], "--vocab") && i + 1 < argc)
+            vocab = argv[++i];
+        else if (!strcmp(argv[i], "--inpaint"))
+            inpaint = 1;
         else if (argv[i][0] != '-')
             model = argv[i];
         else {
-            fprintf(stderr, "usage: mend-bench [--threads N] [--size PX] [--reps R] [--only unet|vae|clip] MODEL\n");
+            fprintf(stderr, "usage: mend-bench [--threads N] [--size PX] [--reps R] [--only unet|vae|clip] "
+                            "[--inpaint --vocab PATH] MODEL\n");
             return 2;
         }
     }
@@ -149,16 +157,24 @@ int main(int argc, char **argv)
         comps |= MEND_COMP_UNET;
     if (!only || !strcmp(only, "vae"))
         comps |= MEND_COMP_VAE;
-    double t0 = now_s();
-    if (mend_sd_load(model, NULL, comps, &m, &err) != MEND_OK) {
+    if (inpaint)
+        comps = MEND_COMP_ALL;
+    double t0 = bench_now();
+    if (mend_sd_load(model, vocab, comps, &m, &err) != MEND_OK) {
         fprintf(stderr, "mend-bench: %s\n", err.msg);
         return 1;
     }
-    printf("model loaded in %.1f s, peak RSS %.0f MiB\n\n", now_s() - t0, peak_rss_mib());
+    printf("model loaded in %.1f s, peak RSS %.0f MiB\n\n", bench_now() - t0, peak_rss_mib());
     printf("| %-28s | %10s | %8s | %8s | %7s |\n", "stage", "ms", "GFLOP", "GFLOP/s", "% peak");
     printf("|------------------------------|------------|----------|----------|---------|\n");
 
     int lat = size / 8, B = 2, T = 77, status = 0;
+    if (inpaint) {
+        status = bench_inpaint(m);
+        printf("\npeak RSS: %.0f MiB\n", peak_rss_mib());
+        mend_sd_free(m);
+        return status;
+    }
     if (m->clip) {
         const mend_clip_arch *a = mend_clip_get_arch(m->clip);
         int32_t ids[2 * 77];
@@ -167,10 +183,10 @@ int main(int argc, char **argv)
         float *out = malloc((size_t)2 * 77 * a->width * sizeof *out);
         double best = 1e30;
         for (int r = 0; r < reps && out; r++) {
-            double s = now_s();
+            double s = bench_now();
             if (mend_clip_encode(m->clip, ids, 2, 77, 1, out, &err) != MEND_OK)
                 status = 1;
-            best = now_s() - s < best ? now_s() - s : best;
+            best = bench_now() - s < best ? bench_now() - s : best;
         }
         double w = a->width, tok = 2.0 * 77;
         double gflop = tok * a->layers * (2 * 4 * w * w + 2 * 2 * w * a->mlp + 2 * 2 * 77 * w) / 1e9;
@@ -186,10 +202,10 @@ int main(int argc, char **argv)
         float ts[2] = {999.0f, 999.0f};
         double best = 1e30;
         for (int r = 0; r < reps && x && ctx && out; r++) {
-            double s = now_s();
+            double s = bench_now();
             if (mend_unet_forward(m->unet, x, B, lat, lat, ts, ctx, T, out, &err) != MEND_OK)
                 status = 1;
-            best = now_s() - s < best ? now_s() - s : best;
+            best = bench_now() - s < best ? bench_now() - s : best;
         }
         char what[64];
         snprintf(what, sizeof what, "UNet step (2 x %dx%d latent)", lat, lat);
@@ -203,10 +219,10 @@ int main(int argc, char **argv)
         float *dec = malloc((size_t)3 * size * size * sizeof *dec);
         double best = 1e30;
         for (int r = 0; r < reps && img && mom; r++) {
-            double s = now_s();
+            double s = bench_now();
             if (mend_vae_encode(m->vae, img, 1, size, size, mom, &err) != MEND_OK)
                 status = 1;
-            best = now_s() - s < best ? now_s() - s : best;
+            best = bench_now() - s < best ? bench_now() - s : best;
         }
         char what[64];
         snprintf(what, sizeof what, "VAE encode (%dx%d)", size, size);
@@ -216,10 +232,10 @@ int main(int argc, char **argv)
             mom[i] *= MEND_VAE_SCALE;
         best = 1e30;
         for (int r = 0; r < reps && dec && mom; r++) {
-            double s = now_s();
+            double s = bench_now();
             if (mend_vae_decode(m->vae, mom, 1, lat, lat, dec, &err) != MEND_OK)
                 status = 1;
-            best = now_s() - s < best ? now_s() - s : best;
+            best = bench_now() - s < best ? bench_now() - s : best;
         }
         snprintf(what, sizeof what, "VAE decode (%dx%d)", size, size);
         row rd = {what, best * 1e3, mend_vae_decode_flops(m->vae, 1, lat, lat) / 1e9};

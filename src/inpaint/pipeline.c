@@ -52,6 +52,13 @@ static void job_free(job *j)
     free(j->image_cond);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static int64_t random_seed(void)
 {
     uint32_t r;
@@ -353,7 +360,9 @@ static mend_status finish_image(job *j, const float *sample, int index, mend_gen
     if (!dec)
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
     mend_image gen = {0};
+    double t0 = now_s();
     mend_status s = mend_vae_decode(j->m->vae, sample, 1, j->h, j->w, dec, err);
+    out->timings.decode += now_s() - t0;
     if (s == MEND_OK)
         s = to_image(dec, p->width, p->height, &gen, err);
     free(dec);
@@ -362,8 +371,10 @@ static mend_status finish_image(job *j, const float *sample, int index, mend_gen
         return s;
     }
     if (j->inpaint) {
+        t0 = now_s();
         s = mend_apply_overlay(&gen, j->prep.has_crop ? j->prep.paste_to : NULL, &j->overlay, &out->images[index],
                                err);
+        out->timings.composite += now_s() - t0;
         mend_image_free(&gen);
         return s;
     }
@@ -445,7 +456,9 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
         if ((s = mend_cfg_denoiser_init(&den, err)) != MEND_OK)
             break;
         run_ctx r = {j, &den, progress, user, it};
+        double t0 = now_s();
         s = sample_batch(j, &r, x, noise, err);
+        out->timings.sampling += now_s() - t0;
         if (s == MEND_E_INTERRUPTED) {
             /* A1111 finishes the batch from the latest x0 prediction */
             memcpy(x, den.last_denoised, (size_t)n * sizeof *x);
@@ -464,8 +477,10 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
         }
         for (int b = 0; b < B && s == MEND_OK; b++) {
             s = finish_image(j, x + b * j->lat, it * B + b, out, err);
+            double t1 = now_s();
             if (s == MEND_OK)
                 s = make_infotext(j, it * B + b, out, err);
+            out->timings.composite += now_s() - t1;
             if (s == MEND_OK)
                 out->count = it * B + b + 1;
         }
@@ -502,16 +517,20 @@ mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend
     j.seed = p->seed < 0 ? random_seed() : p->seed;
     j.subseed = p->subseed < 0 ? random_seed() : p->subseed;
     mend_status s = alloc_output(p, out, err);
+    double t0 = now_s();
     if (s == MEND_OK) {
         assign_seeds(&j, out);
         s = prepare_conds(&j, err);
     }
+    out->timings.conditioning = now_s() - t0;
+    t0 = now_s();
     if (s == MEND_OK && j.img2img)
         s = prepare_init(&j, in, out, err);
     else if (s == MEND_OK && j.inpainting_model)
         s = prepare_image_cond(&j, NULL, err);
     if (s == MEND_OK)
         s = apply_masked_content(&j, out->seeds, out->subseeds, err);
+    out->timings.prepare = now_s() - t0;
     if (s == MEND_OK)
         s = run_batches(&j, progress, user, out, err);
     job_free(&j);

@@ -28,6 +28,15 @@ typedef struct mend_gen_progress {
  * prediction, no further batches run). */
 typedef mend_status (*mend_gen_progress_fn)(void *user, const mend_gen_progress *p, mend_err *err);
 
+/* Wall-clock seconds spent in each stage of the job (for benchmarks). */
+typedef struct mend_gen_timings {
+    double conditioning; /* prompts -> CLIP conditioning */
+    double prepare;      /* mask and init image preparation, VAE encode, masked content */
+    double sampling;     /* all sampler steps (UNet calls) */
+    double decode;       /* VAE decode */
+    double composite;    /* overlay, infotext */
+} mend_gen_timings;
+
 typedef struct mend_gen_output {
     int count;
     mend_image *images; /* RGB, W x H (only masked: the original's size) */
@@ -36,6 +45,7 @@ typedef struct mend_gen_output {
     char **infotexts;   /* A1111's "parameters" text of each image */
     int interrupted;
     char *comment;      /* e.g. the blank-mask fallback note, or NULL */
+    mend_gen_timings timings;
 } mend_gen_output;
 
 mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
