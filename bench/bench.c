@@ -165,8 +165,6 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("model loaded in %.1f s, peak RSS %.0f MiB\n\n", bench_now() - t0, peak_rss_mib());
-    printf("| %-28s | %10s | %8s | %8s | %7s |\n", "stage", "ms", "GFLOP", "GFLOP/s", "% peak");
-    printf("|------------------------------|------------|----------|----------|---------|\n");
 
     int lat = size / 8, B = 2, T = 77, status = 0;
     if (inpaint) {
@@ -175,6 +173,8 @@ int main(int argc, char **argv)
         mend_sd_free(m);
         return status;
     }
+    printf("| %-28s | %10s | %8s | %8s | %7s |\n", "stage", "ms", "GFLOP", "GFLOP/s", "% peak");
+    printf("|------------------------------|------------|----------|----------|---------|\n");
     if (m->clip) {
         const mend_clip_arch *a = mend_clip_get_arch(m->clip);
         int32_t ids[2 * 77];
