@@ -477,46 +477,100 @@ done:
     return s;
 }
 
-mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
-                          mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err)
+/* An image given to the job must hold pixels; a mask must match its image
+ * (spec §15.3: A1111 would apply a mask-derived crop to a differently sized
+ * image, so mend refuses instead of guessing a resize). */
+static mend_status check_image(const mend_image *img, const char *field, mend_err *err)
 {
+    if (!img->data || img->width < 1 || img->height < 1)
+        return mend_fail(err, MEND_E_ARG, "%s: empty image (%dx%d, no pixels)", field, img->width, img->height);
+    if (img->channels != 1 && img->channels != 3 && img->channels != 4)
+        return mend_fail(err, MEND_E_ARG, "%s: %d channels; expected 1 (grey), 3 (RGB) or 4 (RGBA)", field,
+                         img->channels);
+    return MEND_OK;
+}
+
+static mend_status check_inputs(const mend_gen_inputs *in, mend_err *err)
+{
+    if (in->mask && !in->init_image)
+        return mend_fail(err, MEND_E_ARG, "mask: a mask needs an init_image");
+    if (in->init_image)
+        MEND_TRY(check_image(in->init_image, "init_image", err));
+    if (!in->mask)
+        return MEND_OK;
+    MEND_TRY(check_image(in->mask, "mask", err));
+    if (in->mask->width != in->init_image->width || in->mask->height != in->init_image->height)
+        return mend_fail(err, MEND_E_ARG, "mask: %dx%d, but init_image is %dx%d; the mask must have the size of the "
+                         "image", in->mask->width, in->mask->height, in->init_image->width, in->init_image->height);
+    return MEND_OK;
+}
+
+/* Everything before sampling: checks, seeds, conditioning, init latent,
+ * latent mask, masked content, 9-channel conditioning. On failure the
+ * caller still calls job_free and mend_gen_output_free. */
+static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
+                               mend_gen_output *out, mend_err *err)
+{
+    memset(j, 0, sizeof *j);
     memset(out, 0, sizeof *out);
     if (!m->unet || !m->vae || !m->clip || !m->tokenizer)
         return mend_fail(err, MEND_E_ARG, "%s: the model needs its UNet, VAE, text encoder and vocabulary loaded",
                          m->path);
     MEND_TRY(mend_gen_params_validate(p, in->init_image != NULL, err));
-    if (in->mask && !in->init_image)
-        return mend_fail(err, MEND_E_ARG, "a mask needs an init image");
+    MEND_TRY(check_inputs(in, err));
     if (p->batch_size > 64)
         return mend_fail(err, MEND_E_ARG, "batch_size %d: at most 64", p->batch_size);
-    job j = {.m = m, .p = p, .h = p->height / 8, .w = p->width / 8, .batch = p->batch_size};
-    j.lat = 4LL * j.h * j.w;
-    j.img2img = in->init_image != NULL;
-    j.extra = mend_unet_get_arch(m->unet)->in_channels - 4;
-    j.inpainting_model = j.extra == 5;
-    if (j.extra != 0 && j.extra != 5)
-        return mend_fail(err, MEND_E_ARCH, "%s: UNet with %d input channels is not supported", m->path, j.extra + 4);
-    mend_schedule_init_sd1(&j.sched);
-    MEND_TRY(mend_sampler_from_name(p->sampler_name, &j.sampler, err));
-    MEND_TRY(mend_scheduler_from_name(p->scheduler, &j.scheduler, err));
-    j.seed = p->seed < 0 ? random_seed() : p->seed;
-    j.subseed = p->subseed < 0 ? random_seed() : p->subseed;
-    mend_status s = alloc_output(p, out, err);
-    if (s == MEND_OK) {
-        assign_seeds(&j, out);
-        s = prepare_conds(&j, err);
-    }
-    if (s == MEND_OK && j.img2img)
-        s = prepare_init(&j, in, out, err);
-    else if (s == MEND_OK && j.inpainting_model)
-        s = prepare_image_cond(&j, NULL, err);
-    if (s == MEND_OK)
-        s = apply_masked_content(&j, out->seeds, out->subseeds, err);
+    *j = (job){.m = m, .p = p, .h = p->height / 8, .w = p->width / 8, .batch = p->batch_size};
+    j->lat = 4LL * j->h * j->w;
+    j->img2img = in->init_image != NULL;
+    j->extra = mend_unet_get_arch(m->unet)->in_channels - 4;
+    j->inpainting_model = j->extra == 5;
+    if (j->extra != 0 && j->extra != 5)
+        return mend_fail(err, MEND_E_ARCH, "%s: UNet with %d input channels is not supported", m->path, j->extra + 4);
+    mend_schedule_init_sd1(&j->sched);
+    if (mend_sampler_from_name(p->sampler_name, &j->sampler, err) != MEND_OK)
+        return mend_err_wrap(err, "sampler_name");
+    if (mend_scheduler_from_name(p->scheduler, &j->scheduler, err) != MEND_OK)
+        return mend_err_wrap(err, "scheduler");
+    j->seed = p->seed < 0 ? random_seed() : p->seed;
+    j->subseed = p->subseed < 0 ? random_seed() : p->subseed;
+    MEND_TRY(alloc_output(p, out, err));
+    assign_seeds(j, out);
+    MEND_TRY(prepare_conds(j, err));
+    if (j->img2img)
+        MEND_TRY(prepare_init(j, in, out, err));
+    else if (j->inpainting_model)
+        MEND_TRY(prepare_image_cond(j, NULL, err));
+    return apply_masked_content(j, out->seeds, out->subseeds, err);
+}
+
+mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
+                          mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err)
+{
+    job j;
+    mend_status s = job_prepare(&j, m, p, in, out, err);
     if (s == MEND_OK)
         s = run_batches(&j, progress, user, out, err);
     job_free(&j);
     if (s != MEND_OK)
         mend_gen_output_free(out);
+    return s;
+}
+
+mend_status mend_generate_init_latent(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
+                                      float **init_latent, float **nmask, mend_err *err)
+{
+    job j;
+    mend_gen_output out;
+    *init_latent = *nmask = NULL;
+    mend_status s = job_prepare(&j, m, p, in, &out, err);
+    if (s == MEND_OK) {
+        *init_latent = j.init_latent;
+        *nmask = j.nmask;
+        j.init_latent = j.nmask = NULL;
+    }
+    job_free(&j);
+    mend_gen_output_free(&out);
     return s;
 }
 
