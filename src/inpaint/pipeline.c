@@ -105,7 +105,9 @@ static mend_status prepare_conds(job *j, mend_err *err)
 }
 
 /* The initial noise of each image of a batch (ImageRNG.first, §7.6 without
- * seed resize), leaving gens[] ready for the sampler's further draws. */
+ * seed resize), leaving gens[] ready for the sampler's further draws.
+ * subseeds NULL: no variation seed (A1111's create_random_tensors call for
+ * the latent-noise fill passes none). */
 static mend_status first_noise(job *j, const int64_t *seeds, const int64_t *subseeds, int B, float *noise,
                                mend_err *err)
 {
@@ -113,7 +115,7 @@ static mend_status first_noise(job *j, const int64_t *seeds, const int64_t *subs
     for (int b = 0; b < B; b++) {
         mend_rng_init(&j->gens[b], rng_kind(p->rng), (uint64_t)seeds[b]);
         mend_rng_randn(&j->gens[b], noise + b * j->lat, j->lat);
-        if (p->subseed_strength > 0) {
+        if (subseeds && p->subseed_strength > 0) {
             mend_rng sub;
             float *subnoise = malloc((size_t)j->lat * sizeof *subnoise);
             if (!subnoise)
@@ -215,9 +217,10 @@ done:
 }
 
 /* latent noise / latent nothing (§5.3, §5.4): each image's noise is the
- * initial noise of the first batch's seed at its index (A1111 computes it
- * once, from the first batch's seeds, and reuses it for every batch). */
-static mend_status apply_masked_content(job *j, const int64_t *seeds, const int64_t *subseeds, mend_err *err)
+ * first draw of the first batch's seed at its index (A1111 computes it
+ * once, from the first batch's seeds, and reuses it for every batch), never
+ * mixed with a variation seed: A1111 passes no subseeds there. */
+static mend_status apply_masked_content(job *j, const int64_t *seeds, mend_err *err)
 {
     int fill = j->p->inpainting_fill;
     if (!j->inpaint || (fill != MEND_FILL_LATENT_NOISE && fill != MEND_FILL_LATENT_NOTHING))
@@ -228,7 +231,7 @@ static mend_status apply_masked_content(job *j, const int64_t *seeds, const int6
         noise = malloc((size_t)(j->batch * j->lat) * sizeof *noise);
         if (!noise)
             return mend_fail(err, MEND_E_NOMEM, "out of memory");
-        mend_status s = first_noise(j, seeds, subseeds, j->batch, noise, err);
+        mend_status s = first_noise(j, seeds, NULL, j->batch, noise, err);
         if (s != MEND_OK) {
             free(noise);
             return s;
@@ -541,7 +544,7 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
         MEND_TRY(prepare_init(j, in, out, err));
     else if (j->inpainting_model)
         MEND_TRY(prepare_image_cond(j, NULL, err));
-    return apply_masked_content(j, out->seeds, out->subseeds, err);
+    return apply_masked_content(j, out->seeds, err);
 }
 
 mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
