@@ -285,18 +285,21 @@ static mend_status sample_batch(job *j, run_ctx *r, float *x, const float *noise
     mend_sampler_opts so = mend_sampler_default_opts(j->sampler->kind);
     mend_sampler_callbacks cb = {denoise_cb, noise_cb, step_cb, r};
     if (j->sampler->kind == MEND_SAMPLER_DDIM) {
-        int first = p->steps - 1;
+        int first = mend_ddim_count(p->steps) - 1;
         if (j->img2img) {
+            /* noised to timestep t_enc, first evaluated at t_enc - 1 (samplers.md §5.10) */
             int t_enc = mend_img2img_t_enc(p->denoising_strength, p->steps);
-            if (t_enc < 1)
-                t_enc = 1;
             first = t_enc - 1;
-            float a = j->sched.alphas_cumprod[mend_ddim_timestep(p->steps, t_enc < p->steps ? t_enc : p->steps - 1)];
+            float a = j->sched.alphas_cumprod[mend_ddim_timestep(p->steps, t_enc)];
             for (int64_t i = 0; i < n; i++)
                 x[i] = sqrtf(a) * j->init_latent[i] + sqrtf(1.0f - a) * noise[i] * p->initial_noise_multiplier;
         } else {
             memcpy(x, noise, (size_t)n * sizeof *x);
         }
+        /* fewer than two timesteps (t_enc <= 1, or 1 step): A1111's loop makes
+         * no model call and returns x as it is */
+        if (first < 1)
+            return MEND_OK;
         return mend_sample_ddim(&j->sched, p->steps, first, &so, x, n, &cb, err);
     }
     float *sig = malloc((size_t)mend_schedule_sigmas_capacity(p->steps) * sizeof *sig);
