@@ -404,14 +404,16 @@ static mend_status alloc_output(const mend_gen_params *p, mend_gen_output *out, 
     return MEND_OK;
 }
 
-/* all_seeds / all_subseeds (§7.1). */
+/* all_seeds / all_subseeds (§7.1): seeds count up unless a variation
+ * strength is set; subseeds always count up (A1111's
+ * all_subseeds = [subseed + x for x in ...], whatever the strength). */
 static void assign_seeds(job *j, mend_gen_output *out)
 {
     int total = j->p->batch_size * j->p->n_iter;
     for (int i = 0; i < total; i++) {
         int variation = j->p->subseed_strength > 0;
         out->seeds[i] = variation ? j->seed : j->seed + i;
-        out->subseeds[i] = variation ? j->subseed + i : j->subseed;
+        out->subseeds[i] = j->subseed + i;
     }
 }
 
