@@ -13,7 +13,9 @@
 
 typedef struct mend_gen_inputs {
     const mend_image *init_image; /* NULL: txt2img */
-    const mend_image *mask;       /* NULL: no mask (img2img); white = repaint */
+    const mend_image *mask;       /* NULL: no mask (img2img); white = repaint. Must have the
+                                     init image's size: mend refuses a mismatch (spec §15.3)
+                                     rather than apply a mask-derived crop to another size */
 } mend_gen_inputs;
 
 typedef struct mend_gen_progress {
