@@ -53,9 +53,10 @@ static int finite_in(float v, float lo, float hi)
 
 mend_status mend_gen_params_validate(const mend_gen_params *p, int has_init, mend_err *err)
 {
-    if (p->width < 8 || p->width > 8192 || p->width % 8 || p->height < 8 || p->height > 8192 || p->height % 8)
-        return mend_fail(err, MEND_E_ARG, "width/height %dx%d: each must be a multiple of 8 between 8 and 8192",
-                         p->width, p->height);
+    if (p->width < 8 || p->width > 8192 || p->width % 8)
+        return mend_fail(err, MEND_E_ARG, "width %d: must be a multiple of 8 between 8 and 8192", p->width);
+    if (p->height < 8 || p->height > 8192 || p->height % 8)
+        return mend_fail(err, MEND_E_ARG, "height %d: must be a multiple of 8 between 8 and 8192", p->height);
     if (p->steps < 1 || p->steps > 150)
         return mend_fail(err, MEND_E_ARG, "steps %d: must be between 1 and 150", p->steps);
     if (!finite_in(p->cfg_scale, 0.0f, 100.0f))
@@ -64,8 +65,12 @@ mend_status mend_gen_params_validate(const mend_gen_params *p, int has_init, men
         return mend_fail(err, MEND_E_ARG, "batch_size %d: must be between 1 and 64", p->batch_size);
     if (p->n_iter < 1 || p->n_iter > 1000)
         return mend_fail(err, MEND_E_ARG, "n_iter %d: must be between 1 and 1000", p->n_iter);
-    if (p->seed < -1 || p->seed > 0xffffffffLL || p->subseed < -1 || p->subseed > 0xffffffffLL)
-        return mend_fail(err, MEND_E_ARG, "seed/subseed must be -1 (random) or between 0 and 4294967295");
+    if (p->seed < -1 || p->seed > 0xffffffffLL)
+        return mend_fail(err, MEND_E_ARG, "seed %lld: must be -1 (random) or between 0 and 4294967295",
+                         (long long)p->seed);
+    if (p->subseed < -1 || p->subseed > 0xffffffffLL)
+        return mend_fail(err, MEND_E_ARG, "subseed %lld: must be -1 (random) or between 0 and 4294967295",
+                         (long long)p->subseed);
     if (!finite_in(p->subseed_strength, 0.0f, 1.0f))
         return mend_fail(err, MEND_E_ARG, "subseed_strength %g: must be between 0 and 1", p->subseed_strength);
     if (p->clip_skip < 1 || p->clip_skip > 12)

@@ -112,7 +112,9 @@ static mend_status prepare_conds(job *j, mend_err *err)
 }
 
 /* The initial noise of each image of a batch (ImageRNG.first, §7.6 without
- * seed resize), leaving gens[] ready for the sampler's further draws. */
+ * seed resize), leaving gens[] ready for the sampler's further draws.
+ * subseeds NULL: no variation seed (A1111's create_random_tensors call for
+ * the latent-noise fill passes none). */
 static mend_status first_noise(job *j, const int64_t *seeds, const int64_t *subseeds, int B, float *noise,
                                mend_err *err)
 {
@@ -120,7 +122,7 @@ static mend_status first_noise(job *j, const int64_t *seeds, const int64_t *subs
     for (int b = 0; b < B; b++) {
         mend_rng_init(&j->gens[b], rng_kind(p->rng), (uint64_t)seeds[b]);
         mend_rng_randn(&j->gens[b], noise + b * j->lat, j->lat);
-        if (p->subseed_strength > 0) {
+        if (subseeds && p->subseed_strength > 0) {
             mend_rng sub;
             float *subnoise = malloc((size_t)j->lat * sizeof *subnoise);
             if (!subnoise)
@@ -222,9 +224,10 @@ done:
 }
 
 /* latent noise / latent nothing (§5.3, §5.4): each image's noise is the
- * initial noise of the first batch's seed at its index (A1111 computes it
- * once, from the first batch's seeds, and reuses it for every batch). */
-static mend_status apply_masked_content(job *j, const int64_t *seeds, const int64_t *subseeds, mend_err *err)
+ * first draw of the first batch's seed at its index (A1111 computes it
+ * once, from the first batch's seeds, and reuses it for every batch), never
+ * mixed with a variation seed: A1111 passes no subseeds there. */
+static mend_status apply_masked_content(job *j, const int64_t *seeds, mend_err *err)
 {
     int fill = j->p->inpainting_fill;
     if (!j->inpaint || (fill != MEND_FILL_LATENT_NOISE && fill != MEND_FILL_LATENT_NOTHING))
@@ -235,7 +238,7 @@ static mend_status apply_masked_content(job *j, const int64_t *seeds, const int6
         noise = malloc((size_t)(j->batch * j->lat) * sizeof *noise);
         if (!noise)
             return mend_fail(err, MEND_E_NOMEM, "out of memory");
-        mend_status s = first_noise(j, seeds, subseeds, j->batch, noise, err);
+        mend_status s = first_noise(j, seeds, NULL, j->batch, noise, err);
         if (s != MEND_OK) {
             free(noise);
             return s;
@@ -289,18 +292,21 @@ static mend_status sample_batch(job *j, run_ctx *r, float *x, const float *noise
     mend_sampler_opts so = mend_sampler_default_opts(j->sampler->kind);
     mend_sampler_callbacks cb = {denoise_cb, noise_cb, step_cb, r};
     if (j->sampler->kind == MEND_SAMPLER_DDIM) {
-        int first = p->steps - 1;
+        int first = mend_ddim_count(p->steps) - 1;
         if (j->img2img) {
+            /* noised to timestep t_enc, first evaluated at t_enc - 1 (samplers.md §5.10) */
             int t_enc = mend_img2img_t_enc(p->denoising_strength, p->steps);
-            if (t_enc < 1)
-                t_enc = 1;
             first = t_enc - 1;
-            float a = j->sched.alphas_cumprod[mend_ddim_timestep(p->steps, t_enc < p->steps ? t_enc : p->steps - 1)];
+            float a = j->sched.alphas_cumprod[mend_ddim_timestep(p->steps, t_enc)];
             for (int64_t i = 0; i < n; i++)
                 x[i] = sqrtf(a) * j->init_latent[i] + sqrtf(1.0f - a) * noise[i] * p->initial_noise_multiplier;
         } else {
             memcpy(x, noise, (size_t)n * sizeof *x);
         }
+        /* fewer than two timesteps (t_enc <= 1, or 1 step): A1111's loop makes
+         * no model call and returns x as it is */
+        if (first < 1)
+            return MEND_OK;
         return mend_sample_ddim(&j->sched, p->steps, first, &so, x, n, &cb, err);
     }
     float *sig = malloc((size_t)mend_schedule_sigmas_capacity(p->steps) * sizeof *sig);
@@ -409,14 +415,16 @@ static mend_status alloc_output(const mend_gen_params *p, mend_gen_output *out, 
     return MEND_OK;
 }
 
-/* all_seeds / all_subseeds (§7.1). */
+/* all_seeds / all_subseeds (§7.1): seeds count up unless a variation
+ * strength is set; subseeds always count up (A1111's
+ * all_subseeds = [subseed + x for x in ...], whatever the strength). */
 static void assign_seeds(job *j, mend_gen_output *out)
 {
     int total = j->p->batch_size * j->p->n_iter;
     for (int i = 0; i < total; i++) {
         int variation = j->p->subseed_strength > 0;
         out->seeds[i] = variation ? j->seed : j->seed + i;
-        out->subseeds[i] = variation ? j->subseed + i : j->subseed;
+        out->subseeds[i] = j->subseed + i;
     }
 }
 
@@ -492,50 +500,105 @@ done:
     return s;
 }
 
-mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
-                          mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err)
+/* An image given to the job must hold pixels; a mask must match its image
+ * (spec §15.3: A1111 would apply a mask-derived crop to a differently sized
+ * image, so mend refuses instead of guessing a resize). */
+static mend_status check_image(const mend_image *img, const char *field, mend_err *err)
 {
+    if (!img->data || img->width < 1 || img->height < 1)
+        return mend_fail(err, MEND_E_ARG, "%s: empty image (%dx%d, no pixels)", field, img->width, img->height);
+    if (img->channels != 1 && img->channels != 3 && img->channels != 4)
+        return mend_fail(err, MEND_E_ARG, "%s: %d channels; expected 1 (grey), 3 (RGB) or 4 (RGBA)", field,
+                         img->channels);
+    return MEND_OK;
+}
+
+static mend_status check_inputs(const mend_gen_inputs *in, mend_err *err)
+{
+    if (in->mask && !in->init_image)
+        return mend_fail(err, MEND_E_ARG, "mask: a mask needs an init_image");
+    if (in->init_image)
+        MEND_TRY(check_image(in->init_image, "init_image", err));
+    if (!in->mask)
+        return MEND_OK;
+    MEND_TRY(check_image(in->mask, "mask", err));
+    if (in->mask->width != in->init_image->width || in->mask->height != in->init_image->height)
+        return mend_fail(err, MEND_E_ARG, "mask: %dx%d, but init_image is %dx%d; the mask must have the size of the "
+                         "image", in->mask->width, in->mask->height, in->init_image->width, in->init_image->height);
+    return MEND_OK;
+}
+
+/* Everything before sampling: checks, seeds, conditioning, init latent,
+ * latent mask, masked content, 9-channel conditioning. On failure the
+ * caller still calls job_free and mend_gen_output_free. */
+static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
+                               mend_gen_output *out, mend_err *err)
+{
+    memset(j, 0, sizeof *j);
     memset(out, 0, sizeof *out);
     if (!m->unet || !m->vae || !m->clip || !m->tokenizer)
         return mend_fail(err, MEND_E_ARG, "%s: the model needs its UNet, VAE, text encoder and vocabulary loaded",
                          m->path);
     MEND_TRY(mend_gen_params_validate(p, in->init_image != NULL, err));
-    if (in->mask && !in->init_image)
-        return mend_fail(err, MEND_E_ARG, "a mask needs an init image");
+    MEND_TRY(check_inputs(in, err));
     if (p->batch_size > 64)
         return mend_fail(err, MEND_E_ARG, "batch_size %d: at most 64", p->batch_size);
-    job j = {.m = m, .p = p, .h = p->height / 8, .w = p->width / 8, .batch = p->batch_size};
-    j.lat = 4LL * j.h * j.w;
-    j.img2img = in->init_image != NULL;
-    j.extra = mend_unet_get_arch(m->unet)->in_channels - 4;
-    j.inpainting_model = j.extra == 5;
-    if (j.extra != 0 && j.extra != 5)
-        return mend_fail(err, MEND_E_ARCH, "%s: UNet with %d input channels is not supported", m->path, j.extra + 4);
-    mend_schedule_init_sd1(&j.sched);
-    MEND_TRY(mend_sampler_from_name(p->sampler_name, &j.sampler, err));
-    MEND_TRY(mend_scheduler_from_name(p->scheduler, &j.scheduler, err));
-    j.seed = p->seed < 0 ? random_seed() : p->seed;
-    j.subseed = p->subseed < 0 ? random_seed() : p->subseed;
-    mend_status s = alloc_output(p, out, err);
+    *j = (job){.m = m, .p = p, .h = p->height / 8, .w = p->width / 8, .batch = p->batch_size};
+    j->lat = 4LL * j->h * j->w;
+    j->img2img = in->init_image != NULL;
+    j->extra = mend_unet_get_arch(m->unet)->in_channels - 4;
+    j->inpainting_model = j->extra == 5;
+    if (j->extra != 0 && j->extra != 5)
+        return mend_fail(err, MEND_E_ARCH, "%s: UNet with %d input channels is not supported", m->path, j->extra + 4);
+    mend_schedule_init_sd1(&j->sched);
+    if (mend_sampler_from_name(p->sampler_name, &j->sampler, err) != MEND_OK)
+        return mend_err_wrap(err, "sampler_name");
+    if (mend_scheduler_from_name(p->scheduler, &j->scheduler, err) != MEND_OK)
+        return mend_err_wrap(err, "scheduler");
+    j->seed = p->seed < 0 ? random_seed() : p->seed;
+    j->subseed = p->subseed < 0 ? random_seed() : p->subseed;
+    MEND_TRY(alloc_output(p, out, err));
+    assign_seeds(j, out);
     double t0 = now_s();
-    if (s == MEND_OK) {
-        assign_seeds(&j, out);
-        s = prepare_conds(&j, err);
-    }
+    MEND_TRY(prepare_conds(j, err));
     out->timings.conditioning = now_s() - t0;
     t0 = now_s();
-    if (s == MEND_OK && j.img2img)
-        s = prepare_init(&j, in, out, err);
-    else if (s == MEND_OK && j.inpainting_model)
-        s = prepare_image_cond(&j, NULL, err);
-    if (s == MEND_OK)
-        s = apply_masked_content(&j, out->seeds, out->subseeds, err);
+    if (j->img2img)
+        MEND_TRY(prepare_init(j, in, out, err));
+    else if (j->inpainting_model)
+        MEND_TRY(prepare_image_cond(j, NULL, err));
+    mend_status s = apply_masked_content(j, out->seeds, err);
     out->timings.prepare = now_s() - t0;
+    return s;
+}
+
+mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
+                          mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err)
+{
+    job j;
+    mend_status s = job_prepare(&j, m, p, in, out, err);
     if (s == MEND_OK)
         s = run_batches(&j, progress, user, out, err);
     job_free(&j);
     if (s != MEND_OK)
         mend_gen_output_free(out);
+    return s;
+}
+
+mend_status mend_generate_init_latent(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
+                                      float **init_latent, float **nmask, mend_err *err)
+{
+    job j;
+    mend_gen_output out;
+    *init_latent = *nmask = NULL;
+    mend_status s = job_prepare(&j, m, p, in, &out, err);
+    if (s == MEND_OK) {
+        *init_latent = j.init_latent;
+        *nmask = j.nmask;
+        j.init_latent = j.nmask = NULL;
+    }
+    job_free(&j);
+    mend_gen_output_free(&out);
     return s;
 }
 

@@ -13,7 +13,9 @@
 
 typedef struct mend_gen_inputs {
     const mend_image *init_image; /* NULL: txt2img */
-    const mend_image *mask;       /* NULL: no mask (img2img); white = repaint */
+    const mend_image *mask;       /* NULL: no mask (img2img); white = repaint. Must have the
+                                     init image's size: mend refuses a mismatch (spec §15.3)
+                                     rather than apply a mask-derived crop to another size */
 } mend_gen_inputs;
 
 typedef struct mend_gen_progress {
@@ -51,5 +53,13 @@ typedef struct mend_gen_output {
 mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
                           mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err);
 void mend_gen_output_free(mend_gen_output *o);
+
+/* For tests and diagnostics: runs only the job's preparation (checks,
+ * seeds, mask and init image, VAE encode, masked content) and hands back
+ * what sampling would start from: *init_latent [batch_size, 4, H/8, W/8]
+ * (NULL for txt2img) and *nmask [H/8, W/8], 1 = repaint (NULL without an
+ * active mask). The caller frees both. */
+mend_status mend_generate_init_latent(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
+                                      float **init_latent, float **nmask, mend_err *err);
 
 #endif

@@ -126,4 +126,10 @@ mend_status mend_sample_ddim(const mend_noise_schedule *s, int steps, int first_
 /* DDIM's timestep for index k of `steps` (1, 1+1000/steps, ...). */
 int mend_ddim_timestep(int steps, int k);
 
+/* How many timesteps A1111 makes for `steps`: clip(range(0, 1000,
+ * 1000 // steps) + 1, 0, 999) has ceil(1000 / (1000 // steps)) entries,
+ * one more than steps when steps does not divide 1000 (3 -> 4, 30 -> 31).
+ * txt2img runs from index count - 1. */
+int mend_ddim_count(int steps);
+
 #endif
