@@ -418,6 +418,28 @@ TEST(same_seed_same_bytes)
     CHECK(!same_file(outs[0], outs[2]));
 }
 
+/* spec §13: "Schedule type" is the resolved label (Karras for DPM++ 2M),
+ * but stays "Automatic" for Euler a & co. unless a scheduler is chosen. */
+TEST(schedule_type_label)
+{
+    REQUIRE_VOCAB();
+    const struct {
+        const char *opts, *want;
+    } cases[] = {{"--sampler 'Euler a'", "Sampler: Euler a, Schedule type: Automatic, "},
+                 {"--sampler 'Euler a' --scheduler Uniform", "Sampler: Euler a, Schedule type: Uniform, "},
+                 {"--sampler Euler --scheduler Karras", "Sampler: Euler, Schedule type: Karras, "},
+                 {"--sampler 'DPM++ 2M SDE'", "Sampler: DPM++ 2M SDE, Schedule type: Exponential, "}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *out = tmp_path("sched.png");
+        char args[4096];
+        snprintf(args, sizeof args, "txt2img %s --seed 1 %s -o '%s' cat", common(), cases[i].opts, out);
+        CHECK(run_mend(args, NULL) == 0);
+        char *params = parameters_of(out);
+        CHECK_MSG(params && strstr(params, cases[i].want), "%s: %s", cases[i].opts, params ? params : "");
+        free(params);
+    }
+}
+
 TEST(batch_of_two_with_output_file)
 {
     REQUIRE_VOCAB();
@@ -596,6 +618,7 @@ int main(void)
     RUN(inpaint_keeps_unmasked_pixels);
     RUN(inpaint_sketch_changes_only_near_strokes);
     RUN(same_seed_same_bytes);
+    RUN(schedule_type_label);
     RUN(batch_of_two_with_output_file);
     RUN(default_output_naming);
     RUN(progress_lines_without_tty);
