@@ -188,12 +188,7 @@ static int parse_choice(const char *name, const char *v, const char *const *name
     return 0;
 }
 
-/* Reads every option into a->p; 0 after printing a message on error. */
-static int read_common(const cli_opt *o, gen_args *a)
-{
-    mend_gen_params *p = &a->p;
-    long long v;
-    const char *s;
+/* Option readers for read_common / read_inpaint (locals o, s, v). */
 #define INT_OPT(name, lo, hi, field)                                  \
     if ((s = cli_get(o, N_GEN_OPTS, name))) {                         \
         if (!parse_int(name, s, lo, hi, &v))                          \
@@ -203,6 +198,14 @@ static int read_common(const cli_opt *o, gen_args *a)
 #define FLOAT_OPT(name, field)                                        \
     if ((s = cli_get(o, N_GEN_OPTS, name)) && !parse_float(name, s, &field)) \
         return 0;
+
+/* Reads the options of all commands and of img2img into a->p; 0 after
+ * printing a message on error. */
+static int read_common(const cli_opt *o, gen_args *a)
+{
+    mend_gen_params *p = &a->p;
+    long long v;
+    const char *s;
     /* wide integer ranges here: mend_gen_params_validate names the field when out of range */
     INT_OPT("width", 0, 1 << 20, p->width);
     INT_OPT("height", 0, 1 << 20, p->height);
@@ -284,9 +287,9 @@ static int read_inpaint(const cli_opt *o, gen_args *a)
     static const char *const modes[] = {"masked", "not-masked"};
     return read_switch(o, "inpaint-full-res", "inpaint-area", areas, &p->inpaint_full_res) &&
            read_switch(o, "inpainting-mask-invert", "mask-mode", modes, &p->inpainting_mask_invert);
+}
 #undef INT_OPT
 #undef FLOAT_OPT
-}
 
 /* ---------------- command line ---------------- */
 
