@@ -8,6 +8,10 @@
 int cmd_info(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tools(int argc, char **argv);
+int cmd_txt2img(int argc, char **argv);
+int cmd_img2img(int argc, char **argv);
+int cmd_inpaint(int argc, char **argv);
+int cmd_png_info(int argc, char **argv);
 
 /* Option scanning. argv[0] is the subcommand. Options are "--name value" or
  * "--name=value"; flags are "--name". Unknown options are an error. */

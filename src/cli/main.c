@@ -11,6 +11,12 @@ static const char *usage =
     "usage: mend COMMAND [options]\n"
     "\n"
     "commands:\n"
+    "  txt2img --model MODEL [options] PROMPT\n"
+    "  img2img --model MODEL --init IMAGE [options] PROMPT\n"
+    "  inpaint --model MODEL --init IMAGE (--mask MASK | --sketch SKETCH) [options] PROMPT\n"
+    "                                     generate like A1111 (its API option names, its UI defaults); the PNGs\n"
+    "                                     carry A1111's infotext; see mend txt2img --help for every option\n"
+    "  png-info FILE [--all]              print the generation parameters (A1111 infotext) stored in a PNG\n"
     "  info MODEL [--vocab PATH]          print the detected architecture, dtypes and parameter counts\n"
     "  eval COMPONENT --model PATH --in IN.safetensors --out OUT.safetensors [--vocab PATH] [--threads N]\n"
     "                                     run one component on reference inputs; COMPONENT is one of\n"
@@ -43,7 +49,9 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"info", cmd_info}, {"eval", cmd_eval}, {"tools", cmd_tools}};
+    } cmds[] = {{"info", cmd_info}, {"eval", cmd_eval}, {"tools", cmd_tools},
+                {"txt2img", cmd_txt2img}, {"img2img", cmd_img2img}, {"inpaint", cmd_inpaint},
+                {"png-info", cmd_png_info}};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
         if (!strcmp(argv[1], cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

@@ -392,9 +392,13 @@ static mend_status make_infotext(job *j, int index, mend_gen_output *out, mend_e
 {
     char *name = model_name(j->m->path);
     /* Schedule type: A1111 keeps "Automatic" for samplers whose default is
-     * not a scheduler function (Euler, Euler a, LMS, Heun with Automatic). */
+     * not a scheduler function (Euler, Euler a, LMS, Heun with Automatic;
+     * their default_scheduler is Uniform, which an explicit --scheduler
+     * Uniform does label). */
     mend_scheduler resolved = j->scheduler == MEND_SCHED_AUTOMATIC ? j->sampler->default_scheduler : j->scheduler;
-    const char *label = resolved == MEND_SCHED_AUTOMATIC ? "Automatic" : mend_scheduler_label(resolved);
+    int keeps_automatic = j->scheduler == MEND_SCHED_AUTOMATIC &&
+                          (resolved == MEND_SCHED_AUTOMATIC || resolved == MEND_SCHED_UNIFORM);
+    const char *label = keeps_automatic ? "Automatic" : mend_scheduler_label(resolved);
     mend_infotext_ctx c = {j->p, j->sampler->name, label, out->seeds[index], out->subseeds[index], name, NULL,
                            j->img2img, j->inpaint, j->inpaint && j->prep.has_crop, j->inpainting_model,
                            (j->sampler->flags & MEND_SAMPLER_USES_ENSD) != 0};

@@ -1,0 +1,59 @@
+/* Helpers of the generate commands (txt2img, img2img, inpaint): the Inpaint
+ * sketch conversion, output file naming and the progress display. */
+#ifndef MEND_CLI_GENERATE_H
+#define MEND_CLI_GENERATE_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "inpaint/pipeline.h"
+#include "io/image.h"
+
+/* ---------------- sketch.c ---------------- */
+
+/* A1111's "Inpaint sketch" tab (spec/inpaint-semantics.md §2.2): the mask
+ * is every pixel where sketch and orig differ (exact RGB inequality), 255
+ * scaled by (1 - mask_alpha/100) as Pillow's Brightness enhance truncates
+ * it; the init image is Image.composite(blurP(sketch), orig, blurP(mask))
+ * with blurP = Pillow GaussianBlur(blur). Both inputs must have the same
+ * size (any channel count; they are compared and composited as RGB).
+ * init_out: RGB; mask_out: the unblurred, alpha-scaled mask (1 channel). */
+mend_status cli_sketch_inputs(const mend_image *orig, const mend_image *sketch, int blur, float mask_alpha,
+                              mend_image *init_out, mend_image *mask_out, mend_err *err);
+
+/* ---------------- output.c ---------------- */
+
+/* "-o FILE" with several images: image 0 is FILE, image i > 0 is FILE with
+ * "-i" before the extension (out.png, out-1.png, out-2.png, ...). malloc'd. */
+char *cli_numbered_path(const char *file, int index);
+
+/* A1111's default: <outdir>/<kind>-images/YYYY-MM-DD/NNNNN-<seed>.png, with
+ * NNNNN = 1 + the largest leading number of the folder's file names (0 in
+ * an empty folder), skipping names that exist. Creates the folders. */
+mend_status cli_default_path(const char *outdir, const char *kind, int64_t seed, char **out, mend_err *err);
+
+/* mkdir -p of the folder part of path (nothing when it has none). */
+mend_status cli_make_parent_dirs(const char *path, mend_err *err);
+
+/* ---------------- progress.c ---------------- */
+
+typedef struct cli_progress {
+    int show;     /* 0: --quiet (the callback still honours interrupts) */
+    int tty;      /* one updating line instead of one line per step */
+    FILE *out;    /* stderr */
+    double batch_start, first_step, last_event;
+    int iteration;  /* of the bar being drawn, -1 before the first */
+    int line_open;  /* a TTY line without its newline yet */
+    volatile sig_atomic_t *interrupted;
+} cli_progress;
+
+void cli_progress_init(cli_progress *p, int show, volatile sig_atomic_t *interrupted);
+/* mend_gen_progress_fn */
+mend_status cli_progress_step(void *user, const mend_gen_progress *g, mend_err *err);
+/* Ends an open TTY line (before any other output). */
+void cli_progress_end(cli_progress *p);
+/* "MM:SS" or "H:MM:SS", as tqdm prints times. */
+void cli_format_duration(double seconds, char *buf, size_t size);
+
+#endif

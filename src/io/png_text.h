@@ -1,0 +1,53 @@
+/* Reading the text chunks of a PNG (A1111 keeps its infotext under the key
+ * "parameters"), without decoding the image.
+ *
+ * Chunk types, as Pillow reads them into image.info:
+ *   tEXt  keyword NUL text                           Latin-1, converted to UTF-8
+ *   zTXt  keyword NUL method(0) zlib-data            Latin-1 after inflating
+ *   iTXt  keyword NUL flag method lang NUL tkey NUL text   UTF-8, inflated if flag = 1
+ * Like Pillow: a tEXt/zTXt without its NUL separator is a keyword with an
+ * empty text; chunks with an empty keyword, and iTXt chunks that are cut
+ * short, have an unknown compression method or text that is not valid
+ * UTF-8, are skipped; a zTXt with an unknown method is an error. Structural
+ * problems are errors: no PNG signature, a chunk running past the end of
+ * the data, no IEND, a zlib stream that does not inflate (or inflates past
+ * MEND_PNG_TEXT_MAX_INFLATED), and (when asked) a bad CRC. */
+#ifndef MEND_IO_PNG_TEXT_H
+#define MEND_IO_PNG_TEXT_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+
+/* Largest inflated text accepted from one zTXt/iTXt chunk (a zip bomb
+ * guard; Pillow's limit is 1 MB, mend is more generous). */
+#define MEND_PNG_TEXT_MAX_INFLATED ((size_t)16 << 20)
+
+typedef struct mend_png_text_chunk {
+    char type[5]; /* "tEXt", "zTXt" or "iTXt" */
+    char *key;    /* UTF-8 */
+    char *text;   /* UTF-8, NUL-terminated (may contain no NUL) */
+} mend_png_text_chunk;
+
+typedef struct mend_png_text_list {
+    int count;
+    mend_png_text_chunk *items; /* in file order */
+} mend_png_text_list;
+
+enum {
+    MEND_PNG_CRC_IGNORE = 0, /* read chunks whatever their CRC */
+    MEND_PNG_CRC_CHECK = 1,  /* a CRC mismatch in any chunk is an error */
+};
+
+/* `name` is used in error messages (a path, "buffer", ...). */
+mend_status mend_png_text_read_buffer(const void *buf, size_t len, const char *name, int crc_mode,
+                                      mend_png_text_list *out, mend_err *err);
+mend_status mend_png_text_read_file(const char *path, int crc_mode, mend_png_text_list *out, mend_err *err);
+
+/* Text of the last chunk with this key (Pillow's info dict keeps the last),
+ * or NULL. */
+const char *mend_png_text_get(const mend_png_text_list *l, const char *key);
+
+void mend_png_text_list_free(mend_png_text_list *l);
+
+#endif

@@ -1,0 +1,631 @@
+/* mend txt2img / img2img / inpaint / png-info end to end, on a random tiny
+ * model made here with `mend tools make-model` and small images written
+ * here. Runs that load the model need the CLIP vocabulary from ../shared
+ * (skipped without it); bad-input checks fail before the model is loaded
+ * and always run. The sketch and naming helpers are unit-tested directly. */
+#include "test.h"
+
+#include "cli/output.c"
+#include "cli/sketch.c"
+#include "inpaint/imageops.h"
+#include "io/png_text.h"
+
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define W 64
+#define H 64
+
+static const char *tmp_path(const char *name)
+{
+    static char paths[16][1024];
+    static int next;
+    char *p = paths[next++ % 16];
+    snprintf(p, sizeof paths[0], "%s/%s", test_tmpdir(), name);
+    return p;
+}
+
+static int path_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* Runs `mend ARGS` with stdout and stderr into one file; exit status. */
+static int run_mend(const char *args, char **output)
+{
+    size_t n = strlen(args) + 2048;
+    char *cmd = malloc(n);
+    const char *out = tmp_path("mend-output.txt");
+    if (!cmd)
+        return -1;
+    snprintf(cmd, n, "'%s' %s", test_mend_bin(), args);
+    int rc = test_run(cmd, out);
+    free(cmd);
+    if (output)
+        *output = test_read_file(out, NULL);
+    return rc;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; s && *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* ---- fixtures ---------------------------------------------------------- */
+
+static void save(const char *path, const mend_image *img)
+{
+    mend_err err = {0};
+    CHECK_OK(mend_image_save_png(path, img, NULL, 0, &err), &err);
+}
+
+static void make_init(mend_image *img)
+{
+    mend_err err = {0};
+    CHECK_OK(mend_image_alloc(img, W, H, 3, &err), &err);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            uint8_t *p = img->data + 3 * (y * W + x);
+            p[0] = (uint8_t)(x * 4), p[1] = (uint8_t)(y * 4), p[2] = (uint8_t)(100 + (x ^ y));
+        }
+}
+
+/* White square x, y in [24, 40). */
+static void make_mask(mend_image *img, int w, int h)
+{
+    mend_err err = {0};
+    CHECK_OK(mend_image_alloc(img, w, h, 1, &err), &err);
+    for (int y = 24; y < 40 && y < h; y++)
+        for (int x = 24; x < 40 && x < w; x++)
+            img->data[y * w + x] = 255;
+}
+
+/* The init image with a red stroke y in [26, 38), x in [12, 52). */
+static void make_sketch(const mend_image *init, mend_image *img)
+{
+    mend_err err = {0};
+    CHECK_OK(mend_image_copy(init, img, &err), &err);
+    for (int y = 26; y < 38; y++)
+        for (int x = 12; x < 52; x++) {
+            uint8_t *p = img->data + 3 * (y * W + x);
+            p[0] = 255, p[1] = 0, p[2] = 0;
+        }
+}
+
+static const char *model_path, *vocab_path; /* vocab_path NULL: no ../shared vocabulary */
+static const char *init_path, *mask_path, *sketch_path;
+
+static void setup(void)
+{
+    test_current = "setup";
+    /* kept for the whole run: tmp_path() reuses its buffers */
+    model_path = strdup(tmp_path("tiny.safetensors"));
+    char args[2048], *out = NULL;
+    snprintf(args, sizeof args, "tools make-model --arch sd1 --size tiny --dtype f16 '%s'", model_path);
+    int rc = run_mend(args, &out);
+    CHECK_MSG(rc == 0, "make-model -> %d: %s", rc, out ? out : "");
+    free(out);
+    mend_image init, mask, sketch;
+    make_init(&init);
+    make_mask(&mask, W, H);
+    make_sketch(&init, &sketch);
+    init_path = strdup(tmp_path("init.png"));
+    mask_path = strdup(tmp_path("mask.png"));
+    sketch_path = strdup(tmp_path("sketch.png"));
+    save(init_path, &init);
+    save(mask_path, &mask);
+    save(sketch_path, &sketch);
+    mend_image_free(&init);
+    mend_image_free(&mask);
+    mend_image_free(&sketch);
+}
+
+/* "--model M --vocab V --width 64 --height 64 --steps 3 --threads 2 -q" */
+static const char *common(void)
+{
+    static char buf[2048];
+    snprintf(buf, sizeof buf, "--model '%s' %s%s%s --width %d --height %d --steps 3 --threads 2 -q", model_path,
+             vocab_path ? "--vocab '" : "", vocab_path ? vocab_path : "", vocab_path ? "'" : "", W, H);
+    return buf;
+}
+
+#define REQUIRE_VOCAB()                                                          \
+    do {                                                                         \
+        if (!vocab_path) {                                                       \
+            vocab_path = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");       \
+            if (!vocab_path)                                                     \
+                return;                                                          \
+        }                                                                        \
+    } while (0)
+
+static char *parameters_of(const char *png)
+{
+    mend_png_text_list l;
+    mend_err err = {0};
+    CHECK_OK(mend_png_text_read_file(png, MEND_PNG_CRC_CHECK, &l, &err), &err);
+    const char *p = mend_png_text_get(&l, "parameters");
+    char *copy = p ? strdup(p) : NULL;
+    CHECK_MSG(copy != NULL, "%s has no parameters chunk", png);
+    mend_png_text_list_free(&l);
+    return copy;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    size_t na, nb;
+    char *da = test_read_file(a, &na), *db = test_read_file(b, &nb);
+    int same = da && db && na == nb && !memcmp(da, db, na);
+    free(da);
+    free(db);
+    return same;
+}
+
+/* ---- unit tests of the helpers ----------------------------------------- */
+
+TEST(numbered_paths)
+{
+    const char *cases[][3] = {{"out.png", "out.png", "out-1.png"},
+                              {"a/b.c/img.png", "a/b.c/img.png", "a/b.c/img-1.png"},
+                              {"a/b.c/img", "a/b.c/img", "a/b.c/img-1"},
+                              {".hidden", ".hidden", ".hidden-1"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (int k = 0; k < 2; k++) {
+            char *p = cli_numbered_path(cases[i][0], k);
+            CHECK_MSG(p && !strcmp(p, cases[i][1 + k]), "%s #%d -> %s", cases[i][0], k, p ? p : "(null)");
+            free(p);
+        }
+    char *p = cli_numbered_path("x.png", 12);
+    CHECK(p && !strcmp(p, "x-12.png"));
+    free(p);
+}
+
+TEST(sketch_mask_and_composite)
+{
+    mend_err err = {0};
+    mend_image orig, sketch, init_out, mask_out;
+    make_init(&orig);
+    make_sketch(&orig, &sketch);
+    /* expected mask value for each transparency, as Pillow's blend truncates */
+    const struct {
+        float alpha;
+        int value;
+    } alphas[] = {{0, 255}, {40, 153}, {50, 127}, {100, 0}};
+    for (size_t a = 0; a < sizeof alphas / sizeof *alphas; a++) {
+        CHECK_OK(cli_sketch_inputs(&orig, &sketch, 0, alphas[a].alpha, &init_out, &mask_out, &err), &err);
+        CHECK(mask_out.channels == 1 && mask_out.width == W && mask_out.height == H);
+        int bad = 0;
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int stroke = y >= 26 && y < 38 && x >= 12 && x < 52;
+                int i = y * W + x, m = stroke ? alphas[a].value : 0;
+                bad += mask_out.data[i] != m;
+                /* blur 0: out = round((orig * (255 - m) + sketch * m) / 255) */
+                for (int c = 0; c < 3; c++) {
+                    int o = orig.data[3 * i + c], s = sketch.data[3 * i + c];
+                    int want = (int)((o * (255 - m) + s * m) / 255.0 + 0.5);
+                    bad += init_out.data[3 * i + c] != want;
+                }
+            }
+        CHECK_MSG(bad == 0, "alpha %g: %d wrong values", alphas[a].alpha, bad);
+        mend_image_free(&init_out);
+        mend_image_free(&mask_out);
+    }
+    /* with a blur the composite spreads around the stroke but the mask stays unblurred */
+    CHECK_OK(cli_sketch_inputs(&orig, &sketch, 4, 0, &init_out, &mask_out, &err), &err);
+    int mask_grey = 0, changed_near = 0, changed_far = 0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            int i = y * W + x;
+            mask_grey += mask_out.data[i] != 0 && mask_out.data[i] != 255;
+            int diff = memcmp(init_out.data + 3 * i, orig.data + 3 * i, 3) != 0;
+            int near = y >= 22 && y < 42 && x >= 8 && x < 56;
+            changed_near += diff && near && (y < 26 || y >= 38);
+            changed_far += diff && (y < 12 || y >= 52);
+        }
+    CHECK(mask_grey == 0);
+    CHECK(changed_near > 0);
+    CHECK(changed_far == 0);
+    mend_image_free(&init_out);
+    mend_image_free(&mask_out);
+    /* sizes must match */
+    mend_image small;
+    make_mask(&small, 32, 32);
+    CHECK(cli_sketch_inputs(&orig, &small, 4, 0, &init_out, &mask_out, &err) == MEND_E_ARG &&
+          strstr(err.msg, "same size"));
+    mend_image_free(&small);
+    mend_image_free(&orig);
+    mend_image_free(&sketch);
+}
+
+TEST(default_name_sequence)
+{
+    mend_err err = {0};
+    const char *root = tmp_path("seq");
+    char *p = NULL;
+    CHECK_OK(cli_default_path(root, "img2img", 77, &p, &err), &err);
+    CHECK(p && strstr(p, "/img2img-images/") && strstr(p, "/00000-77.png"));
+    /* A1111 takes 1 + the largest leading number, ignoring other names */
+    char dir[1024], f[1200];
+    snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(p, '/') - p), p);
+    const char *names[] = {"00041-3.png", "7.png", "notes.txt", "foo-12.png", "00002-9-x.png"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(f, sizeof f, "%s/%s", dir, names[i]);
+        FILE *fp = fopen(f, "w");
+        CHECK(fp != NULL);
+        if (fp)
+            fclose(fp);
+    }
+    free(p);
+    CHECK_OK(cli_default_path(root, "img2img", 5, &p, &err), &err);
+    CHECK_MSG(p && strstr(p, "/00042-5.png"), "%s", p ? p : "(null)");
+    free(p);
+}
+
+/* ---- end to end -------------------------------------------------------- */
+
+TEST(txt2img_infotext_and_png_info)
+{
+    REQUIRE_VOCAB();
+    const char *out = tmp_path("t2i.png");
+    char args[4096], *text = NULL;
+    snprintf(args, sizeof args, "txt2img %s --seed 42 --negative-prompt 'blurry, lowres' -o '%s' 'a red hat'",
+             common(), out);
+    int rc = run_mend(args, &text);
+    CHECK_MSG(rc == 0, "-> %d: %s", rc, text ? text : "");
+    CHECK(text && strstr(text, out) && strstr(text, "seed 42"));
+    free(text);
+    mend_image img = {0};
+    mend_err err = {0};
+    CHECK_OK(mend_image_load(out, &img, &err), &err);
+    CHECK(img.width == W && img.height == H && img.channels == 3);
+    mend_image_free(&img);
+    char *params = parameters_of(out);
+    if (!params)
+        return;
+    /* A1111's layout: prompt, "Negative prompt: ...", one line of "key: value, ..." */
+    const char *l2 = strchr(params, '\n'), *l3 = l2 ? strchr(l2 + 1, '\n') : NULL;
+    CHECK(l2 && l3 && !strchr(l3 + 1, '\n'));
+    if (l2 && l3) {
+        CHECK(l2 - params == 9 && !strncmp(params, "a red hat", 9));
+        CHECK(!strncmp(l2 + 1, "Negative prompt: blurry, lowres\n", 32));
+        const char *kv = l3 + 1;
+        CHECK_MSG(!strncmp(kv, "Steps: 3, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7", 64), "%s", kv);
+        CHECK_MSG(strstr(kv, ", Seed: 42, Size: 64x64, Model: tiny") != NULL, "%s", kv);
+        CHECK(!strstr(kv, "Denoising strength"));
+    }
+    /* png-info prints exactly the parameters text */
+    snprintf(args, sizeof args, "png-info '%s'", out);
+    rc = run_mend(args, &text);
+    CHECK(rc == 0);
+    size_t n = strlen(params);
+    CHECK(text && strlen(text) == n + 1 && !strncmp(text, params, n) && text[n] == '\n');
+    free(text);
+    free(params);
+}
+
+TEST(png_info_errors)
+{
+    char args[2048], *text = NULL;
+    snprintf(args, sizeof args, "png-info '%s'", init_path); /* a PNG without parameters */
+    CHECK(run_mend(args, &text) == 1 && text && strstr(text, "mend: ") && strstr(text, "no 'parameters'"));
+    free(text);
+    snprintf(args, sizeof args, "png-info '%s'", model_path); /* not a PNG */
+    CHECK(run_mend(args, &text) == 1 && text && strstr(text, "not a PNG"));
+    free(text);
+    snprintf(args, sizeof args, "png-info '%s'", tmp_path("nothing.png"));
+    CHECK(run_mend(args, &text) == 1 && text && strstr(text, "cannot open"));
+    free(text);
+}
+
+static void check_kept_outside(const char *result, const mend_image *init, const mend_image *blurred,
+                               const char *what)
+{
+    mend_image img = {0};
+    mend_err err = {0};
+    CHECK_OK(mend_image_load(result, &img, &err), &err);
+    if (!img.data)
+        return;
+    CHECK(img.width == W && img.height == H && img.channels == 3);
+    int kept_bad = 0, outside = 0, changed_inside = 0;
+    for (int i = 0; i < W * H; i++) {
+        int same = !memcmp(img.data + 3 * i, init->data + 3 * i, 3);
+        if (blurred->data[i] == 0) {
+            outside++;
+            kept_bad += !same;
+        } else if (blurred->data[i] >= 64) {
+            changed_inside += !same;
+        }
+    }
+    CHECK_MSG(outside > 1000 && kept_bad == 0, "%s: %d of %d pixels outside the blurred mask changed", what,
+              kept_bad, outside);
+    CHECK_MSG(changed_inside > 0, "%s: nothing changed inside the mask", what);
+    mend_image_free(&img);
+}
+
+TEST(inpaint_keeps_unmasked_pixels)
+{
+    REQUIRE_VOCAB();
+    mend_image init, mask, blurred = {0};
+    mend_err err = {0};
+    make_init(&init);
+    make_mask(&mask, W, H);
+    CHECK_OK(mend_cv2_mask_blur(&mask, 4, 4, &blurred, &err), &err);
+    const char *areas[] = {"", "--inpaint-full-res --inpaint-full-res-padding 8"};
+    for (int a = 0; a < 2 && blurred.data; a++) {
+        const char *out = tmp_path(a ? "inpaint-only-masked.png" : "inpaint-whole.png");
+        char args[4096], *text = NULL;
+        snprintf(args, sizeof args, "inpaint %s --seed 3 --init '%s' --mask '%s' --denoising-strength 1 %s -o '%s' hat",
+                 common(), init_path, mask_path, areas[a], out);
+        int rc = run_mend(args, &text);
+        CHECK_MSG(rc == 0, "-> %d: %s", rc, text ? text : "");
+        free(text);
+        check_kept_outside(out, &init, &blurred, a ? "only masked" : "whole picture");
+        char *params = parameters_of(out);
+        CHECK(params && strstr(params, "Denoising strength: 1") && strstr(params, "Mask blur: 4"));
+        CHECK(params && (a == 0 || strstr(params, "Inpaint area: Only masked, Masked area padding: 8")));
+        free(params);
+    }
+    mend_image_free(&init);
+    mend_image_free(&mask);
+    mend_image_free(&blurred);
+}
+
+TEST(inpaint_sketch_changes_only_near_strokes)
+{
+    REQUIRE_VOCAB();
+    mend_image init, sketch, diff = {0}, blurred = {0};
+    mend_err err = {0};
+    make_init(&init);
+    make_sketch(&init, &sketch);
+    CHECK_OK(mend_image_alloc(&diff, W, H, 1, &err), &err);
+    for (int i = 0; i < W * H && diff.data; i++)
+        diff.data[i] = memcmp(init.data + 3 * i, sketch.data + 3 * i, 3) ? 255 : 0;
+    CHECK_OK(mend_cv2_mask_blur(&diff, 4, 4, &blurred, &err), &err);
+    const char *out = tmp_path("sketch-out.png");
+    char args[4096], *text = NULL;
+    snprintf(args, sizeof args, "inpaint %s --seed 11 --init '%s' --sketch '%s' -o '%s' 'a red line'", common(),
+             init_path, sketch_path, out);
+    int rc = run_mend(args, &text);
+    CHECK_MSG(rc == 0, "-> %d: %s", rc, text ? text : "");
+    free(text);
+    if (blurred.data)
+        check_kept_outside(out, &init, &blurred, "sketch");
+    mend_image_free(&init);
+    mend_image_free(&sketch);
+    mend_image_free(&diff);
+    mend_image_free(&blurred);
+}
+
+TEST(same_seed_same_bytes)
+{
+    REQUIRE_VOCAB();
+    const char *outs[3] = {tmp_path("same-a.png"), tmp_path("same-b.png"), tmp_path("same-c.png")};
+    const int seeds[3] = {1234, 1234, 1235};
+    for (int i = 0; i < 3; i++) {
+        char args[4096];
+        snprintf(args, sizeof args, "inpaint %s --seed %d --init '%s' --mask '%s' -o '%s' 'a hat'", common(),
+                 seeds[i], init_path, mask_path, outs[i]);
+        CHECK(run_mend(args, NULL) == 0);
+    }
+    CHECK(same_file(outs[0], outs[1]));
+    CHECK(!same_file(outs[0], outs[2]));
+}
+
+/* spec §13: "Schedule type" is the resolved label (Karras for DPM++ 2M),
+ * but stays "Automatic" for Euler a & co. unless a scheduler is chosen. */
+TEST(schedule_type_label)
+{
+    REQUIRE_VOCAB();
+    const struct {
+        const char *opts, *want;
+    } cases[] = {{"--sampler 'Euler a'", "Sampler: Euler a, Schedule type: Automatic, "},
+                 {"--sampler 'Euler a' --scheduler Uniform", "Sampler: Euler a, Schedule type: Uniform, "},
+                 {"--sampler Euler --scheduler Karras", "Sampler: Euler, Schedule type: Karras, "},
+                 {"--sampler 'DPM++ 2M SDE'", "Sampler: DPM++ 2M SDE, Schedule type: Exponential, "}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *out = tmp_path("sched.png");
+        char args[4096];
+        snprintf(args, sizeof args, "txt2img %s --seed 1 %s -o '%s' cat", common(), cases[i].opts, out);
+        CHECK(run_mend(args, NULL) == 0);
+        char *params = parameters_of(out);
+        CHECK_MSG(params && strstr(params, cases[i].want), "%s: %s", cases[i].opts, params ? params : "");
+        free(params);
+    }
+}
+
+TEST(batch_of_two_with_output_file)
+{
+    REQUIRE_VOCAB();
+    const char *out = tmp_path("batch/b.png"), *second = tmp_path("batch/b-1.png"), *third = tmp_path("batch/b-2.png");
+    char args[4096], *text = NULL;
+    snprintf(args, sizeof args, "txt2img %s --batch-size 2 --seed 7 -o '%s' 'two cats'", common(), out);
+    int rc = run_mend(args, &text);
+    CHECK_MSG(rc == 0, "-> %d: %s", rc, text ? text : "");
+    CHECK(text && strstr(text, "(seed 7)") && strstr(text, "(seed 8)"));
+    free(text);
+    CHECK(path_exists(out) && path_exists(second) && !path_exists(third));
+    char *p1 = parameters_of(out), *p2 = parameters_of(second);
+    CHECK(p1 && strstr(p1, "Seed: 7,"));
+    CHECK(p2 && strstr(p2, "Seed: 8,"));
+    free(p1);
+    free(p2);
+}
+
+TEST(default_output_naming)
+{
+    REQUIRE_VOCAB();
+    const char *outdir = tmp_path("outputs");
+    char date[32], args[4096], *text = NULL;
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(date, sizeof date, "%Y-%m-%d", &tm);
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "img2img %s --seed 5 --init '%s' --outdir '%s' 'a photo'", common(), init_path,
+                 outdir);
+        int rc = run_mend(args, &text);
+        CHECK_MSG(rc == 0, "-> %d: %s", rc, text ? text : "");
+        char want[1024];
+        snprintf(want, sizeof want, "%s/img2img-images/%s/%05d-5.png", outdir, date, i);
+        CHECK_MSG(path_exists(want), "%s missing (output: %s)", want, text ? text : "");
+        CHECK(text && strstr(text, want));
+        free(text);
+    }
+    snprintf(args, sizeof args, "txt2img %s --seed 9 --outdir '%s' 'a photo'", common(), outdir);
+    CHECK(run_mend(args, NULL) == 0);
+    char want[1024];
+    snprintf(want, sizeof want, "%s/txt2img-images/%s/00000-9.png", outdir, date);
+    CHECK_MSG(path_exists(want), "%s missing", want);
+}
+
+TEST(progress_lines_without_tty)
+{
+    REQUIRE_VOCAB();
+    char args[4096], *text = NULL;
+    snprintf(args, sizeof args, "txt2img %s --seed 1 --n-iter 2 -o '%s' cat", common(), tmp_path("progress.png"));
+    /* drop -q from the common options */
+    char *q = strstr(args, " -q");
+    if (q)
+        memmove(q, q + 3, strlen(q + 3) + 1);
+    CHECK(run_mend(args, &text) == 0);
+    int bars = 0;
+    for (const char *s = text; s && (s = strstr(s, "batch ")); s++)
+        bars++;
+    CHECK_MSG(bars == 6, "%d progress lines: %s", bars, text ? text : "");
+    CHECK(text && strstr(text, "batch 1/2  1/3 [") && strstr(text, "batch 2/2  3/3 [") && strstr(text, "it/s]"));
+    CHECK(text && !strchr(text, '\r'));
+    free(text);
+}
+
+TEST(long_prompt_is_chunked)
+{
+    REQUIRE_VOCAB();
+    size_t n = 0;
+    char *prompt = malloc(8000), *args = malloc(12000), *text = NULL;
+    if (!prompt || !args) {
+        CHECK(0);
+        free(prompt), free(args);
+        return;
+    }
+    for (int i = 0; i < 500; i++) /* "cat," is two tokens: 1000 tokens */
+        n += (size_t)sprintf(prompt + n, "%scat,", i ? " " : "");
+    const char *out = tmp_path("long.png");
+    snprintf(args, 12000, "txt2img %s --seed 2 -o '%s' '%s'", common(), out, prompt);
+    int rc = run_mend(args, &text);
+    CHECK_MSG(rc == 0, "-> %d: %s", rc, text ? text : "");
+    char *params = parameters_of(out);
+    CHECK(params && !strncmp(params, prompt, n) && params[n] == '\n');
+    free(params);
+    free(text);
+    free(prompt);
+    free(args);
+}
+
+/* ---- bad inputs -------------------------------------------------------- */
+
+/* `mend ARGS -o OUT` must fail with one "mend: " line containing `what`
+ * and leave nothing at OUT (not even its folder). */
+static void expect_bad(const char *args, const char *what)
+{
+    static int k;
+    char dir[64], *text = NULL, *cmd = malloc(strlen(args) + 2048);
+    snprintf(dir, sizeof dir, "bad-%d", k++);
+    const char *out_dir = tmp_path(dir);
+    if (!cmd)
+        return;
+    sprintf(cmd, "%s -o '%s/out.png' --outdir '%s'", args, out_dir, out_dir);
+    int rc = run_mend(cmd, &text);
+    CHECK_MSG(rc != 0, "'%s' succeeded", args);
+    CHECK_MSG(text && !strncmp(text, "mend: ", 6) && strstr(text, what) && count_lines(text) == 1,
+              "'%s': wanted one line with '%s', got: %s", args, what, text ? text : "(none)");
+    CHECK_MSG(!path_exists(out_dir), "'%s' left %s", args, out_dir);
+    free(text);
+    free(cmd);
+}
+
+TEST(bad_inputs)
+{
+    mend_image small;
+    make_mask(&small, 32, 32);
+    char small_mask[1024], text_file[1024];
+    snprintf(small_mask, sizeof small_mask, "%s", tmp_path("small-mask.png"));
+    snprintf(text_file, sizeof text_file, "%s", tmp_path("not-an-image.png"));
+    save(small_mask, &small);
+    mend_image_free(&small);
+    FILE *f = fopen(text_file, "w");
+    if (f) {
+        fputs("hello\n", f);
+        fclose(f);
+    }
+    char m[1024], img[2048], a[4096];
+    snprintf(m, sizeof m, "--model '%s' -q", model_path);
+    snprintf(img, sizeof img, "%s --init '%s'", m, init_path);
+    const struct {
+        const char *fmt, *arg, *what;
+    } cases[] = {
+        {"txt2img %s --width 63 cat", m, "width"},
+        {"txt2img %s --height 100 cat", m, "height"},
+        {"txt2img %s --steps 0 cat", m, "steps"},
+        {"txt2img %s --steps 151 cat", m, "steps"},
+        {"txt2img %s --steps abc cat", m, "--steps"},
+        {"txt2img %s --cfg-scale nan cat", m, "--cfg-scale"},
+        {"img2img %s --denoising-strength 1.5 cat", img, "denoising"},
+        {"txt2img %s --sampler 'Euler b' cat", m, "sampler 'Euler b'"},
+        {"txt2img %s --scheduler Fancy cat", m, "schedule type 'Fancy'"},
+        {"txt2img %s --bogus 1 cat", m, "--bogus"},
+        {"txt2img %s --init x.png cat", m, "--init is only for"},
+        {"txt2img %s --seed 4294967296 cat", m, "--seed"},
+        {"inpaint %s --mask m.png cat", m, "--init"},
+        {"inpaint %s cat", img, "--mask"},
+        {"img2img %s cat", m, "--init"},
+        {"txt2img --steps 3 %s", "cat", "--model"},
+        {"inpaint %s --mask /nonexistent/mask.png cat", img, "/nonexistent/mask.png"},
+        {"inpaint %s --mask '%s' cat", img, "not a PNG or JPEG"},
+        {"inpaint %s --mask-blur 65 --mask '%s' cat", img, "mask_blur"},
+        {"inpaint %s --inpainting-fill paint --mask '%s' cat", img, "--inpainting-fill"},
+        {"inpaint %s --inpaint-full-res-padding 300 --mask '%s' cat", img, "padding"},
+        {"inpaint %s --mask-alpha 101 --sketch '%s' cat", img, "--mask-alpha"},
+        {"inpaint %s --sketch '%s' cat", img, "same size"},
+        {"inpaint %s --mask '%s' cat", img, "same size"},
+        {"img2img --init /nonexistent/init.png %s cat", m, "/nonexistent/init.png"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *file = strstr(cases[i].what, "same size") ? small_mask
+                           : !strcmp(cases[i].what, "not a PNG or JPEG") ? text_file
+                           : strstr(cases[i].fmt, "--sketch")            ? sketch_path
+                                                                         : mask_path;
+        snprintf(a, sizeof a, cases[i].fmt, cases[i].arg, file);
+        expect_bad(a, cases[i].what);
+    }
+}
+
+int main(void)
+{
+    setup();
+    RUN(numbered_paths);
+    RUN(sketch_mask_and_composite);
+    RUN(default_name_sequence);
+    RUN(png_info_errors);
+    RUN(bad_inputs);
+    RUN(txt2img_infotext_and_png_info);
+    RUN(inpaint_keeps_unmasked_pixels);
+    RUN(inpaint_sketch_changes_only_near_strokes);
+    RUN(same_seed_same_bytes);
+    RUN(schedule_type_label);
+    RUN(batch_of_two_with_output_file);
+    RUN(default_output_naming);
+    RUN(progress_lines_without_tty);
+    RUN(long_prompt_is_chunked);
+    free((char *)model_path);
+    free((char *)init_path);
+    free((char *)mask_path);
+    free((char *)sketch_path);
+    return test_summary();
+}
