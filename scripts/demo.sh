@@ -19,8 +19,9 @@ if [ ! -f "$vocab" ] || [ ! -f "$shared/testdata/images/chelsea-128.png" ]; then
   echo "demo: $shared/testdata not found: the CLIP vocabulary and test photos live there; skipping the inpaint run"
   exit 0
 fi
-if ./build/mend --help | grep -q '^  inpaint'; then
-  ./build/mend inpaint --model "$model" --vocab "$vocab" \
-    --init "$shared/testdata/images/chelsea-128.png" --mask "$shared/testdata/images/mask-ellipse-128.png" \
-    --prompt "a red knitted hat" --width 128 --height 128 --steps 8 --seed 1 -o out/demo-inpaint.png
-fi
+./build/mend inpaint --model "$model" --vocab "$vocab" \
+  --init "$shared/testdata/images/chelsea-128.png" --mask "$shared/testdata/images/mask-ellipse-128.png" \
+  --prompt "a red knitted hat" --negative-prompt "blurry" --width 128 --height 128 --steps 8 \
+  --sampler "DPM++ 2M" --scheduler Karras --cfg-scale 7 --denoising-strength 0.75 --mask-blur 4 \
+  --inpainting-fill original --seed 1 -o out/demo-inpaint.png
+./build/mend png-info out/demo-inpaint.png
