@@ -50,23 +50,21 @@ static mend_status truncated(vm *m, int op)
     return vm_fail(m, "ends in the middle of opcode 0x%02x; the file is truncated or corrupt", op);
 }
 
-/* Grows *buf (elements of elsize) so that it holds at least `need`. */
-static int grow(void *bufp, int *cap, int64_t need, size_t elsize)
+/* buf (cap elements of elsize) grown to hold at least `need`: the possibly
+ * moved buffer, or NULL (buf still valid and unchanged) when out of memory. */
+static void *grown(void *buf, int *cap, int64_t need, size_t elsize)
 {
-    void **buf = bufp;
     if (need <= *cap)
-        return 1;
+        return buf;
     int64_t nc = *cap ? *cap : 16;
     while (nc < need)
         nc *= 2;
     if (nc > INT32_MAX)
-        return 0;
-    void *nb = realloc(*buf, (size_t)nc * elsize);
-    if (!nb)
-        return 0;
-    *buf = nb;
-    *cap = (int)nc;
-    return 1;
+        return NULL;
+    void *nb = realloc(buf, (size_t)nc * elsize);
+    if (nb)
+        *cap = (int)nc;
+    return nb;
 }
 
 static uint64_t read_le(const uint8_t *p, int n)
@@ -86,8 +84,10 @@ static mend_status new_value(vm *m, pk_kind kind, int32_t *out)
     pk_graph *g = m->g;
     if (g->count >= PK_MAX_VALUES)
         return vm_fail(m, "builds more than %d objects; not a plausible checkpoint", PK_MAX_VALUES);
-    if (!grow(&g->v, &g->cap, (int64_t)g->count + 1, sizeof *g->v))
+    pk_value *vals = grown(g->v, &g->cap, (int64_t)g->count + 1, sizeof *g->v);
+    if (!vals)
         return oom(m);
+    g->v = vals;
     pk_value *v = &g->v[g->count];
     memset(v, 0, sizeof *v);
     v->kind = (uint8_t)kind;
@@ -101,8 +101,10 @@ static int is_container(int kind) { return kind == PK_TUPLE || kind == PK_LIST |
 static mend_status add_items(vm *m, int32_t c, const int32_t *items, int n)
 {
     pk_value *v = &m->g->v[c];
-    if (!grow(&v->u.items, &v->cap, (int64_t)v->n + n, sizeof *v->u.items))
+    int32_t *held = grown(v->u.items, &v->cap, (int64_t)v->n + n, sizeof *v->u.items);
+    if (!held)
         return oom(m);
+    v->u.items = held;
     memcpy(v->u.items + v->n, items, (size_t)n * sizeof *items);
     v->n += n;
     return MEND_OK;
@@ -120,8 +122,10 @@ static int fence(const vm *m) { return m->nmarks ? m->marks[m->nmarks - 1] : 0; 
 
 static mend_status push(vm *m, int32_t v)
 {
-    if (!grow(&m->stack, &m->scap, (int64_t)m->sp + 1, sizeof *m->stack))
+    int32_t *stack = grown(m->stack, &m->scap, (int64_t)m->sp + 1, sizeof *m->stack);
+    if (!stack)
         return oom(m);
+    m->stack = stack;
     m->stack[m->sp++] = v;
     return MEND_OK;
 }
@@ -146,8 +150,10 @@ static mend_status push_mark(vm *m)
 {
     if (m->nmarks >= PK_MAX_MARKS)
         return vm_fail(m, "nests MARKs more than %d deep", PK_MAX_MARKS);
-    if (!grow(&m->marks, &m->mcap, (int64_t)m->nmarks + 1, sizeof *m->marks))
+    int *marks = grown(m->marks, &m->mcap, (int64_t)m->nmarks + 1, sizeof *m->marks);
+    if (!marks)
         return oom(m);
+    m->marks = marks;
     m->marks[m->nmarks++] = m->sp;
     return MEND_OK;
 }
@@ -404,8 +410,10 @@ static mend_status memo_put(vm *m, uint64_t index)
         return vm_fail(m, "stores memo entry %llu, out of range for a %zu-byte pickle", (unsigned long long)index,
                        (size_t)(m->end - m->start));
     int old = m->memo_cap;
-    if (!grow(&m->memo, &m->memo_cap, (int64_t)index + 1, sizeof *m->memo))
+    int32_t *memo = grown(m->memo, &m->memo_cap, (int64_t)index + 1, sizeof *m->memo);
+    if (!memo)
         return oom(m);
+    m->memo = memo;
     for (int i = old; i < m->memo_cap; i++)
         m->memo[i] = -1;
     if (m->memo[index] < 0)
