@@ -27,7 +27,9 @@ static const char *usage =
     "                                     write a random-weight SD 1.x checkpoint (single .safetensors file, or a\n"
     "                                     diffusers folder without tokenizer/: pass --vocab or add one)\n"
     "\n"
-    "MODEL is a single-file checkpoint (.safetensors) or a diffusers folder (unet/, vae/, text_encoder/).\n"
+    "MODEL is a single-file checkpoint (.safetensors, or a .ckpt written by torch.save) or a diffusers folder\n"
+    "(unet/, vae/, text_encoder/). .ckpt/.pth files are read without running any code from them: only tensors\n"
+    "are taken. For taesd-*, --model is taesd_{encoder,decoder}.safetensors|.pth or a folder holding them.\n"
     "The CLIP vocabulary comes from the model's tokenizer/ folder, else --vocab (bpe_simple_vocab_16e6.txt.gz,\n"
     "or a folder / vocab.json with merges.txt beside it).\n";
 

@@ -127,12 +127,20 @@ mend_status mend_tf_open(const char *path, mend_tf **out, mend_err *err)
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return mend_fail(err, MEND_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    unsigned char magic[4] = {0};
+    /* A safetensors file starts with its header length, then '{' at byte 8;
+     * a zip with "PK\3\4" (or "PK\5\6" when empty), a pre-1.6 torch pickle
+     * with PROTO 2 and the LONG1 of its magic number. */
+    unsigned char magic[9] = {0};
     size_t got = fread(magic, 1, sizeof magic, fp);
     fclose(fp);
-    if (got >= 2 && magic[0] == 'P' && magic[1] == 'K')
+    int json_at_8 = got == sizeof magic && magic[8] == '{';
+    if (got >= 4 && !json_at_8 && !memcmp(magic, "PK", 2) &&
+        ((magic[2] == 3 && magic[3] == 4) || (magic[2] == 5 && magic[3] == 6)))
+        return mend_torchzip_open(path, out, err);
+    if (got >= 4 && !json_at_8 && !memcmp(magic, "\x80\x02\x8a\x0a", 4))
         return mend_fail(err, MEND_E_FORMAT,
-                         "%s: torch zip checkpoints (.ckpt/.pth) are not supported yet; convert to .safetensors",
+                         "%s: a legacy (PyTorch < 1.6) pickle checkpoint; re-save it with a recent torch.save "
+                         "or convert it to .safetensors",
                          path);
     return mend_safetensors_open(path, out, err);
 }

@@ -1,5 +1,5 @@
 /* A read-only table of named tensors from one weights file, whatever its
- * format (safetensors now; torch zip checkpoints share the same table).
+ * format (safetensors, or torch.save zip checkpoints: .ckpt / .pth / .pt).
  * The data stays in the mapped file; mend_tf_read_f32() converts on demand. */
 #ifndef MEND_IO_TENSORFILE_H
 #define MEND_IO_TENSORFILE_H
@@ -54,6 +54,11 @@ void mend_tf_close(mend_tf *f);
 
 /* safetensors specifically (also used by mend_tf_open). */
 mend_status mend_safetensors_open(const char *path, mend_tf **out, mend_err *err);
+
+/* torch.save zip checkpoints specifically (also used by mend_tf_open): the
+ * tensors of the pickled state dict ("state_dict" inside it when present),
+ * read by an inert pickle reader that never runs code from the file. */
+mend_status mend_torchzip_open(const char *path, mend_tf **out, mend_err *err);
 
 const mend_tf_tensor *mend_tf_find(const mend_tf *f, const char *name);
 
