@@ -297,7 +297,13 @@ TEST(txt2img_infotext_and_png_info)
         CHECK(!strncmp(l2 + 1, "Negative prompt: blurry, lowres\n", 32));
         const char *kv = l3 + 1;
         CHECK_MSG(!strncmp(kv, "Steps: 3, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7", 64), "%s", kv);
-        CHECK_MSG(strstr(kv, ", Seed: 42, Size: 64x64, Model: tiny") != NULL, "%s", kv);
+        /* Model hash: 10 hex digits of the checkpoint's SHA-256 (test_color_correction checks the value) */
+        const char *h = strstr(kv, ", Seed: 42, Size: 64x64, Model hash: ");
+        CHECK_MSG(h != NULL, "%s", kv);
+        if (h) {
+            h += strlen(", Seed: 42, Size: 64x64, Model hash: ");
+            CHECK_MSG(strspn(h, "0123456789abcdef") == 10 && !strncmp(h + 10, ", Model: tiny", 13), "%s", kv);
+        }
         CHECK(!strstr(kv, "Denoising strength"));
     }
     /* png-info prints exactly the parameters text */

@@ -56,6 +56,7 @@ static const gen_opt gen_opts[] = {
     {"resize-mode", 1, CMD_INIT},
     {"initial-noise-multiplier", 1, CMD_INIT},
     {"inpainting-mask-weight", 1, CMD_INIT},
+    {"color-correction", 0, CMD_INIT},
     {"mask", 1, CMD_INPAINT},
     {"sketch", 1, CMD_INPAINT},
     {"mask-alpha", 1, CMD_INPAINT},
@@ -109,6 +110,8 @@ static const char *generate_usage =
     "  --resize-mode M             0 just-resize, 1 crop-and-resize, 2 resize-and-fill (0)\n"
     "  --initial-noise-multiplier X  0..1.5 (1)\n"
     "  --inpainting-mask-weight X  conditioning mask strength of inpainting models, 0..1 (1)\n"
+    "  --color-correction          match the result's colours to the init image (A1111 setting\n"
+    "                              img2img_color_correction; off by default)\n"
     "inpaint:\n"
     "  --mask FILE                 white = repaint (greys partly); a mask with transparency uses its alpha\n"
     "                              (> 128 = repaint). It must have the init image's size: a different size\n"
@@ -236,6 +239,8 @@ static int read_common(const cli_opt *o, gen_args *a)
     FLOAT_OPT("denoising-strength", p->denoising_strength);
     FLOAT_OPT("initial-noise-multiplier", p->initial_noise_multiplier);
     FLOAT_OPT("inpainting-mask-weight", p->inpainting_mask_weight);
+    if (cli_get(o, N_GEN_OPTS, "color-correction"))
+        p->color_correction = 1;
     if ((s = cli_get(o, N_GEN_OPTS, "resize-mode"))) {
         static const char *const modes[] = {"just-resize", "crop-and-resize", "resize-and-fill"};
         if (!parse_choice("resize-mode", s, modes, 3, &p->resize_mode))

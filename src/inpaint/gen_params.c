@@ -33,6 +33,7 @@ void mend_gen_params_default(mend_gen_params *p)
         .inpainting_mask_invert = 0,
         .inpainting_mask_weight = 1.0f,
         .mask_round = 1,
+        .color_correction = 0,
     };
 }
 
@@ -77,6 +78,8 @@ mend_status mend_gen_params_validate(const mend_gen_params *p, int has_init, men
         return mend_fail(err, MEND_E_ARG, "clip_skip %d: must be between 1 and 12", p->clip_skip);
     if (p->eta_noise_seed_delta < 0)
         return mend_fail(err, MEND_E_ARG, "eta_noise_seed_delta %d: must be >= 0", p->eta_noise_seed_delta);
+    if (p->color_correction != 0 && p->color_correction != 1)
+        return mend_fail(err, MEND_E_ARG, "color_correction %d: must be 0 (off) or 1 (on)", p->color_correction);
     if (!has_init)
         return MEND_OK;
     if (!finite_in(p->denoising_strength, 0.0f, 1.0f))

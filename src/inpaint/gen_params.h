@@ -48,6 +48,10 @@ typedef struct mend_gen_params {
     int inpainting_mask_invert;   /* 1 = "Inpaint not masked" */
     float inpainting_mask_weight; /* conditioning mask strength of 9-channel models */
     int mask_round;
+    /* A1111 setting img2img_color_correction (default off): match the
+     * decoded image's LAB histograms to the processed init image's,
+     * keeping the decoded luminosity (§4.5, §9). img2img only. */
+    int color_correction;
 } mend_gen_params;
 
 /* A1111 UI defaults (Inpaint tab): DPM++ 2M / Automatic, 20 steps, CFG 7,

@@ -100,6 +100,11 @@ char *mend_infotext_build(const mend_infotext_ctx *c)
     kv_int(&b, &first, "Steps", p->steps);
     kv(&b, &first, "Sampler", c->sampler);
     kv(&b, &first, "Schedule type", c->schedule_label);
+    /* A1111 writes str(p.cfg_scale): the UI's gr.Slider (step 0.5) hands
+     * over the browser's JSON number, which is a Python int at whole values
+     * ("CFG scale: 7") and a float otherwise ("7.5"); the API's pydantic
+     * field is a float ("7.0"). mend's jobs come from the command line and
+     * library callers, which are API-like, so the float rendering stays. */
     kv_float(&b, &first, "CFG scale", p->cfg_scale);
     kv_int(&b, &first, "Seed", (long long)c->seed);
     char size[32];

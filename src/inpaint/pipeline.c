@@ -7,6 +7,8 @@
  *              -> VAE decode -> composite over the original -> infotext */
 #include "inpaint/pipeline.h"
 
+#include "core/sha256.h"
+#include "inpaint/color_correction.h"
 #include "inpaint/conditioning.h"
 #include "inpaint/denoiser.h"
 #include "inpaint/infotext.h"
@@ -33,6 +35,7 @@ typedef struct job {
     mend_mask_opts mopts;
     mend_mask_prep prep;
     mend_image overlay;
+    mend_image cc_target; /* LAB of the processed init image, when colour correction is on */
     float *init_latent;  /* [batch, 4, h, w]: one init image, repeated (masked content may differ per image) */
     float *nmask;        /* [h, w] or NULL */
     float *image_cond;   /* [extra, h, w] or NULL */
@@ -47,6 +50,7 @@ static void job_free(job *j)
     mend_cond_free(&j->uncond);
     mend_mask_prep_free(&j->prep);
     mend_image_free(&j->overlay);
+    mend_image_free(&j->cc_target);
     free(j->init_latent);
     free(j->nmask);
     free(j->image_cond);
@@ -194,6 +198,12 @@ static mend_status prepare_init(job *j, const mend_gen_inputs *in, mend_gen_outp
     mend_image processing = {0};
     MEND_TRY(mend_init_image_prepare(&j->prep, &j->mopts, in->init_image, fill, &j->overlay, &processing, err));
     mend_status s = MEND_OK;
+    /* the target is the processed (cropped, resized, filled) image, before
+     * VAE encode; A1111 computes it for img2img with or without a mask */
+    if (p->color_correction && (s = mend_color_correction_target(&processing, &j->cc_target, err)) != MEND_OK) {
+        mend_image_free(&processing);
+        return s;
+    }
     float *x = image_to_tensor(&processing);
     j->init_latent = malloc((size_t)(j->batch * j->lat) * sizeof *j->init_latent);
     if (!x || !j->init_latent) {
@@ -372,6 +382,9 @@ static mend_status finish_image(job *j, const float *sample, int index, mend_gen
     if (s == MEND_OK)
         s = to_image(dec, p->width, p->height, &gen, err);
     free(dec);
+    /* colour correction runs on the W x H image, before the overlay */
+    if (s == MEND_OK && j->cc_target.data)
+        s = mend_apply_color_correction(&j->cc_target, &gen, err);
     if (s != MEND_OK) {
         mend_image_free(&gen);
         return s;
@@ -388,6 +401,23 @@ static mend_status finish_image(job *j, const float *sample, int index, mend_gen
     return MEND_OK;
 }
 
+/* A1111's "Model hash" of a single-file checkpoint, computed once per
+ * loaded model on its first job. Diffusers folders have none (A1111 has no
+ * hash for them either). A file that cannot be read again leaves the hash
+ * out of the infotext rather than failing a finished generation. */
+static void ensure_model_hash(mend_sd_model *m)
+{
+    if (m->model_hash_tried || m->diffusers || !m->path)
+        return;
+    m->model_hash_tried = 1;
+    char hex[65];
+    mend_err e = {0};
+    if (mend_sha256_file(m->path, hex, &e) == MEND_OK) {
+        memcpy(m->model_hash, hex, 10);
+        m->model_hash[10] = '\0';
+    }
+}
+
 static mend_status make_infotext(job *j, int index, mend_gen_output *out, mend_err *err)
 {
     char *name = model_name(j->m->path);
@@ -399,7 +429,8 @@ static mend_status make_infotext(job *j, int index, mend_gen_output *out, mend_e
     int keeps_automatic = j->scheduler == MEND_SCHED_AUTOMATIC &&
                           (resolved == MEND_SCHED_AUTOMATIC || resolved == MEND_SCHED_UNIFORM);
     const char *label = keeps_automatic ? "Automatic" : mend_scheduler_label(resolved);
-    mend_infotext_ctx c = {j->p, j->sampler->name, label, out->seeds[index], out->subseeds[index], name, NULL,
+    const char *hash = j->m->model_hash[0] ? j->m->model_hash : NULL;
+    mend_infotext_ctx c = {j->p, j->sampler->name, label, out->seeds[index], out->subseeds[index], name, hash,
                            j->img2img, j->inpaint, j->inpaint && j->prep.has_crop, j->inpainting_model,
                            (j->sampler->flags & MEND_SAMPLER_USES_ENSD) != 0};
     out->infotexts[index] = mend_infotext_build(&c);
@@ -581,6 +612,8 @@ mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend
 {
     job j;
     mend_status s = job_prepare(&j, m, p, in, out, err);
+    if (s == MEND_OK)
+        ensure_model_hash(m);
     if (s == MEND_OK)
         s = run_batches(&j, progress, user, out, err);
     job_free(&j);

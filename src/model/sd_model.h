@@ -27,6 +27,11 @@ typedef struct mend_sd_model {
     mend_unet *unet;
     mend_vae *vae;
     char *vocab_path;        /* where the vocabulary came from */
+    /* A1111's "Model hash": the first 10 hex digits of the single-file
+     * checkpoint's SHA-256, computed on first use by the pipeline (hashing
+     * a 2 GB file takes seconds); "" until then and for diffusers folders. */
+    char model_hash[11];
+    int model_hash_tried;    /* set once hashing was attempted */
 } mend_sd_model;
 
 /* Loads the components named in `components` (MEND_COMP_*). vocab may be
