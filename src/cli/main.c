@@ -31,7 +31,11 @@ static const char *usage =
     "(unet/, vae/, text_encoder/). .ckpt/.pth files are read without running any code from them: only tensors\n"
     "are taken. For taesd-*, --model is taesd_{encoder,decoder}.safetensors|.pth or a folder holding them.\n"
     "The CLIP vocabulary comes from the model's tokenizer/ folder, else --vocab (bpe_simple_vocab_16e6.txt.gz,\n"
-    "or a folder / vocab.json with merges.txt beside it).\n";
+    "or a folder / vocab.json with merges.txt beside it).\n"
+    "\n"
+    "Seeds follow A1111 (--rng gpu|nv|cpu, bit-exact). Exception: A1111 draws the noise of DPM++ SDE,\n"
+    "DPM++ 2M SDE and DPM++ 3M SDE from torchsde's Brownian tree, which mend does not reproduce yet; those\n"
+    "samplers use seed-generator noise here, so their images differ from A1111's for the same seed.\n";
 
 int main(int argc, char **argv)
 {
