@@ -53,6 +53,8 @@ void srv_route(srv_server *s, const char *method, const char *url, const char *q
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
         if (strlen(routes[i].path) == ulen && !strncmp(routes[i].path, url, ulen))
             rt = &routes[i];
+    if (!rt && srv_static(method, url, r)) /* the embedded web page (static.c) */
+        return;
     if (!rt) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "detail", "Not Found");
