@@ -14,3 +14,27 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# Opt-in (MEND_E2E=1): the browser end-to-end test of the web page needs
+# Debian's chromium and playwright-core (no browser download) in tests/e2e.
+if [ "${MEND_E2E:-0}" = "1" ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  e2e_missing=()
+  for p in chromium nodejs npm; do
+    dpkg -s "$p" >/dev/null 2>&1 || command -v "$p" >/dev/null 2>&1 || e2e_missing+=("$p")
+  done
+  if [ ${#e2e_missing[@]} -gt 0 ]; then
+    echo "installing for MEND_E2E: ${e2e_missing[*]}"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${e2e_missing[@]}"
+  fi
+  e2e_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e"
+  if [ ! -d "$e2e_dir/node_modules/playwright-core" ]; then
+    if [ -f "$e2e_dir/package-lock.json" ]; then
+      (cd "$e2e_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+    else
+      (cd "$e2e_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund)
+    fi
+  fi
+fi

@@ -356,7 +356,11 @@ class Editor {
       st.focus({ preventScroll: true });
       const panning = this.tool === 'pan' || this.spaceHeld || e.button === 1;
       if (!panning && e.button !== 0) return;
-      st.setPointerCapture(e.pointerId);
+      try {
+        st.setPointerCapture(e.pointerId); /* keep the stroke when the pointer leaves the stage */
+      } catch (err) {
+        /* synthetic events have no capturable pointer; painting works without */
+      }
       e.preventDefault();
       if (panning) {
         this.pan = { id: e.pointerId, x: e.clientX, y: e.clientY, px: this.panX, py: this.panY };
