@@ -731,7 +731,11 @@ async function generate() {
     const res = await api('/img2img', body);
     const info = typeof res.info === 'string' ? JSON.parse(res.info) : res.info || {};
     showResults(res.images || [], info);
-    $('#progress-fill').style.width = '100%';
+    const fill = $('#progress-fill');
+    fill.style.transition = 'none'; /* jump to full: the job is over */
+    fill.style.width = '100%';
+    void fill.offsetWidth;
+    fill.style.transition = '';
     $('#progress-label').textContent = `done in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
     setStatus(`${(res.images || []).length} image(s)`);
   } catch (e) {
