@@ -328,6 +328,7 @@ static void expect_error(const char *what, const char *path, const char *body, i
 
 TEST(bad_requests)
 {
+    CHECK_MSG(bare != NULL, "no server");
     if (!bare)
         return;
     mend_image init, mask, small;
@@ -416,6 +417,7 @@ static server *full;
 
 TEST(endpoint_shapes)
 {
+    CHECK_MSG(full != NULL, "no server");
     if (!full)
         return;
     reply r = http(full, "GET", "/sdapi/v1/sd-models", NULL);
@@ -464,6 +466,7 @@ static int decode_reply_image(const cJSON *images, int i, mend_image *out)
 
 TEST(inpaint_keeps_unmasked_pixels)
 {
+    CHECK_MSG(full != NULL, "no server");
     if (!full)
         return;
     mend_image init, mask, got = {0};
@@ -567,6 +570,7 @@ static int wait_for_step(int min_step, int want_image, double *progress_seen, in
 
 TEST(progress_moves_during_a_job)
 {
+    CHECK_MSG(full != NULL, "no server");
     if (!full)
         return;
     bg_request b = {"/sdapi/v1/txt2img", "{\"prompt\": \"slow\", \"steps\": 60, \"width\": 128, \"height\": 128,"
@@ -589,6 +593,7 @@ TEST(progress_moves_during_a_job)
 
 TEST(interrupt_stops_a_job)
 {
+    CHECK_MSG(full != NULL, "no server");
     if (!full)
         return;
     bg_request b = {"/sdapi/v1/txt2img", "{\"prompt\": \"long\", \"steps\": 150, \"width\": 128, \"height\": 128,"
@@ -618,6 +623,7 @@ TEST(interrupt_stops_a_job)
 
 TEST(model_switch_via_options)
 {
+    CHECK_MSG(full != NULL, "no server");
     if (!full)
         return;
     reply r = http(full, "POST", "/sdapi/v1/options", "{\"sd_model_checkpoint\": \"b.safetensors\"}");
