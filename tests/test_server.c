@@ -10,6 +10,8 @@
 #include "server/b64.c"
 #include "server/json_req.c"
 
+#include <jpeglib.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -245,6 +247,33 @@ static char *strdupf(const char *fmt, ...)
     return s;
 }
 
+/* A baseline JPEG of img (RGB), as base64. */
+static char *jpeg_b64(const mend_image *img)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    unsigned char *buf = NULL;
+    unsigned long len = 0;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &buf, &len);
+    c.image_width = (JDIMENSION)img->width;
+    c.image_height = (JDIMENSION)img->height;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = img->data + (size_t)c.next_scanline * img->width * 3;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    char *b = srv_b64_encode(buf, len);
+    free(buf);
+    return b;
+}
+
 /* ---- unit tests of the helpers ------------------------------------------ */
 
 TEST(base64_round_trip)
@@ -350,6 +379,12 @@ TEST(bad_requests)
                          small64);
     expect_error("mask of another size", i2i, body, 400, "same size");
     free(body);
+    /* a JPEG init image decodes (the request then fails only on the mask's size) */
+    char *jpeg64 = jpeg_b64(&init);
+    body = strdupf("{\"init_images\": [\"data:image/jpeg;base64,%s\"], \"mask\": \"%s\"}", jpeg64, small64);
+    expect_error("JPEG init, mask of another size", i2i, body, 400, "is 32x32 but init_images[0] is 64x64");
+    free(body);
+    free(jpeg64);
     expect_error("width 0", t2i, "{\"width\": 0}", 422, "\"loc\":[\"body\",\"width\"]");
     expect_error("huge width", t2i, "{\"width\": 1000000, \"height\": 64}", 422, "width 1000000");
     expect_error("denoising strength", i2i, "{\"denoising_strength\": 1.5, \"init_images\": [\"x\"]}", 422,
