@@ -30,8 +30,8 @@ static int start_model(srv_server *s, const char *model)
     mend_err err = {0};
     const char *path = model ? model : s->models.count ? s->models.items[0].filename : NULL;
     if (!path) {
-        fprintf(stderr, "mend serve: no model yet (the folder has no checkpoint); generation answers 400 until one "
-                        "is chosen\n");
+        fprintf(stderr, "mend serve: no model yet (the folder has no checkpoint); generation answers 503 until "
+                        "one is added and chosen\n");
         return 0;
     }
     if (srv_load_model(s, path, &err) != MEND_OK)

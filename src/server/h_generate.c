@@ -598,6 +598,8 @@ static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *
             reply_result(s, &j, q, body, command, resp);
         } else if (j.err.code == MEND_E_ARG) {
             srv_reply_error(resp, 400, "HTTPException", "%s", j.err.msg);
+        } else if (j.err.code == MEND_E_IO && !strncmp(j.err.msg, "no model is loaded", 18)) {
+            srv_reply_error(resp, 503, "HTTPException", "%s", j.err.msg);
         } else {
             srv_reply_error(resp, 500, "RuntimeError", "%s", j.err.msg);
         }

@@ -98,7 +98,8 @@ mend_status srv_models_scan(srv_models *m, mend_err *err)
     }
     if (m->extra)
         MEND_TRY(add_checkpoint(m, m->extra, err));
-    qsort(m->items, (size_t)m->count, sizeof *m->items, by_title);
+    if (m->count > 1)
+        qsort(m->items, (size_t)m->count, sizeof *m->items, by_title);
     return MEND_OK;
 }
 
