@@ -540,7 +540,7 @@ const editors = {
 };
 const upload = { image: null, mask: null };
 const state = {
-  mode: 'inpaint', busy: false, results: [], selected: -1, lastSeeds: [], progressPolls: 0, pollTimer: null,
+  mode: 'inpaint', busy: false, results: [], selected: -1, lastSeeds: [], progressPolls: 0, previews: 0, pollTimer: null,
 };
 
 function selectMainTab(id) {
@@ -677,6 +677,7 @@ function showProgress(p) {
   if (p.eta_relative > 0) label += ` · ETA ${p.eta_relative.toFixed(1)} s`;
   $('#progress-label').textContent = label;
   if (p.current_image) {
+    state.previews++;
     const img = $('#live-preview');
     img.src = b64png(p.current_image);
     img.hidden = false;

@@ -333,6 +333,31 @@ async function testUpload(page, photo) {
   await page.screenshot({ path: path.join(shotDir, 'upload.png'), fullPage: true });
 }
 
+// A long job: the live preview shows, Interrupt ends it early with what it has.
+async function testInterrupt(page) {
+  await page.click('.mode-tabs button[data-mode=inpaint]');
+  await drag(page, '#editor-inpaint', [[30, 30], [90, 90]]);
+  await setValue(page, '#width_n', 256);
+  await setValue(page, '#height_n', 256);
+  await setValue(page, '#steps_n', 150);
+  await setValue(page, '#n_iter_n', 3);
+  const previews = await page.evaluate(() => window.mend.state.previews);
+  const t0 = Date.now();
+  await page.click('#generate');
+  await page.waitForFunction(() => /step [1-9]\d*\/\d+/.test(document.querySelector('#progress-label').textContent) &&
+    !document.querySelector('#live-preview').hidden, null, { timeout: GENERATE_TIMEOUT_MS });
+  const label = await page.textContent('#progress-label');
+  check(/ETA [\d.]+ s/.test(label), `interrupt: the progress bar shows steps and ETA ('${label}')`);
+  check(await page.evaluate((n) => window.mend.state.previews > n, previews), 'interrupt: the live preview is shown');
+  await page.screenshot({ path: path.join(shotDir, 'progress.png') });
+  await page.click('#interrupt');
+  await page.waitForFunction(() => !window.mend.state.busy, null, { timeout: GENERATE_TIMEOUT_MS });
+  const n = await page.locator('#gallery figure').count();
+  const status = await page.textContent('#status');
+  check(n === 1, `interrupt: the job ends early with the image it had (${n} of 3 batches, ${Date.now() - t0} ms, ${status.trim()})`);
+  await setValue(page, '#n_iter_n', 1);
+}
+
 async function testSendToInpaint(page) {
   const resultSrc = await page.evaluate(() => window.mend.state.results[0].src);
   await page.click('#gallery figure .send-to-inpaint');
@@ -450,6 +475,7 @@ async function main() {
   await testUpload(page, photo);
   await testSendToInpaint(page);
   await testPngInfo(page);
+  await testInterrupt(page);
   await testPhone(page, photo);
 
   check(pageErrors.length === 0, `no errors in the page${pageErrors.length ? ': ' + pageErrors.join(' | ') : ''}`);
