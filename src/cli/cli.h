@@ -12,6 +12,7 @@ int cmd_txt2img(int argc, char **argv);
 int cmd_img2img(int argc, char **argv);
 int cmd_inpaint(int argc, char **argv);
 int cmd_png_info(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Option scanning. argv[0] is the subcommand. Options are "--name value" or
  * "--name=value"; flags are "--name". Unknown options are an error. */

@@ -17,6 +17,8 @@ static const char *usage =
     "                                     generate like A1111 (its API option names, its UI defaults); the PNGs\n"
     "                                     carry A1111's infotext; see mend txt2img --help for every option\n"
     "  png-info FILE [--all]              print the generation parameters (A1111 infotext) stored in a PNG\n"
+    "  serve [--model PATH] [--models-dir DIR] [--port 7860] [--listen] [--api-auth U:P]\n"
+    "                                     A1111-compatible HTTP API (/sdapi/v1/img2img, txt2img, progress, ...)\n"
     "  info MODEL [--vocab PATH]          print the detected architecture, dtypes and parameter counts\n"
     "  eval COMPONENT --model PATH --in IN.safetensors --out OUT.safetensors [--vocab PATH] [--threads N]\n"
     "                                     run one component on reference inputs; COMPONENT is one of\n"
@@ -57,7 +59,7 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {{"info", cmd_info}, {"eval", cmd_eval}, {"tools", cmd_tools},
                 {"txt2img", cmd_txt2img}, {"img2img", cmd_img2img}, {"inpaint", cmd_inpaint},
-                {"png-info", cmd_png_info}};
+                {"png-info", cmd_png_info}, {"serve", cmd_serve}};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
         if (!strcmp(argv[1], cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

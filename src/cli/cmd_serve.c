@@ -1,0 +1,103 @@
+/* `mend serve`: the A1111-compatible HTTP API (/sdapi/v1/...) on one
+ * machine: checkpoints from --model / --models-dir, one worker thread
+ * running jobs in order, loopback only unless --listen. Prints
+ * "mend serve: listening on http://HOST:PORT" once it answers. */
+#include "cli/cli.h"
+#include "server/server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *serve_usage =
+    "usage: mend serve [--model PATH] [--models-dir DIR] [--vocab PATH] [--port 7860] [--listen]\n"
+    "                  [--api-auth user:pass[,user2:pass2]] [--outputs DIR] [--threads N]\n"
+    "\n"
+    "  --model PATH       checkpoint loaded at start (else the first of --models-dir)\n"
+    "  --models-dir DIR   checkpoints (*.safetensors, diffusers folders) that sd_model_checkpoint can switch to\n"
+    "  --vocab PATH       CLIP vocabulary for models without a tokenizer/ folder\n"
+    "  --port N           TCP port (7860; 0 = any free port, printed at start)\n"
+    "  --listen           listen on all interfaces (default: 127.0.0.1 only)\n"
+    "  --api-auth U:P     HTTP Basic auth on every route\n"
+    "  --outputs DIR      where save_images=true writes (A1111 naming; ./outputs)\n"
+    "  --threads N        CPU threads, 0 = all (0)\n"
+    "Endpoints: POST /sdapi/v1/{txt2img,img2img,interrupt,skip,png-info,refresh-checkpoints},\n"
+    "GET /sdapi/v1/{progress,sd-models,samplers,schedulers}, GET/POST /sdapi/v1/options.\n";
+
+static int start_model(srv_server *s, const char *model)
+{
+    mend_err err = {0};
+    const char *path = model ? model : s->models.count ? s->models.items[0].filename : NULL;
+    if (!path) {
+        fprintf(stderr, "mend serve: no model yet (the folder has no checkpoint); generation answers 503 until "
+                        "one is added and chosen\n");
+        return 0;
+    }
+    if (srv_load_model(s, path, &err) != MEND_OK)
+        return cli_error(&err);
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    cli_opt o[] = {{"model", 1, NULL},    {"models-dir", 1, NULL}, {"vocab", 1, NULL},   {"port", 1, NULL},
+                   {"listen", 0, NULL},   {"api-auth", 1, NULL},   {"outputs", 1, NULL}, {"threads", 1, NULL},
+                   {"help", 0, NULL}};
+    const int n = (int)(sizeof o / sizeof *o);
+    const char *pos[1];
+    int npos, port, threads;
+    if (cli_parse(argc, argv, o, n, pos, 0, &npos))
+        return 2;
+    if (cli_get(o, n, "help")) {
+        fputs(serve_usage, stdout);
+        return 0;
+    }
+    if (!cli_get_int(o, n, "port", 7860, 0, 65535, &port) || !cli_get_int(o, n, "threads", 0, 0, 1024, &threads))
+        return 2;
+    const char *auth = cli_get(o, n, "api-auth");
+    if (auth && !strchr(auth, ':'))
+        return cli_errorf("--api-auth '%s': expected user:password", auth);
+    srv_server s = {0};
+    s.vocab = cli_get(o, n, "vocab");
+    s.outputs = cli_get(o, n, "outputs") ? cli_get(o, n, "outputs") : "outputs";
+    s.auth = auth;
+    s.models.dir = (char *)cli_get(o, n, "models-dir");
+    s.models.extra = (char *)cli_get(o, n, "model");
+    mend_set_threads(threads);
+    mend_err err = {0};
+    if (srv_init(&s, &err) != MEND_OK)
+        return cli_error(&err);
+    int rc = start_model(&s, s.models.extra);
+    /* signals go to sigwait() below, not to the server threads */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    srv_http *h = NULL;
+    if (rc == 0 && !srv_start_worker(&s)) {
+        rc = cli_errorf("serve: cannot start the worker thread");
+    } else if (rc == 0) {
+        h = srv_http_start(&s, port, cli_get(o, n, "listen") != NULL, &err);
+        if (!h)
+            rc = cli_error(&err);
+        else {
+            printf("mend serve: listening on http://%s:%d\n", cli_get(o, n, "listen") ? "0.0.0.0" : "127.0.0.1",
+                   srv_http_port(h));
+            fflush(stdout);
+            int sig;
+            sigwait(&set, &sig);
+        }
+        srv_http_stop(h);
+        srv_shutdown(&s);
+        return rc;
+    }
+    srv_models_free(&s.models);
+    cJSON_Delete(s.options);
+    mend_sd_free(s.model);
+    free(s.model_title);
+    free(s.model_path);
+    return rc;
+}

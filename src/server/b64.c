@@ -1,0 +1,126 @@
+/* Base64 for request and response images, and request image decoding as
+ * A1111's decode_base64_to_image does it (minus URL fetching). */
+#include "server/server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+uint8_t *srv_b64_decode(const char *text, size_t len, size_t *out_len)
+{
+    uint8_t *out = malloc(len / 4 * 3 + 4);
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    uint32_t acc = 0;
+    int bits = 0, pad = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+            continue;
+        if (c == '=') {
+            pad++;
+            continue;
+        }
+        int v = b64_value(c);
+        if (v < 0 || pad) { /* a bad character, or data after padding */
+            free(out);
+            return NULL;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (uint8_t)(acc >> bits);
+        }
+    }
+    if (bits >= 6 || pad > 2) { /* one dangling character cannot encode a byte */
+        free(out);
+        return NULL;
+    }
+    *out_len = n;
+    return out;
+}
+
+char *srv_b64_encode(const uint8_t *data, size_t len)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((len + 2) / 3 * 4 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)data[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)data[i + 1] << 8;
+        if (i + 2 < len)
+            v |= data[i + 2];
+        out[o++] = tbl[(v >> 18) & 63];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? tbl[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+int srv_decode_image(const char *text, const char *field, mend_image *out, char *msg, size_t msg_size)
+{
+    if (!strncmp(text, "http://", 7) || !strncmp(text, "https://", 8)) {
+        snprintf(msg, msg_size, "%s: mend does not fetch image URLs; send the image as base64", field);
+        return 0;
+    }
+    /* data:image/png;base64,XXXX -> the part after the first ';' and then after ',' */
+    if (!strncmp(text, "data:", 5)) {
+        const char *semi = strchr(text, ';');
+        const char *comma = semi ? strchr(semi, ',') : NULL;
+        if (!comma) {
+            snprintf(msg, msg_size, "Invalid encoded image: %s is a data URL without ';base64,'", field);
+            return 0;
+        }
+        text = comma + 1;
+    }
+    size_t n;
+    uint8_t *bytes = srv_b64_decode(text, strlen(text), &n);
+    if (!bytes || n == 0) {
+        free(bytes);
+        snprintf(msg, msg_size, "Invalid encoded image: %s is not base64", field);
+        return 0;
+    }
+    mend_err err = {0};
+    mend_status s = mend_image_decode(bytes, n, field, out, &err);
+    free(bytes);
+    if (s != MEND_OK) {
+        snprintf(msg, msg_size, "Invalid encoded image: %s", err.msg);
+        return 0;
+    }
+    return 1;
+}
+
+char *srv_png_b64(const mend_image *img, const char *parameters)
+{
+    mend_png_text text = {"parameters", parameters};
+    uint8_t *png = NULL;
+    size_t n = 0;
+    mend_err err = {0};
+    if (mend_image_encode_png(img, parameters ? &text : NULL, parameters ? 1 : 0, &png, &n, &err) != MEND_OK)
+        return NULL;
+    char *b64 = srv_b64_encode(png, n);
+    free(png);
+    return b64;
+}

@@ -1,0 +1,388 @@
+/* The small endpoints: progress, interrupt/skip, options, checkpoint,
+ * sampler and scheduler listings, png-info (spec/a1111-api.md §3-7). */
+#include "server/server.h"
+
+#include "io/png_text.h"
+#include "sampling/sampler.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---------------- progress ---------------- */
+
+void h_progress(srv_server *s, int skip_image, srv_response *r)
+{
+    pthread_mutex_lock(&s->lock);
+    srv_progress_state p = s->prog;
+    mend_image preview = {0};
+    mend_err err = {0};
+    if (!skip_image && p.job_count != 0 && s->prog.preview.data &&
+        mend_image_copy(&s->prog.preview, &preview, &err) != MEND_OK)
+        mend_image_free(&preview);
+    pthread_mutex_unlock(&s->lock);
+    double progress = 0, eta_relative = 0;
+    if (p.job_count != 0) {
+        /* Api.progressapi */
+        progress = 0.01;
+        if (p.job_count > 0)
+            progress += (double)p.job_no / p.job_count;
+        if (p.sampling_steps > 0 && p.job_count > 0)
+            progress += 1.0 / p.job_count * p.sampling_step / p.sampling_steps;
+        double elapsed = now_s() - p.started;
+        eta_relative = elapsed / progress - elapsed;
+        if (progress > 1)
+            progress = 1;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "progress", progress);
+    cJSON_AddNumberToObject(o, "eta_relative", eta_relative);
+    cJSON *st = cJSON_AddObjectToObject(o, "state");
+    cJSON_AddBoolToObject(st, "skipped", p.skipped);
+    cJSON_AddBoolToObject(st, "interrupted", p.interrupted);
+    cJSON_AddBoolToObject(st, "stopping_generation", 0);
+    cJSON_AddStringToObject(st, "job", p.job ? p.job : "");
+    cJSON_AddNumberToObject(st, "job_count", p.job_count);
+    cJSON_AddStringToObject(st, "job_timestamp", p.job_timestamp[0] ? p.job_timestamp : "0");
+    cJSON_AddNumberToObject(st, "job_no", p.job_no);
+    cJSON_AddNumberToObject(st, "sampling_step", p.sampling_step);
+    cJSON_AddNumberToObject(st, "sampling_steps", p.sampling_steps);
+    char *b64 = preview.data ? srv_png_b64(&preview, NULL) : NULL;
+    mend_image_free(&preview);
+    cJSON_AddItemToObject(o, "current_image", b64 ? cJSON_CreateString(b64) : cJSON_CreateNull());
+    free(b64);
+    cJSON_AddNullToObject(o, "textinfo");
+    srv_reply_json(r, 200, o);
+}
+
+void h_interrupt(srv_server *s, int skip, srv_response *r)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->prog.job_count != 0) { /* idle: harmless (A1111 resets the flag when a job begins) */
+        if (skip)
+            s->prog.skipped = 1;
+        else
+            s->prog.interrupted = 1;
+    }
+    pthread_mutex_unlock(&s->lock);
+    srv_reply_json(r, 200, skip ? cJSON_CreateNull() : cJSON_CreateObject());
+}
+
+/* ---------------- options and models ---------------- */
+
+void h_options_get(srv_server *s, srv_response *r)
+{
+    pthread_mutex_lock(&s->lock);
+    cJSON *o = cJSON_Duplicate(s->options, 1);
+    pthread_mutex_unlock(&s->lock);
+    srv_reply_json(r, 200, o);
+}
+
+int srv_switch_model(srv_server *s, const char *name, srv_response *r)
+{
+    mend_err err = {0};
+    const srv_checkpoint *c;
+    pthread_mutex_lock(&s->lock);
+    mend_status st = srv_models_find(&s->models, name, &c, &err);
+    char *path = st == MEND_OK ? strdup(c->filename) : NULL;
+    int same = path && s->model_path && !strcmp(path, s->model_path);
+    pthread_mutex_unlock(&s->lock);
+    if (st != MEND_OK) {
+        srv_reply_error(r, st == MEND_E_ARG ? 400 : 404, "RuntimeError", "%s", err.msg);
+        return 0;
+    }
+    if (!path) {
+        srv_reply_error(r, 500, "MemoryError", "out of memory");
+        return 0;
+    }
+    if (same) { /* unchanged values are not reloaded (opts.set) */
+        free(path);
+        return 1;
+    }
+    srv_job j = {.kind = SRV_JOB_LOAD_MODEL, .model_path = path};
+    srv_run_job(s, &j);
+    free(path);
+    if (j.status != MEND_OK) {
+        srv_reply_error(r, j.status == MEND_E_ARG ? 400 : 500, "RuntimeError", "%s", j.err.msg);
+        return 0;
+    }
+    return 1;
+}
+
+/* Checks every key and value type first, so that a bad request changes nothing. */
+static int check_options(srv_server *s, const cJSON *body, srv_response *r)
+{
+    int ok = 1;
+    pthread_mutex_lock(&s->lock);
+    for (const cJSON *v = body->child; v && ok; v = v->next) {
+        const cJSON *cur = cJSON_GetObjectItemCaseSensitive(s->options, v->string);
+        if (!cur) {
+            srv_reply_error(r, 400, "KeyError", "unknown option '%s' (see GET /sdapi/v1/options)", v->string);
+            ok = 0;
+        } else if (!strcmp(v->string, "sd_model_checkpoint") ? !cJSON_IsString(v)
+                   : cJSON_IsNull(cur)                       ? 0
+                   : cJSON_IsNumber(cur)                     ? !cJSON_IsNumber(v)
+                   : cJSON_IsBool(cur)                       ? !cJSON_IsBool(v)
+                   : cJSON_IsString(cur)                     ? !cJSON_IsString(v)
+                                                             : 0) {
+            srv_reply_error(r, 400, "ValueError", "option '%s': wrong value type", v->string);
+            ok = 0;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+void h_options_post(srv_server *s, const char *body, size_t len, srv_response *r)
+{
+    cJSON *json = srv_parse_body(body, len, 1, r);
+    if (!json)
+        return;
+    if (check_options(s, json, r)) {
+        int ok = 1;
+        for (cJSON *v = json->child; v && ok; v = v->next) {
+            if (!strcmp(v->string, "sd_model_checkpoint")) {
+                ok = srv_switch_model(s, v->valuestring, r);
+                continue;
+            }
+            if (!strcmp(v->string, "sd_checkpoint_hash"))
+                continue; /* read-only */
+            pthread_mutex_lock(&s->lock);
+            cJSON_ReplaceItemInObjectCaseSensitive(s->options, v->string, cJSON_Duplicate(v, 1));
+            pthread_mutex_unlock(&s->lock);
+        }
+        if (ok)
+            srv_reply_json(r, 200, cJSON_CreateNull());
+    }
+    cJSON_Delete(json);
+}
+
+void h_sd_models(srv_server *s, srv_response *r)
+{
+    cJSON *a = cJSON_CreateArray();
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->models.count; i++) {
+        const srv_checkpoint *c = &s->models.items[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "title", c->title);
+        cJSON_AddStringToObject(o, "model_name", c->model_name);
+        cJSON_AddNullToObject(o, "hash");
+        cJSON_AddNullToObject(o, "sha256");
+        cJSON_AddStringToObject(o, "filename", c->filename);
+        cJSON_AddNullToObject(o, "config");
+        cJSON_AddItemToArray(a, o);
+    }
+    pthread_mutex_unlock(&s->lock);
+    srv_reply_json(r, 200, a);
+}
+
+void h_refresh_checkpoints(srv_server *s, srv_response *r)
+{
+    mend_err err = {0};
+    pthread_mutex_lock(&s->lock);
+    mend_status st = srv_models_scan(&s->models, &err);
+    pthread_mutex_unlock(&s->lock);
+    if (st != MEND_OK)
+        srv_reply_error(r, 500, "RuntimeError", "%s", err.msg);
+    else
+        srv_reply_json(r, 200, cJSON_CreateNull());
+}
+
+/* ---------------- samplers and schedulers ---------------- */
+
+void h_samplers(srv_response *r)
+{
+    int n;
+    const mend_sampler_info *list = mend_sampler_list(&n);
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) {
+        const mend_sampler_info *si = &list[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", si->name);
+        cJSON *aliases = cJSON_AddArrayToObject(o, "aliases");
+        if (si->alias)
+            cJSON_AddItemToArray(aliases, cJSON_CreateString(si->alias));
+        cJSON *opts = cJSON_AddObjectToObject(o, "options");
+        if (si->default_scheduler != MEND_SCHED_AUTOMATIC && si->default_scheduler != MEND_SCHED_UNIFORM)
+            cJSON_AddStringToObject(opts, "scheduler", mend_scheduler_name(si->default_scheduler));
+        if (si->flags & MEND_SAMPLER_SECOND_ORDER)
+            cJSON_AddStringToObject(opts, "second_order", "True");
+        if (si->flags & MEND_SAMPLER_BROWNIAN)
+            cJSON_AddStringToObject(opts, "brownian_noise", "True");
+        if (si->flags & MEND_SAMPLER_USES_ENSD)
+            cJSON_AddStringToObject(opts, "uses_ensd", "True");
+        if (si->flags & MEND_SAMPLER_DISCARD_PENULT)
+            cJSON_AddStringToObject(opts, "discard_next_to_last_sigma", "True");
+        cJSON_AddItemToArray(a, o);
+    }
+    srv_reply_json(r, 200, a);
+}
+
+void h_schedulers(srv_response *r)
+{
+    /* default_rho and need_inner_model as A1111's sd_schedulers.py lists them */
+    static const struct {
+        mend_scheduler sch;
+        double rho;
+        int inner;
+    } rows[] = {{MEND_SCHED_AUTOMATIC, -1, 0},      {MEND_SCHED_UNIFORM, -1, 1},   {MEND_SCHED_KARRAS, 7, 0},
+                {MEND_SCHED_EXPONENTIAL, -1, 0},    {MEND_SCHED_POLYEXPONENTIAL, 1, 0},
+                {MEND_SCHED_SGM_UNIFORM, -1, 1},    {MEND_SCHED_KL_OPTIMAL, -1, 0},
+                {MEND_SCHED_ALIGN_YOUR_STEPS, -1, 0}, {MEND_SCHED_SIMPLE, -1, 1}, {MEND_SCHED_NORMAL, -1, 1},
+                {MEND_SCHED_DDIM, -1, 1}};
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", mend_scheduler_name(rows[i].sch));
+        cJSON_AddStringToObject(o, "label", mend_scheduler_label(rows[i].sch));
+        if (rows[i].sch == MEND_SCHED_SGM_UNIFORM) {
+            cJSON *al = cJSON_AddArrayToObject(o, "aliases");
+            cJSON_AddItemToArray(al, cJSON_CreateString("SGMUniform"));
+        } else {
+            cJSON_AddNullToObject(o, "aliases");
+        }
+        cJSON_AddNumberToObject(o, "default_rho", rows[i].rho);
+        cJSON_AddBoolToObject(o, "need_inner_model", rows[i].inner);
+        cJSON_AddItemToArray(a, o);
+    }
+    srv_reply_json(r, 200, a);
+}
+
+/* ---------------- png-info ---------------- */
+
+/* A1111's parse_generation_parameters, simplified: prompt lines, the
+ * "Negative prompt:" lines, and the last line as "Key: value, ..." pairs
+ * (quoted values kept verbatim), with "WxH" values split into -1/-2 keys. */
+static void add_param(cJSON *o, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    char k[128], v[4096];
+    snprintf(k, sizeof k, "%.*s", (int)klen, key);
+    snprintf(v, sizeof v, "%.*s", (int)vlen, val);
+    int w, h;
+    char tail;
+    if (sscanf(v, "%dx%d%c", &w, &h, &tail) == 2) {
+        char k1[140], k2[140], n[32];
+        snprintf(k1, sizeof k1, "%s-1", k);
+        snprintf(k2, sizeof k2, "%s-2", k);
+        snprintf(n, sizeof n, "%d", w);
+        cJSON_AddStringToObject(o, k1, n);
+        snprintf(n, sizeof n, "%d", h);
+        cJSON_AddStringToObject(o, k2, n);
+        return;
+    }
+    cJSON_AddStringToObject(o, k, v);
+}
+
+static void parse_param_line(cJSON *o, const char *s)
+{
+    while (*s) {
+        while (*s == ' ' || *s == ',')
+            s++;
+        const char *colon = strchr(s, ':');
+        if (!colon)
+            break;
+        const char *key = s;
+        size_t klen = (size_t)(colon - s);
+        s = colon + 1;
+        while (*s == ' ')
+            s++;
+        const char *val = s;
+        if (*s == '"') { /* a quoted value runs to its closing quote */
+            s++;
+            while (*s && *s != '"')
+                s += (*s == '\\' && s[1]) ? 2 : 1;
+            if (*s)
+                s++;
+        } else {
+            while (*s && *s != ',')
+                s++;
+        }
+        size_t vlen = (size_t)(s - val);
+        while (vlen && val[vlen - 1] == ' ')
+            vlen--;
+        add_param(o, key, klen, val, vlen);
+    }
+}
+
+static cJSON *parse_infotext(const char *text)
+{
+    cJSON *o = cJSON_CreateObject();
+    const char *last_nl = strrchr(text, '\n');
+    const char *last = last_nl ? last_nl + 1 : text;
+    int has_params = strstr(last, "Steps:") != NULL;
+    size_t head_len = has_params ? (size_t)(last - text) : strlen(text);
+    char *head = strndup(text, head_len);
+    if (!head)
+        return o;
+    while (head_len && head[head_len - 1] == '\n')
+        head[--head_len] = '\0';
+    char *neg = strstr(head, "Negative prompt:");
+    if (neg && (neg == head || neg[-1] == '\n')) {
+        if (neg != head)
+            neg[-1] = '\0';
+        else
+            *neg = '\0';
+        const char *n = neg + strlen("Negative prompt:");
+        while (*n == ' ')
+            n++;
+        cJSON_AddStringToObject(o, "Prompt", head);
+        cJSON_AddStringToObject(o, "Negative prompt", n);
+    } else {
+        cJSON_AddStringToObject(o, "Prompt", head);
+        cJSON_AddStringToObject(o, "Negative prompt", "");
+    }
+    free(head);
+    if (has_params)
+        parse_param_line(o, last);
+    if (!cJSON_GetObjectItemCaseSensitive(o, "Clip skip"))
+        cJSON_AddStringToObject(o, "Clip skip", "1");
+    return o;
+}
+
+void h_png_info(const char *body, size_t len, srv_response *r)
+{
+    cJSON *json = srv_parse_body(body, len, 1, r);
+    if (!json)
+        return;
+    const cJSON *img = cJSON_GetObjectItemCaseSensitive(json, "image");
+    mend_image decoded = {0};
+    char msg[1200];
+    if (!cJSON_IsString(img) || !img->valuestring[0]) {
+        srv_reply_error(r, 404, "HTTPException", "Image not found");
+    } else if (!srv_decode_image(img->valuestring, "image", &decoded, msg, sizeof msg)) {
+        srv_reply_error(r, 400, "HTTPException", "%s", msg);
+    } else {
+        /* the image decodes: read its text chunks (JPEG has none mend reads) */
+        const char *b64 = img->valuestring;
+        if (!strncmp(b64, "data:", 5) && strchr(b64, ','))
+            b64 = strchr(b64, ',') + 1;
+        size_t n = 0;
+        uint8_t *bytes = srv_b64_decode(b64, strlen(b64), &n);
+        mend_png_text_list l = {0};
+        mend_err err = {0};
+        int has_text = bytes && mend_png_text_read_buffer(bytes, n, "image", MEND_PNG_CRC_IGNORE, &l, &err) == MEND_OK;
+        free(bytes);
+        const char *params = has_text ? mend_png_text_get(&l, "parameters") : NULL;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "info", params ? params : "");
+        cJSON *items = cJSON_AddObjectToObject(o, "items");
+        for (int i = 0; has_text && i < l.count; i++)
+            if (strcmp(l.items[i].key, "parameters") && !cJSON_GetObjectItemCaseSensitive(items, l.items[i].key))
+                cJSON_AddStringToObject(items, l.items[i].key, l.items[i].text);
+        cJSON_AddItemToObject(o, "parameters", params ? parse_infotext(params) : cJSON_CreateObject());
+        if (has_text)
+            mend_png_text_list_free(&l);
+        srv_reply_json(r, 200, o);
+    }
+    mend_image_free(&decoded);
+    cJSON_Delete(json);
+}

@@ -1,0 +1,315 @@
+/* The job queue: HTTP threads queue jobs and wait; one worker thread runs
+ * them in FIFO order and owns the model (generation and model switches are
+ * serialised as A1111's queue lock does). /progress, /interrupt and /skip
+ * only touch the progress state under the lock, so they answer while a job
+ * runs. Batches (n_iter) run as separate pipeline calls so that "skip" can
+ * end one batch and go on with the next. */
+#include "server/server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int64_t random_seed(void)
+{
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+        r = (uint32_t)time(NULL) ^ (uint32_t)clock();
+    return (int64_t)(r % 4294967294u);
+}
+
+static void set_option_string(srv_server *s, const char *key, const char *value)
+{
+    cJSON *v = value ? cJSON_CreateString(value) : cJSON_CreateNull();
+    if (!cJSON_ReplaceItemInObject(s->options, key, v))
+        cJSON_AddItemToObject(s->options, key, v);
+}
+
+mend_status srv_load_model(srv_server *s, const char *path, mend_err *err)
+{
+    mend_sd_model *m = NULL;
+    MEND_TRY(mend_sd_load(path, s->vocab, MEND_COMP_ALL, &m, err));
+    const char *base = strrchr(path, '/');
+    base = base && base[1] ? base + 1 : path;
+    char *title = strdup(base), *copy = strdup(path);
+    if (!title || !copy) {
+        free(title), free(copy);
+        mend_sd_free(m);
+        return mend_fail(err, MEND_E_NOMEM, "out of memory");
+    }
+    mend_sd_model *old = s->model;
+    pthread_mutex_lock(&s->lock);
+    s->model = m;
+    free(s->model_title);
+    free(s->model_path);
+    s->model_title = title;
+    s->model_path = copy;
+    set_option_string(s, "sd_model_checkpoint", title);
+    pthread_mutex_unlock(&s->lock);
+    mend_sd_free(old);
+    return MEND_OK;
+}
+
+/* ---------------- progress ---------------- */
+
+typedef struct run_ctx {
+    srv_server *s;
+    int iteration;
+} run_ctx;
+
+static mend_status on_step(void *user, const mend_gen_progress *g, mend_err *err)
+{
+    run_ctx *c = user;
+    srv_server *s = c->s;
+    mend_image preview = {0};
+    mend_err perr = {0};
+    if (g->denoised && srv_latent_preview(g->denoised, 0, g->h, g->w, &preview, &perr) != MEND_OK)
+        mend_image_free(&preview);
+    pthread_mutex_lock(&s->lock);
+    s->prog.job_no = c->iteration;
+    s->prog.sampling_step = g->step;
+    s->prog.sampling_steps = g->steps;
+    if (preview.data) {
+        mend_image_free(&s->prog.preview);
+        s->prog.preview = preview;
+        s->prog.preview_serial++;
+    }
+    int stop = s->prog.interrupted || s->prog.skipped;
+    pthread_mutex_unlock(&s->lock);
+    return stop ? mend_fail(err, MEND_E_INTERRUPTED, "interrupted") : MEND_OK;
+}
+
+/* ---------------- generation ---------------- */
+
+static mend_status append_output(mend_gen_output *all, mend_gen_output *part, mend_err *err)
+{
+    int n = all->count + part->count;
+    mend_image *images = realloc(all->images, (size_t)(n ? n : 1) * sizeof *images);
+    if (images)
+        all->images = images;
+    int64_t *seeds = realloc(all->seeds, (size_t)(n ? n : 1) * sizeof *seeds);
+    if (seeds)
+        all->seeds = seeds;
+    int64_t *subseeds = realloc(all->subseeds, (size_t)(n ? n : 1) * sizeof *subseeds);
+    if (subseeds)
+        all->subseeds = subseeds;
+    char **infotexts = realloc(all->infotexts, (size_t)(n ? n : 1) * sizeof *infotexts);
+    if (infotexts)
+        all->infotexts = infotexts;
+    if (!images || !seeds || !subseeds || !infotexts)
+        return mend_fail(err, MEND_E_NOMEM, "out of memory");
+    for (int i = 0; i < part->count; i++) {
+        all->images[all->count + i] = part->images[i];
+        all->seeds[all->count + i] = part->seeds[i];
+        all->subseeds[all->count + i] = part->subseeds[i];
+        all->infotexts[all->count + i] = part->infotexts[i];
+    }
+    all->count = n;
+    if (part->comment && !all->comment) {
+        all->comment = part->comment;
+        part->comment = NULL;
+    }
+    /* the pieces now belong to `all` */
+    free(part->images), free(part->seeds), free(part->subseeds), free(part->infotexts), free(part->comment);
+    memset(part, 0, sizeof *part);
+    return MEND_OK;
+}
+
+static void begin_job(srv_server *s, srv_job *j)
+{
+    pthread_mutex_lock(&s->lock);
+    srv_progress_state *p = &s->prog;
+    p->job_count = j->params.n_iter;
+    p->job_no = p->sampling_step = p->sampling_steps = 0;
+    p->interrupted = p->skipped = 0;
+    p->job = j->name;
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(p->job_timestamp, sizeof p->job_timestamp, "%Y%m%d%H%M%S", &tm);
+    p->started = now_s();
+    mend_image_free(&p->preview);
+    free(j->model_title);
+    j->model_title = s->model_title ? strdup(s->model_title) : NULL;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void end_job(srv_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->prog.job_count = 0;
+    s->prog.job_no = s->prog.sampling_step = s->prog.sampling_steps = 0;
+    s->prog.job = NULL;
+    mend_image_free(&s->prog.preview);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void run_generate(srv_server *s, srv_job *j)
+{
+    if (!s->model) {
+        j->status = mend_fail(&j->err, MEND_E_IO, "no model is loaded (start mend serve with --model, or choose one "
+                                                  "with sd_model_checkpoint in /sdapi/v1/options)");
+        return;
+    }
+    begin_job(s, j);
+    j->inpainting_model = mend_unet_get_arch(s->model->unet)->in_channels == 9;
+    mend_gen_params p = j->params;
+    int B = p.batch_size, n_iter = p.n_iter;
+    int64_t seed = p.seed < 0 ? random_seed() : p.seed, subseed = p.subseed < 0 ? random_seed() : p.subseed;
+    int variation = p.subseed_strength > 0;
+    p.n_iter = 1;
+    j->status = MEND_OK;
+    for (int it = 0; it < n_iter && j->status == MEND_OK; it++) {
+        pthread_mutex_lock(&s->lock);
+        int stop = s->prog.interrupted;
+        s->prog.skipped = 0;
+        s->prog.job_no = it;
+        s->prog.sampling_step = 0;
+        pthread_mutex_unlock(&s->lock);
+        if (stop)
+            break;
+        p.seed = variation ? seed : seed + (int64_t)it * B;
+        p.subseed = subseed + (int64_t)it * B;
+        run_ctx c = {s, it};
+        mend_gen_output part;
+        j->status = mend_generate(s->model, &p, &j->inputs, on_step, &c, &part, &j->err);
+        if (j->status == MEND_OK) {
+            if (part.interrupted)
+                j->out.interrupted = 1;
+            j->status = append_output(&j->out, &part, &j->err);
+            mend_gen_output_free(&part);
+        }
+    }
+    pthread_mutex_lock(&s->lock);
+    if (s->prog.interrupted)
+        j->out.interrupted = 1;
+    pthread_mutex_unlock(&s->lock);
+    end_job(s);
+}
+
+static void run_load(srv_server *s, srv_job *j)
+{
+    pthread_mutex_lock(&s->lock);
+    s->prog.job_count = -1; /* A1111: -1 while a job is starting / loading */
+    s->prog.job = "load model";
+    s->prog.started = now_s();
+    pthread_mutex_unlock(&s->lock);
+    j->status = srv_load_model(s, j->model_path, &j->err);
+    end_job(s);
+}
+
+static void *worker_main(void *arg)
+{
+    srv_server *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->head && !s->stopping)
+            pthread_cond_wait(&s->wake, &s->lock);
+        if (s->stopping)
+            break;
+        srv_job *j = s->head;
+        s->head = j->next;
+        if (!s->head)
+            s->tail = NULL;
+        pthread_mutex_unlock(&s->lock);
+        if (j->kind == SRV_JOB_GENERATE)
+            run_generate(s, j);
+        else
+            run_load(s, j);
+        pthread_mutex_lock(&s->lock);
+        j->done = 1;
+        pthread_cond_broadcast(&s->done);
+    }
+    /* fail whatever is still queued so no HTTP thread waits forever */
+    for (srv_job *j = s->head; j; j = j->next) {
+        j->status = mend_fail(&j->err, MEND_E_IO, "the server is shutting down");
+        j->done = 1;
+    }
+    s->head = s->tail = NULL;
+    pthread_cond_broadcast(&s->done);
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+void srv_run_job(srv_server *s, srv_job *j)
+{
+    pthread_mutex_lock(&s->lock);
+    j->done = 0;
+    j->next = NULL;
+    if (s->stopping) {
+        j->status = mend_fail(&j->err, MEND_E_IO, "the server is shutting down");
+        j->done = 1;
+    } else {
+        if (s->tail)
+            s->tail->next = j;
+        else
+            s->head = j;
+        s->tail = j;
+        pthread_cond_signal(&s->wake);
+    }
+    while (!j->done)
+        pthread_cond_wait(&s->done, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static cJSON *default_options(void)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNullToObject(o, "sd_model_checkpoint");
+    cJSON_AddNullToObject(o, "sd_checkpoint_hash");
+    cJSON_AddStringToObject(o, "samples_format", "png");
+    cJSON_AddNumberToObject(o, "CLIP_stop_at_last_layers", 1);
+    cJSON_AddStringToObject(o, "randn_source", "GPU");
+    cJSON_AddNumberToObject(o, "eta_noise_seed_delta", 0);
+    cJSON_AddNumberToObject(o, "inpainting_mask_weight", 1.0);
+    cJSON_AddNumberToObject(o, "initial_noise_multiplier", 1.0);
+    cJSON_AddFalseToObject(o, "img2img_color_correction");
+    cJSON_AddStringToObject(o, "sd_vae", "Automatic");
+    cJSON_AddNumberToObject(o, "show_progress_every_n_steps", 1);
+    cJSON_AddStringToObject(o, "show_progress_type", "Approx cheap");
+    cJSON_AddFalseToObject(o, "return_mask");
+    cJSON_AddFalseToObject(o, "return_mask_composite");
+    cJSON_AddTrueToObject(o, "return_grid");
+    cJSON_AddTrueToObject(o, "enable_pnginfo");
+    return o;
+}
+
+mend_status srv_init(srv_server *s, mend_err *err)
+{
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    pthread_cond_init(&s->done, NULL);
+    s->options = default_options();
+    if (!s->options)
+        return mend_fail(err, MEND_E_NOMEM, "out of memory");
+    return srv_models_scan(&s->models, err);
+}
+
+int srv_start_worker(srv_server *s)
+{
+    return pthread_create(&s->worker, NULL, worker_main, s) == 0;
+}
+
+void srv_shutdown(srv_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->worker, NULL);
+    mend_sd_free(s->model);
+    free(s->model_title);
+    free(s->model_path);
+    srv_models_free(&s->models);
+    cJSON_Delete(s->options);
+    mend_image_free(&s->prog.preview);
+}

@@ -1,0 +1,180 @@
+/* `mend serve`: the A1111-compatible HTTP API (spec/a1111-api.md).
+ *
+ * Layout: http.c (libmicrohttpd glue: body collection, size limit, auth,
+ * X-Process-Time), routes.c (path -> handler), json_req.c (pydantic-v1
+ * style lenient field coercion and FastAPI/A1111 error bodies), b64.c,
+ * models.c (checkpoint listing and name resolution), jobs.c (FIFO queue,
+ * one worker thread that owns the model, progress state), h_generate.c
+ * (txt2img / img2img), h_info.c (progress, options, listings, png-info),
+ * preview.c (latent -> RGB live preview). */
+#ifndef MEND_SERVER_H
+#define MEND_SERVER_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/err.h"
+#include "inpaint/pipeline.h"
+#include "io/image.h"
+
+#define SRV_MAX_BODY ((size_t)64 << 20)
+
+/* ---------------- responses (http.c) ---------------- */
+
+typedef struct srv_response {
+    int status;
+    char *body;               /* malloc'd JSON text */
+    const char *content_type; /* default application/json */
+} srv_response;
+
+/* Takes ownership of json (deletes it). */
+void srv_reply_json(srv_response *r, int status, cJSON *json);
+/* A1111's HTTPException shape: {"error","detail","body","errors"}. */
+void srv_reply_error(srv_response *r, int status, const char *error_class, const char *fmt, ...)
+    MEND_PRINTF(4, 5);
+/* FastAPI's validation shape (422): {"detail":[{"loc","msg","type"}...]}. */
+void srv_reply_validation(srv_response *r, cJSON *detail_list);
+
+/* ---------------- checkpoints (models.c) ---------------- */
+
+typedef struct srv_checkpoint {
+    char *filename;   /* absolute path */
+    char *title;      /* "name.safetensors" (no hash: mend does not hash) */
+    char *model_name; /* name without extension */
+} srv_checkpoint;
+
+typedef struct srv_models {
+    char *dir;           /* --models-dir or NULL */
+    char *extra;         /* --model outside the dir, or NULL */
+    int count;
+    srv_checkpoint *items;
+} srv_models;
+
+mend_status srv_models_scan(srv_models *m, mend_err *err);
+void srv_models_free(srv_models *m);
+/* Resolves a client's name (title, file name with or without extension,
+ * model name). Names with path separators or ".." are MEND_E_ARG; unknown
+ * names MEND_E_IO (-> 404). */
+mend_status srv_models_find(const srv_models *m, const char *name, const srv_checkpoint **out, mend_err *err);
+
+/* ---------------- jobs (jobs.c) ---------------- */
+
+typedef enum srv_job_kind { SRV_JOB_GENERATE, SRV_JOB_LOAD_MODEL } srv_job_kind;
+
+typedef struct srv_job {
+    srv_job_kind kind;
+    /* generate */
+    const char *name; /* "txt2img" / "img2img" (progress state.job) */
+    mend_gen_params params;
+    mend_gen_inputs inputs;
+    mend_gen_output out; /* all iterations together */
+    /* load model */
+    const char *model_path;
+    /* result */
+    mend_status status;
+    mend_err err;
+    char *model_title; /* title of the model the job ran with (malloc'd) */
+    int inpainting_model; /* the model has a 9-channel UNet */
+    int done;
+    struct srv_job *next;
+} srv_job;
+
+typedef struct srv_progress_state {
+    int job_count; /* 0 idle; -1 starting */
+    int job_no, sampling_step, sampling_steps;
+    int interrupted, skipped;
+    const char *job;
+    char job_timestamp[16];
+    double started;
+    mend_image preview; /* latest x0 preview (RGB), width 0 when none */
+    int preview_serial;
+} srv_progress_state;
+
+typedef struct srv_server {
+    /* configuration */
+    const char *vocab;
+    const char *outputs;
+    const char *auth; /* "user:pass[,user2:pass2]" or NULL */
+    int threads;
+    /* the model: only the worker touches `model`; titles under `lock` */
+    mend_sd_model *model;
+    char *model_title, *model_path;
+    srv_models models;
+    /* options (GET/POST /options), under lock */
+    cJSON *options;
+    /* queue */
+    pthread_mutex_t lock;
+    pthread_cond_t wake, done;
+    srv_job *head, *tail;
+    int stopping;
+    pthread_t worker;
+    srv_progress_state prog;
+} srv_server;
+
+mend_status srv_init(srv_server *s, mend_err *err);
+int srv_start_worker(srv_server *s); /* 0 when the thread cannot start */
+void srv_shutdown(srv_server *s);
+/* Queues the job and blocks until the worker has run it. */
+void srv_run_job(srv_server *s, srv_job *j);
+/* Loads a model synchronously in the calling thread (startup). */
+mend_status srv_load_model(srv_server *s, const char *path, mend_err *err);
+
+/* ---------------- base64 (b64.c) ---------------- */
+
+/* Decodes standard base64 (padding optional, whitespace skipped). NULL when
+ * the text is not base64. */
+uint8_t *srv_b64_decode(const char *text, size_t len, size_t *out_len);
+char *srv_b64_encode(const uint8_t *data, size_t len);
+/* A request image (raw base64 or data URL) -> image. Returns 0 and fills
+ * msg (the A1111 detail) on failure (URLs are refused, not fetched). */
+int srv_decode_image(const char *text, const char *field, mend_image *out, char *msg, size_t msg_size);
+/* PNG with an optional "parameters" chunk, as base64 (malloc'd) or NULL. */
+char *srv_png_b64(const mend_image *img, const char *parameters);
+
+/* ---------------- lenient fields (json_req.c) ---------------- */
+
+typedef enum srv_ftype { SRV_INT, SRV_INT64, SRV_FLOAT, SRV_BOOL, SRV_STR, SRV_STR_LIST, SRV_DICT, SRV_ANY } srv_ftype;
+
+/* Coerces v as pydantic v1 would for the type. On failure appends a FastAPI
+ * error entry for loc ["body", name] to errors and returns 0. Strings are
+ * returned as malloc'd copies in *(char **)out. */
+int srv_coerce(const cJSON *v, srv_ftype t, const char *name, void *out, cJSON *errors);
+/* JSON parse with a FastAPI-shaped error. NULL + filled response on failure. */
+cJSON *srv_parse_body(const char *body, size_t len, int need_object, srv_response *r);
+
+/* ---------------- preview (preview.c) ---------------- */
+
+/* SD 1.x latent [4, h, w] (image `index` of the batch) -> RGB h x w image
+ * with the standard linear latent-to-RGB factors ("Approx cheap"). */
+mend_status srv_latent_preview(const float *latent, int batch_index, int h, int w, mend_image *out, mend_err *err);
+
+/* ---------------- handlers ---------------- */
+
+void srv_route(srv_server *s, const char *method, const char *url, const char *query_skip_image, const char *body,
+               size_t len, srv_response *r);
+void h_generate(srv_server *s, int img2img, const char *body, size_t len, srv_response *r);
+void h_progress(srv_server *s, int skip_image, srv_response *r);
+void h_interrupt(srv_server *s, int skip, srv_response *r);
+void h_options_get(srv_server *s, srv_response *r);
+void h_options_post(srv_server *s, const char *body, size_t len, srv_response *r);
+void h_sd_models(srv_server *s, srv_response *r);
+void h_refresh_checkpoints(srv_server *s, srv_response *r);
+void h_samplers(srv_response *r);
+void h_schedulers(srv_response *r);
+void h_png_info(const char *body, size_t len, srv_response *r);
+/* GET / and /web/NAME: the embedded page (static.c). 1 when r was filled. */
+int srv_static(const char *method, const char *url, srv_response *r);
+/* Switches the model via the worker; fills r with an error and returns 0 on failure. */
+int srv_switch_model(srv_server *s, const char *name, srv_response *r);
+
+/* ---------------- http (http.c) ---------------- */
+
+typedef struct srv_http srv_http;
+srv_http *srv_http_start(srv_server *s, int port, int listen_all, mend_err *err);
+int srv_http_port(const srv_http *h); /* the bound port (for --port 0) */
+void srv_http_stop(srv_http *h);
+
+#endif
