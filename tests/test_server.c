@@ -626,6 +626,52 @@ TEST(progress_moves_during_a_job)
     reply_free(&r);
 }
 
+/* Runs a 128x128 job on sv and returns the width of the first live preview
+ * seen in /progress (0 when none). */
+static int preview_width(server *sv)
+{
+    server *keep = full;
+    full = sv;
+    bg_request b = {"/sdapi/v1/txt2img", "{\"prompt\": \"preview\", \"steps\": 30, \"width\": 128, \"height\": 128,"
+                                         " \"seed\": 9}", {0}, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, bg_main, &b);
+    int width = 0;
+    for (int i = 0; i < 3000 && !width; i++) { /* up to ~60 s */
+        reply r = http(sv, "GET", "/sdapi/v1/progress?skip_current_image=false", NULL);
+        const cJSON *img = get(r.json, "current_image");
+        mend_image pv = {0};
+        char msg[256];
+        if (cJSON_IsString(img) && srv_decode_image(img->valuestring, "preview", &pv, msg, sizeof msg))
+            width = pv.width;
+        mend_image_free(&pv);
+        reply_free(&r);
+        if (!width)
+            usleep(20000);
+    }
+    pthread_join(t, NULL);
+    CHECK(b.r.status == 200);
+    reply_free(&b.r);
+    full = keep;
+    return width;
+}
+
+TEST(cheap_preview_at_latent_size)
+{
+    CHECK_MSG(full != NULL, "no server");
+    if (full)
+        CHECK_MSG(preview_width(full) == 16, "cheap preview of a 128 px job should be 16 px wide");
+}
+
+static server *taesd_server;
+
+TEST(taesd_preview_at_full_size)
+{
+    CHECK_MSG(taesd_server != NULL, "no server with --taesd");
+    if (taesd_server)
+        CHECK_MSG(preview_width(taesd_server) == 128, "TAESD preview of a 128 px job should be 128 px wide");
+}
+
 TEST(interrupt_stops_a_job)
 {
     CHECK_MSG(full != NULL, "no server");
@@ -720,6 +766,16 @@ int main(void)
         RUN(progress_moves_during_a_job);
         RUN(interrupt_stops_a_job);
         RUN(model_switch_via_options);
+        RUN(cheap_preview_at_latent_size);
+        const char *taesd = test_shared("taesd");
+        if (taesd) {
+            stop_server(&servers[0]);
+            full = NULL;
+            const char *targs[] = {"--models-dir", dir, "--vocab", vocab, "--taesd", taesd, NULL};
+            if (start_server(&servers[0], targs))
+                taesd_server = &servers[0];
+            RUN(taesd_preview_at_full_size);
+        }
     }
     stop_all();
     return test_summary();

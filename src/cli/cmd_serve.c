@@ -11,10 +11,12 @@
 #include <string.h>
 
 static const char *serve_usage =
-    "usage: mend serve [--model PATH] [--models-dir DIR] [--vocab PATH] [--port 7860] [--listen]\n"
+    "usage: mend serve [--model PATH] [--models-dir DIR] [--vocab PATH] [--taesd PATH] [--port 7860] [--listen]\n"
     "                  [--api-auth user:pass[,user2:pass2]] [--outputs DIR] [--threads N]\n"
     "\n"
     "  --model PATH       checkpoint loaded at start (else the first of --models-dir)\n"
+    "  --taesd PATH       TAESD decoder weights (taesd_decoder.safetensors|.pth, or a folder holding it) for\n"
+    "                     full-resolution live previews (else a cheap latent->RGB projection)\n"
     "  --models-dir DIR   checkpoints (*.safetensors, diffusers folders) that sd_model_checkpoint can switch to\n"
     "  --vocab PATH       CLIP vocabulary for models without a tokenizer/ folder\n"
     "  --port N           TCP port (7860; 0 = any free port, printed at start)\n"
@@ -39,11 +41,18 @@ static int start_model(srv_server *s, const char *model)
     return 0;
 }
 
+/* --taesd: the decoder weights (path already resolved by cli_taesd_weights). */
+static mend_status load_taesd(const char *path, mend_tf **file, mend_taesd **out, mend_err *err)
+{
+    MEND_TRY(mend_tf_open(path, file, err));
+    return mend_taesd_load(NULL, *file, out, err);
+}
+
 int cmd_serve(int argc, char **argv)
 {
     cli_opt o[] = {{"model", 1, NULL},    {"models-dir", 1, NULL}, {"vocab", 1, NULL},   {"port", 1, NULL},
                    {"listen", 0, NULL},   {"api-auth", 1, NULL},   {"outputs", 1, NULL}, {"threads", 1, NULL},
-                   {"help", 0, NULL}};
+                   {"taesd", 1, NULL},    {"help", 0, NULL}};
     const int n = (int)(sizeof o / sizeof *o);
     const char *pos[1];
     int npos, port, threads;
@@ -66,8 +75,20 @@ int cmd_serve(int argc, char **argv)
     s.models.extra = (char *)cli_get(o, n, "model");
     mend_set_threads(threads);
     mend_err err = {0};
-    if (srv_init(&s, &err) != MEND_OK)
+    mend_tf *taesd_file = NULL;
+    char taesd_path[4096];
+    if (cli_get(o, n, "taesd") && !cli_taesd_weights(cli_get(o, n, "taesd"), "taesd_decoder", taesd_path,
+                                                     sizeof taesd_path))
+        return 1;
+    if (cli_get(o, n, "taesd") && load_taesd(taesd_path, &taesd_file, &s.taesd, &err) != MEND_OK) {
+        mend_tf_close(taesd_file);
         return cli_error(&err);
+    }
+    if (srv_init(&s, &err) != MEND_OK) {
+        mend_taesd_free(s.taesd);
+        mend_tf_close(taesd_file);
+        return cli_error(&err);
+    }
     int rc = start_model(&s, s.models.extra);
     /* signals go to sigwait() below, not to the server threads */
     sigset_t set;
@@ -92,6 +113,8 @@ int cmd_serve(int argc, char **argv)
         }
         srv_http_stop(h);
         srv_shutdown(&s);
+        mend_taesd_free(s.taesd);
+        mend_tf_close(taesd_file);
         return rc;
     }
     srv_models_free(&s.models);
@@ -99,5 +122,7 @@ int cmd_serve(int argc, char **argv)
     mend_sd_free(s.model);
     free(s.model_title);
     free(s.model_path);
+    mend_taesd_free(s.taesd);
+    mend_tf_close(taesd_file);
     return rc;
 }

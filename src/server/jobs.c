@@ -72,7 +72,15 @@ static mend_status on_step(void *user, const mend_gen_progress *g, mend_err *err
     srv_server *s = c->s;
     mend_image preview = {0};
     mend_err perr = {0};
-    if (g->denoised && srv_latent_preview(g->denoised, 0, g->h, g->w, &preview, &perr) != MEND_OK)
+    /* TAESD costs a few hundred ms at 512x512: refresh it every 5th and the
+     * last step (A1111 refreshes every show_progress_every_n_steps = 10) */
+    int taesd_now = s->taesd && (g->step % 5 == 4 || g->step + 1 == g->steps);
+    mend_status ps = MEND_OK;
+    if (g->denoised && taesd_now)
+        ps = srv_taesd_preview(s->taesd, g->denoised, 0, g->h, g->w, &preview, &perr);
+    else if (g->denoised && !s->taesd)
+        ps = srv_latent_preview(g->denoised, 0, g->h, g->w, &preview, &perr);
+    if (ps != MEND_OK)
         mend_image_free(&preview);
     pthread_mutex_lock(&s->lock);
     s->prog.job_no = c->iteration;

@@ -18,6 +18,7 @@
 
 #include "core/err.h"
 #include "inpaint/pipeline.h"
+#include "model/taesd.h"
 #include "io/image.h"
 
 #define SRV_MAX_BODY ((size_t)64 << 20)
@@ -99,6 +100,7 @@ typedef struct srv_server {
     const char *outputs;
     const char *auth; /* "user:pass[,user2:pass2]" or NULL */
     int threads;
+    mend_taesd *taesd; /* live previews with the TAESD decoder when given (--taesd), else "Approx cheap" */
     /* the model: only the worker touches `model`; titles under `lock` */
     mend_sd_model *model;
     char *model_title, *model_path;
@@ -150,6 +152,9 @@ cJSON *srv_parse_body(const char *body, size_t len, int need_object, srv_respons
 /* SD 1.x latent [4, h, w] (image `index` of the batch) -> RGB h x w image
  * with the standard linear latent-to-RGB factors ("Approx cheap"). */
 mend_status srv_latent_preview(const float *latent, int batch_index, int h, int w, mend_image *out, mend_err *err);
+/* The same through the TAESD decoder: an image at full resolution (8h x 8w). */
+mend_status srv_taesd_preview(const mend_taesd *t, const float *latent, int batch_index, int h, int w,
+                              mend_image *out, mend_err *err);
 
 /* ---------------- handlers ---------------- */
 
