@@ -9,6 +9,18 @@
 
 #include <string.h>
 
+/* Old text-encoder names (transformers < 4.18): no "text_model." level. */
+static void old_clip_name(const char *name, char *out, size_t size)
+{
+    const char *p = "cond_stage_model.transformer.text_model.";
+    if (!strncmp(name, p, strlen(p)))
+        snprintf(out, size, "cond_stage_model.transformer.%s", name + strlen(p));
+    else
+        snprintf(out, size, "%s", name);
+}
+
+static int g_old_names;
+
 /* Re-packs every float tensor of src into dt at path. */
 static int repack(const char *src, const char *path, mend_dtype dt)
 {
@@ -21,13 +33,18 @@ static int repack(const char *src, const char *path, mend_dtype dt)
     int ok = 1;
     for (int i = 0; i < f->count && ok; i++) {
         const mend_tf_tensor *t = &f->tensors[i];
+        char name[600];
+        if (g_old_names)
+            old_clip_name(t->name, name, sizeof name);
+        else
+            snprintf(name, sizeof name, "%s", t->name);
         if (!mend_dtype_is_float(t->dtype)) {
-            ok = mend_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data, 0, &err) == MEND_OK;
+            ok = mend_st_writer_add(w, name, t->dtype, t->ndim, t->shape, t->data, 0, &err) == MEND_OK;
             continue;
         }
         float *v = malloc((size_t)(mend_tf_numel(t) + 1) * sizeof *v);
         ok = v && mend_tf_read_f32(f, t, v, &err) == MEND_OK &&
-             mend_st_writer_add_f32_as(w, t->name, dt, t->ndim, t->shape, v, &err) == MEND_OK;
+             mend_st_writer_add_f32_as(w, name, dt, t->ndim, t->shape, v, &err) == MEND_OK;
         free(v);
     }
     ok = ok && mend_st_writer_write(w, path, &err) == MEND_OK;
@@ -79,8 +96,43 @@ TEST(f16_f32_bf16_checkpoints)
     mend_tf_close(ref);
 }
 
+/* A checkpoint whose text encoder lacks the "text_model." level (saved
+ * with transformers < 4.18) loads and encodes exactly like the original. */
+TEST(old_text_encoder_names)
+{
+    REQUIRE_SHARED(model, "models/tiny-sd1.f16.safetensors");
+    char old[1024];
+    snprintf(old, sizeof old, "%s/tiny.oldclip.safetensors", test_tmpdir());
+    g_old_names = 1;
+    int ok = repack(model, old, MEND_DT_F16);
+    g_old_names = 0;
+    if (!ok)
+        return;
+    mend_tf *f = NULL;
+    mend_err err = {0};
+    CHECK_OK(mend_tf_open(old, &f, &err), &err);
+    CHECK(f && mend_tf_find(f, "cond_stage_model.transformer.final_layer_norm.weight") != NULL);
+    mend_tf_close(f);
+    mend_sd_model *a = NULL, *b = NULL;
+    CHECK_OK(mend_sd_load(model, NULL, MEND_COMP_CLIP, &a, &err), &err);
+    CHECK_OK(mend_sd_load(old, NULL, MEND_COMP_CLIP, &b, &err), &err);
+    if (a && b) {
+        int32_t ids[77] = {49406, 320, 1125, 539, 320, 2368, 49407};
+        for (int i = 7; i < 77; i++)
+            ids[i] = 49407;
+        float za[77 * 32], zb[77 * 32];
+        CHECK_OK(mend_clip_encode(a->clip, ids, 1, 77, 1, za, &err), &err);
+        CHECK_OK(mend_clip_encode(b->clip, ids, 1, 77, 1, zb, &err), &err);
+        CHECK(memcmp(za, zb, sizeof za) == 0);
+    }
+    mend_sd_free(a);
+    mend_sd_free(b);
+    remove(old);
+}
+
 int main(void)
 {
     RUN(f16_f32_bf16_checkpoints);
+    RUN(old_text_encoder_names);
     return test_summary();
 }

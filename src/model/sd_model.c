@@ -67,10 +67,27 @@ static mend_status resolve_vocab(mend_sd_model *m, const char *vocab, mend_err *
     return mend_tokenizer_load(vocab, &m->tokenizer, err);
 }
 
+/* Checkpoints saved with transformers < 4.18 (e.g. some SD 1.x fine-tunes)
+ * lack the "text_model." level in the text encoder's names; A1111 accepts
+ * both. Insert it so the CLIP loader sees one layout. */
+static mend_status add_text_model_level(void *ctx, const char *name, char *out, size_t size, mend_err *err)
+{
+    static const char prefix[] = "cond_stage_model.transformer.";
+    size_t n = sizeof prefix - 1;
+    if (strncmp(name, prefix, n) == 0 && strncmp(name + n, "text_model.", 11) != 0)
+        snprintf(out, size, "%stext_model.%s", prefix, name + n);
+    else
+        snprintf(out, size, "%s", name);
+    return MEND_OK;
+}
+
 static mend_status open_files(mend_sd_model *m, unsigned comps, mend_err *err)
 {
     if (!m->diffusers) {
         MEND_TRY(mend_tf_open(m->path, &m->unet_file, err));
+        if (!mend_tf_find(m->unet_file, "cond_stage_model.transformer.text_model.final_layer_norm.weight") &&
+            mend_tf_find(m->unet_file, "cond_stage_model.transformer.final_layer_norm.weight"))
+            MEND_TRY(mend_tf_rename(m->unet_file, add_text_model_level, NULL, err));
         m->te_file = m->vae_file = m->unet_file;
         m->unet_prefix = "model.diffusion_model.";
         m->vae_prefix = "first_stage_model.";
