@@ -702,6 +702,45 @@ TEST(interrupt_stops_a_job)
     reply_free(&r);
 }
 
+/* Skip ends the current batch early (from its latest prediction) and the
+ * job goes on with the next one: n_iter 2 of 150 steps still returns two
+ * images, and the second batch starts long before 150 steps of the first. */
+TEST(skip_ends_the_current_batch)
+{
+    CHECK_MSG(full != NULL, "no server");
+    if (!full)
+        return;
+    bg_request b = {"/sdapi/v1/txt2img", "{\"prompt\": \"long\", \"steps\": 150, \"width\": 128, \"height\": 128,"
+                                         " \"n_iter\": 2, \"seed\": 11}", {0}, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, bg_main, &b);
+    CHECK(wait_for_step(2, 0, NULL, NULL));
+    reply r = http(full, "POST", "/sdapi/v1/skip", "");
+    CHECK(r.status == 200);
+    reply_free(&r);
+    /* the second batch must start: job_no 1 while the first batch had 150 steps to go */
+    int second = 0, first_step_max = 0;
+    for (int i = 0; i < 3000 && !second; i++) {
+        r = http(full, "GET", "/sdapi/v1/progress?skip_current_image=true", NULL);
+        const cJSON *st = get(r.json, "state");
+        if ((int)num(st, "job_no") >= 1)
+            second = 1;
+        else if ((int)num(st, "sampling_step") > first_step_max)
+            first_step_max = (int)num(st, "sampling_step");
+        reply_free(&r);
+        if (!second)
+            usleep(20000);
+    }
+    CHECK_MSG(second && first_step_max < 100, "second batch %s, first batch reached step %d",
+              second ? "started" : "never started", first_step_max);
+    r = http(full, "POST", "/sdapi/v1/interrupt", ""); /* end the 150-step second batch */
+    reply_free(&r);
+    pthread_join(t, NULL);
+    CHECK_MSG(b.r.status == 200 && cJSON_GetArraySize(get(b.r.json, "images")) == 2, "%d, %d images", b.r.status,
+              cJSON_GetArraySize(get(b.r.json, "images")));
+    reply_free(&b.r);
+}
+
 TEST(model_switch_via_options)
 {
     CHECK_MSG(full != NULL, "no server");
@@ -765,6 +804,7 @@ int main(void)
         RUN(inpaint_keeps_unmasked_pixels);
         RUN(progress_moves_during_a_job);
         RUN(interrupt_stops_a_job);
+        RUN(skip_ends_the_current_batch);
         RUN(model_switch_via_options);
         RUN(cheap_preview_at_latent_size);
         const char *taesd = test_shared("taesd");
