@@ -3,6 +3,10 @@
 #include "test.h"
 
 #include "core/sha256.h"
+#include "model/model_hash.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <string.h>
 
@@ -90,8 +94,48 @@ TEST(file_hash)
     CHECK(strstr(err.msg, "sha_abc.txt") != NULL);
 }
 
+/* The checkpoint hash cache: a hit skips hashing (proved by planting a fake
+ * entry), a changed file (new mtime) is hashed again. */
+TEST(model_hash_cache)
+{
+    char dir[512], model[600], cache[700];
+    snprintf(dir, sizeof dir, "%s/cache/deep", test_tmpdir());
+    snprintf(model, sizeof model, "%s/model.bin", test_tmpdir());
+    snprintf(cache, sizeof cache, "%s/hashes.tsv", dir);
+    setenv("MEND_CACHE_DIR", dir, 1);
+    FILE *f = fopen(model, "wb");
+    fputs("abc", f);
+    fclose(f);
+    char hex[65], again[65];
+    mend_err err = {0};
+    CHECK_OK(mend_model_hash(model, hex, &err), &err);
+    CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    size_t len = 0;
+    char *text = test_read_file(cache, &len);
+    CHECK_MSG(text && !strncmp(text, hex, 64), "cache not written: %s", text ? text : "(none)");
+    if (text) { /* plant a different hash for the same key: a hit must return it */
+        text[0] = text[0] == '0' ? '1' : '0';
+        f = fopen(cache, "a");
+        fputs(text, f);
+        fclose(f);
+        CHECK_OK(mend_model_hash(model, again, &err), &err);
+        CHECK_MSG(again[0] == text[0] && !strcmp(again + 1, hex + 1), "cache entry not used");
+    }
+    free(text);
+    /* the file changes (content and mtime): hashed again */
+    struct timespec ts[2] = {{0, UTIME_NOW}, {12345, 0}};
+    f = fopen(model, "wb");
+    fputs("abcd", f);
+    fclose(f);
+    utimensat(AT_FDCWD, model, ts, 0);
+    CHECK_OK(mend_model_hash(model, again, &err), &err);
+    CHECK(!strcmp(again, "88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589"));
+    unsetenv("MEND_CACHE_DIR");
+}
+
 int main(void)
 {
+    RUN(model_hash_cache);
     RUN(nist_vectors);
     RUN(million_a);
     RUN(split_equals_whole);

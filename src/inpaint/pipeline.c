@@ -7,12 +7,12 @@
  *              -> VAE decode -> composite over the original -> infotext */
 #include "inpaint/pipeline.h"
 
-#include "core/sha256.h"
 #include "inpaint/color_correction.h"
 #include "inpaint/conditioning.h"
 #include "inpaint/denoiser.h"
 #include "inpaint/infotext.h"
 #include "inpaint/mask_prep.h"
+#include "model/model_hash.h"
 #include "sampling/sampler.h"
 
 #include <math.h>
@@ -401,8 +401,8 @@ static mend_status finish_image(job *j, const float *sample, int index, mend_gen
     return MEND_OK;
 }
 
-/* A1111's "Model hash" of a single-file checkpoint, computed once per
- * loaded model on its first job. Diffusers folders have none (A1111 has no
+/* A1111's "Model hash" of a single-file checkpoint, looked up (or computed
+ * and cached, model/model_hash.h) once per loaded model on its first job. Diffusers folders have none (A1111 has no
  * hash for them either). A file that cannot be read again leaves the hash
  * out of the infotext rather than failing a finished generation. */
 static void ensure_model_hash(mend_sd_model *m)
@@ -412,7 +412,7 @@ static void ensure_model_hash(mend_sd_model *m)
     m->model_hash_tried = 1;
     char hex[65];
     mend_err e = {0};
-    if (mend_sha256_file(m->path, hex, &e) == MEND_OK) {
+    if (mend_model_hash(m->path, hex, &e) == MEND_OK) {
         memcpy(m->model_hash, hex, 10);
         m->model_hash[10] = '\0';
     }
