@@ -44,17 +44,20 @@ static void softmax_row(float *s, int64_t n)
     }
     for (; i < n; i++)
         mx = s[i] > mx ? s[i] : mx;
-    for (i = 0; i < n; i++)
-        s[i] = mend_expf(s[i] - mx);
     float acc[LANES] = {0};
     for (i = 0; i + LANES <= n; i += LANES)
-        for (int l = 0; l < LANES; l++)
-            acc[l] += s[i + l];
+        for (int l = 0; l < LANES; l++) {
+            float e = mend_expf(s[i + l] - mx);
+            s[i + l] = e;
+            acc[l] += e;
+        }
     float sum = 0.0f;
     for (int l = 0; l < LANES; l++)
         sum += acc[l];
-    for (; i < n; i++)
+    for (; i < n; i++) {
+        s[i] = mend_expf(s[i] - mx);
         sum += s[i];
+    }
     float inv = 1.0f / sum;
     for (i = 0; i < n; i++)
         s[i] *= inv;

@@ -615,6 +615,16 @@ static void free_scratch(xf_scratch *s)
     free(s->vc);
 }
 
+/* y[rows, c] += bias[c] (bias may be NULL). */
+static void add_row_bias(float *y, int64_t rows, int c, const float *bias)
+{
+    if (!bias)
+        return;
+    for (int64_t r = 0; r < rows; r++)
+        for (int i = 0; i < c; i++)
+            y[r * c + i] += bias[i];
+}
+
 /* SpatialTransformer on x (NCHW), in place: x += proj_out(blocks(proj_in(GN(x)))). */
 static mend_status xformer_forward(const xformer *xf, act *x, int B, const float *ctx, int T, mend_err *err)
 {
@@ -630,16 +640,23 @@ static mend_status xformer_forward(const xformer *xf, act *x, int B, const float
         st = nomem(err, "SpatialTransformer");
         goto done;
     }
-    mend_group_norm(x->d, B, c, L, GN_GROUPS, XF_GN_EPS, xf->norm.g, xf->norm.b, 0, t);
-    mend_nchw_to_nhwc(t, B, c, L, tok);
-    mend_linear(tok, rows, c, xf->proj_in.w, xf->proj_in.b, c, t);
+    mend_group_norm(x->d, B, c, L, GN_GROUPS, XF_GN_EPS, xf->norm.g, xf->norm.b, 0, tok);
+    /* proj_in reads the normalised NCHW image as the transposed operand, so
+     * tokens [L, c] come out without a layout pass: t_b = tok_b^T W^T + b */
+    for (int b = 0; b < B; b++)
+        mend_gemm(1, 1, L, c, c, 1.0f, tok + b * c * L, L, xf->proj_in.w, c, 0.0f, t + b * L * c, c);
+    add_row_bias(t, rows, c, xf->proj_in.b);
     for (int d = 0; d < xf->depth && st == MEND_OK; d++)
         st = tblock_forward(&xf->blocks[d], t, B, L, c, ctx, T, &s, err);
     if (st != MEND_OK)
         goto done;
-    mend_linear(t, rows, c, xf->proj_out.w, xf->proj_out.b, c, tok);
-    mend_nhwc_to_nchw(tok, B, c, L, t);
-    mend_add(x->d, t, x->d, n);
+    /* proj_out straight into the residual: x_b[c, L] += W t_b^T + b */
+    for (int b = 0; b < B; b++) {
+        float *xb = x->d + b * c * L;
+        mend_gemm(0, 1, c, L, c, 1.0f, xf->proj_out.w, c, t + b * L * c, c, 1.0f, xb, L);
+        if (xf->proj_out.b)
+            mend_add_channel_bias(xb, xf->proj_out.b, 1, c, L);
+    }
 done:
     free_scratch(&s);
     free(tok);
