@@ -12,7 +12,7 @@
 #include <string.h>
 
 
-#define TILE_BYTES (2u << 20)
+#define TILE_BYTES (8u << 20) /* im2col scratch per thread: large enough that re-packing the weights per tile is amortised */
 
 void mend_conv2d_out_size(const mend_conv2d_desc *d, int h, int w, int *oh, int *ow)
 {
