@@ -43,11 +43,15 @@ static size_t mutate(const uint8_t *seed, size_t len, uint8_t *buf, size_t cap)
         case 2: /* truncate */
             n = rnd() % (n + 1);
             break;
-        default: /* duplicate a slice */
-            if (n > 8 && n + 64 < cap) {
+        default: /* insert a copy of a slice somewhere else */
+            if (n > 8 && n + 64 <= cap) {
+                uint8_t slice[64];
                 size_t from = rnd() % (n - 8), k = 1 + rnd() % 64, to = rnd() % n;
+                if (k > n - from)
+                    k = n - from;
+                memcpy(slice, buf + from, k);
                 memmove(buf + to + k, buf + to, n - to);
-                memcpy(buf + to, buf + from + (from >= to ? k : 0), k < n - from ? k : n - from);
+                memcpy(buf + to, slice, k);
                 n += k;
             }
         }
