@@ -37,6 +37,143 @@ const char *mend_status_name(mend_status s);
 void mend_set_threads(int n);
 int mend_get_threads(void);
 
+/* ------------------------------------------------------------------ */
+/* Images: 8-bit, interleaved rows (PNG/JPEG in, PNG out).            */
+
+typedef struct mend_image {
+    int width, height, channels;
+    uint8_t *data; /* width * height * channels bytes, owned */
+} mend_image;
+
+/* A PNG tEXt chunk (Latin-1 keyword of 1..79 chars, text without NULs). */
+typedef struct mend_png_text {
+    const char *key;
+    const char *text;
+} mend_png_text;
+
+void mend_image_free(mend_image *img);
+/* Reads and decodes a PNG or JPEG file. */
+mend_status mend_image_load(const char *path, mend_image *out, mend_err *err);
+/* Writes a PNG atomically (never a partial file), with text chunks such as
+ * A1111's "parameters". */
+mend_status mend_image_save_png(const char *path, const mend_image *img, const mend_png_text *texts, int ntexts,
+                                mend_err *err);
+
+/* ------------------------------------------------------------------ */
+/* A model: an SD 1.x checkpoint (single file or diffusers folder)    */
+/* with its CLIP vocabulary. Opaque to users of this header.          */
+
+typedef struct mend_sd_model mend_sd_model;
+
+/* vocab may be NULL when the model has a tokenizer/ folder. */
+mend_status mend_model_load(const char *path, const char *vocab, mend_sd_model **out, mend_err *err);
+void mend_model_free(mend_sd_model *m);
+
+/* ------------------------------------------------------------------ */
+/* Generation parameters (named after A1111's API fields).            */
+
+enum {
+    MEND_FILL_FILL = 0,
+    MEND_FILL_ORIGINAL = 1,
+    MEND_FILL_LATENT_NOISE = 2,
+    MEND_FILL_LATENT_NOTHING = 3,
+};
+
+/* randn_source: A1111's "GPU" default is the CUDA Philox stream, which the
+ * NV generator reproduces; the infotext names the source only when it is
+ * not GPU. */
+typedef enum mend_rng_source { MEND_RNG_SOURCE_GPU = 0, MEND_RNG_SOURCE_NV, MEND_RNG_SOURCE_CPU } mend_rng_source;
+
+typedef struct mend_gen_params {
+    const char *prompt;
+    const char *negative_prompt;
+    int width, height;  /* multiples of 8 */
+    int steps;          /* 1..150 */
+    float cfg_scale;
+    int64_t seed;       /* -1 = random */
+    int64_t subseed;    /* -1 = random */
+    float subseed_strength;
+    int batch_size;     /* images sampled together, 1..8 */
+    int n_iter;         /* batches, 1..100 */
+    const char *sampler_name; /* A1111 name, e.g. "DPM++ 2M" */
+    const char *scheduler;    /* "Automatic", "Karras", ... */
+    int clip_skip;            /* 1 = last layer */
+    mend_rng_source rng;
+    int eta_noise_seed_delta;
+    /* img2img / inpaint */
+    float denoising_strength; /* 0..1 */
+    int resize_mode;          /* 0 just resize, 1 crop and resize, 2 resize and fill */
+    float initial_noise_multiplier;
+    int mask_blur_x, mask_blur_y; /* 0..64 */
+    int inpainting_fill;          /* MEND_FILL_* */
+    int inpaint_full_res;         /* 1 = "Only masked" */
+    int inpaint_full_res_padding; /* 0..256 */
+    int inpainting_mask_invert;   /* 1 = "Inpaint not masked" */
+    float inpainting_mask_weight; /* conditioning mask strength of 9-channel models */
+    int mask_round;
+    /* A1111 setting img2img_color_correction (default off): match the
+     * decoded image's LAB histograms to the processed init image's,
+     * keeping the decoded luminosity (§4.5, §9). img2img only. */
+    int color_correction;
+} mend_gen_params;
+
+/* A1111 UI defaults (Inpaint tab): DPM++ 2M / Automatic, 20 steps, CFG 7,
+ * 512x512, strength 0.75, mask blur 4, original, whole picture, padding 32. */
+void mend_gen_params_default(mend_gen_params *p);
+
+/* A1111 API defaults (/sdapi/v1/img2img): Euler, 50 steps, fill, only
+ * masked, padding 0. */
+void mend_gen_params_api_default(mend_gen_params *p);
+
+/* Range checks with a message naming the field. has_init: img2img. */
+mend_status mend_gen_params_validate(const mend_gen_params *p, int has_init, mend_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Generation: txt2img, img2img, or inpainting when a mask is given.  */
+
+typedef struct mend_gen_inputs {
+    const mend_image *init_image; /* NULL: txt2img */
+    const mend_image *mask;       /* NULL: no mask (img2img); white = repaint. Must have the
+                                     init image's size: mend refuses a mismatch (spec §15.3)
+                                     rather than apply a mask-derived crop to another size */
+} mend_gen_inputs;
+
+typedef struct mend_gen_progress {
+    int iteration, n_iter; /* batch iteration (0-based) of n_iter */
+    int step, steps;       /* sampler step (0-based) of this batch */
+    const float *denoised; /* the latest x0 prediction [batch, 4, h, w] */
+    int batch, h, w;
+} mend_gen_progress;
+
+/* Called after every sampler step. Return MEND_E_INTERRUPTED to stop the
+ * job (A1111 "Interrupt": the current batch is finished from its latest
+ * prediction, no further batches run). */
+typedef mend_status (*mend_gen_progress_fn)(void *user, const mend_gen_progress *p, mend_err *err);
+
+/* Wall-clock seconds spent in each stage of the job (for benchmarks). */
+typedef struct mend_gen_timings {
+    double conditioning; /* prompts -> CLIP conditioning */
+    double prepare;      /* mask and init image preparation, VAE encode, masked content */
+    double sampling;     /* all sampler steps (UNet calls) */
+    double decode;       /* VAE decode */
+    double composite;    /* overlay, infotext */
+} mend_gen_timings;
+
+typedef struct mend_gen_output {
+    int count;
+    mend_image *images; /* RGB, W x H (only masked: the original's size) */
+    int64_t *seeds;
+    int64_t *subseeds;
+    char **infotexts;   /* A1111's "parameters" text of each image */
+    int interrupted;
+    char *comment;      /* e.g. the blank-mask fallback note, or NULL */
+    mend_gen_timings timings;
+} mend_gen_output;
+
+mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
+                          mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err);
+void mend_gen_output_free(mend_gen_output *o);
+
 #ifdef __cplusplus
 }
 #endif

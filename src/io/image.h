@@ -30,16 +30,7 @@
 
 #define MEND_IMAGE_MAX_SIDE 16384
 
-typedef struct mend_image {
-    int width, height, channels;
-    uint8_t *data; /* width * height * channels bytes, owned */
-} mend_image;
-
-/* A PNG tEXt chunk (Latin-1 keyword of 1..79 chars, text without NULs). */
-typedef struct mend_png_text {
-    const char *key;
-    const char *text;
-} mend_png_text;
+/* mend_image and mend_png_text are defined in include/mend/mend.h. */
 
 /* Allocates an all-zero image (freeing nothing: *img is overwritten). */
 mend_status mend_image_alloc(mend_image *img, int width, int height, int channels, mend_err *err);

@@ -164,3 +164,13 @@ void mend_sd_free(mend_sd_model *m)
     free(m->path);
     free(m);
 }
+
+mend_status mend_model_load(const char *path, const char *vocab, mend_sd_model **out, mend_err *err)
+{
+    return mend_sd_load(path, vocab, MEND_COMP_ALL, out, err);
+}
+
+void mend_model_free(mend_sd_model *m)
+{
+    mend_sd_free(m);
+}
