@@ -84,6 +84,12 @@ char *test_read_file(const char *path, size_t *len);
 /* A fresh temporary directory for this test binary. */
 const char *test_tmpdir(void);
 
+/* Synthetic inputs shared by the CLI and server tests: an RGB gradient
+ * (R = 4x, G = 4y, B = 100 + (x ^ y)) and a mask with a white square
+ * x, y in [24, 40). */
+void test_make_gradient(mend_image *img, int w, int h);
+void test_make_square_mask(mend_image *img, int w, int h);
+
 int test_summary(void);
 
 #endif

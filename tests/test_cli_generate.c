@@ -66,26 +66,6 @@ static void save(const char *path, const mend_image *img)
     CHECK_OK(mend_image_save_png(path, img, NULL, 0, &err), &err);
 }
 
-static void make_init(mend_image *img)
-{
-    mend_err err = {0};
-    CHECK_OK(mend_image_alloc(img, W, H, 3, &err), &err);
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++) {
-            uint8_t *p = img->data + 3 * (y * W + x);
-            p[0] = (uint8_t)(x * 4), p[1] = (uint8_t)(y * 4), p[2] = (uint8_t)(100 + (x ^ y));
-        }
-}
-
-/* White square x, y in [24, 40). */
-static void make_mask(mend_image *img, int w, int h)
-{
-    mend_err err = {0};
-    CHECK_OK(mend_image_alloc(img, w, h, 1, &err), &err);
-    for (int y = 24; y < 40 && y < h; y++)
-        for (int x = 24; x < 40 && x < w; x++)
-            img->data[y * w + x] = 255;
-}
 
 /* The init image with a red stroke y in [26, 38), x in [12, 52). */
 static void make_sketch(const mend_image *init, mend_image *img)
@@ -113,8 +93,8 @@ static void setup(void)
     CHECK_MSG(rc == 0, "make-model -> %d: %s", rc, out ? out : "");
     free(out);
     mend_image init, mask, sketch;
-    make_init(&init);
-    make_mask(&mask, W, H);
+    test_make_gradient(&init, W, H);
+    test_make_square_mask(&mask, W, H);
     make_sketch(&init, &sketch);
     init_path = strdup(tmp_path("init.png"));
     mask_path = strdup(tmp_path("mask.png"));
@@ -190,7 +170,7 @@ TEST(sketch_mask_and_composite)
 {
     mend_err err = {0};
     mend_image orig, sketch, init_out, mask_out;
-    make_init(&orig);
+    test_make_gradient(&orig, W, H);
     make_sketch(&orig, &sketch);
     /* expected mask value for each transparency, as Pillow's blend truncates */
     const struct {
@@ -236,7 +216,7 @@ TEST(sketch_mask_and_composite)
     mend_image_free(&mask_out);
     /* sizes must match */
     mend_image small;
-    make_mask(&small, 32, 32);
+    test_make_square_mask(&small, 32, 32);
     CHECK(cli_sketch_inputs(&orig, &small, 4, 0, &init_out, &mask_out, &err) == MEND_E_ARG &&
           strstr(err.msg, "same size"));
     mend_image_free(&small);
@@ -360,8 +340,8 @@ TEST(inpaint_keeps_unmasked_pixels)
     REQUIRE_VOCAB();
     mend_image init, mask, blurred = {0};
     mend_err err = {0};
-    make_init(&init);
-    make_mask(&mask, W, H);
+    test_make_gradient(&init, W, H);
+    test_make_square_mask(&mask, W, H);
     CHECK_OK(mend_cv2_mask_blur(&mask, 4, 4, &blurred, &err), &err);
     const char *areas[] = {"", "--inpaint-full-res --inpaint-full-res-padding 8"};
     for (int a = 0; a < 2 && blurred.data; a++) {
@@ -388,7 +368,7 @@ TEST(inpaint_sketch_changes_only_near_strokes)
     REQUIRE_VOCAB();
     mend_image init, sketch, diff = {0}, blurred = {0};
     mend_err err = {0};
-    make_init(&init);
+    test_make_gradient(&init, W, H);
     make_sketch(&init, &sketch);
     CHECK_OK(mend_image_alloc(&diff, W, H, 1, &err), &err);
     for (int i = 0; i < W * H && diff.data; i++)
@@ -559,7 +539,7 @@ static void expect_bad(const char *args, const char *what)
 TEST(bad_inputs)
 {
     mend_image small;
-    make_mask(&small, 32, 32);
+    test_make_square_mask(&small, 32, 32);
     char small_mask[1024], text_file[1024];
     snprintf(small_mask, sizeof small_mask, "%s", tmp_path("small-mask.png"));
     snprintf(text_file, sizeof text_file, "%s", tmp_path("not-an-image.png"));

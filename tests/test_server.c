@@ -201,26 +201,6 @@ static const char *str(const cJSON *o, const char *key)
 
 /* ---- images -------------------------------------------------------------- */
 
-static void make_init(mend_image *img, int w, int h)
-{
-    mend_err err = {0};
-    CHECK_OK(mend_image_alloc(img, w, h, 3, &err), &err);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            uint8_t *p = img->data + 3 * (y * w + x);
-            p[0] = (uint8_t)(x * 4), p[1] = (uint8_t)(y * 4), p[2] = (uint8_t)(100 + (x ^ y));
-        }
-}
-
-/* White square x, y in [24, 40). */
-static void make_mask(mend_image *img, int w, int h)
-{
-    mend_err err = {0};
-    CHECK_OK(mend_image_alloc(img, w, h, 1, &err), &err);
-    for (int y = 24; y < 40 && y < h; y++)
-        for (int x = 24; x < 40 && x < w; x++)
-            img->data[y * w + x] = 255;
-}
 
 static char *png_b64(const mend_image *img, int data_url)
 {
@@ -361,9 +341,9 @@ TEST(bad_requests)
     if (!bare)
         return;
     mend_image init, mask, small;
-    make_init(&init, W, H);
-    make_mask(&mask, W, H);
-    make_mask(&small, 32, 32);
+    test_make_gradient(&init, W, H);
+    test_make_square_mask(&mask, W, H);
+    test_make_square_mask(&small, 32, 32);
     char *init64 = png_b64(&init, 1), *mask64 = png_b64(&mask, 0), *small64 = png_b64(&small, 0);
     const char *i2i = "/sdapi/v1/img2img", *t2i = "/sdapi/v1/txt2img", *opt = "/sdapi/v1/options";
     expect_error("malformed JSON", i2i, "{\"prompt\": ", 422, "value_error.jsondecode");
@@ -505,8 +485,8 @@ TEST(inpaint_keeps_unmasked_pixels)
     if (!full)
         return;
     mend_image init, mask, got = {0};
-    make_init(&init, W, H);
-    make_mask(&mask, W, H);
+    test_make_gradient(&init, W, H);
+    test_make_square_mask(&mask, W, H);
     char *init64 = png_b64(&init, 1), *mask64 = png_b64(&mask, 1);
     /* what openOutpaint sends: data URLs, sampler_index only, extra unknown keys */
     char *body = strdupf("{\"init_images\": [\"%s\"], \"mask\": \"%s\", \"prompt\": \"a red hat\", \"mask_blur\": 0,"

@@ -1,5 +1,7 @@
 #include "test.h"
 
+#include "io/image.h"
+
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -106,6 +108,26 @@ const char *test_tmpdir(void)
             snprintf(dir, sizeof dir, "/tmp");
     }
     return dir;
+}
+
+void test_make_gradient(mend_image *img, int w, int h)
+{
+    mend_err err = {0};
+    CHECK_OK(mend_image_alloc(img, w, h, 3, &err), &err);
+    for (int y = 0; y < h && img->data; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *p = img->data + 3 * (y * w + x);
+            p[0] = (uint8_t)(x * 4), p[1] = (uint8_t)(y * 4), p[2] = (uint8_t)(100 + (x ^ y));
+        }
+}
+
+void test_make_square_mask(mend_image *img, int w, int h)
+{
+    mend_err err = {0};
+    CHECK_OK(mend_image_alloc(img, w, h, 1, &err), &err);
+    for (int y = 24; y < 40 && y < h && img->data; y++)
+        for (int x = 24; x < 40 && x < w; x++)
+            img->data[y * w + x] = 255;
 }
 
 int test_summary(void)
