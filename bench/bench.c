@@ -23,9 +23,7 @@
 
 double bench_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    return mend_clock_s();
 }
 
 static double peak_rss_mib(void)

@@ -37,6 +37,9 @@ const char *mend_status_name(mend_status s);
 void mend_set_threads(int n);
 int mend_get_threads(void);
 
+/* Monotonic seconds (arbitrary origin) for progress, ETA and timings. */
+double mend_clock_s(void);
+
 /* ------------------------------------------------------------------ */
 /* Images: 8-bit, interleaved rows (PNG/JPEG in, PNG out).            */
 

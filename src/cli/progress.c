@@ -8,13 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 void cli_format_duration(double seconds, char *buf, size_t size)
 {
     long s = seconds > 0 ? (long)(seconds + 0.5) : 0;
@@ -28,7 +21,7 @@ void cli_progress_init(cli_progress *p, int show, volatile sig_atomic_t *interru
 {
     *p = (cli_progress){.show = show, .tty = isatty(2), .out = stderr, .iteration = -1,
                         .interrupted = interrupted};
-    p->last_event = now_seconds();
+    p->last_event = mend_clock_s();
 }
 
 void cli_progress_end(cli_progress *p)
@@ -65,7 +58,7 @@ static void draw(cli_progress *p, const mend_gen_progress *g, double now)
 mend_status cli_progress_step(void *user, const mend_gen_progress *g, mend_err *err)
 {
     cli_progress *p = user;
-    double now = now_seconds();
+    double now = mend_clock_s();
     if (g->iteration != p->iteration || g->step == 0) {
         /* a new bar: it started when the previous event (or the job) ended */
         cli_progress_end(p);

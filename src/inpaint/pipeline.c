@@ -56,13 +56,6 @@ static void job_free(job *j)
     free(j->image_cond);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int64_t random_seed(void)
 {
     uint32_t r;
@@ -376,9 +369,9 @@ static mend_status finish_image(job *j, const float *sample, int index, mend_gen
     if (!dec)
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
     mend_image gen = {0};
-    double t0 = now_s();
+    double t0 = mend_clock_s();
     mend_status s = mend_vae_decode(j->m->vae, sample, 1, j->h, j->w, dec, err);
-    out->timings.decode += now_s() - t0;
+    out->timings.decode += mend_clock_s() - t0;
     if (s == MEND_OK)
         s = to_image(dec, p->width, p->height, &gen, err);
     free(dec);
@@ -390,10 +383,10 @@ static mend_status finish_image(job *j, const float *sample, int index, mend_gen
         return s;
     }
     if (j->inpaint) {
-        t0 = now_s();
+        t0 = mend_clock_s();
         s = mend_apply_overlay(&gen, j->prep.has_crop ? j->prep.paste_to : NULL, &j->overlay, &out->images[index],
                                err);
-        out->timings.composite += now_s() - t0;
+        out->timings.composite += mend_clock_s() - t0;
         mend_image_free(&gen);
         return s;
     }
@@ -499,9 +492,9 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
         if ((s = mend_cfg_denoiser_init(&den, err)) != MEND_OK)
             break;
         run_ctx r = {j, &den, progress, user, it};
-        double t0 = now_s();
+        double t0 = mend_clock_s();
         s = sample_batch(j, &r, x, noise, err);
-        out->timings.sampling += now_s() - t0;
+        out->timings.sampling += mend_clock_s() - t0;
         if (s == MEND_E_INTERRUPTED) {
             /* A1111 finishes the batch from the latest x0 prediction */
             memcpy(x, den.last_denoised, (size_t)n * sizeof *x);
@@ -520,10 +513,10 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
         }
         for (int b = 0; b < B && s == MEND_OK; b++) {
             s = finish_image(j, x + b * j->lat, it * B + b, out, err);
-            double t1 = now_s();
+            double t1 = mend_clock_s();
             if (s == MEND_OK)
                 s = make_infotext(j, it * B + b, out, err);
-            out->timings.composite += now_s() - t1;
+            out->timings.composite += mend_clock_s() - t1;
             if (s == MEND_OK)
                 out->count = it * B + b + 1;
         }
@@ -594,16 +587,16 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
     j->subseed = p->subseed < 0 ? random_seed() : p->subseed;
     MEND_TRY(alloc_output(p, out, err));
     assign_seeds(j, out);
-    double t0 = now_s();
+    double t0 = mend_clock_s();
     MEND_TRY(prepare_conds(j, err));
-    out->timings.conditioning = now_s() - t0;
-    t0 = now_s();
+    out->timings.conditioning = mend_clock_s() - t0;
+    t0 = mend_clock_s();
     if (j->img2img)
         MEND_TRY(prepare_init(j, in, out, err));
     else if (j->inpainting_model)
         MEND_TRY(prepare_image_cond(j, NULL, err));
     mend_status s = apply_masked_content(j, out->seeds, err);
-    out->timings.prepare = now_s() - t0;
+    out->timings.prepare = mend_clock_s() - t0;
     return s;
 }
 

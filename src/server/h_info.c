@@ -11,13 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* ---------------- progress ---------------- */
 
 void h_progress(srv_server *s, int skip_image, srv_response *r)
@@ -38,7 +31,7 @@ void h_progress(srv_server *s, int skip_image, srv_response *r)
             progress += (double)p.job_no / p.job_count;
         if (p.sampling_steps > 0 && p.job_count > 0)
             progress += 1.0 / p.job_count * p.sampling_step / p.sampling_steps;
-        double elapsed = now_s() - p.started;
+        double elapsed = mend_clock_s() - p.started;
         eta_relative = elapsed / progress - elapsed;
         if (progress > 1)
             progress = 1;

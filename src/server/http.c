@@ -27,13 +27,6 @@ typedef struct conn_state {
     double started;
 } conn_state;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static enum MHD_Result send_response(struct MHD_Connection *c, srv_response *r, double started, int auth_fail)
 {
     char *body = r->body ? r->body : strdup("null");
@@ -46,7 +39,7 @@ static enum MHD_Result send_response(struct MHD_Connection *c, srv_response *r, 
     }
     r->body = NULL;
     char t[32];
-    snprintf(t, sizeof t, "%.4f", now_s() - started);
+    snprintf(t, sizeof t, "%.4f", mend_clock_s() - started);
     MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
     MHD_add_response_header(resp, "X-Process-Time", t);
     if (auth_fail)
@@ -88,7 +81,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st = calloc(1, sizeof *st);
         if (!st)
             return MHD_NO;
-        st->started = now_s();
+        st->started = mend_clock_s();
         *con_cls = st;
         if (!authorised(h->s, c)) {
             cJSON *o = cJSON_CreateObject();

@@ -12,13 +12,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int64_t random_seed(void)
 {
     uint32_t r = 0;
@@ -144,7 +137,7 @@ static void begin_job(srv_server *s, srv_job *j)
     struct tm tm;
     localtime_r(&t, &tm);
     strftime(p->job_timestamp, sizeof p->job_timestamp, "%Y%m%d%H%M%S", &tm);
-    p->started = now_s();
+    p->started = mend_clock_s();
     mend_image_free(&p->preview);
     free(j->model_title);
     j->model_title = s->model_title ? strdup(s->model_title) : NULL;
@@ -209,7 +202,7 @@ static void run_load(srv_server *s, srv_job *j)
     pthread_mutex_lock(&s->lock);
     s->prog.job_count = -1; /* A1111: -1 while a job is starting / loading */
     s->prog.job = "load model";
-    s->prog.started = now_s();
+    s->prog.started = mend_clock_s();
     pthread_mutex_unlock(&s->lock);
     j->status = srv_load_model(s, j->model_path, &j->err);
     end_job(s);
