@@ -11,7 +11,11 @@
  * UTF-8, are skipped; a zTXt with an unknown method is an error. Structural
  * problems are errors: no PNG signature, a chunk running past the end of
  * the data, no IEND, a zlib stream that does not inflate (or inflates past
- * MEND_PNG_TEXT_MAX_INFLATED), and (when asked) a bad CRC. */
+ * MEND_PNG_TEXT_MAX_INFLATED), more text in all than MEND_PNG_TEXT_MAX_TOTAL,
+ * and (when asked) a bad CRC. Reading is linear in the file's size; from a
+ * file, non-text chunks are skipped without being read (unless CRCs are
+ * checked, when they are streamed through the CRC), so pixels are never
+ * decoded nor held. */
 #ifndef MEND_IO_PNG_TEXT_H
 #define MEND_IO_PNG_TEXT_H
 
@@ -23,6 +27,9 @@
  * guard; Pillow's limit is 1 MB, mend is more generous). */
 #define MEND_PNG_TEXT_MAX_INFLATED ((size_t)16 << 20)
 
+/* Largest total of keys and texts kept from one PNG (a chunk-flood guard). */
+#define MEND_PNG_TEXT_MAX_TOTAL ((size_t)32 << 20)
+
 typedef struct mend_png_text_chunk {
     char type[5]; /* "tEXt", "zTXt" or "iTXt" */
     char *key;    /* UTF-8 */
@@ -32,6 +39,8 @@ typedef struct mend_png_text_chunk {
 typedef struct mend_png_text_list {
     int count;
     mend_png_text_chunk *items; /* in file order */
+    int capacity;               /* allocated items */
+    size_t total_bytes;         /* keys + texts kept so far */
 } mend_png_text_list;
 
 enum {
