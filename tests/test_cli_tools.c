@@ -5,7 +5,7 @@
 
 #include "io/st_writer.h"
 #include "model/diffusers.h"
-#include "model/make_model.h"
+#include "make_model.h"
 
 #include <dirent.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * name, shape, how to initialise it); the values are generated only when a
  * writer asks for them, block by block in parallel, from a PRNG stream that
  * depends on the seed, the tensor's LDM name and the block index alone. */
-#include "model/make_model.h"
+#include "make_model.h"
 
 #include "core/half.h"
 #include "core/threads.h"
