@@ -2,6 +2,7 @@
  * (the writer and renaming rules: test_st_rename.c). Nothing here needs the UNet/VAE/CLIP loaders (see test_tools_e2e.c for
  * the tests that do). */
 #include "test.h"
+#include "test_files.h"
 
 #include "io/st_writer.h"
 #include "model/diffusers.h"
@@ -11,15 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static const char *tmp_path(const char *name)
-{
-    static char paths[8][1024];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, sizeof paths[0], "%s/%s", test_tmpdir(), name);
-    return p;
-}
 
 /* Runs `mend ARGS`, output into a file; returns the exit status. */
 static int run_mend(const char *args, char **output)
@@ -43,26 +35,6 @@ static int make_model(const char *arch, const char *dtype, const char *layout, c
     CHECK_MSG(rc == 0, "make-model %s %s %s -> %d: %s", arch, dtype, layout, rc, text ? text : "");
     free(text);
     return rc;
-}
-
-static int path_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-/* Number of entries of dir whose name starts with prefix. */
-static int count_entries(const char *dir, const char *prefix)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-    closedir(d);
-    return n;
 }
 
 static int same_shape(const mend_tf_tensor *a, const mend_tf_tensor *b)

@@ -2,6 +2,7 @@
  * mend_tf_rename, and the diffusers -> single-file renaming rules. Split
  * from test_cli_tools.c, which tests make-model itself. */
 #include "test.h"
+#include "test_files.h"
 
 #include "io/st_writer.h"
 #include "model/diffusers.h"
@@ -9,35 +10,6 @@
 #include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static const char *tmp_path(const char *name)
-{
-    static char paths[8][1024];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, sizeof paths[0], "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
-static int path_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-/* Number of entries of dir whose name starts with prefix. */
-static int count_entries(const char *dir, const char *prefix)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-    closedir(d);
-    return n;
-}
 
 /* ---- streamed writer ------------------------------------------------------ */
 

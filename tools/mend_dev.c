@@ -7,7 +7,6 @@
 #include "cli/cli.h"
 #include "dev.h"
 
-#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,29 +27,31 @@ static const char *usage =
     "\n"
     "For taesd-*, --model is taesd_{encoder,decoder}.safetensors|.pth or a folder holding them.\n";
 
-int main(int argc, char **argv)
+/* `mend-dev tools make-model ...`: the spelling `mend tools` forwards. */
+static int tools(int argc, char **argv)
 {
-    /* Same heap policy as mend (src/cli/main.c): keep freed activation
-     * buffers instead of faulting in fresh pages every layer. */
-    mallopt(M_MMAP_THRESHOLD, 512 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        fputs(usage, stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    if (!strcmp(argv[1], "eval"))
-        return cmd_eval(argc - 1, argv + 1);
+    if (argc < 2)
+        return cli_errorf("tools: missing subcommand (make-model)");
     if (!strcmp(argv[1], "make-model"))
         return cmd_make_model(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "tools")) {
-        if (argc < 3)
-            return cli_errorf("tools: missing subcommand (make-model)");
-        if (!strcmp(argv[2], "make-model"))
-            return cmd_make_model(argc - 2, argv + 2);
-        if (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))
-            return cmd_make_model(2, (char *[]){"make-model", "--help", NULL});
-        return cli_errorf("tools: unknown subcommand '%s' (expected make-model)", argv[2]);
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+        return cmd_make_model(2, (char *[]){"make-model", "--help", NULL});
+    return cli_errorf("tools: unknown subcommand '%s' (expected make-model)", argv[1]);
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "";
+    if (!strcmp(cmd, "eval"))
+        return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "make-model"))
+        return cmd_make_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tools"))
+        return tools(argc - 1, argv + 1);
+    if (!*cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return *cmd ? 0 : 2;
     }
-    fprintf(stderr, "mend-dev: unknown command '%s' (see mend-dev --help)\n", argv[1]);
+    fprintf(stderr, "mend-dev: unknown command '%s' (see mend-dev --help)\n", cmd);
     return 2;
 }
