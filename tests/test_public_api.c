@@ -179,6 +179,7 @@ TEST(png_text_and_images_in_memory)
     CHECK(l.count == 2 && mend_png_text_get(&l, "parameters") &&
           !strcmp(mend_png_text_get(&l, "parameters"), "a cat\nSteps: 3, Seed: 9") && !mend_png_text_get(&l, "none"));
     mend_png_text_list_free(&l);
+    mend_image_free(&b);
     CHECK(mend_image_decode(png, n / 2, "half.png", &b, &err) != MEND_OK && strstr(err.msg, "half.png"));
     mend_image c = {0};
     CHECK_OK(mend_image_copy(&a, &c, &err), &err);
