@@ -8,10 +8,11 @@
  * with CFG (batch 2, latent size/8), VAE encode and VAE decode at size x size,
  * and prints ms, GFLOP/s, % of the measured peak and the process's peak RSS.
  * MODEL is normally the full-size random checkpoint from
- * `mend tools make-model --arch sd1 --size full --dtype f16 OUT`. */
+ * `mend-dev make-model --arch sd1 --size full --dtype f16 OUT`. Stands on
+ * the public headers only: the stages run through mend_bench_run. */
 #include "bench.h"
-#include "core/threads.h"
-#include "model/sd_model.h"
+#include "mend/bench.h"
+#include "mend/model.h"
 
 #include <immintrin.h>
 #include <malloc.h>
@@ -33,10 +34,13 @@ static double peak_rss_mib(void)
     return ru.ru_maxrss / 1024.0;
 }
 
+#define FMA_ITERS 4000000
+
 /* 12 independent FMA chains per thread keep both FMA ports busy. */
-static void fma_loop(void *ctx, int64_t b, int64_t e, int thread)
+static void fma_loop(void *ctx, int thread)
 {
     float *sink = ctx;
+    const int64_t b = 0, e = FMA_ITERS;
 #if defined(__AVX512F__)
     __m512 acc[12], m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
     for (int i = 0; i < 12; i++)
@@ -71,9 +75,9 @@ static double measure_peak_gflops(void)
 #endif
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
-        int64_t units = (int64_t)threads * 4000000;
+        int64_t units = (int64_t)threads * FMA_ITERS;
         double t0 = bench_now();
-        mend_parallel_for(units, fma_loop, sink);
+        mend_bench_on_threads(fma_loop, sink);
         double t = bench_now() - t0;
         double flops = (double)units * 12 * width * 2;
         if (flops / t > best)
@@ -117,16 +121,16 @@ static void print_table(double peak)
     }
 }
 
-static float *randn_buf(int64_t n, uint64_t seed)
+/* Times one stage and keeps its row; 1 when it failed. */
+static int stage(mend_sd_model *m, mend_bench_stage st, const char *what, int size, int reps, double peak,
+                 mend_err *err)
 {
-    float *b = malloc((size_t)n * sizeof *b);
-    if (!b)
-        return NULL;
-    for (int64_t i = 0; i < n; i++) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        b[i] = (float)((seed >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
-    }
-    return b;
+    mend_bench_result r;
+    if (mend_bench_run(m, st, size, reps, &r, err) != MEND_OK)
+        return 1;
+    row rw = {what, r.seconds * 1e3, r.gflop};
+    print_row(&rw, peak);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -172,96 +176,43 @@ int main(int argc, char **argv)
 
     mend_err err = {0};
     mend_sd_model *m = NULL;
-    unsigned comps = 0;
+    unsigned parts = 0;
     if (!only || !strcmp(only, "clip"))
-        comps |= MEND_COMP_CLIP;
+        parts |= MEND_PART_TEXT_ENCODER;
     if (!only || !strcmp(only, "unet"))
-        comps |= MEND_COMP_UNET;
+        parts |= MEND_PART_UNET;
     if (!only || !strcmp(only, "vae"))
-        comps |= MEND_COMP_VAE;
+        parts |= MEND_PART_VAE;
     if (inpaint)
-        comps = MEND_COMP_ALL;
+        parts = MEND_PART_ALL;
     double t0 = bench_now();
-    if (mend_sd_load(model, vocab, comps, &m, &err) != MEND_OK) {
+    if (!parts || mend_model_load_parts(model, vocab, parts, &m, &err) != MEND_OK) {
         fprintf(stderr, "mend-bench: %s\n", err.msg);
         return 1;
     }
     printf("model loaded in %.1f s, peak RSS %.0f MiB\n\n", bench_now() - t0, peak_rss_mib());
 
-    int lat = size / 8, B = 2, T = 77, status = 0;
+    int lat = size / 8, status = 0;
     if (inpaint) {
         status = bench_inpaint(m);
         printf("\npeak RSS: %.0f MiB\n", peak_rss_mib());
-        mend_sd_free(m);
+        mend_model_free(m);
         return status;
     }
-    if (m->clip) {
-        const mend_clip_arch *a = mend_clip_get_arch(m->clip);
-        int32_t ids[2 * 77];
-        for (int i = 0; i < 2 * 77; i++)
-            ids[i] = i % 77 == 0 ? 49406 : (i % 77 < 20 ? 320 + i % 77 : 49407);
-        float *out = malloc((size_t)2 * 77 * a->width * sizeof *out);
-        double best = 1e30;
-        for (int r = 0; r < reps && out; r++) {
-            double s = bench_now();
-            if (mend_clip_encode(m->clip, ids, 2, 77, 1, out, &err) != MEND_OK)
-                status = 1;
-            best = bench_now() - s < best ? bench_now() - s : best;
-        }
-        double w = a->width, tok = 2.0 * 77;
-        double gflop = tok * a->layers * (2 * 4 * w * w + 2 * 2 * w * a->mlp + 2 * 2 * 77 * w) / 1e9;
-        row rw = {"text encoder (2 x 77 tokens)", best * 1e3, gflop};
-        print_row(&rw, peak);
-        free(out);
-    }
-    if (m->unet) {
-        const mend_unet_arch *a = mend_unet_get_arch(m->unet);
-        int64_t nx = (int64_t)B * a->in_channels * lat * lat;
-        float *x = randn_buf(nx, 1), *ctx = randn_buf((int64_t)B * T * a->context_dim, 2);
-        float *out = malloc((size_t)B * a->out_channels * lat * lat * sizeof *out);
-        float ts[2] = {999.0f, 999.0f};
-        double best = 1e30;
-        for (int r = 0; r < reps && x && ctx && out; r++) {
-            double s = bench_now();
-            if (mend_unet_forward(m->unet, x, B, lat, lat, ts, ctx, T, out, &err) != MEND_OK)
-                status = 1;
-            best = bench_now() - s < best ? bench_now() - s : best;
-        }
-        char what[64];
-        snprintf(what, sizeof what, "UNet step (2 x %dx%d latent)", lat, lat);
-        row rw = {what, best * 1e3, mend_unet_flops(m->unet, B, lat, lat, T) / 1e9};
-        print_row(&rw, peak);
-        free(x), free(ctx), free(out);
-    }
-    if (m->vae) {
-        float *img = randn_buf((int64_t)3 * size * size, 3);
-        float *mom = malloc((size_t)8 * lat * lat * sizeof *mom);
-        float *dec = malloc((size_t)3 * size * size * sizeof *dec);
-        double best = 1e30;
-        for (int r = 0; r < reps && img && mom; r++) {
-            double s = bench_now();
-            if (mend_vae_encode(m->vae, img, 1, size, size, mom, &err) != MEND_OK)
-                status = 1;
-            best = bench_now() - s < best ? bench_now() - s : best;
-        }
-        char what[64];
-        snprintf(what, sizeof what, "VAE encode (%dx%d)", size, size);
-        row re = {what, best * 1e3, mend_vae_encode_flops(m->vae, 1, size, size) / 1e9};
-        print_row(&re, peak);
-        for (int64_t i = 0; mom && i < 4 * lat * lat; i++)
-            mom[i] *= MEND_VAE_SCALE;
-        best = 1e30;
-        for (int r = 0; r < reps && dec && mom; r++) {
-            double s = bench_now();
-            if (mend_vae_decode(m->vae, mom, 1, lat, lat, dec, &err) != MEND_OK)
-                status = 1;
-            best = bench_now() - s < best ? bench_now() - s : best;
-        }
-        snprintf(what, sizeof what, "VAE decode (%dx%d)", size, size);
-        row rd = {what, best * 1e3, mend_vae_decode_flops(m->vae, 1, lat, lat) / 1e9};
-        print_row(&rd, peak);
-        free(img), free(mom), free(dec);
-    }
+    mend_model_info info;
+    mend_model_get_info(m, &info);
+    char what[64];
+    if (info.text_encoder.loaded)
+        status |= stage(m, MEND_BENCH_TEXT_ENCODER, "text encoder (2 x 77 tokens)", size, reps, peak, &err);
+    snprintf(what, sizeof what, "UNet step (2 x %dx%d latent)", lat, lat);
+    if (info.unet.loaded)
+        status |= stage(m, MEND_BENCH_UNET_STEP, what, size, reps, peak, &err);
+    snprintf(what, sizeof what, "VAE encode (%dx%d)", size, size);
+    if (info.vae.loaded && info.vae_arch.has_encoder)
+        status |= stage(m, MEND_BENCH_VAE_ENCODE, what, size, reps, peak, &err);
+    snprintf(what, sizeof what, "VAE decode (%dx%d)", size, size);
+    if (info.vae.loaded && info.vae_arch.has_decoder)
+        status |= stage(m, MEND_BENCH_VAE_DECODE, what, size, reps, peak, &err);
     double peak_after = measure_peak_gflops();
     double best_peak = peak_after > peak ? peak_after : peak;
     printf("FMA peak measured again after the run: %.1f GFLOP/s; percentages use the higher, %.1f\n\n",
@@ -270,6 +221,6 @@ int main(int argc, char **argv)
     if (status)
         fprintf(stderr, "mend-bench: a stage failed: %s\n", err.msg);
     printf("\npeak RSS: %.0f MiB\n", peak_rss_mib());
-    mend_sd_free(m);
+    mend_model_free(m);
     return status;
 }

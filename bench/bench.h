@@ -1,7 +1,8 @@
-#ifndef MEND_BENCH_H
-#define MEND_BENCH_H
+/* mend-bench's own helpers (bench.c, bench_inpaint.c). */
+#ifndef MEND_BENCH_BENCH_H
+#define MEND_BENCH_BENCH_H
 
-#include "model/sd_model.h"
+#include "mend/mend.h"
 
 double bench_now(void);
 int bench_inpaint(mend_sd_model *m);

@@ -3,8 +3,7 @@
  * and "only masked" on a 2048x2048 photo with a small mask, whose cost must
  * follow the 512x512 target, not the photo. */
 #include "bench.h"
-
-#include "inpaint/pipeline.h"
+#include "mend/image.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 #include "inpaint/conditioning.h"
 #include "inpaint/mask_prep.h"
 #include "inpaint/pipeline.h"
-#include "model/make_model.h"
+#include "make_model.h"
 #include "model/sd_model.h"
 #include "sampling/sampler.h"
 

@@ -5,7 +5,7 @@
 #include "test.h"
 
 #include "io/st_writer.h"
-#include "model/make_model.h"
+#include "make_model.h"
 #include "model/sd_model.h"
 
 #include <string.h>

@@ -2,7 +2,7 @@
  * asset index.html refers to is embedded (a renamed file would otherwise give
  * a blank page only at run time). */
 #include "test.h"
-#include "web/web_assets.h"
+#include "server/web_assets.h"
 
 #include <string.h>
 

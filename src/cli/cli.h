@@ -4,12 +4,10 @@
 
 #include <stddef.h>
 
-#include "core/err.h"
+#include "mend/err.h"
 
 /* Subcommands: return the process exit code. */
 int cmd_info(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_tools(int argc, char **argv);
 int cmd_txt2img(int argc, char **argv);
 int cmd_img2img(int argc, char **argv);
 int cmd_inpaint(int argc, char **argv);
@@ -30,11 +28,6 @@ int cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char **pos,
 const char *cli_get(const cli_opt *opts, int nopts, const char *name);
 /* Integer option in [lo, hi] or the default; returns 0 on error after printing. */
 int cli_get_int(const cli_opt *opts, int nopts, const char *name, int def, int lo, int hi, int *out);
-
-/* The TAESD weights file for stem "taesd_encoder" or "taesd_decoder": the
- * path itself, or in a folder the first (by name) STEM*.safetensors|.pth.
- * Prints the error and returns 0 when there is none. */
-int cli_taesd_weights(const char *path, const char *stem, char *out, size_t size);
 
 /* Prints "mend: <message>" to stderr and returns 1. */
 int cli_error(const mend_err *err);

@@ -4,7 +4,7 @@
  * layout, files, per-component architecture, dtypes and parameter counts,
  * and whether it is an inpainting model. */
 #include "cli/cli.h"
-#include "model/sd_model.h"
+#include "mend/model.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,25 +12,12 @@
 
 static const char *info_usage = "usage: mend info MODEL [--vocab PATH]";
 
-/* Tensor counts per dtype, over the tensors whose name starts with prefix. */
-typedef struct dtype_counts {
-    int n[MEND_DT_BOOL + 1];
-} dtype_counts;
-
-static void count_dtypes(const mend_tf *f, const char *prefix, dtype_counts *c)
-{
-    size_t pl = strlen(prefix);
-    for (int i = 0; i < f->count; i++)
-        if (!strncmp(f->tensors[i].name, prefix, pl) && (unsigned)f->tensors[i].dtype <= MEND_DT_BOOL)
-            c->n[f->tensors[i].dtype]++;
-}
-
-static void print_dtypes(const dtype_counts *c)
+static void print_dtypes(const int *n)
 {
     const char *sep = "";
-    for (int d = 0; d <= MEND_DT_BOOL; d++) {
-        if (c->n[d]) {
-            printf("%s%s %d", sep, mend_dtype_name((mend_dtype)d), c->n[d]);
+    for (int d = 0; d < MEND_INFO_DTYPES; d++) {
+        if (n[d]) {
+            printf("%s%s %d", sep, mend_info_dtype_name(d), n[d]);
             sep = ", ";
         }
     }
@@ -49,65 +36,54 @@ static void print_params(int64_t n)
     printf("%lld parameters (%.1fM)", (long long)n, (double)n / 1e6);
 }
 
-static void print_component_footer(const mend_tf *f, const char *prefix, int64_t params)
+static void print_part_footer(const mend_part_info *p)
 {
-    dtype_counts c = {{0}};
-    count_dtypes(f, prefix, &c);
     printf("              dtypes ");
-    print_dtypes(&c);
+    print_dtypes(p->dtypes);
     printf("; ");
-    print_params(params);
+    print_params(p->params);
     printf("\n");
 }
 
-static void print_unet(const mend_sd_model *m)
+static void print_unet(const mend_model_info *m)
 {
-    const mend_unet_arch *a = mend_unet_get_arch(m->unet);
-    printf("unet:         in_channels %d, out_channels %d, model_channels %d, channel_mult ", a->in_channels,
-           a->out_channels, a->model_channels);
-    print_list(a->mult, a->levels);
-    printf(", %d res blocks, attention at levels", a->num_res_blocks);
-    for (int i = 0; i < a->levels; i++)
-        if (a->attn[i])
+    printf("unet:         in_channels %d, out_channels %d, model_channels %d, channel_mult ", m->unet_arch.in_channels,
+           m->unet_arch.out_channels, m->unet_arch.model_channels);
+    print_list(m->unet_arch.mult, m->unet_arch.levels);
+    printf(", %d res blocks, attention at levels", m->unet_arch.num_res_blocks);
+    for (int i = 0; i < m->unet_arch.levels; i++)
+        if (m->unet_arch.attn[i])
             printf(" %d", i);
-    printf(", %d heads, context %d, transformer depth %d, %s projections\n", a->num_heads, a->context_dim,
-           a->transformer_depth, a->linear_proj ? "linear" : "1x1 conv");
-    print_component_footer(m->unet_file, m->unet_prefix, mend_unet_params(m->unet));
+    printf(", %d heads, context %d, transformer depth %d, %s projections\n", m->unet_arch.num_heads,
+           m->unet_arch.context_dim, m->unet_arch.transformer_depth,
+           m->unet_arch.linear_proj ? "linear" : "1x1 conv");
+    print_part_footer(&m->unet);
 }
 
-static void print_vae(const mend_sd_model *m)
+static void print_vae(const mend_model_info *m)
 {
-    const mend_vae_arch *a = mend_vae_get_arch(m->vae);
-    printf("vae:          ch %d, ch_mult ", a->ch);
-    print_list(a->mult, a->levels);
-    printf(", %d res blocks, z_channels %d, in_channels %d, %s\n", a->num_res_blocks, a->z_channels, a->in_channels,
-           a->has_encoder && a->has_decoder ? "encoder + decoder" : a->has_encoder ? "encoder only" : "decoder only");
-    print_component_footer(m->vae_file, m->vae_prefix, mend_vae_params(m->vae));
+    printf("vae:          ch %d, ch_mult ", m->vae_arch.ch);
+    print_list(m->vae_arch.mult, m->vae_arch.levels);
+    int enc = m->vae_arch.has_encoder, dec = m->vae_arch.has_decoder;
+    printf(", %d res blocks, z_channels %d, in_channels %d, %s\n", m->vae_arch.num_res_blocks,
+           m->vae_arch.z_channels, m->vae_arch.in_channels,
+           enc && dec ? "encoder + decoder" : enc ? "encoder only" : "decoder only");
+    print_part_footer(&m->vae);
 }
 
-static void print_clip(const mend_sd_model *m)
+static void print_clip(const mend_model_info *m)
 {
-    const mend_clip_arch *a = mend_clip_get_arch(m->clip);
-    printf("text encoder: CLIP width %d, %d layers, %d heads, mlp %d, vocab %d, %d positions\n", a->width, a->layers,
-           a->heads, a->mlp, a->vocab, a->max_pos);
-    print_component_footer(m->te_file, m->te_prefix, mend_clip_params(m->clip));
+    printf("text encoder: CLIP width %d, %d layers, %d heads, mlp %d, vocab %d, %d positions\n", m->clip_arch.width,
+           m->clip_arch.layers, m->clip_arch.heads, m->clip_arch.mlp, m->clip_arch.vocab, m->clip_arch.max_pos);
+    print_part_footer(&m->text_encoder);
 }
 
-static void print_files(const mend_sd_model *m)
+static void print_files(const mend_model_info *m)
 {
-    const mend_tf *files[3] = {m->unet_file, m->vae_file, m->te_file};
-    dtype_counts all = {{0}};
-    for (int i = 0; i < 3; i++) {
-        int seen = 0;
-        for (int k = 0; k < i; k++)
-            seen |= files[k] == files[i];
-        if (!files[i] || seen)
-            continue;
-        printf("file:         %s (%d tensors)\n", files[i]->path, files[i]->count);
-        count_dtypes(files[i], "", &all);
-    }
+    for (int i = 0; i < m->nfiles; i++)
+        printf("file:         %s (%d tensors)\n", m->files[i].path, m->files[i].tensors);
     printf("dtypes:       ");
-    print_dtypes(&all);
+    print_dtypes(m->dtypes);
     printf(" (tensors per dtype, all files)\n");
 }
 
@@ -135,7 +111,7 @@ static int has_own_tokenizer(const char *model)
     return file_exists(p);
 }
 
-static void print_model(const mend_sd_model *m)
+static void print_model(const mend_model_info *m)
 {
     printf("model:        %s\n", m->path);
     printf("layout:       %s\n", m->diffusers ? "diffusers folder" : "single-file (LDM/A1111)");
@@ -143,14 +119,13 @@ static void print_model(const mend_sd_model *m)
     print_unet(m);
     print_vae(m);
     print_clip(m);
-    int64_t total = mend_unet_params(m->unet) + mend_vae_params(m->vae) + mend_clip_params(m->clip);
     printf("total:        ");
-    print_params(total);
+    print_params(m->unet.params + m->vae.params + m->text_encoder.params);
     printf("\n");
-    int in = mend_unet_get_arch(m->unet)->in_channels;
+    int in = m->unet_arch.in_channels;
     printf("inpainting:   %s (UNet in_channels %d)\n", in == 9 ? "yes" : "no", in);
-    if (m->tokenizer)
-        printf("vocabulary:   %s (%d tokens)\n", m->vocab_path, mend_tokenizer_vocab_size(m->tokenizer));
+    if (m->vocab_path)
+        printf("vocabulary:   %s (%d tokens)\n", m->vocab_path, m->vocab_size);
     else
         printf("vocabulary:   none (pass --vocab PATH to check one)\n");
 }
@@ -165,14 +140,16 @@ int cmd_info(int argc, char **argv)
     if (npos != 1)
         return cli_errorf("info: missing MODEL\n%s", info_usage);
     const char *vocab = cli_get(opts, 1, "vocab");
-    unsigned comps = MEND_COMP_CLIP | MEND_COMP_UNET | MEND_COMP_VAE;
+    unsigned parts = MEND_PART_TEXT_ENCODER | MEND_PART_UNET | MEND_PART_VAE;
     if (vocab || has_own_tokenizer(pos[0]))
-        comps |= MEND_COMP_TOKENIZER;
+        parts |= MEND_PART_TOKENIZER;
     mend_err err = {0};
     mend_sd_model *m;
-    if (mend_sd_load(pos[0], vocab, comps, &m, &err) != MEND_OK)
+    if (mend_model_load_parts(pos[0], vocab, parts, &m, &err) != MEND_OK)
         return cli_error(&err);
-    print_model(m);
-    mend_sd_free(m);
+    mend_model_info info;
+    mend_model_get_info(m, &info);
+    print_model(&info);
+    mend_model_free(m);
     return 0;
 }

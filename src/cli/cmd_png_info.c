@@ -2,7 +2,7 @@
  * (the "parameters" text chunk) of a PNG, or with --all every text chunk
  * as "key: text". */
 #include "cli/cli.h"
-#include "io/png_text.h"
+#include "mend/png_text.h"
 
 #include <stdio.h>
 

@@ -27,25 +27,32 @@ static const char *serve_usage =
     "Endpoints: POST /sdapi/v1/{txt2img,img2img,interrupt,skip,png-info,refresh-checkpoints},\n"
     "GET /sdapi/v1/{progress,sd-models,samplers,schedulers}, GET/POST /sdapi/v1/options.\n";
 
+/* --model must load; without it the first checkpoint of --models-dir that
+ * loads is used, and the ones that do not are named and skipped. */
 static int start_model(srv_server *s, const char *model)
 {
     mend_err err = {0};
-    const char *path = model ? model : s->models.count ? s->models.items[0].filename : NULL;
-    if (!path) {
-        fprintf(stderr, "mend serve: no model yet (the folder has no checkpoint); generation answers 503 until "
-                        "one is added and chosen\n");
-        return 0;
+    if (model)
+        return srv_load_model(s, model, &err) != MEND_OK ? cli_error(&err) : 0;
+    for (int i = 0; i < s->models.count; i++) {
+        if (srv_load_model(s, s->models.items[i].filename, &err) == MEND_OK)
+            return 0;
+        fprintf(stderr, "mend serve: skipping %s: %s\n", s->models.items[i].filename, err.msg);
+        mend_err_clear(&err);
     }
-    if (srv_load_model(s, path, &err) != MEND_OK)
-        return cli_error(&err);
+    fprintf(stderr, "mend serve: no model yet (the folder has no checkpoint that loads); generation answers 503 "
+                    "until one is added and chosen\n");
     return 0;
 }
 
-/* --taesd: the decoder weights (path already resolved by cli_taesd_weights). */
-static mend_status load_taesd(const char *path, mend_tf **file, mend_taesd **out, mend_err *err)
+static void free_server(srv_server *s)
 {
-    MEND_TRY(mend_tf_open(path, file, err));
-    return mend_taesd_load(NULL, *file, out, err);
+    srv_models_free(&s->models);
+    cJSON_Delete(s->options);
+    mend_model_free(s->model);
+    free(s->model_title);
+    free(s->model_path);
+    mend_preview_taesd_free(s->taesd);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -75,18 +82,10 @@ int cmd_serve(int argc, char **argv)
     s.models.extra = (char *)cli_get(o, n, "model");
     mend_set_threads(threads);
     mend_err err = {0};
-    mend_tf *taesd_file = NULL;
-    char taesd_path[4096];
-    if (cli_get(o, n, "taesd") && !cli_taesd_weights(cli_get(o, n, "taesd"), "taesd_decoder", taesd_path,
-                                                     sizeof taesd_path))
-        return 1;
-    if (cli_get(o, n, "taesd") && load_taesd(taesd_path, &taesd_file, &s.taesd, &err) != MEND_OK) {
-        mend_tf_close(taesd_file);
+    if (cli_get(o, n, "taesd") && mend_preview_taesd_load(cli_get(o, n, "taesd"), &s.taesd, &err) != MEND_OK)
         return cli_error(&err);
-    }
     if (srv_init(&s, &err) != MEND_OK) {
-        mend_taesd_free(s.taesd);
-        mend_tf_close(taesd_file);
+        mend_preview_taesd_free(s.taesd);
         return cli_error(&err);
     }
     int rc = start_model(&s, s.models.extra);
@@ -113,16 +112,9 @@ int cmd_serve(int argc, char **argv)
         }
         srv_http_stop(h);
         srv_shutdown(&s);
-        mend_taesd_free(s.taesd);
-        mend_tf_close(taesd_file);
+        mend_preview_taesd_free(s.taesd);
         return rc;
     }
-    srv_models_free(&s.models);
-    cJSON_Delete(s.options);
-    mend_sd_free(s.model);
-    free(s.model_title);
-    free(s.model_path);
-    mend_taesd_free(s.taesd);
-    mend_tf_close(taesd_file);
+    free_server(&s);
     return rc;
 }

@@ -1,9 +1,12 @@
 /* mend: command-line entry. Dispatches to one subcommand per file. */
 #include "cli/cli.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *usage =
     "mend " MEND_VERSION " — Stable Diffusion inpainting engine\n"
@@ -20,14 +23,9 @@ static const char *usage =
     "  serve [--model PATH] [--models-dir DIR] [--port 7860] [--listen] [--api-auth U:P]\n"
     "                                     A1111-compatible HTTP API (/sdapi/v1/img2img, txt2img, progress, ...)\n"
     "  info MODEL [--vocab PATH]          print the detected architecture, dtypes and parameter counts\n"
-    "  eval COMPONENT --model PATH --in IN.safetensors --out OUT.safetensors [--vocab PATH] [--threads N]\n"
-    "                                     run one component on reference inputs; COMPONENT is one of\n"
-    "                                     tokenize (with --prompts FILE instead of --in), text-encoder, unet,\n"
-    "                                     vae-encode, vae-decode, taesd-encode, taesd-decode\n"
-    "  tools make-model --arch sd1|sd1-inpaint --size tiny|full --dtype f32|f16|bf16 [--seed N]\n"
-    "                   [--layout single|diffusers] OUT\n"
-    "                                     write a random-weight SD 1.x checkpoint (single .safetensors file, or a\n"
-    "                                     diffusers folder without tokenizer/: pass --vocab or add one)\n"
+    "  eval COMPONENT ...                 developer commands of mend-dev (built from tools/ beside mend):\n"
+    "  tools make-model ...               one component on reference inputs; a random-weight checkpoint;\n"
+    "                                     see mend-dev --help\n"
     "\n"
     "MODEL is a single-file checkpoint (.safetensors, or a .ckpt written by torch.save) or a diffusers folder\n"
     "(unet/, vae/, text_encoder/). .ckpt/.pth files are read without running any code from them: only tensors\n"
@@ -38,6 +36,26 @@ static const char *usage =
     "Seeds follow A1111 (--rng gpu|nv|cpu, bit-exact). Exception: A1111 draws the noise of DPM++ SDE,\n"
     "DPM++ 2M SDE and DPM++ 3M SDE from torchsde's Brownian tree, which mend does not reproduce yet; those\n"
     "samplers use seed-generator noise here, so their images differ from A1111's for the same seed.\n";
+
+/* `mend eval` and `mend tools`: run mend-dev from the folder of this
+ * executable with the same arguments. Those commands stand on the engine's
+ * internal headers, so they live in the developer tool, not in mend. */
+static int forward_to_dev(char **argv)
+{
+    char self[PATH_MAX], dev[PATH_MAX + 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return cli_errorf("%s: cannot find this executable's folder to run mend-dev", argv[0]);
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(dev, sizeof dev, "%s/mend-dev", self);
+    argv[-1] = dev;
+    execv(dev, argv - 1);
+    return cli_errorf("%s is a developer command of mend-dev, which is not beside mend (%s: %s)", argv[0], dev,
+                      strerror(errno));
+}
 
 int main(int argc, char **argv)
 {
@@ -57,9 +75,10 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"info", cmd_info}, {"eval", cmd_eval}, {"tools", cmd_tools},
-                {"txt2img", cmd_txt2img}, {"img2img", cmd_img2img}, {"inpaint", cmd_inpaint},
+    } cmds[] = {{"info", cmd_info}, {"txt2img", cmd_txt2img}, {"img2img", cmd_img2img}, {"inpaint", cmd_inpaint},
                 {"png-info", cmd_png_info}, {"serve", cmd_serve}};
+    if (!strcmp(argv[1], "eval") || !strcmp(argv[1], "tools"))
+        return forward_to_dev(argv + 1);
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
         if (!strcmp(argv[1], cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

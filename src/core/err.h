@@ -5,28 +5,8 @@
 #ifndef MEND_CORE_ERR_H
 #define MEND_CORE_ERR_H
 
-#include "mend/mend.h"
-
-#if defined(__GNUC__)
-#define MEND_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define MEND_PRINTF(a, b)
-#endif
-
-/* Sets err (if non-NULL) and returns code. */
-mend_status mend_fail(mend_err *err, mend_status code, const char *fmt, ...) MEND_PRINTF(3, 4);
-
-/* Prepends "context: " to an existing message, keeps the code, returns it. */
-mend_status mend_err_wrap(mend_err *err, const char *fmt, ...) MEND_PRINTF(2, 3);
-
-void mend_err_clear(mend_err *err);
-
-/* Propagate a failing status: MEND_TRY(f(x, err)); */
-#define MEND_TRY(expr)                        \
-    do {                                      \
-        mend_status mend_try_s_ = (expr);     \
-        if (mend_try_s_ != MEND_OK)           \
-            return mend_try_s_;               \
-    } while (0)
+/* mend_fail, mend_err_wrap, mend_err_clear, MEND_TRY and MEND_PRINTF are
+ * public (include/mend/err.h) so front ends report errors the same way. */
+#include "mend/err.h"
 
 #endif

@@ -30,33 +30,8 @@
 /* Largest total of keys and texts kept from one PNG (a chunk-flood guard). */
 #define MEND_PNG_TEXT_MAX_TOTAL ((size_t)32 << 20)
 
-typedef struct mend_png_text_chunk {
-    char type[5]; /* "tEXt", "zTXt" or "iTXt" */
-    char *key;    /* UTF-8 */
-    char *text;   /* UTF-8, NUL-terminated (may contain no NUL) */
-} mend_png_text_chunk;
-
-typedef struct mend_png_text_list {
-    int count;
-    mend_png_text_chunk *items; /* in file order */
-    int capacity;               /* allocated items */
-    size_t total_bytes;         /* keys + texts kept so far */
-} mend_png_text_list;
-
-enum {
-    MEND_PNG_CRC_IGNORE = 0, /* read chunks whatever their CRC */
-    MEND_PNG_CRC_CHECK = 1,  /* a CRC mismatch in any chunk is an error */
-};
-
-/* `name` is used in error messages (a path, "buffer", ...). */
-mend_status mend_png_text_read_buffer(const void *buf, size_t len, const char *name, int crc_mode,
-                                      mend_png_text_list *out, mend_err *err);
-mend_status mend_png_text_read_file(const char *path, int crc_mode, mend_png_text_list *out, mend_err *err);
-
-/* Text of the last chunk with this key (Pillow's info dict keeps the last),
- * or NULL. */
-const char *mend_png_text_get(const mend_png_text_list *l, const char *key);
-
-void mend_png_text_list_free(mend_png_text_list *l);
+/* The chunk list types, the CRC modes and the reading functions are public:
+ * include/mend/png_text.h. */
+#include "mend/png_text.h"
 
 #endif

@@ -5,6 +5,7 @@
  * runs. Batches (n_iter) run as separate pipeline calls so that "skip" can
  * end one batch and go on with the next. */
 #include "server/server.h"
+#include "model/sd_model.h" /* mend_sd_load, UNet arch: not yet through include/mend */
 
 #include <stdio.h>
 #include <stdlib.h>

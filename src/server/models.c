@@ -1,8 +1,9 @@
 /* The checkpoints `mend serve` can switch between: the *.safetensors files
  * and diffusers folders of --models-dir, plus --model when it lives
- * elsewhere. Titles are file names: mend does not hash checkpoints, so the
- * "[shorthash]" part of A1111's titles is absent (as in A1111 before it has
- * hashed a file). */
+ * elsewhere. Titles and names follow mend_model_title/mend_model_name (the
+ * library's one rule); titles carry no "[shorthash]" (as in A1111 before it
+ * has hashed a file). A file that is not a readable checkpoint is skipped
+ * with a warning, so one broken download does not keep the server down. */
 #include "server/server.h"
 
 #include <dirent.h>
@@ -43,18 +44,17 @@ static mend_status add_checkpoint(srv_models *m, const char *path, mend_err *err
     if (!items)
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
     m->items = items;
-    const char *base = strrchr(abs, '/');
-    base = base && base[1] ? base + 1 : abs;
     srv_checkpoint *c = &m->items[m->count];
+    size_t tn = mend_model_title(abs, NULL, 0) + 1, nn = mend_model_name(abs, NULL, 0) + 1;
     c->filename = strdup(abs);
-    c->title = strdup(base);
-    c->model_name = strdup(base);
+    c->title = malloc(tn);
+    c->model_name = malloc(nn);
     if (!c->filename || !c->title || !c->model_name) {
         free(c->filename), free(c->title), free(c->model_name);
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
     }
-    if (ends_with(c->model_name, ".safetensors"))
-        c->model_name[strlen(c->model_name) - strlen(".safetensors")] = '\0';
+    mend_model_title(abs, c->title, tn);
+    mend_model_name(abs, c->model_name, nn);
     m->count++;
     return MEND_OK;
 }
@@ -90,7 +90,12 @@ mend_status srv_models_scan(srv_models *m, mend_err *err)
                 continue;
             char path[PATH_MAX];
             snprintf(path, sizeof path, "%s/%s", m->dir, e->d_name);
-            if ((ends_with(e->d_name, ".safetensors") && !is_dir(path)) || is_diffusers_dir(path))
+            if (!(ends_with(e->d_name, ".safetensors") && !is_dir(path)) && !is_diffusers_dir(path))
+                continue;
+            mend_err perr = {0};
+            if (mend_model_probe(path, &perr) != MEND_OK)
+                fprintf(stderr, "mend serve: skipping %s: %s\n", path, perr.msg);
+            else
                 s = add_checkpoint(m, path, err);
         }
         closedir(d);

@@ -6,7 +6,7 @@
  * models.c (checkpoint listing and name resolution), jobs.c (FIFO queue,
  * one worker thread that owns the model, progress state), h_generate.c
  * (txt2img / img2img), h_info.c (progress, options, listings, png-info),
- * preview.c (latent -> RGB live preview). */
+ * static.c (the page). Live previews come from include/mend/preview.h. */
 #ifndef MEND_SERVER_H
 #define MEND_SERVER_H
 
@@ -16,10 +16,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/err.h"
-#include "inpaint/pipeline.h"
-#include "model/taesd.h"
-#include "io/image.h"
+#include "mend/err.h"
+#include "mend/image.h"
+#include "mend/mend.h"
+#include "mend/model.h"
+#include "mend/preview.h"
 
 #define SRV_MAX_BODY ((size_t)64 << 20)
 
@@ -54,6 +55,8 @@ typedef struct srv_models {
     srv_checkpoint *items;
 } srv_models;
 
+/* Lists the checkpoints; a file in the folder that is not a readable
+ * checkpoint is left out with a warning on stderr naming it. */
 mend_status srv_models_scan(srv_models *m, mend_err *err);
 void srv_models_free(srv_models *m);
 /* Resolves a client's name (title, file name with or without extension,
@@ -100,7 +103,7 @@ typedef struct srv_server {
     const char *outputs;
     const char *auth; /* "user:pass[,user2:pass2]" or NULL */
     int threads;
-    mend_taesd *taesd; /* live previews with the TAESD decoder when given (--taesd), else "Approx cheap" */
+    mend_preview_taesd *taesd; /* live previews with the TAESD decoder when given (--taesd), else "Approx cheap" */
     /* the model: only the worker touches `model`; titles under `lock` */
     mend_sd_model *model;
     char *model_title, *model_path;
@@ -147,14 +150,19 @@ int srv_coerce(const cJSON *v, srv_ftype t, const char *name, void *out, cJSON *
 /* JSON parse with a FastAPI-shaped error. NULL + filled response on failure. */
 cJSON *srv_parse_body(const char *body, size_t len, int need_object, srv_response *r);
 
-/* ---------------- preview (preview.c) ---------------- */
+/* ---------------- preview (include/mend/preview.h) ---------------- */
 
-/* SD 1.x latent [4, h, w] (image `index` of the batch) -> RGB h x w image
- * with the standard linear latent-to-RGB factors ("Approx cheap"). */
-mend_status srv_latent_preview(const float *latent, int batch_index, int h, int w, mend_image *out, mend_err *err);
-/* The same through the TAESD decoder: an image at full resolution (8h x 8w). */
-mend_status srv_taesd_preview(const mend_taesd *t, const float *latent, int batch_index, int h, int w,
-                              mend_image *out, mend_err *err);
+static inline mend_status srv_latent_preview(const float *latent, int batch_index, int h, int w, mend_image *out,
+                                             mend_err *err)
+{
+    return mend_preview_cheap(latent, batch_index, h, w, out, err);
+}
+
+static inline mend_status srv_taesd_preview(const mend_preview_taesd *t, const float *latent, int batch_index, int h,
+                                            int w, mend_image *out, mend_err *err)
+{
+    return mend_preview_taesd_decode(t, latent, batch_index, h, w, out, err);
+}
 
 /* ---------------- handlers ---------------- */
 

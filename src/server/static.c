@@ -1,7 +1,7 @@
-/* The embedded web page (web/, see src/web/web_assets.h) at / and /web/NAME.
+/* The embedded web page (web/, see web_assets.h) at / and /web/NAME.
  * Kept apart from routes.c: the only hook there is one call to srv_static. */
 #include "server/server.h"
-#include "web/web_assets.h"
+#include "server/web_assets.h"
 
 #include <stdlib.h>
 #include <string.h>

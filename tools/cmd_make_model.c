@@ -1,7 +1,8 @@
-/* `mend tools SUBCOMMAND`: developer tools. For now: make-model, which
- * writes a random-weight SD 1.x checkpoint (model/make_model.h). */
+/* `mend-dev make-model`: writes a random-weight SD 1.x checkpoint
+ * (make_model.h) for tests and benchmarks. */
 #include "cli/cli.h"
-#include "model/make_model.h"
+#include "dev.h"
+#include "make_model.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,8 +10,8 @@
 #include <string.h>
 
 static const char *make_model_usage =
-    "usage: mend tools make-model --arch sd1|sd1-inpaint --size tiny|full --dtype f32|f16|bf16 [--seed N]\n"
-    "                             [--layout single|diffusers] OUT\n"
+    "usage: mend-dev make-model --arch sd1|sd1-inpaint --size tiny|full --dtype f32|f16|bf16 [--seed N]\n"
+    "                           [--layout single|diffusers] OUT\n"
     "  single (default): OUT is a .safetensors file in the LDM/A1111 layout.\n"
     "  diffusers: OUT is a new folder (unet/, vae/, text_encoder/, scheduler/, model_index.json); no tokenizer/\n"
     "  is written, so pass --vocab to commands that tokenize, or copy a tokenizer/ folder into it.";
@@ -42,14 +43,18 @@ static int parse_seed(const char *v, uint64_t *out)
             return cli_errorf("make-model: unknown --%s '%s' (expected %s)", opt, v_, choices);     \
     } while (0)
 
-static int cmd_make_model(int argc, char **argv)
+int cmd_make_model(int argc, char **argv)
 {
     cli_opt opts[] = {{"arch", 1, NULL}, {"size", 1, NULL}, {"dtype", 1, NULL}, {"seed", 1, NULL},
-                      {"layout", 1, NULL}};
+                      {"layout", 1, NULL}, {"help", 0, NULL}};
     int nopts = (int)(sizeof opts / sizeof *opts), npos;
     const char *pos[1];
     if (cli_parse(argc, argv, opts, nopts, pos, 1, &npos) != 0)
         return 2;
+    if (cli_get(opts, nopts, "help")) {
+        puts(make_model_usage);
+        return 0;
+    }
     mend_make_model_opts o = {.layout = MEND_MM_SINGLE};
     REQUIRE_CHOICE("arch", mend_mm_parse_arch, &o.arch, "sd1, sd1-inpaint");
     REQUIRE_CHOICE("size", mend_mm_parse_size, &o.size, "tiny, full");
@@ -65,17 +70,4 @@ static int cmd_make_model(int argc, char **argv)
     if (mend_make_model(&o, pos[0], &err) != MEND_OK)
         return cli_error(&err);
     return 0;
-}
-
-int cmd_tools(int argc, char **argv)
-{
-    if (argc < 2)
-        return cli_errorf("tools: missing subcommand (make-model)\n%s", make_model_usage);
-    if (!strcmp(argv[1], "make-model"))
-        return cmd_make_model(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        puts(make_model_usage);
-        return 0;
-    }
-    return cli_errorf("tools: unknown subcommand '%s' (expected make-model)", argv[1]);
 }

@@ -2,8 +2,8 @@
  * file and writes its outputs under the reference names, so outside tools
  * (and our tests) can compare file to file. One function per component,
  * each in its own eval_*.c. They return the process exit code. */
-#ifndef MEND_CLI_EVAL_H
-#define MEND_CLI_EVAL_H
+#ifndef MEND_TOOLS_EVAL_H
+#define MEND_TOOLS_EVAL_H
 
 #include "io/st_writer.h"
 #include "io/tensorfile.h"

@@ -2,7 +2,7 @@
  * the inputs of a reference file (or a prompts text file), outputs under the
  * reference's tensor names. */
 #include "cli/cli.h"
-#include "cli/eval.h"
+#include "eval.h"
 #include "model/sd_model.h"
 
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* The web page (the files of web/), compiled into the binary by cmake/embed_web.cmake
  * so `mend serve` can serve it without files beside the executable. */
-#ifndef MEND_WEB_ASSETS_H
-#define MEND_WEB_ASSETS_H
+#ifndef MEND_SERVER_WEB_ASSETS_H
+#define MEND_SERVER_WEB_ASSETS_H
 
 #include <stddef.h>
 

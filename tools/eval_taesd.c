@@ -5,7 +5,8 @@
  * --model is the weights file for that direction, or a folder holding
  * taesd_encoder*.safetensors / taesd_decoder*.safetensors (or .pth). */
 #include "cli/cli.h"
-#include "cli/eval.h"
+#include "eval.h"
+#include "mend/preview.h"
 #include "model/taesd.h"
 
 #include <dirent.h>
@@ -71,9 +72,9 @@ static int run_all(const eval_args *a, const mend_taesd *t, const mend_tf *in, i
 static int eval_taesd(const eval_args *a, int encode)
 {
     char path[4096];
-    if (!cli_taesd_weights(a->model, encode ? "taesd_encoder" : "taesd_decoder", path, sizeof path))
-        return 1;
     mend_err err = {0};
+    if (mend_taesd_weights_path(a->model, encode ? "taesd_encoder" : "taesd_decoder", path, sizeof path, &err))
+        return cli_error(&err);
     mend_tf *weights = NULL, *in = NULL;
     mend_taesd *t = NULL;
     int rc = 1;

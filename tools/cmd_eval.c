@@ -1,6 +1,7 @@
 /* mend eval: argument parsing and dispatch to the per-component runners. */
 #include "cli/cli.h"
-#include "cli/eval.h"
+#include "dev.h"
+#include "eval.h"
 
 #include <stdio.h>
 #include <stdlib.h>

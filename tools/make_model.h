@@ -16,8 +16,8 @@
  * The data is generated while the file is written (one tensor in memory at
  * a time), so the full f32 model (~4.3 GB) needs little memory. Output is
  * atomic: a failed run leaves nothing at `out`. */
-#ifndef MEND_MODEL_MAKE_MODEL_H
-#define MEND_MODEL_MAKE_MODEL_H
+#ifndef MEND_TOOLS_MAKE_MODEL_H
+#define MEND_TOOLS_MAKE_MODEL_H
 
 #include <stdint.h>
 

@@ -2,7 +2,7 @@
  * reference file; also writes tap/ intermediates when the input file has
  * any, so a mismatch can be traced to the first block that differs. */
 #include "cli/cli.h"
-#include "cli/eval.h"
+#include "eval.h"
 #include "model/sd_model.h"
 
 #include <stdio.h>

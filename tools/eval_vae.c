@@ -5,7 +5,7 @@
  *   vae-decode: z (or z_mean_scaled) -> decoded (or decoded_from_z_mean)
  *               and decoded_uint8 [N,H,W,3] */
 #include "cli/cli.h"
-#include "cli/eval.h"
+#include "eval.h"
 #include "model/sd_model.h"
 
 #include <math.h>

@@ -1,0 +1,94 @@
+/* mend — what a loaded model is: its parts, architecture, dtypes, hash and
+ * name, for `mend info`, the server's checkpoint list and benchmarks. */
+#ifndef MEND_MODEL_H
+#define MEND_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mend/mend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Parts of a checkpoint (mend_model_load loads them all). */
+enum {
+    MEND_PART_TOKENIZER = 1,
+    MEND_PART_TEXT_ENCODER = 2,
+    MEND_PART_UNET = 4,
+    MEND_PART_VAE = 8,
+    MEND_PART_ALL = 15,
+};
+
+/* Loads only the named parts (MEND_PART_*); vocab is needed only for the
+ * tokenizer of a model without a tokenizer/ folder. */
+mend_status mend_model_load_parts(const char *path, const char *vocab, unsigned parts, mend_sd_model **out,
+                                  mend_err *err);
+
+/* A quick check that path can be a checkpoint, without loading weights: a
+ * file's tensor table parses and its data lies inside the file; a folder
+ * has unet/. Loading can still fail (missing or misshapen tensors). */
+mend_status mend_model_probe(const char *path, mend_err *err);
+
+/* Tensor dtypes as counted below: index -> "F32", "F16", "BF16", "F64",
+ * "I64", "I32", "I16", "I8", "U8", "BOOL"; NULL past the end. */
+#define MEND_INFO_DTYPES 10
+const char *mend_info_dtype_name(int index);
+
+#define MEND_INFO_MAX_LEVELS 8
+
+typedef struct mend_part_info {
+    int loaded;
+    const char *file;              /* the file holding its tensors */
+    int64_t params;                /* parameters (weights) */
+    int dtypes[MEND_INFO_DTYPES];  /* its tensors per dtype */
+} mend_part_info;
+
+typedef struct mend_model_info {
+    const char *path;
+    int diffusers;          /* a diffusers folder (else one LDM/A1111 file) */
+    const char *arch;       /* "sd1", "sd1-inpaint" (9-channel UNet), or "" without a UNet */
+    const char *dtype;      /* dtype of most weight tensors ("F16") */
+    int nfiles;
+    struct {
+        const char *path;
+        int tensors;
+    } files[3];
+    int dtypes[MEND_INFO_DTYPES]; /* tensors per dtype over all files */
+    mend_part_info unet, vae, text_encoder;
+    struct {
+        int in_channels, out_channels, model_channels, levels, mult[MEND_INFO_MAX_LEVELS],
+            attn[MEND_INFO_MAX_LEVELS], num_res_blocks, num_heads, context_dim, transformer_depth, linear_proj;
+    } unet_arch;
+    struct {
+        int ch, levels, mult[MEND_INFO_MAX_LEVELS], num_res_blocks, z_channels, in_channels, has_encoder,
+            has_decoder;
+    } vae_arch;
+    struct {
+        int width, layers, heads, mlp, vocab, max_pos;
+    } clip_arch;
+    const char *vocab_path; /* NULL without a tokenizer */
+    int vocab_size;
+} mend_model_info;
+
+/* Fills *out; its strings point into the model and live as long as it. */
+void mend_model_get_info(const mend_sd_model *m, mend_model_info *out);
+
+/* A1111's "Model hash": the first 10 hex digits of the checkpoint file's
+ * SHA-256 (cached on disk, see src/model/model_hash.h); "" for diffusers
+ * folders, which A1111 does not hash. */
+mend_status mend_model_short_hash(mend_sd_model *m, char out[11], mend_err *err);
+
+/* The one naming rule for checkpoints (A1111's): the title is the last
+ * component of the path ("sd15.safetensors", trailing '/' ignored), the
+ * name is the title without a checkpoint extension (.safetensors, .ckpt,
+ * .pth, .pt, .bin). Both write at most size bytes (NUL included) and return
+ * the full length, as snprintf. */
+size_t mend_model_title(const char *path, char *out, size_t size);
+size_t mend_model_name(const char *path, char *out, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
