@@ -87,10 +87,17 @@ enum {
  * not GPU. */
 typedef enum mend_rng_source { MEND_RNG_SOURCE_GPU = 0, MEND_RNG_SOURCE_NV, MEND_RNG_SOURCE_CPU } mend_rng_source;
 
+/* Compute precision the caller asks for (the engine decides what "auto"
+ * means; fp32 is the reference behaviour). */
+typedef enum mend_precision { MEND_PRECISION_AUTO = 0, MEND_PRECISION_FP32, MEND_PRECISION_BF16 } mend_precision;
+
+/* The fields' ranges, defaults, API keys and CLI flags are in one table:
+ * include/mend/params.h (mend_param_at). */
+
 typedef struct mend_gen_params {
     const char *prompt;
     const char *negative_prompt;
-    int width, height;  /* multiples of 8 */
+    int width, height;  /* multiples of 8, 64..2048 */
     int steps;          /* 1..150 */
     float cfg_scale;
     int64_t seed;       /* -1 = random */
@@ -118,6 +125,10 @@ typedef struct mend_gen_params {
      * decoded image's LAB histograms to the processed init image's,
      * keeping the decoded luminosity (§4.5, §9). img2img only. */
     int color_correction;
+    /* Inpaint sketch: mask transparency 0..100 used by the caller's sketch
+     * conversion (the pipeline takes the finished mask). */
+    float mask_alpha;
+    mend_precision precision;
 } mend_gen_params;
 
 /* A1111 UI defaults (Inpaint tab): DPM++ 2M / Automatic, 20 steps, CFG 7,
@@ -128,7 +139,7 @@ void mend_gen_params_default(mend_gen_params *p);
  * masked, padding 0. */
 void mend_gen_params_api_default(mend_gen_params *p);
 
-/* Range checks with a message naming the field. has_init: img2img. */
+/* Range checks with the table's one message format (params.h). has_init: img2img. */
 mend_status mend_gen_params_validate(const mend_gen_params *p, int has_init, mend_err *err);
 
 /* ------------------------------------------------------------------ */

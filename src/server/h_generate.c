@@ -387,15 +387,12 @@ static void fill_params(gen_req *q)
     p->resize_mode = q->resize_mode;
 }
 
-/* FastAPI-shaped 422 for a range error; the message starts with the field. */
-static void reply_range_error(srv_response *resp, const char *msg)
+/* FastAPI-shaped 422 for a range error of table entry d (the library's message). */
+static void reply_range_error(srv_response *resp, const mend_param_desc *d, const char *msg)
 {
-    char name[64];
-    size_t n = strcspn(msg, " :");
-    snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), msg);
     cJSON *errors = cJSON_CreateArray(), *e = cJSON_CreateObject(), *loc = cJSON_CreateArray();
     cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
-    cJSON_AddItemToArray(loc, cJSON_CreateString(name));
+    cJSON_AddItemToArray(loc, cJSON_CreateString(d && d->api_key ? d->api_key : d ? d->name : "parameters"));
     cJSON_AddItemToObject(e, "loc", loc);
     cJSON_AddStringToObject(e, "msg", msg);
     cJSON_AddStringToObject(e, "type", "value_error");
@@ -584,8 +581,9 @@ static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *
     if (!resolve_sampler(q, resp))
         return;
     mend_err err = {0};
-    if (mend_gen_params_validate(&q->p, img2img, &err) != MEND_OK) {
-        reply_range_error(resp, err.msg);
+    const mend_param_desc *bad = NULL;
+    if (mend_params_validate(&q->p, img2img, &bad, &err) != MEND_OK) {
+        reply_range_error(resp, bad, err.msg);
         return;
     }
     gen_images g = {0};
