@@ -7,8 +7,31 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli/cli.h"
 #include "inpaint/pipeline.h"
+#include "mend/params.h"
 #include "io/image.h"
+
+/* ---------------- args.c: options from the parameter table ---------------- */
+
+typedef struct cli_gen_opt {
+    const char *name;  /* without "--" */
+    int takes_value;
+    int scope;         /* MEND_SCOPE_* (where the option applies) */
+    const mend_param_desc *param; /* NULL: not a table parameter */
+    int owned;         /* name is malloc'd */
+} cli_gen_opt;
+
+/* Appends one option per table flag and alias; returns the count or -1
+ * when out of memory. Free with cli_param_options_free. */
+int cli_param_options(cli_gen_opt *out, int max);
+void cli_param_options_free(cli_gen_opt *opts, int n);
+/* The short flag of a table option (-W for width), or 0. */
+char cli_param_short(const char *name);
+/* Applies the given options (o[k] matches g[k]) to p; 0 after printing. */
+int cli_param_apply(const cli_opt *o, const cli_gen_opt *g, int n, mend_gen_params *p);
+/* --help lines of the table's options of one scope. */
+void cli_param_help(FILE *f, int scope);
 
 /* ---------------- sketch.c ---------------- */
 

@@ -9,10 +9,17 @@
 void mend_py_float(double v, char *buf, int size)
 {
     /* shortest repr that round-trips, as Python's repr/str of a float */
-    for (int prec = 1; prec <= 17; prec++) {
+    int prec = 1;
+    for (; prec <= 17; prec++) {
         snprintf(buf, (size_t)size, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)
             break;
+    }
+    /* Python uses an exponent only below 1e-4 or from 1e16 on: 10.0, not 1e+01 */
+    double a = fabs(v);
+    if (strchr(buf, 'e') && a >= 1e-4 && a < 1e16) {
+        int decimals = prec - 1 - (int)floor(log10(a));
+        snprintf(buf, (size_t)size, "%.*f", decimals > 0 ? decimals : 0, v);
     }
     if (!strpbrk(buf, ".eEn")) /* integral: Python prints "7.0" */
         strncat(buf, ".0", (size_t)size - strlen(buf) - 1);

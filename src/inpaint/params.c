@@ -103,12 +103,19 @@ static void store_number(mend_gen_params *p, const mend_param_desc *d, double v)
     }
 }
 
+/* Python's str() for floats (the infotext's and the API's form). */
 static void format_number(const mend_param_desc *d, double v, char *buf, size_t size)
 {
     if (d->type == MEND_PARAM_FLOAT)
         mend_py_float(v, buf, (int)size);
     else
         snprintf(buf, size, "%.0f", v);
+}
+
+/* Messages: "31 is out of range 1..30", "0.5" (7 digits: what a float holds). */
+static void message_number(const mend_param_desc *d, double v, char *buf, size_t size)
+{
+    snprintf(buf, size, d->type == MEND_PARAM_FLOAT ? "%.7g" : "%.0f", v);
 }
 
 void mend_param_format(const mend_gen_params *p, const mend_param_desc *d, char *buf, size_t size)
@@ -137,12 +144,12 @@ static mend_status range_error(const mend_param_desc *d, double v, mend_err *err
     char val[64], lo[64], hi[64], list[512];
     if (d->type == MEND_PARAM_CHOICE || d->type == MEND_PARAM_BOOL) {
         choice_list(d, list, sizeof list);
-        format_number(d, v, val, sizeof val);
+        message_number(d, v, val, sizeof val);
         return mend_fail(err, MEND_E_ARG, "parameter '%s': %s is not one of %s", d->name, val, list);
     }
-    format_number(d, v, val, sizeof val);
-    format_number(d, d->min, lo, sizeof lo);
-    format_number(d, d->max, hi, sizeof hi);
+    message_number(d, v, val, sizeof val);
+    message_number(d, d->min, lo, sizeof lo);
+    message_number(d, d->max, hi, sizeof hi);
     if (d->flags & MEND_PARAM_STRICT_STEP)
         return mend_fail(err, MEND_E_ARG, "parameter '%s': %s is out of range %s..%s (multiples of %g)", d->name, val,
                          lo, hi, d->step);
