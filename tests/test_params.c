@@ -7,6 +7,7 @@
  * also checks the API defaults echoed in `parameters`. */
 #include "test.h"
 
+#include "inpaint/infotext.h"
 #include "mend/params.h"
 
 #include <cjson/cJSON.h>
@@ -364,6 +365,68 @@ TEST(range_ends_everywhere)
     CHECK(walked >= 20);
 }
 
+/* ---- infotext: written and read back through the table's keys -------------- */
+
+TEST(infotext_round_trip)
+{
+    mend_gen_params p, back;
+    mend_gen_params_default(&p);
+    p.prompt = "a cat, (red:1.2)";
+    p.negative_prompt = "blurry";
+    p.steps = 33;
+    p.cfg_scale = 7.5f;
+    p.width = 640;
+    p.height = 384;
+    p.subseed_strength = 0.25f;
+    p.denoising_strength = 0.6f;
+    p.clip_skip = 2;
+    p.rng = MEND_RNG_SOURCE_CPU;
+    p.inpainting_mask_invert = 1;
+    p.mask_blur_x = p.mask_blur_y = 9;
+    p.inpaint_full_res = 1;
+    p.inpaint_full_res_padding = 48;
+    p.inpainting_fill = MEND_FILL_LATENT_NOISE;
+    p.initial_noise_multiplier = 0.9f;
+    p.inpainting_mask_weight = 0.5f;
+    mend_infotext_ctx c = {&p, "Euler a", "Karras", 1234, 99, "model", NULL, 1, 1, 1, 1, 1};
+    char *text = mend_infotext_build(&c);
+    CHECK(text != NULL);
+    mend_gen_params_default(&back);
+    char *storage = NULL;
+    mend_err err = {0};
+    CHECK_OK(mend_params_from_infotext(text, &back, NULL, NULL, &storage, &err), &err);
+    CHECK_MSG(!strcmp(back.prompt, p.prompt) && !strcmp(back.negative_prompt, "blurry"), "%s", text);
+    CHECK(!strcmp(back.sampler_name, "Euler a") && !strcmp(back.scheduler, "Karras"));
+    CHECK(back.seed == 1234 && back.subseed == 99 && back.subseed_strength == 0.25f);
+    CHECK(back.steps == 33 && back.cfg_scale == 7.5f && back.width == 640 && back.height == 384);
+    CHECK(back.denoising_strength == 0.6f && back.clip_skip == 2 && back.rng == MEND_RNG_SOURCE_CPU);
+    CHECK(back.inpainting_mask_invert == 1 && back.mask_blur_x == 9 && back.mask_blur_y == 9);
+    CHECK(back.inpaint_full_res == 1 && back.inpaint_full_res_padding == 48);
+    CHECK(back.inpainting_fill == MEND_FILL_LATENT_NOISE && back.initial_noise_multiplier == 0.9f);
+    CHECK(back.inpainting_mask_weight == 0.5f);
+    free(storage);
+    /* a value the table refuses names the key and the parameter */
+    mend_gen_params_default(&back);
+    CHECK(mend_params_from_infotext("x\nSteps: 151, Sampler: Euler", &back, NULL, NULL, &storage, &err) == MEND_E_ARG &&
+          strstr(err.msg, "infotext 'Steps'") && strstr(err.msg, "parameter 'steps': 151 is out of range 1..150"));
+    free(storage);
+    free(text);
+}
+
+/* The API's `infotext` field goes through the same table. */
+TEST(api_infotext_field)
+{
+    int status;
+    char *out = http("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 151, Sampler: Euler\"}", &status);
+    CHECK_MSG(status == 422 && out && strstr(out, "parameter 'steps': 151 is out of range 1..150"), "%d %s", status,
+              out ? out : "");
+    free(out);
+    /* the request's own field wins over the infotext's */
+    out = http("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 151\", \"steps\": 20}", &status);
+    CHECK_MSG(status == 503 && out && !strstr(out, "parameter '"), "%d %s", status, out ? out : "");
+    free(out);
+}
+
 /* ---- API defaults in a real job's `parameters` ---------------------------- */
 
 static char *b64(const unsigned char *data, size_t n)
@@ -454,7 +517,9 @@ int main(void)
         RUN(table_json_matches_the_library);
         RUN(api_options_are_the_defaults);
         RUN(range_ends_everywhere);
+        RUN(api_infotext_field);
     }
+    RUN(infotext_round_trip);
     RUN(cli_help_shows_the_defaults);
     stop_server();
 

@@ -960,33 +960,34 @@ $('#png-drop').addEventListener('drop', (e) => {
 });
 
 /* Fills the form from parse_generation_parameters() output (values are
- * strings). Inpaint keys absent from an infotext mean their defaults: A1111
- * writes Masked content only when not "original", Inpaint area only for
- * "Only masked", Mask mode only for "Inpaint not masked". */
+ * strings), by the table's infotext keys. Keys absent from an infotext mean
+ * the UI default: A1111 writes Masked content only when not "original",
+ * Inpaint area only for "Only masked", Mask mode only for "Inpaint not
+ * masked". */
 function applyParameters(p) {
-  const has = (k) => p[k] !== undefined && p[k] !== null && p[k] !== '';
-  const setNum = (k, field) => { if (has(k) && !Number.isNaN(Number(p[k]))) num[field].value = Number(p[k]); };
+  const has = (k) => k && p[k] !== undefined && p[k] !== null && p[k] !== '';
   if (has('Prompt')) $('#prompt').value = p.Prompt;
-  $('#negative_prompt').value = has('Negative prompt') ? p['Negative prompt'] : '';
-  setNum('Steps', 'steps');
-  setNum('CFG scale', 'cfg_scale');
-  setNum('Size-1', 'width');
-  setNum('Size-2', 'height');
-  setNum('Denoising strength', 'denoising_strength');
-  setNum('Mask blur', 'mask_blur');
-  setNum('Masked area padding', 'padding');
-  if (has('Seed')) $('#seed').value = p.Seed;
-  if (has('Sampler')) ensureOption($('#sampler'), p.Sampler);
-  if (has('Schedule type')) ensureOption($('#scheduler'), p['Schedule type']);
-  /* a choice by its infotext label, else the table's UI default */
-  const setChoice = (radioName, param) => {
-    const d = params[param];
-    const i = d.choices.indexOf(p[d.infotext_key]);
-    setRadio(radioName, i >= 0 ? i : Number(d.default));
-  };
-  setChoice('inpainting_fill', 'inpainting_fill');
-  setChoice('inpaint_area', 'inpaint_full_res');
-  setChoice('mask_mode', 'inpainting_mask_invert');
+  const neg = params.negative_prompt && params.negative_prompt.infotext_key;
+  $('#negative_prompt').value = has(neg) ? p[neg] : '';
+  for (const el of $$('[data-param]')) {
+    const d = params[el.dataset.param];
+    if (!d || !d.infotext_key) continue;
+    /* "Size: 512x768" arrives as Size-1 / Size-2 */
+    const key = d.name === 'width' ? `${d.infotext_key}-1` : d.name === 'height' ? `${d.infotext_key}-2` : d.infotext_key;
+    if (d.choices) {
+      const i = has(key) ? d.choices.indexOf(p[key]) : -1;
+      const v = i >= 0 ? i : Number(d.default);
+      if (el.classList.contains('radios')) setRadio(el.id, v);
+      else el.value = String(v);
+    } else if (has(key) && !Number.isNaN(Number(p[key]))) {
+      if (num[el.id]) num[el.id].value = Number(p[key]);
+      else el.value = Number(p[key]);
+    }
+  }
+  const sampler = params.sampler_name && params.sampler_name.infotext_key;
+  const schedule = params.scheduler && params.scheduler.infotext_key;
+  if (has(sampler)) ensureOption($('#sampler'), p[sampler]);
+  if (has(schedule)) ensureOption($('#scheduler'), p[schedule]);
 }
 
 $('#png-send').onclick = async () => {

@@ -99,6 +99,17 @@ mend_status mend_param_check(const mend_gen_params *p, const mend_param_desc *d,
  * *bad (may be NULL) is the first failing one. */
 mend_status mend_params_validate(const mend_gen_params *p, int has_init, const mend_param_desc **bad, mend_err *err);
 
+/* Sets the parameters an A1111 infotext names: the prompt, the negative
+ * prompt and every "Key: value" of its last line whose key is a table
+ * entry's infotext key ("Size: 512x768" sets width and height). Other keys
+ * are ignored. Strings point into *storage (malloc'd, the caller frees it,
+ * also on failure). A value the table refuses fails with its message.
+ * keep (may be NULL): entries for which it returns nonzero are left alone
+ * (A1111's API: the fields the request gives itself). */
+typedef int (*mend_param_keep_fn)(void *user, const mend_param_desc *d);
+mend_status mend_params_from_infotext(const char *text, mend_gen_params *p, mend_param_keep_fn keep, void *user,
+                                      char **storage, mend_err *err);
+
 /* The table as JSON text (what GET /mend/v1/params returns), malloc'd;
  * NULL when out of memory. */
 char *mend_params_json(void);

@@ -456,6 +456,43 @@ static int job_http_status(mend_status code)
     }
 }
 
+static int request_gives(void *body, const mend_param_desc *d)
+{
+    const cJSON *v = d->api_key ? cJSON_GetObjectItemCaseSensitive((const cJSON *)body, d->api_key) : NULL;
+    return v && !cJSON_IsNull(v);
+}
+
+/* A1111's `infotext` field: the parameters it names, under the request's
+ * own fields (applied after it). */
+static int apply_infotext(const cJSON *body, gen_req *q, srv_response *resp)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(body, "infotext");
+    if (!cJSON_IsString(it) || !it->valuestring[0])
+        return 1;
+    char *storage = NULL;
+    mend_err err = {0};
+    mend_status st = mend_params_from_infotext(it->valuestring, &q->p, request_gives, (void *)body, &storage, &err);
+    if (storage && q->st.nowned == (int)(sizeof q->st.owned / sizeof *q->st.owned)) {
+        free(storage); /* no slot left to keep it alive while p points into it */
+        srv_reply_error(resp, 500, "RuntimeError", "infotext: too many strings in the request");
+        return 0;
+    }
+    if (storage)
+        q->st.owned[q->st.nowned++] = storage;
+    if (st != MEND_OK) {
+        cJSON *errors = cJSON_CreateArray(), *e = cJSON_CreateObject(), *loc = cJSON_CreateArray();
+        cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
+        cJSON_AddItemToArray(loc, cJSON_CreateString("infotext"));
+        cJSON_AddItemToObject(e, "loc", loc);
+        cJSON_AddStringToObject(e, "msg", err.msg);
+        cJSON_AddStringToObject(e, "type", "value_error");
+        cJSON_AddItemToArray(errors, e);
+        srv_reply_validation(resp, errors);
+        return 0;
+    }
+    return 1;
+}
+
 /* Settings first (the server's options, then override_settings), then the
  * request's fields, which win over both. 0 after filling resp. */
 static int read_request(srv_server *s, int img2img, const cJSON *body, gen_req *q, srv_response *resp)
@@ -471,7 +508,14 @@ static int read_request(srv_server *s, int img2img, const cJSON *body, gen_req *
     if (cJSON_IsObject(ov) &&
         (!check_override_keys(s, ov, resp) || !srv_params_apply_settings(ov, "override_settings", &q->p, &q->st, resp)))
         return 0;
+    if (!apply_infotext(body, q, resp))
+        return 0;
+    const char *it_sampler = q->p.sampler_name, *it_scheduler = q->p.scheduler;
     cJSON *errors = read_fields(body, img2img ? F_IMG : F_TXT, q);
+    if (!errors && !q->sampler_name && strcmp(it_sampler, "Euler")) /* the infotext's, unless the request names one */
+        q->sampler_name = strdup(it_sampler);
+    if (!errors && !q->scheduler && strcmp(it_scheduler, "Automatic"))
+        q->scheduler = strdup(it_scheduler);
     if (errors) {
         srv_reply_validation(resp, errors);
         return 0;
