@@ -188,6 +188,30 @@ mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend
                           mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err);
 void mend_gen_output_free(mend_gen_output *o);
 
+/* ------------------------------------------------------------------ */
+/* Inputs and outputs around a job, shared by the CLI and the server.  */
+
+/* A1111's "Inpaint sketch" tab (spec/inpaint-semantics.md §2.2): the mask
+ * is every pixel where sketch and orig differ (exact RGB inequality), 255
+ * scaled by (1 - mask_alpha/100) as Pillow's Brightness enhance truncates
+ * it; the init image is Image.composite(blurP(sketch), orig, blurP(mask))
+ * with blurP = Pillow GaussianBlur(blur). Both inputs must have the same
+ * size (any channel count; they are compared and composited as RGB).
+ * init_out: RGB; mask_out: the unblurred, alpha-scaled mask (1 channel). */
+mend_status mend_sketch_inputs(const mend_image *orig, const mend_image *sketch, int blur, float mask_alpha,
+                               mend_image *init_out, mend_image *mask_out, mend_err *err);
+
+/* A1111's outputs naming: <outdir>/<kind>-images/YYYY-MM-DD/NNNNN-<seed>.png
+ * (kind "txt2img" or "img2img"), NNNNN = 1 + the largest leading number of
+ * the folder's file names (0 in an empty folder), skipping names that
+ * exist. Creates the folders; *out is malloc'd. */
+mend_status mend_output_path(const char *outdir, const char *kind, int64_t seed, char **out, mend_err *err);
+/* Image i > 0 of "-o FILE": FILE with "-i" before the extension
+ * (out.png, out-1.png, ...); malloc'd, NULL when out of memory. */
+char *mend_numbered_path(const char *file, int index);
+/* mkdir -p of the folder part of path (nothing when it has none). */
+mend_status mend_make_parent_dirs(const char *path, mend_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,6 @@
 #include "server/server.h"
 #include "server/params_api.h"
 
-#include "cli/generate.h"
 #include "sampling/sampler.h"
 
 #include <stddef.h>
@@ -399,7 +398,7 @@ static void save_images(srv_server *s, const srv_job *j)
         char *path = NULL;
         mend_err err = {0};
         mend_png_text text = {"parameters", j->out.infotexts[i]};
-        if (cli_default_path(s->outputs, j->name, j->out.seeds[i], &path, &err) != MEND_OK ||
+        if (mend_output_path(s->outputs, j->name, j->out.seeds[i], &path, &err) != MEND_OK ||
             mend_image_save_png(path, &j->out.images[i], &text, 1, &err) != MEND_OK)
             fprintf(stderr, "mend serve: cannot save an image: %s\n", err.msg);
         free(path);
