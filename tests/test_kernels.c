@@ -57,15 +57,17 @@ static void check_conv(mend_conv2d_desc d, int n, int h, int w, int with_bias)
     float *b = with_bias ? rand_buf(d.cout) : NULL;
     float *y = malloc((size_t)ny * 4), *ref = malloc((size_t)ny * 4), *y1 = malloc((size_t)ny * 4);
     naive_conv(&d, x, n, h, w, wt, b, ref);
+    mend_wmat W = mend_wmat_borrow_f32(wt, d.cout, (int64_t)d.cin * d.kh * d.kw);
     mend_set_threads(2);
-    CHECK(mend_conv2d(&d, x, n, h, w, wt, b, y) == MEND_OK);
+    CHECK(mend_conv2d(&d, x, n, h, w, &W, b, y) == MEND_OK);
     double e = test_max_abs_diff(y, ref, ny);
     CHECK_MSG(e < 1e-4 * (1 + d.cin * d.kh * d.kw / 64.0), "conv %dx%d s%d cin %d cout %d %dx%d: err %g", d.kh, d.kw,
               d.stride, d.cin, d.cout, h, w, e);
     mend_set_threads(1);
-    CHECK(mend_conv2d(&d, x, n, h, w, wt, b, y1) == MEND_OK);
+    CHECK(mend_conv2d(&d, x, n, h, w, &W, b, y1) == MEND_OK);
     CHECK_MSG(memcmp(y, y1, (size_t)ny * 4) == 0, "conv differs between 1 and 2 threads (%dx%d)", h, w);
     mend_set_threads(0);
+    mend_wmat_free(&W);
     free(x), free(wt), free(b), free(y), free(ref), free(y1);
 }
 
