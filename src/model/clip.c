@@ -267,3 +267,8 @@ mend_status mend_clip_encode(const mend_clip *c, const int32_t *ids, int n, int 
     mend_clip_final_norm(c, out, (int64_t)n * T, out);
     return MEND_OK;
 }
+
+mend_status mend_clip_set_prec(mend_clip *m, mend_kprec p, mend_err *err)
+{
+    return mend_wstore_set_prec(&m->store, p, err);
+}

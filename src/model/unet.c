@@ -940,3 +940,8 @@ double mend_unet_flops(const mend_unet *u, int B, int H, int W, int T)
     f += conv_flops(&u->out_conv, B, h, w);
     return f;
 }
+
+mend_status mend_unet_set_prec(mend_unet *m, mend_kprec p, mend_err *err)
+{
+    return mend_wstore_set_prec(&m->store, p, err);
+}

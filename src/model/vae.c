@@ -674,3 +674,8 @@ double mend_vae_decode_flops(const mend_vae *v, int N, int h, int w)
     f += conv_flops(&d->conv_out, &h, &w);
     return f * N;
 }
+
+mend_status mend_vae_set_prec(mend_vae *m, mend_kprec p, mend_err *err)
+{
+    return mend_wstore_set_prec(&m->store, p, err);
+}
