@@ -3,7 +3,7 @@
  * checkpoint in fp32 and bf16: GFLOP/s and the ratio to the ceiling of the
  * same precision, and how far bf16 lands from fp32 after one UNet call and
  * after an N-step Euler run.
- *   mend-bench-conv [--reps N] [--lat L] [--steps N] [--threads N] [MODEL] */
+ *   mend-bench-conv [--reps N] [--lat L] [--steps N] [--threads N] [--only fp32|bf16] [MODEL] */
 #include "kernels/kernels.h"
 #include "model/sd_model.h"
 
@@ -120,7 +120,7 @@ static int unet_run(mend_sd_model *m, int lat, int reps, int steps, run *r)
 int main(int argc, char **argv)
 {
     int reps = 2, lat = 64, steps = 0;
-    const char *model = NULL;
+    const char *model = NULL, *only = "";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
@@ -128,6 +128,8 @@ int main(int argc, char **argv)
             lat = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
             steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             mend_set_threads(atoi(argv[++i]));
         else
@@ -153,19 +155,24 @@ int main(int argc, char **argv)
         return 1;
     }
     run r32 = {0}, r16 = {0};
-    mend_sd_set_precision(m, MEND_SD_PREC_FP32, NULL, &err);
-    int ok = unet_run(m, lat, reps, steps, &r32);
-    printf("UNet step (B=2, %dx%d latent)  fp32 %8.0f ms %6.1f GFLOP/s  %.2fx the fp32 conv\n", lat, lat, r32.ms,
-           r32.gflops, r32.gflops / c32);
-    if (ok && has_bf16 && mend_sd_set_precision(m, MEND_SD_PREC_BF16, NULL, &err) == MEND_OK &&
+    int ok = 1;
+    if (strcmp(only, "bf16") != 0) {
+        mend_sd_set_precision(m, MEND_SD_PREC_FP32, NULL, &err);
+        ok = unet_run(m, lat, reps, steps, &r32);
+        printf("UNet step (B=2, %dx%d latent)  fp32 %8.0f ms %6.1f GFLOP/s  %.2fx the fp32 conv\n", lat, lat,
+               r32.ms, r32.gflops, r32.gflops / c32);
+    }
+    if (ok && has_bf16 && strcmp(only, "fp32") != 0 && mend_sd_set_precision(m, MEND_SD_PREC_BF16, NULL, &err) == MEND_OK &&
         unet_run(m, lat, reps, steps, &r16)) {
         int64_t no = 2 * 4 * (int64_t)lat * lat;
         printf("UNet step (B=2, %dx%d latent)  bf16 %8.0f ms %6.1f GFLOP/s  %.2fx the bf16 conv, %.2fx fp32 step\n",
                lat, lat, r16.ms, r16.gflops, r16.gflops / c16, r32.ms / r16.ms);
-        printf("bf16 vs fp32 relative L2 difference: one UNet call %.3g", rel_diff(r16.first, r32.first, no));
-        if (steps > 0)
-            printf(", after %d steps %.3g", steps, rel_diff(r16.final, r32.final, no));
-        printf("\n");
+        if (r32.first) {
+            printf("bf16 vs fp32 relative L2 difference: one UNet call %.3g", rel_diff(r16.first, r32.first, no));
+            if (steps > 0)
+                printf(", after %d steps %.3g", steps, rel_diff(r16.final, r32.final, no));
+            printf("\n");
+        }
     }
     free(r32.first), free(r32.final), free(r16.first), free(r16.final);
     mend_sd_free(m);

@@ -159,6 +159,29 @@ static const void *source_of(const mend_wmat *W, const dnnl_memory_desc_t *plain
     return W->data;
 }
 
+typedef struct widen_job {
+    const uint16_t *src;
+    float *dst;
+} widen_job;
+
+#define WIDEN_BLOCK 65536
+
+static void widen_range(void *ctx, int64_t b, int64_t e, int thread)
+{
+    (void)thread;
+    const widen_job *j = ctx;
+    mend_f16_to_f32_n(j->src + b * WIDEN_BLOCK, j->dst + b * WIDEN_BLOCK, (size_t)((e - b) * WIDEN_BLOCK));
+}
+
+/* f16 -> f32 on the pool (exact, so the split cannot change results). */
+static void widen_f16_par(const uint16_t *src, float *dst, int64_t n)
+{
+    int64_t nb = n / WIDEN_BLOCK;
+    widen_job j = {src, dst};
+    mend_parallel_for(nb, widen_range, &j);
+    mend_f16_to_f32_n(src + nb * WIDEN_BLOCK, dst + nb * WIDEN_BLOCK, (size_t)(n - nb * WIDEN_BLOCK));
+}
+
 /* f16 is widened by our exact converter into plain fp32 first: oneDNN
  * 2.x cannot reorder f16 into bf16, and its f16 reorders are not JIT. */
 static mend_status widen_f16(const mend_wmat *W, const dnnl_memory_desc_t *plain, dnnl_memory_desc_t *md,
@@ -168,7 +191,7 @@ static mend_status widen_f16(const mend_wmat *W, const dnnl_memory_desc_t *plain
     float *buf = mend_scratch(MEND_SCR_WPLAIN, n * sizeof(float));
     if (!buf)
         return MEND_E_NOMEM;
-    mend_f16_to_f32_n(*src, buf, n);
+    widen_f16_par(*src, buf, (int64_t)n);
     *md = *plain;
     md->data_type = dnnl_f32;
     *src = buf;

@@ -5,7 +5,6 @@
  * compete with it and the split never depends on the thread count. */
 #include "kernels/kernels.h"
 
-#include "core/half.h"
 #include "core/threads.h"
 #include "kernels/dnnl_util.h"
 
@@ -75,21 +74,6 @@ void mend_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float 
     mend_parallel_for((dim + j.block - 1) / j.block, gemm_range, &j);
 }
 
-/* Widening f16 -> f32 in parallel (exact). */
-typedef struct widen_job {
-    const uint16_t *src;
-    float *dst;
-} widen_job;
-
-#define WIDEN_BLOCK 65536
-
-static void widen_range(void *ctx, int64_t b, int64_t e, int thread)
-{
-    (void)thread;
-    const widen_job *j = ctx;
-    mend_f16_to_f32_n(j->src + b * WIDEN_BLOCK, j->dst + b * WIDEN_BLOCK, (size_t)((e - b) * WIDEN_BLOCK));
-}
-
 /* W as fp32 [out, in] row-major: its own data, or widened into scratch. */
 static mend_status weights_f32(mend_wmat *W, const float **out)
 {
@@ -102,18 +86,6 @@ static mend_status weights_f32(mend_wmat *W, const float **out)
     if (dnnl_memory_desc_init_by_tag(&plain, 2, dims, mend_wtype_dnnl(W->type), dnnl_ba) != dnnl_success ||
         dnnl_memory_desc_init_by_tag(&want, 2, dims, dnnl_f32, dnnl_ba) != dnnl_success)
         return MEND_E_NOMEM;
-    if (W->type == MEND_W_F16 && W->data) {
-        /* the common case (f16 checkpoints) in parallel blocks */
-        int64_t n = W->rows * W->cols, nb = n / WIDEN_BLOCK;
-        float *buf = mend_scratch(MEND_SCR_WPLAIN, (size_t)n * sizeof *buf);
-        if (!buf)
-            return MEND_E_NOMEM;
-        widen_job j = {W->data, buf};
-        mend_parallel_for(nb, widen_range, &j);
-        mend_f16_to_f32_n(j.src + nb * WIDEN_BLOCK, buf + nb * WIDEN_BLOCK, (size_t)(n - nb * WIDEN_BLOCK));
-        *out = buf;
-        return MEND_OK;
-    }
     const void *p;
     MEND_TRY(mend_wmat_weights(W, &plain, &want, &p));
     *out = p;
