@@ -78,6 +78,9 @@ TEST(conv2d_matches_naive)
     check_conv((mend_conv2d_desc){8, 8, 3, 3, 2, 1, 1, 1, 1}, 2, 17, 16, 0);   /* stride 2, odd size */
     check_conv((mend_conv2d_desc){8, 4, 3, 3, 2, 0, 0, 1, 1}, 1, 16, 12, 1);   /* VAE downsample padding */
     check_conv((mend_conv2d_desc){32, 16, 1, 1, 1, 0, 0, 0, 0}, 2, 30, 30, 1); /* pointwise */
+    /* images over 32 MiB of rows run in row bands (top, middle, short bottom) */
+    check_conv((mend_conv2d_desc){4, 8, 3, 3, 1, 1, 1, 1, 1}, 1, 1100, 2048, 1);
+    check_conv((mend_conv2d_desc){8, 8, 3, 3, 2, 0, 0, 1, 1}, 1, 2200, 2048, 0); /* VAE downsample, banded */
     check_conv((mend_conv2d_desc){4, 4, 3, 3, 1, 1, 1, 1, 1}, 1, 1, 1, 1);     /* 1x1 image */
 }
 

@@ -131,7 +131,8 @@ void mend_wmat_free(mend_wmat *w)
     if (!w)
         return;
     if (w->prep) {
-        mend_prim_cache_clear(&w->prep->pc);
+        for (int i = 0; i < MEND_PRIM_CACHE; i++)
+            mend_prim_cache_clear(&w->prep->pc[i]);
         free(w->prep->buf);
         free(w->prep);
     }

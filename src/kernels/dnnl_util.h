@@ -35,7 +35,7 @@ void *mend_scratch(int slot, size_t bytes);
 
 /* A cached primitive for one problem shape (key), with its descriptors. */
 typedef struct mend_prim_cache {
-    int64_t key[4];
+    int64_t key[8];
     int valid;
     dnnl_primitive_t prim, src_re, dst_re; /* src_re / dst_re: layout/type reorders, may be NULL */
     dnnl_memory_desc_t src_user, src_md, wei_md, dst_md, dst_user, bias_md;
@@ -43,10 +43,12 @@ typedef struct mend_prim_cache {
 
 void mend_prim_cache_clear(mend_prim_cache *c);
 
+#define MEND_PRIM_CACHE 4 /* shapes per weight: a whole image, or its top / middle / bottom row bands */
 struct mend_wprep {
     dnnl_memory_desc_t md; /* layout of buf */
     void *buf;             /* prepared copy owned here, or NULL */
-    mend_prim_cache pc;
+    mend_prim_cache pc[MEND_PRIM_CACHE];
+    int next;              /* entry replaced next */
 };
 
 /* The weights of W in layout `want`. `plain` is W's original layout

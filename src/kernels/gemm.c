@@ -142,7 +142,7 @@ static mend_status linear_bf16(const float *x, int64_t rows, mend_wmat *W, const
 {
     if (!W->prep && !(W->prep = calloc(1, sizeof *W->prep)))
         return MEND_E_NOMEM;
-    mend_prim_cache *c = &W->prep->pc;
+    mend_prim_cache *c = &W->prep->pc[0];
     if (!c->valid || c->key[0] != rows || c->key[1] != (b != NULL)) {
         mend_prim_cache_clear(c);
         MEND_TRY(linear_bf16_prim(W, rows, b != NULL, c));
