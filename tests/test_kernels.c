@@ -57,15 +57,17 @@ static void check_conv(mend_conv2d_desc d, int n, int h, int w, int with_bias)
     float *b = with_bias ? rand_buf(d.cout) : NULL;
     float *y = malloc((size_t)ny * 4), *ref = malloc((size_t)ny * 4), *y1 = malloc((size_t)ny * 4);
     naive_conv(&d, x, n, h, w, wt, b, ref);
+    mend_wmat W = mend_wmat_borrow_f32(wt, d.cout, (int64_t)d.cin * d.kh * d.kw);
     mend_set_threads(2);
-    CHECK(mend_conv2d(&d, x, n, h, w, wt, b, y) == MEND_OK);
+    CHECK(mend_conv2d(&d, x, n, h, w, &W, b, y) == MEND_OK);
     double e = test_max_abs_diff(y, ref, ny);
     CHECK_MSG(e < 1e-4 * (1 + d.cin * d.kh * d.kw / 64.0), "conv %dx%d s%d cin %d cout %d %dx%d: err %g", d.kh, d.kw,
               d.stride, d.cin, d.cout, h, w, e);
     mend_set_threads(1);
-    CHECK(mend_conv2d(&d, x, n, h, w, wt, b, y1) == MEND_OK);
+    CHECK(mend_conv2d(&d, x, n, h, w, &W, b, y1) == MEND_OK);
     CHECK_MSG(memcmp(y, y1, (size_t)ny * 4) == 0, "conv differs between 1 and 2 threads (%dx%d)", h, w);
     mend_set_threads(0);
+    mend_wmat_free(&W);
     free(x), free(wt), free(b), free(y), free(ref), free(y1);
 }
 
@@ -76,6 +78,9 @@ TEST(conv2d_matches_naive)
     check_conv((mend_conv2d_desc){8, 8, 3, 3, 2, 1, 1, 1, 1}, 2, 17, 16, 0);   /* stride 2, odd size */
     check_conv((mend_conv2d_desc){8, 4, 3, 3, 2, 0, 0, 1, 1}, 1, 16, 12, 1);   /* VAE downsample padding */
     check_conv((mend_conv2d_desc){32, 16, 1, 1, 1, 0, 0, 0, 0}, 2, 30, 30, 1); /* pointwise */
+    /* images over 32 MiB of rows run in row bands (top, middle, short bottom) */
+    check_conv((mend_conv2d_desc){4, 8, 3, 3, 1, 1, 1, 1, 1}, 1, 1100, 2048, 1);
+    check_conv((mend_conv2d_desc){8, 8, 3, 3, 2, 0, 0, 1, 1}, 1, 2200, 2048, 0); /* VAE downsample, banded */
     check_conv((mend_conv2d_desc){4, 4, 3, 3, 1, 1, 1, 1, 1}, 1, 1, 1, 1);     /* 1x1 image */
 }
 

@@ -4,6 +4,9 @@
 
 #include "core/half.h"
 #include "io/st_writer.h"
+#include "model/unet.h"
+
+#include <unistd.h>
 
 #include <string.h>
 
@@ -179,6 +182,58 @@ TEST(truncated_real_writer_output)
     expect_error(p, "'t'", "truncated");
 }
 
+/* A file cut short after it was opened (another process rewriting the
+ * checkpoint) must give an error on read, never SIGBUS. */
+TEST(truncated_while_open)
+{
+    enum { N = 1 << 20 };
+    float *v = calloc(N, sizeof *v);
+    mend_err err = {0};
+    mend_st_writer *w = mend_st_writer_new();
+    CHECK_OK(mend_st_writer_add(w, "big", MEND_DT_F32, 1, (int64_t[]){N}, v, 0, &err), &err);
+    CHECK_OK(mend_st_writer_add_f32_as(w, "half", MEND_DT_F16, 1, (int64_t[]){N}, v, &err), &err);
+    const char *p = tmp_path("shrinks.safetensors");
+    CHECK_OK(mend_st_writer_write(w, p, &err), &err);
+    mend_st_writer_free(w);
+    mend_tf *f = NULL;
+    CHECK_OK(mend_tf_open(p, &f, &err), &err);
+    CHECK(truncate(p, 4096) == 0);
+    for (int i = 0; f && i < f->count; i++) {
+        mend_err e2 = {0};
+        CHECK(mend_tf_read_f32(f, &f->tensors[i], v, &e2) == MEND_E_IO);
+        CHECK_MSG(strstr(e2.msg, "truncated") && strstr(e2.msg, f->tensors[i].name), "%s", e2.msg);
+    }
+    mend_tf_close(f);
+    free(v);
+}
+
+/* The same for a model's weights: loading a UNet from a checkpoint that was
+ * truncated after opening fails with a message naming the file. */
+TEST(model_truncated_while_loading)
+{
+    REQUIRE_SHARED(src, "models/tiny-sd1.f16.safetensors");
+    size_t len;
+    char *bytes = test_read_file(src, &len);
+    const char *p = tmp_path("tiny-cut.safetensors");
+    FILE *fp = fopen(p, "wb");
+    CHECK(bytes && fp && fwrite(bytes, 1, len, fp) == len);
+    if (fp)
+        fclose(fp);
+    free(bytes);
+    mend_err err = {0};
+    mend_tf *f = NULL;
+    CHECK_OK(mend_tf_open(p, &f, &err), &err);
+    CHECK(truncate(p, (off_t)(len / 2)) == 0);
+    mend_wload l = {.file = f, .prefix = "model.diffusion_model."};
+    mend_unet *u = NULL;
+    if (f) {
+        CHECK(mend_unet_load(&l, &u, &err) == MEND_E_IO);
+        CHECK_MSG(strstr(err.msg, p) && strstr(err.msg, "truncated"), "%s", err.msg);
+    }
+    mend_unet_free(u);
+    mend_tf_close(f);
+}
+
 TEST(writer_failure_leaves_no_file)
 {
     mend_err err = {0};
@@ -197,6 +252,8 @@ int main(void)
     RUN(half_conversions_exact);
     RUN(bad_files);
     RUN(truncated_real_writer_output);
+    RUN(truncated_while_open);
+    RUN(model_truncated_while_loading);
     RUN(writer_failure_leaves_no_file);
     return test_summary();
 }

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#if defined(__F16C__)
+#if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #endif
 
@@ -77,13 +77,28 @@ uint16_t mend_f32_to_bf16(float f)
     return (uint16_t)(u >> 16);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The hardware conversion (exact, like the scalar path), chosen at run time
+ * so a build without -march=native still uses it: f16 weights are widened
+ * on every fp32 UNet call. */
+__attribute__((target("avx,f16c"))) static size_t f16c_run(const uint16_t *src, float *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    return i;
+}
+
+/* every CPU with AVX2 has F16C; AVX2 is what GCC can ask (a cached flag) */
+static int have_f16c(void) { return __builtin_cpu_supports("avx2"); }
+#endif
+
 void mend_f16_to_f32_n(const uint16_t *src, float *dst, size_t n)
 {
     size_t i = 0;
-#if defined(__F16C__)
-    /* the hardware conversion is exact, like the scalar path */
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (have_f16c())
+        i = f16c_run(src, dst, n);
 #endif
     for (; i < n; i++)
         dst[i] = mend_f16_to_f32(src[i]);

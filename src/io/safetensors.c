@@ -58,7 +58,7 @@ static int cmp_span(const void *a, const void *b)
 }
 
 static mend_status parse_entry(mend_tf *f, const cJSON *e, mend_tf_tensor *t, span *sp, const uint8_t *data,
-                               uint64_t data_size, mend_err *err)
+                               uint64_t data_start, uint64_t data_size, mend_err *err)
 {
     const char *name = t->name;
     if (!cJSON_IsObject(e))
@@ -100,14 +100,15 @@ static mend_status parse_entry(mend_tf *f, const cJSON *e, mend_tf_tensor *t, sp
         return mend_fail(err, MEND_E_FORMAT, "%s: tensor '%s' spans %llu bytes but its shape and dtype need %llu",
                          f->path, name, (unsigned long long)(en - b), (unsigned long long)want);
     t->data = data + b;
+    t->offset = data_start + b;
     t->nbytes = (size_t)want;
     sp->begin = b;
     sp->end = en;
     return MEND_OK;
 }
 
-static mend_status parse_header(mend_tf *f, const char *text, size_t len, const uint8_t *data, uint64_t data_size,
-                                mend_err *err)
+static mend_status parse_header(mend_tf *f, const char *text, size_t len, const uint8_t *data, uint64_t data_start,
+                                uint64_t data_size, mend_err *err)
 {
     cJSON *root = cJSON_ParseWithLength(text, len);
     if (!root || !cJSON_IsObject(root)) {
@@ -146,7 +147,7 @@ static mend_status parse_header(mend_tf *f, const char *text, size_t len, const 
         t->name = sp;
         sp += l;
         spans[f->count].index = f->count;
-        s = parse_entry(f, e, t, &spans[f->count], data, data_size, err);
+        s = parse_entry(f, e, t, &spans[f->count], data, data_start, data_size, err);
         if (s != MEND_OK)
             goto done;
         f->count++;
@@ -195,6 +196,8 @@ mend_status mend_safetensors_open(const char *path, mend_tf **out, mend_err *err
                       (long long)st.st_size);
         goto fail;
     }
+    /* The header is read with pread; the mapping only backs t->data for
+     * inspection (tools, tests), never the loaders. */
     f->map_size = (size_t)st.st_size;
     f->map = mmap(NULL, f->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (f->map == MAP_FAILED) {
@@ -202,10 +205,16 @@ mend_status mend_safetensors_open(const char *path, mend_tf **out, mend_err *err
         s = mend_fail(err, MEND_E_IO, "%s: cannot map: %s", path, strerror(errno));
         goto fail;
     }
-    const uint8_t *bytes = f->map;
+    f->fd1 = fd + 1;
+    fd = -1;
+    uint8_t len8[8];
+    mend_tf_tensor hdr = {.name = "header", .offset = 0, .nbytes = 8};
+    s = mend_tf_read_raw(f, &hdr, len8, err);
+    if (s != MEND_OK)
+        goto fail;
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
-        hlen = (hlen << 8) | bytes[i];
+        hlen = (hlen << 8) | len8[i];
     if (hlen > (uint64_t)st.st_size - 8) {
         s = mend_fail(err, MEND_E_FORMAT,
                       "%s: header length %llu runs past the end of the file (%lld bytes); not a safetensors "
@@ -218,11 +227,16 @@ mend_status mend_safetensors_open(const char *path, mend_tf **out, mend_err *err
                       (unsigned long long)hlen);
         goto fail;
     }
-    s = parse_header(f, (const char *)bytes + 8, (size_t)hlen, bytes + 8 + hlen, (uint64_t)st.st_size - 8 - hlen,
-                     err);
+    char *text = malloc((size_t)hlen);
+    hdr.offset = 8;
+    hdr.nbytes = (size_t)hlen;
+    s = text ? mend_tf_read_raw(f, &hdr, text, err) : mend_fail(err, MEND_E_NOMEM, "%s: out of memory", path);
+    if (s == MEND_OK)
+        s = parse_header(f, text, (size_t)hlen, (const uint8_t *)f->map + 8 + hlen, 8 + hlen,
+                         (uint64_t)st.st_size - 8 - hlen, err);
+    free(text);
     if (s != MEND_OK)
         goto fail;
-    close(fd);
     *out = f;
     return MEND_OK;
 fail:

@@ -151,6 +151,8 @@ void mend_tf_close(mend_tf *f)
         return;
     if (f->map && f->map != MAP_FAILED)
         munmap(f->map, f->map_size);
+    if (f->fd1 > 0)
+        close(f->fd1 - 1);
     free(f->tensors);
     free(f->strings);
     free(f->metadata_json);
@@ -164,67 +166,84 @@ const mend_tf_tensor *mend_tf_find(const mend_tf *f, const char *name)
     return bsearch(&key, f->tensors, (size_t)f->count, sizeof *f->tensors, cmp_tensor_name);
 }
 
+mend_status mend_tf_open_fd(mend_tf *f, mend_err *err)
+{
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return mend_fail(err, MEND_E_IO, "%s: cannot open: %s", f->path, strerror(errno));
+    f->fd1 = fd + 1;
+    return MEND_OK;
+}
+
+static mend_status pread_all(const mend_tf *f, const char *what, void *dst, size_t n, uint64_t off, mend_err *err)
+{
+    uint8_t *p = dst;
+    while (n > 0) {
+        ssize_t got = f->fd1 > 0 ? pread(f->fd1 - 1, p, n, (off_t)off) : -1;
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return mend_fail(err, MEND_E_IO, "%s: reading '%s': %s", f->path, what,
+                             f->fd1 > 0 ? strerror(errno) : "file not open");
+        if (got == 0)
+            return mend_fail(err, MEND_E_IO,
+                             "%s: reading '%s': the file ended early; it was truncated or replaced while in use",
+                             f->path, what);
+        p += got;
+        n -= (size_t)got;
+        off += (uint64_t)got;
+    }
+    return MEND_OK;
+}
+
+mend_status mend_tf_read_raw(const mend_tf *f, const mend_tf_tensor *t, void *dst, mend_err *err)
+{
+    return pread_all(f, t->name, dst, t->nbytes, t->offset, err);
+}
+
+/* n elements of dtype dt at p (any alignment) to float. */
+static void convert_to_f32(mend_dtype dt, const uint8_t *p, float *dst, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (dt) {
+        case MEND_DT_F32: memcpy(&dst[i], p + 4 * i, 4); break;
+        case MEND_DT_F16: { uint16_t h; memcpy(&h, p + 2 * i, 2); dst[i] = mend_f16_to_f32(h); break; }
+        case MEND_DT_BF16: { uint16_t h; memcpy(&h, p + 2 * i, 2); dst[i] = mend_bf16_to_f32(h); break; }
+        case MEND_DT_F64: { double d; memcpy(&d, p + 8 * i, 8); dst[i] = (float)d; break; }
+        case MEND_DT_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); dst[i] = (float)v; break; }
+        case MEND_DT_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); dst[i] = (float)v; break; }
+        case MEND_DT_I16: { int16_t v; memcpy(&v, p + 2 * i, 2); dst[i] = (float)v; break; }
+        case MEND_DT_I8: dst[i] = (float)(int8_t)p[i]; break;
+        case MEND_DT_U8:
+        case MEND_DT_BOOL: dst[i] = (float)p[i]; break;
+        }
+    }
+}
+
+#define READ_CHUNK (1u << 20) /* elements per pread when converting */
+
 mend_status mend_tf_read_f32(const mend_tf *f, const mend_tf_tensor *t, float *dst, mend_err *err)
 {
-    size_t n = (size_t)mend_tf_numel(t);
-    const uint8_t *p = t->data;
-    switch (t->dtype) {
-    case MEND_DT_F32:
-        memcpy(dst, p, n * 4);
-        return MEND_OK;
-    case MEND_DT_F16:
-        if (((uintptr_t)p & 1) == 0) {
-            mend_f16_to_f32_n((const uint16_t *)(const void *)p, dst, n);
-            return MEND_OK;
-        }
-        /* unaligned data: convert one by one below */
-        /* fall through */
-    case MEND_DT_BF16:
-        for (size_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            dst[i] = t->dtype == MEND_DT_F16 ? mend_f16_to_f32(h) : mend_bf16_to_f32(h);
-        }
-        return MEND_OK;
-    case MEND_DT_F64:
-        for (size_t i = 0; i < n; i++) {
-            double d;
-            memcpy(&d, p + 8 * i, 8);
-            dst[i] = (float)d;
-        }
-        return MEND_OK;
-    case MEND_DT_I64:
-        for (size_t i = 0; i < n; i++) {
-            int64_t v;
-            memcpy(&v, p + 8 * i, 8);
-            dst[i] = (float)v;
-        }
-        return MEND_OK;
-    case MEND_DT_I32:
-        for (size_t i = 0; i < n; i++) {
-            int32_t v;
-            memcpy(&v, p + 4 * i, 4);
-            dst[i] = (float)v;
-        }
-        return MEND_OK;
-    case MEND_DT_U8:
-    case MEND_DT_BOOL:
-        for (size_t i = 0; i < n; i++)
-            dst[i] = (float)p[i];
-        return MEND_OK;
-    case MEND_DT_I8:
-        for (size_t i = 0; i < n; i++)
-            dst[i] = (float)(int8_t)p[i];
-        return MEND_OK;
-    case MEND_DT_I16:
-        for (size_t i = 0; i < n; i++) {
-            int16_t v;
-            memcpy(&v, p + 2 * i, 2);
-            dst[i] = (float)v;
-        }
-        return MEND_OK;
+    size_t n = (size_t)mend_tf_numel(t), es = mend_dtype_size(t->dtype);
+    if (!es)
+        return mend_fail(err, MEND_E_FORMAT, "%s: tensor '%s' has an unsupported dtype", f->path, t->name);
+    if (t->dtype == MEND_DT_F32)
+        return mend_tf_read_raw(f, t, dst, err);
+    size_t chunk = n < READ_CHUNK ? n : READ_CHUNK;
+    uint8_t *buf = malloc(chunk * es + 1);
+    if (!buf)
+        return mend_fail(err, MEND_E_NOMEM, "%s: out of memory reading '%s'", f->path, t->name);
+    mend_status s = MEND_OK;
+    for (size_t i = 0; i < n && s == MEND_OK; i += chunk) {
+        size_t m = n - i < chunk ? n - i : chunk;
+        s = pread_all(f, t->name, buf, m * es, t->offset + i * es, err);
+        if (s == MEND_OK && t->dtype == MEND_DT_F16)
+            mend_f16_to_f32_n((const uint16_t *)(const void *)buf, dst + i, m);
+        else if (s == MEND_OK)
+            convert_to_f32(t->dtype, buf, dst + i, m);
     }
-    return mend_fail(err, MEND_E_FORMAT, "%s: tensor '%s' has an unsupported dtype", f->path, t->name);
+    free(buf);
+    return s;
 }
 
 static mend_status find_checked(const mend_tf *f, const char *name, int64_t numel, const mend_tf_tensor **out,
@@ -267,16 +286,22 @@ mend_status mend_tf_load_i32(const mend_tf *f, const char *name, int64_t numel, 
                          mend_dtype_name(t->dtype));
     size_t n = (size_t)mend_tf_numel(t);
     int32_t *buf = malloc((n ? n : 1) * sizeof *buf);
-    if (!buf)
-        return mend_fail(err, MEND_E_NOMEM, "%s: out of memory reading '%s'", f->path, name);
-    for (size_t i = 0; i < n; i++) {
+    uint8_t *raw = malloc(t->nbytes ? t->nbytes : 1);
+    mend_status s = buf && raw ? mend_tf_read_raw(f, t, raw, err)
+                               : mend_fail(err, MEND_E_NOMEM, "%s: out of memory reading '%s'", f->path, name);
+    for (size_t i = 0; s == MEND_OK && i < n; i++) {
         if (t->dtype == MEND_DT_I32) {
-            memcpy(&buf[i], t->data + 4 * i, 4);
+            memcpy(&buf[i], raw + 4 * i, 4);
         } else {
             int64_t v;
-            memcpy(&v, t->data + 8 * i, 8);
+            memcpy(&v, raw + 8 * i, 8);
             buf[i] = (int32_t)v;
         }
+    }
+    free(raw);
+    if (s != MEND_OK) {
+        free(buf);
+        return s;
     }
     *out = buf;
     return MEND_OK;

@@ -1,6 +1,8 @@
 /* A read-only table of named tensors from one weights file, whatever its
  * format (safetensors, or torch.save zip checkpoints: .ckpt / .pth / .pt).
- * The data stays in the mapped file; mend_tf_read_f32() converts on demand. */
+ * Tensor bytes are read with pread (mend_tf_read_raw / mend_tf_read_f32), never
+ * through the mapping, so a file truncated or replaced while in use gives a
+ * clear error instead of SIGBUS. */
 #ifndef MEND_IO_TENSORFILE_H
 #define MEND_IO_TENSORFILE_H
 
@@ -29,7 +31,9 @@ typedef struct mend_tf_tensor {
     mend_dtype dtype;
     int ndim;
     int64_t shape[MEND_MAX_DIMS];
-    const uint8_t *data; /* not aligned in general */
+    const uint8_t *data; /* in the mapping, for inspection only: not aligned, and reading it after the
+                          * file was truncated would fault; loaders use mend_tf_read_raw (pread) */
+    uint64_t offset;     /* of the first byte in the file */
     size_t nbytes;
 } mend_tf_tensor;
 
@@ -37,6 +41,7 @@ typedef struct mend_tf {
     char *path;
     void *map;
     size_t map_size;
+    int fd1;                 /* open descriptor + 1 (0: none), for pread */
     mend_tf_tensor *tensors; /* sorted by name */
     int count;
     char *strings;           /* owns names and metadata text */
@@ -61,6 +66,13 @@ mend_status mend_safetensors_open(const char *path, mend_tf **out, mend_err *err
 mend_status mend_torchzip_open(const char *path, mend_tf **out, mend_err *err);
 
 const mend_tf_tensor *mend_tf_find(const mend_tf *f, const char *name);
+
+/* The tensor's bytes as stored (t->nbytes) into dst, via pread; a short read
+ * (file truncated or changed since it was opened) is MEND_E_IO naming it. */
+mend_status mend_tf_read_raw(const mend_tf *f, const mend_tf_tensor *t, void *dst, mend_err *err);
+
+/* Opens f->path for pread into f->fd1 (used by the format parsers). */
+mend_status mend_tf_open_fd(mend_tf *f, mend_err *err);
 
 /* Converts a floating tensor (f32/f16/bf16/f64) or integer tensor to float. */
 mend_status mend_tf_read_f32(const mend_tf *f, const mend_tf_tensor *t, float *dst, mend_err *err);

@@ -491,6 +491,7 @@ static mend_status rebuild_tensor(reader *r, int32_t call, mend_tf_tensor *t, me
                          path, t->name, (unsigned long long)numel, (long long)offset, (unsigned long long)st.elems);
     size_t es = mend_dtype_size(t->dtype);
     t->data = st.data + (uint64_t)offset * es;
+    t->offset = (uint64_t)(t->data - (const uint8_t *)r->f->map);
     t->nbytes = (size_t)(numel * es);
     return MEND_OK;
 }
@@ -634,7 +635,9 @@ static mend_status map_file(mend_tf *f, mend_err *err)
             s = mend_fail(err, MEND_E_IO, "%s: cannot map: %s", f->path, strerror(errno));
         }
     }
-    if (fd >= 0)
+    if (s == MEND_OK)
+        f->fd1 = fd + 1; /* kept for pread of the tensor data */
+    else if (fd >= 0)
         close(fd);
     return s;
 }

@@ -1,18 +1,17 @@
-/* 2-D convolution as GEMM: y[cout, P] = W[cout, K] * col[K, P] with
- * K = cin*kh*kw and P = output pixels. Large images are cut into column
- * tiles, each thread building the im2col of its own tile, so scratch memory
- * stays a few MiB whatever the image size. 1x1 stride-1 convolutions need
- * no im2col at all. Small images (few tiles) build one im2col and split the
- * GEMM over output channels instead. */
+/* 2-D convolution as a native oneDNN convolution primitive (brgconv/JIT on
+ * AVX2, AVX-512 and AMX, chosen at run time), no im2col copy. The model
+ * keeps NCHW fp32 activations; each call reorders x into the primitive's
+ * NHWC source (bf16 in bf16 mode), runs the convolution with the bias fused,
+ * and reorders the NHWC fp32 result back to NCHW. The primitive, its
+ * reorders and the weights in the primitive's layout are cached per weight
+ * for the last input shape (the UNet repeats the same shapes every step). */
 #include "kernels/kernels.h"
 
 #include "core/threads.h"
+#include "kernels/dnnl_util.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-
-#define TILE_BYTES (8u << 20) /* im2col scratch per thread: large enough that re-packing the weights per tile is amortised */
 
 void mend_conv2d_out_size(const mend_conv2d_desc *d, int h, int w, int *oh, int *ow)
 {
@@ -20,147 +19,195 @@ void mend_conv2d_out_size(const mend_conv2d_desc *d, int h, int w, int *oh, int 
     *ow = (w + d->pad_l + d->pad_r - d->kw) / d->stride + 1;
 }
 
-static int is_pointwise(const mend_conv2d_desc *d)
+/* Large images run in bands of output rows, each reading its rows plus the
+ * kernel's halo straight from the NCHW tensors (strided descriptors), so
+ * the NHWC scratch stays near BAND_BYTES whatever the image size (the VAE
+ * at 512x512 would otherwise need ~0.5 GiB of it). */
+#define BAND_BYTES (16u << 20)
+
+/* One convolution call: n images of `in_rows` input rows (of an image of
+ * full_h rows, starting at row 0 of the pointers given), band padding. */
+typedef struct conv_shape {
+    mend_conv2d_desc d; /* with this band's top/bottom padding */
+    int n, in_rows, w, full_h, full_oh;
+} conv_shape;
+
+static dnnl_status_t make_reorder(const mend_dnnl *dn, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
+                                  dnnl_primitive_t *out)
 {
-    return d->kh == 1 && d->kw == 1 && d->stride == 1 && !d->pad_t && !d->pad_l && !d->pad_b && !d->pad_r;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, from, dn->eng, to, dn->eng, NULL);
+    if (s == dnnl_success)
+        s = dnnl_primitive_create(out, pd);
+    dnnl_primitive_desc_destroy(pd);
+    return s;
 }
 
-/* One im2col row segment: output pixels ox0..ox1-1 of output row oy for
- * kernel tap (ky, kx). Stride 1 copies a contiguous input run between the
- * zero-padded edges. */
-static void im2col_run(const mend_conv2d_desc *d, const float *xc, int h, int w, int oy, int ox0, int ox1, int ky,
-                       int kx, float *dst)
+/* NCHW view of rows x w pixels of c channels inside an image of full rows. */
+static dnnl_status_t nchw_view(dnnl_memory_desc_t *md, int n, int c, int rows, int w, int full)
 {
-    int iy = oy * d->stride - d->pad_t + ky;
-    if (iy < 0 || iy >= h) {
-        memset(dst, 0, (size_t)(ox1 - ox0) * sizeof *dst);
-        return;
-    }
-    const float *src = xc + (int64_t)iy * w;
-    if (d->stride == 1) {
-        int ix0 = ox0 - d->pad_l + kx;
-        int lo = ix0 < 0 ? -ix0 : 0;                          /* leading zeros */
-        int hi = ix0 + (ox1 - ox0) > w ? w - ix0 : ox1 - ox0; /* end of valid run */
-        if (hi < lo)
-            hi = lo;
-        if (lo > ox1 - ox0)
-            lo = hi = ox1 - ox0;
-        memset(dst, 0, (size_t)lo * sizeof *dst);
-        memcpy(dst + lo, src + ix0 + lo, (size_t)(hi - lo) * sizeof *dst);
-        memset(dst + hi, 0, (size_t)(ox1 - ox0 - hi) * sizeof *dst);
-        return;
-    }
-    for (int ox = ox0; ox < ox1; ox++) {
-        int ix = ox * d->stride - d->pad_l + kx;
-        dst[ox - ox0] = ix >= 0 && ix < w ? src[ix] : 0.0f;
-    }
+    dnnl_dims_t dims = {n, c, rows, w}, strides = {(int64_t)c * full * w, (int64_t)full * w, w, 1};
+    return dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides);
 }
 
-/* col[K, cols] for output pixels p0 .. p0+cols-1 of one image. */
-static void im2col(const mend_conv2d_desc *d, const float *x, int h, int w, int ow, int64_t p0, int64_t cols,
-                   float *col)
+static void shape_key(const conv_shape *k, int bf16, int has_bias, int64_t key[8])
 {
-    int64_t row = 0;
-    for (int ci = 0; ci < d->cin; ci++) {
-        const float *xc = x + (int64_t)ci * h * w;
-        for (int ky = 0; ky < d->kh; ky++) {
-            for (int kx = 0; kx < d->kw; kx++, row++) {
-                float *dst = col + row * cols;
-                int64_t p = p0, end = p0 + cols;
-                while (p < end) {
-                    int oy = (int)(p / ow), ox0 = (int)(p % ow);
-                    int ox1 = (int)(end - (int64_t)oy * ow < ow ? end - (int64_t)oy * ow : ow);
-                    im2col_run(d, xc, h, w, oy, ox0, ox1, ky, kx, dst + (p - p0));
-                    p += ox1 - ox0;
-                }
-            }
+    int64_t v[8] = {k->n, k->in_rows, k->w, k->full_h, k->d.pad_t, k->d.pad_b,
+                    4 * mend_get_threads() + 2 * bf16 + has_bias, k->full_oh};
+    memcpy(key, v, sizeof v);
+}
+
+static mend_status conv_prim(const conv_shape *k, int bf16, int has_bias, mend_prim_cache *c)
+{
+    const mend_dnnl *dn = mend_dnnl_get();
+    if (!dn)
+        return MEND_E_NOMEM;
+    const mend_conv2d_desc *d = &k->d;
+    int oh, ow;
+    mend_conv2d_out_size(d, k->in_rows, k->w, &oh, &ow);
+    dnnl_dims_t sd = {k->n, d->cin, k->in_rows, k->w}, wd = {d->cout, d->cin, d->kh, d->kw}, bd = {d->cout},
+                dd = {k->n, d->cout, oh, ow};
+    dnnl_dims_t strides = {d->stride, d->stride}, pl = {d->pad_t, d->pad_l}, pr = {d->pad_b, d->pad_r};
+    dnnl_data_type_t dt = bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_memory_desc_t wany;
+    dnnl_convolution_desc_t cd;
+    if (nchw_view(&c->src_user, k->n, d->cin, k->in_rows, k->w, k->full_h) ||
+        dnnl_memory_desc_init_by_tag(&c->src_md, 4, sd, dt, dnnl_nhwc) ||
+        dnnl_memory_desc_init_by_tag(&wany, 4, wd, dt, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&c->bias_md, 1, bd, dnnl_f32, dnnl_x) ||
+        dnnl_memory_desc_init_by_tag(&c->dst_md, 4, dd, dnnl_f32, dnnl_nhwc) ||
+        nchw_view(&c->dst_user, k->n, d->cout, oh, ow, k->full_oh) ||
+        dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &c->src_md, &wany,
+                                           has_bias ? &c->bias_md : NULL, &c->dst_md, strides, pl, pr))
+        return MEND_E_NOMEM;
+    dnnl_primitive_desc_t pd = NULL;
+    mend_status st = MEND_E_NOMEM;
+    if (dnnl_primitive_desc_create(&pd, &cd, NULL, dn->eng, NULL) == dnnl_success &&
+        dnnl_primitive_create(&c->prim, pd) == dnnl_success &&
+        make_reorder(dn, &c->src_user, &c->src_md, &c->src_re) == dnnl_success &&
+        make_reorder(dn, &c->dst_md, &c->dst_user, &c->dst_re) == dnnl_success) {
+        c->wei_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        shape_key(k, bf16, has_bias, c->key);
+        c->valid = 1;
+        st = MEND_OK;
+    }
+    dnnl_primitive_desc_destroy(pd);
+    if (st != MEND_OK)
+        mend_prim_cache_clear(c);
+    return st;
+}
+typedef struct conv_mem {
+    dnnl_memory_t x, s, wt, b, dst, y;
+} conv_mem;
+
+static void conv_mem_free(conv_mem *m)
+{
+    dnnl_memory_destroy(m->x);
+    dnnl_memory_destroy(m->s);
+    dnnl_memory_destroy(m->wt);
+    dnnl_memory_destroy(m->b);
+    dnnl_memory_destroy(m->dst);
+    dnnl_memory_destroy(m->y);
+}
+
+static mend_status conv_run(const mend_prim_cache *c, const float *x, const void *wt, const float *bias, float *y)
+{
+    const mend_dnnl *dn = mend_dnnl_get();
+    void *xs = mend_scratch(MEND_SCR_SRC, dnnl_memory_desc_get_size(&c->src_md));
+    void *ys = mend_scratch(MEND_SCR_DST, dnnl_memory_desc_get_size(&c->dst_md));
+    if (!xs || !ys)
+        return MEND_E_NOMEM;
+    conv_mem m = {0};
+    mend_status st = MEND_E_NOMEM;
+    if (!dnnl_memory_create(&m.x, &c->src_user, dn->eng, (void *)x) &&
+        !dnnl_memory_create(&m.s, &c->src_md, dn->eng, xs) &&
+        !dnnl_memory_create(&m.wt, &c->wei_md, dn->eng, (void *)wt) &&
+        !dnnl_memory_create(&m.b, &c->bias_md, dn->eng, (void *)bias) &&
+        !dnnl_memory_create(&m.dst, &c->dst_md, dn->eng, ys) &&
+        !dnnl_memory_create(&m.y, &c->dst_user, dn->eng, y)) {
+        dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, m.x}, {DNNL_ARG_TO, m.s}};
+        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, m.s}, {DNNL_ARG_WEIGHTS, m.wt}, {DNNL_ARG_DST, m.dst},
+                                {DNNL_ARG_BIAS, m.b}};
+        dnnl_exec_arg_t da[2] = {{DNNL_ARG_FROM, m.dst}, {DNNL_ARG_TO, m.y}};
+        st = mend_dnnl_exec(c->src_re, 2, ra);
+        if (st == MEND_OK)
+            st = mend_dnnl_exec(c->prim, bias ? 4 : 3, a);
+        if (st == MEND_OK)
+            st = mend_dnnl_exec(c->dst_re, 2, da);
+    }
+    conv_mem_free(&m);
+    return st;
+}
+
+/* The cached primitive for shape k (made on a miss, replacing the oldest). */
+static mend_status cached_prim(mend_wmat *W, const conv_shape *k, int has_bias, mend_prim_cache **out)
+{
+    mend_wprep *p = W->prep;
+    int bf16 = W->prec == MEND_KPREC_BF16;
+    int64_t key[8];
+    shape_key(k, bf16, has_bias, key);
+    for (int i = 0; i < MEND_PRIM_CACHE; i++)
+        if (p->pc[i].valid && memcmp(p->pc[i].key, key, sizeof key) == 0) {
+            *out = &p->pc[i];
+            return MEND_OK;
         }
-    }
+    mend_prim_cache *c = &p->pc[p->next];
+    p->next = (p->next + 1) % MEND_PRIM_CACHE;
+    mend_prim_cache_clear(c);
+    MEND_TRY(conv_prim(k, bf16, has_bias, c));
+    *out = c;
+    return MEND_OK;
 }
 
-typedef struct conv_job {
-    const mend_conv2d_desc *d;
-    const float *x, *weight, *bias;
-    float *y;
-    int h, w, oh, ow;
-    int64_t P, K, tile, ntiles;
-    volatile int nomem; /* set by a thread whose scratch allocation failed */
-} conv_job;
-
-static void add_bias_rows(float *y, const float *bias, int cout, int64_t ld, int64_t cols)
+static mend_status conv_call(mend_wmat *W, const conv_shape *k, const float *x, const float *bias, float *y)
 {
-    if (!bias)
-        return;
-    for (int co = 0; co < cout; co++) {
-        float *r = y + co * ld;
-        for (int64_t j = 0; j < cols; j++)
-            r[j] += bias[co];
-    }
+    mend_prim_cache *c;
+    MEND_TRY(cached_prim(W, k, bias != NULL, &c));
+    const mend_conv2d_desc *d = &k->d;
+    dnnl_dims_t wd = {d->cout, d->cin, d->kh, d->kw};
+    dnnl_memory_desc_t plain;
+    if (dnnl_memory_desc_init_by_tag(&plain, 4, wd, mend_wtype_dnnl(W->type), dnnl_oihw))
+        return MEND_E_NOMEM;
+    const void *wt;
+    MEND_TRY(mend_wmat_weights(W, &plain, &c->wei_md, &wt));
+    return conv_run(c, x, wt, bias, y);
 }
 
-/* One task = one column tile of one image. */
-static void conv_tiles(void *ctx, int64_t b, int64_t e, int thread)
+/* Image img in bands of `band` output rows. */
+static mend_status conv_bands(const mend_conv2d_desc *d, const float *x, int h, int w, mend_wmat *W,
+                              const float *bias, float *y, int oh, int ow, int band)
 {
-    const conv_job *j = ctx;
-    const mend_conv2d_desc *d = j->d;
-    float *col = is_pointwise(d) ? NULL : malloc((size_t)(j->K * j->tile) * sizeof *col);
-    if (!is_pointwise(d) && !col) {
-        ((conv_job *)ctx)->nomem = 1;
-        return;
+    for (int o0 = 0; o0 < oh; o0 += band) {
+        int o1 = o0 + band < oh ? o0 + band : oh;
+        int iy0 = o0 * d->stride - d->pad_t, iy1 = (o1 - 1) * d->stride - d->pad_t + d->kh;
+        conv_shape k = {*d, 1, 0, w, h, oh};
+        k.d.pad_t = iy0 < 0 ? -iy0 : 0;
+        k.d.pad_b = iy1 > h ? iy1 - h : 0;
+        int r0 = iy0 < 0 ? 0 : iy0, r1 = iy1 > h ? h : iy1;
+        k.in_rows = r1 - r0;
+        MEND_TRY(conv_call(W, &k, x + (int64_t)r0 * w, bias, y + (int64_t)o0 * ow));
     }
-    for (int64_t t = b; t < e; t++) {
-        int64_t img = t / j->ntiles, p0 = (t % j->ntiles) * j->tile;
-        int64_t cols = j->P - p0 < j->tile ? j->P - p0 : j->tile;
-        const float *x = j->x + img * d->cin * (int64_t)j->h * j->w;
-        float *y = j->y + img * d->cout * j->P + p0;
-        const float *B = x + p0;
-        int64_t ldb = j->P;
-        if (col) {
-            im2col(d, x, j->h, j->w, j->ow, p0, cols, col);
-            B = col;
-            ldb = cols;
-        }
-        mend_sgemm_1t(0, 0, d->cout, cols, j->K, 1.0f,
-                    j->weight, j->K, B, ldb, 0.0f, y, j->P);
-        add_bias_rows(y, j->bias, d->cout, j->P, cols);
-    }
-    free(col);
+    return MEND_OK;
 }
 
-mend_status mend_conv2d(const mend_conv2d_desc *d, const float *x, int n, int h, int w, const float *weight,
+mend_status mend_conv2d(const mend_conv2d_desc *d, const float *x, int n, int h, int w, mend_wmat *weight,
                         const float *bias, float *y)
 {
-    conv_job j = {.d = d, .x = x, .weight = weight, .bias = bias, .y = y, .h = h, .w = w};
-    mend_conv2d_out_size(d, h, w, &j.oh, &j.ow);
-    j.P = (int64_t)j.oh * j.ow;
-    j.K = (int64_t)d->cin * d->kh * d->kw;
-    /* Tile geometry depends only on the problem (not the thread count), so
-     * results are bit-identical for any number of threads. */
-    int64_t tile = (int64_t)(TILE_BYTES / sizeof(float)) / j.K;
-    tile = tile < 64 ? 64 : tile > 1024 ? 1024 : tile & ~(int64_t)15;
-    if (is_pointwise(d))
-        tile = 512;
-    if (j.P >= 2 * tile) {
-        j.tile = tile;
-        j.ntiles = (j.P + tile - 1) / tile;
-        mend_parallel_for(n * j.ntiles, conv_tiles, &j);
-        return j.nomem ? MEND_E_NOMEM : MEND_OK;
-    }
-    /* Small image: whole im2col, GEMM split over output channels. */
-    float *col = is_pointwise(d) ? NULL : malloc((size_t)(j.K * j.P) * sizeof *col);
-    if (!is_pointwise(d) && !col)
+    if (n <= 0)
+        return MEND_OK;
+    if (!weight->prep && !(weight->prep = calloc(1, sizeof *weight->prep)))
         return MEND_E_NOMEM;
-    for (int img = 0; img < n; img++) {
-        const float *xi = x + (int64_t)img * d->cin * h * w;
-        float *yi = y + (int64_t)img * d->cout * j.P;
-        const float *B = xi;
-        if (col) {
-            im2col(d, xi, h, w, j.ow, 0, j.P, col);
-            B = col;
-        }
-        mend_gemm(0, 0, d->cout, j.P, j.K, 1.0f, weight, j.K, B, j.P, 0.0f, yi, j.P);
-        add_bias_rows(yi, bias, d->cout, j.P, j.P);
+    int oh, ow;
+    mend_conv2d_out_size(d, h, w, &oh, &ow);
+    int64_t row_bytes = (int64_t)(d->cout > d->cin ? d->cout : d->cin) * (ow > w ? ow : w) * 4;
+    int band = (int)(BAND_BYTES / row_bytes);
+    if ((int64_t)n * oh * row_bytes <= 2 * (int64_t)BAND_BYTES || band >= oh) {
+        conv_shape k = {*d, n, h, w, h, oh};
+        return conv_call(weight, &k, x, bias, y);
     }
-    free(col);
+    band = band < 1 ? 1 : band;
+    for (int i = 0; i < n; i++)
+        MEND_TRY(conv_bands(d, x + (int64_t)i * d->cin * h * w, h, w, weight, bias,
+                            y + (int64_t)i * d->cout * oh * ow, oh, ow, band));
     return MEND_OK;
 }

@@ -9,6 +9,39 @@
 
 #include "mend/mend.h"
 
+/* Compute precision of convolutions, linears and attention GEMMs.
+ * FP32 is exact (f16/bf16 weights are widened, exactly, on the fly); BF16
+ * rounds operands to bf16 and accumulates in fp32 (oneDNN primitives). */
+typedef enum mend_kprec { MEND_KPREC_FP32 = 0, MEND_KPREC_BF16 = 1 } mend_kprec;
+
+/* Whether the CPU has native bf16 dot products (AVX512-BF16 or AMX-BF16);
+ * when not, *missing names the feature. */
+int mend_cpu_has_bf16(const char **missing);
+
+/* A weight matrix kept in its file precision: rows x cols row-major (a conv
+ * weight [cout, cin, kh, kw] is cout x cin*kh*kw). The kernels prepare it
+ * on first use for the precision asked (oneDNN's blocked layout, bf16 copy)
+ * in `prep`; mend_wmat_free releases both. */
+typedef enum mend_wtype { MEND_W_F32, MEND_W_F16, MEND_W_BF16 } mend_wtype;
+typedef struct mend_wprep mend_wprep;
+typedef struct mend_wmat {
+    mend_wtype type;
+    void *data; /* owned (malloc); NULL once a prepared copy replaced it */
+    int64_t rows, cols;
+    mend_kprec prec;
+    int inexact;      /* set when the only copy left was rounded to bf16 */
+    int borrowed;     /* data belongs to the caller */
+    mend_wprep *prep; /* kernels' state, created on first use */
+} mend_wmat;
+
+/* A view of caller-owned fp32 weights (tests, tools): never freed, never
+ * replaced (`borrowed`). */
+mend_wmat mend_wmat_borrow_f32(const float *w, int64_t rows, int64_t cols);
+void mend_wmat_free(mend_wmat *w);
+/* Sets the precision of the next uses; MEND_E_STATE-like failure when fp32
+ * is asked after the fp32-exact source was already replaced by bf16. */
+int mend_wmat_set_prec(mend_wmat *w, mend_kprec p);
+
 /* C[M,N] = alpha * op(A) * op(B) + beta * C, row-major, parallel. */
 void mend_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
@@ -19,8 +52,9 @@ void mend_sgemm_1t(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, fl
                    int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 /* y[rows, out] = x[rows, in] * W[out, in]^T + b (b may be NULL).
- * y must not alias x. */
-void mend_linear(const float *x, int64_t rows, int64_t in, const float *W, const float *b, int64_t out, float *y);
+ * y must not alias x. MEND_E_NOMEM if scratch fails. */
+mend_status mend_linear(const float *x, int64_t rows, int64_t in, mend_wmat *W, const float *b, int64_t out,
+                        float *y);
 
 typedef struct mend_conv2d_desc {
     int cin, cout;
@@ -33,8 +67,9 @@ typedef struct mend_conv2d_desc {
 void mend_conv2d_out_size(const mend_conv2d_desc *d, int h, int w, int *oh, int *ow);
 
 /* y[N,cout,oh,ow] = conv(x[N,cin,h,w], weight[cout,cin,kh,kw]) + bias (bias may be NULL).
- * Memory beyond x and y is bounded (im2col in tiles). */
-mend_status mend_conv2d(const mend_conv2d_desc *d, const float *x, int n, int h, int w, const float *weight,
+ * A oneDNN convolution primitive (cached per weight and input shape) on
+ * NHWC copies of x and y; the weights are reordered into its layout. */
+mend_status mend_conv2d(const mend_conv2d_desc *d, const float *x, int n, int h, int w, mend_wmat *weight,
                         const float *bias, float *y); /* MEND_E_NOMEM if scratch fails */
 
 /* GroupNorm over NCHW; y may alias x. If silu, applies x*sigmoid(x) after the affine. */

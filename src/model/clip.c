@@ -14,8 +14,8 @@
 
 typedef struct clip_layer {
     const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
-    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
-    const float *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+    mend_wmat *q_w, *k_w, *v_w, *o_w, *fc1_w, *fc2_w;
+    const float *q_b, *k_b, *v_b, *o_b, *fc1_b, *fc2_b;
 } clip_layer;
 
 struct mend_clip {
@@ -65,19 +65,19 @@ static void load_layer(mend_wload *l, const mend_clip_arch *a, int i, clip_layer
     const char *p = "text_model.encoder.layers";
     y->ln1_w = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.layer_norm1.weight", p, i);
     y->ln1_b = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.layer_norm1.bias", p, i);
-    y->q_w = mend_wl_get(l, MEND_SHAPE(W, W), "%s.%d.self_attn.q_proj.weight", p, i);
+    y->q_w = mend_wl_mat(l, MEND_SHAPE(W, W), "%s.%d.self_attn.q_proj.weight", p, i);
     y->q_b = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.self_attn.q_proj.bias", p, i);
-    y->k_w = mend_wl_get(l, MEND_SHAPE(W, W), "%s.%d.self_attn.k_proj.weight", p, i);
+    y->k_w = mend_wl_mat(l, MEND_SHAPE(W, W), "%s.%d.self_attn.k_proj.weight", p, i);
     y->k_b = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.self_attn.k_proj.bias", p, i);
-    y->v_w = mend_wl_get(l, MEND_SHAPE(W, W), "%s.%d.self_attn.v_proj.weight", p, i);
+    y->v_w = mend_wl_mat(l, MEND_SHAPE(W, W), "%s.%d.self_attn.v_proj.weight", p, i);
     y->v_b = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.self_attn.v_proj.bias", p, i);
-    y->o_w = mend_wl_get(l, MEND_SHAPE(W, W), "%s.%d.self_attn.out_proj.weight", p, i);
+    y->o_w = mend_wl_mat(l, MEND_SHAPE(W, W), "%s.%d.self_attn.out_proj.weight", p, i);
     y->o_b = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.self_attn.out_proj.bias", p, i);
     y->ln2_w = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.layer_norm2.weight", p, i);
     y->ln2_b = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.layer_norm2.bias", p, i);
-    y->fc1_w = mend_wl_get(l, MEND_SHAPE(M, W), "%s.%d.mlp.fc1.weight", p, i);
+    y->fc1_w = mend_wl_mat(l, MEND_SHAPE(M, W), "%s.%d.mlp.fc1.weight", p, i);
     y->fc1_b = mend_wl_get(l, MEND_SHAPE(M), "%s.%d.mlp.fc1.bias", p, i);
-    y->fc2_w = mend_wl_get(l, MEND_SHAPE(W, M), "%s.%d.mlp.fc2.weight", p, i);
+    y->fc2_w = mend_wl_mat(l, MEND_SHAPE(W, M), "%s.%d.mlp.fc2.weight", p, i);
     y->fc2_b = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.mlp.fc2.bias", p, i);
 }
 
@@ -183,22 +183,29 @@ static void embed(const mend_clip *c, const int32_t *ids, int n, int T, float *x
         }
 }
 
+/* A failed linear (scratch) fails the layer. */
+#define LIN(call)                                                                                               \
+    do {                                                                                                        \
+        if ((call) != MEND_OK)                                                                                  \
+            return MEND_E_NOMEM;                                                                                \
+    } while (0)
+
 static mend_status run_layer(const mend_clip *c, const clip_layer *y, int n, int T, float *x, clip_scratch *s)
 {
     const mend_clip_arch *a = &c->arch;
     const int64_t rows = (int64_t)n * T, W = a->width;
     mend_layer_norm(x, rows, a->width, CLIP_LN_EPS, y->ln1_w, y->ln1_b, s->h);
-    mend_linear(s->h, rows, W, y->q_w, y->q_b, W, s->q);
-    mend_linear(s->h, rows, W, y->k_w, y->k_b, W, s->k);
-    mend_linear(s->h, rows, W, y->v_w, y->v_b, W, s->v);
+    LIN(mend_linear(s->h, rows, W, y->q_w, y->q_b, W, s->q));
+    LIN(mend_linear(s->h, rows, W, y->k_w, y->k_b, W, s->k));
+    LIN(mend_linear(s->h, rows, W, y->v_w, y->v_b, W, s->v));
     if (mend_attention(s->q, W, s->k, W, s->v, W, s->attn, n, a->heads, T, T, a->width / a->heads, 1) != MEND_OK)
         return MEND_E_NOMEM;
-    mend_linear(s->attn, rows, W, y->o_w, y->o_b, W, s->h);
+    LIN(mend_linear(s->attn, rows, W, y->o_w, y->o_b, W, s->h));
     mend_add(x, s->h, x, rows * W);
     mend_layer_norm(x, rows, a->width, CLIP_LN_EPS, y->ln2_w, y->ln2_b, s->h);
-    mend_linear(s->h, rows, W, y->fc1_w, y->fc1_b, a->mlp, s->mlp);
+    LIN(mend_linear(s->h, rows, W, y->fc1_w, y->fc1_b, a->mlp, s->mlp));
     mend_quick_gelu(s->mlp, rows * a->mlp);
-    mend_linear(s->mlp, rows, a->mlp, y->fc2_w, y->fc2_b, W, s->h);
+    LIN(mend_linear(s->mlp, rows, a->mlp, y->fc2_w, y->fc2_b, W, s->h));
     mend_add(x, s->h, x, rows * W);
     return MEND_OK;
 }
@@ -259,4 +266,9 @@ mend_status mend_clip_encode(const mend_clip *c, const int32_t *ids, int n, int 
     MEND_TRY(run_stack(c, ids, n, T, c->arch.layers - clip_skip + 1, out, NULL, err));
     mend_clip_final_norm(c, out, (int64_t)n * T, out);
     return MEND_OK;
+}
+
+mend_status mend_clip_set_prec(mend_clip *m, mend_kprec p, mend_err *err)
+{
+    return mend_wstore_set_prec(&m->store, p, err);
 }

@@ -23,6 +23,8 @@ typedef struct mend_clip mend_clip;
 
 /* l: file and the prefix before "text_model." (e.g. "cond_stage_model.transformer."). */
 mend_status mend_clip_load(const mend_wload *l, mend_clip **out, mend_err *err);
+/* Compute precision of its convolutions and linears (see kernels.h). */
+mend_status mend_clip_set_prec(mend_clip *m, mend_kprec p, mend_err *err);
 void mend_clip_free(mend_clip *c);
 const mend_clip_arch *mend_clip_get_arch(const mend_clip *c);
 int64_t mend_clip_params(const mend_clip *c);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 static int is_dir(const char *p)
@@ -139,6 +140,12 @@ mend_status mend_sd_load(const char *path, const char *vocab, unsigned component
     }
     m->diffusers = is_dir(path);
     mend_status s = load_components(m, vocab, components, err);
+    const char *env = getenv("MEND_PRECISION");
+    mend_sd_prec p = MEND_SD_PREC_FP32;
+    if (s == MEND_OK && env && *env && !mend_sd_prec_parse(env, &p))
+        s = mend_fail(err, MEND_E_ARG, "MEND_PRECISION='%s': expected fp32, bf16 or auto", env);
+    if (s == MEND_OK && p != MEND_SD_PREC_FP32)
+        s = mend_sd_set_precision(m, p, NULL, err);
     if (s != MEND_OK) {
         mend_sd_free(m);
         return s;
@@ -173,4 +180,37 @@ mend_status mend_model_load(const char *path, const char *vocab, mend_sd_model *
 void mend_model_free(mend_sd_model *m)
 {
     mend_sd_free(m);
+}
+
+int mend_sd_prec_parse(const char *s, mend_sd_prec *out)
+{
+    static const struct {
+        const char *name;
+        mend_sd_prec p;
+    } names[] = {{"auto", MEND_SD_PREC_AUTO}, {"fp32", MEND_SD_PREC_FP32}, {"bf16", MEND_SD_PREC_BF16}};
+    for (size_t i = 0; s && i < sizeof names / sizeof *names; i++)
+        if (strcasecmp(s, names[i].name) == 0) {
+            *out = names[i].p;
+            return 1;
+        }
+    return 0;
+}
+
+mend_status mend_sd_set_precision(mend_sd_model *m, mend_sd_prec p, const char **chosen, mend_err *err)
+{
+    const char *missing = NULL;
+    int has = mend_cpu_has_bf16(&missing);
+    if (p == MEND_SD_PREC_BF16 && !has)
+        return mend_fail(err, MEND_E_ARG, "precision bf16: this CPU lacks %s; use --precision fp32 or auto",
+                         missing);
+    mend_kprec k = p == MEND_SD_PREC_FP32 || (p == MEND_SD_PREC_AUTO && !has) ? MEND_KPREC_FP32 : MEND_KPREC_BF16;
+    if (m->clip)
+        MEND_TRY(mend_clip_set_prec(m->clip, k, err));
+    if (m->unet)
+        MEND_TRY(mend_unet_set_prec(m->unet, k, err));
+    if (m->vae)
+        MEND_TRY(mend_vae_set_prec(m->vae, k, err));
+    if (chosen)
+        *chosen = k == MEND_KPREC_BF16 ? "bf16" : "fp32";
+    return MEND_OK;
 }

@@ -34,9 +34,23 @@ typedef struct mend_sd_model {
     int model_hash_tried;    /* set once hashing was attempted */
 } mend_sd_model;
 
+/* Compute precision. FP32 is exact (the golden tests' mode); BF16 runs
+ * convolutions and linears in bf16 with fp32 accumulation; AUTO picks BF16
+ * where the CPU has native bf16 dot products, else FP32. */
+typedef enum mend_sd_prec { MEND_SD_PREC_AUTO, MEND_SD_PREC_FP32, MEND_SD_PREC_BF16 } mend_sd_prec;
+
+/* Sets the precision of every loaded component; *chosen (may be NULL) gets
+ * "fp32" or "bf16". BF16 on a CPU without it: MEND_E_ARG naming the missing
+ * CPU feature. FP32 after the model ran in bf16: MEND_E_ARG (reload it). */
+mend_status mend_sd_set_precision(mend_sd_model *m, mend_sd_prec p, const char **chosen, mend_err *err);
+
+/* "fp32" | "bf16" | "auto" (case-insensitive) -> *out; 0 if unknown. */
+int mend_sd_prec_parse(const char *s, mend_sd_prec *out);
+
 /* Loads the components named in `components` (MEND_COMP_*). vocab may be
  * NULL; it is needed only for MEND_COMP_TOKENIZER when the model has no
- * tokenizer/ folder. */
+ * tokenizer/ folder. The precision is fp32, or the environment's
+ * MEND_PRECISION (fp32|bf16|auto) when set (for benchmarks and tests). */
 mend_status mend_sd_load(const char *path, const char *vocab, unsigned components, mend_sd_model **out,
                          mend_err *err);
 void mend_sd_free(mend_sd_model *m);

@@ -45,7 +45,8 @@ static const layer_kind decoder_layers[] = {L_CLAMP, L_CONV,     L_RELU,        
 #define TAESD_FACTOR 8
 
 typedef struct taesd_conv {
-    const float *w, *b;
+    mend_wmat *w;
+    const float *b;
     mend_conv2d_desc d;
 } taesd_conv;
 
@@ -72,7 +73,7 @@ static void load_conv(mend_wload *l, taesd_conv *c, int cin, int cout, int k, in
 {
     int p = k / 2;
     c->d = (mend_conv2d_desc){cin, cout, k, k, stride, p, p, p, p};
-    c->w = mend_wl_get(l, MEND_SHAPE(cout, cin, k, k), "%s.weight", name);
+    c->w = mend_wl_mat(l, MEND_SHAPE(cout, cin, k, k), "%s.weight", name);
     c->b = bias ? mend_wl_get(l, MEND_SHAPE(cout), "%s.bias", name) : NULL;
 }
 

@@ -39,12 +39,14 @@ typedef struct norm_w {
 
 typedef struct conv_w {
     mend_conv2d_desc d;
-    float *w, *b;
+    mend_wmat *w;
+    float *b;
 } conv_w;
 
 typedef struct linear_w {
     int in, out;
-    float *w, *b; /* b may be NULL */
+    mend_wmat *w;
+    float *b; /* b may be NULL */
 } linear_w;
 
 typedef struct resblock {
@@ -125,7 +127,7 @@ static void load_norm(mend_wload *l, norm_w *n, int c, const char *p)
 static void load_conv(mend_wload *l, conv_w *cv, int cin, int cout, int k, int stride, const char *p)
 {
     cv->d = conv_desc(cin, cout, k, stride);
-    cv->w = mend_wl_get(l, MEND_SHAPE(cout, cin, k, k), "%s.weight", p);
+    cv->w = mend_wl_mat(l, MEND_SHAPE(cout, cin, k, k), "%s.weight", p);
     cv->b = mend_wl_get(l, MEND_SHAPE(cout), "%s.bias", p);
 }
 
@@ -135,7 +137,7 @@ static void load_linear(mend_wload *l, linear_w *lin, int in, int out, int bias,
 {
     lin->in = in;
     lin->out = out;
-    lin->w = mend_wl_get(l, MEND_SHAPE(out, in), "%s.weight", p);
+    lin->w = mend_wl_mat(l, MEND_SHAPE(out, in), "%s.weight", p);
     lin->b = bias ? mend_wl_get(l, MEND_SHAPE(out), "%s.bias", p) : NULL;
 }
 
@@ -526,7 +528,10 @@ static mend_status resblock_forward(const resblock *r, const act *x, int B, cons
     mend_group_norm(x->d, B, r->cin, hw, GN_GROUPS, RES_GN_EPS, r->in_norm.g, r->in_norm.b, 1, t1);
     if ((s = run_conv(&r->in_conv, t1, B, x->h, x->w, t2, err)) != MEND_OK)
         goto done;
-    mend_linear(emb_silu, B, r->emb.in, r->emb.w, r->emb.b, r->cout, e);
+    if (mend_linear(emb_silu, B, r->emb.in, r->emb.w, r->emb.b, r->cout, e) != MEND_OK) {
+        s = nomem(err, "ResBlock embedding");
+        goto done;
+    }
     mend_add_channel_bias(t2, e, B, r->cout, hw);
     mend_group_norm(t2, B, r->cout, hw, GN_GROUPS, RES_GN_EPS, r->out_norm.g, r->out_norm.b, 1, t2);
     if ((s = run_conv(&r->out_conv, t2, B, x->h, x->w, y, err)) != MEND_OK)
@@ -552,11 +557,19 @@ done:
 }
 
 /* x [rows, C] += lin(a) (a: [rows, lin->in]); tmp holds rows*C floats. */
-static void linear_residual(const linear_w *lin, const float *a, int64_t rows, float *tmp, float *x)
+static mend_status linear_residual(const linear_w *lin, const float *a, int64_t rows, float *tmp, float *x)
 {
-    mend_linear(a, rows, lin->in, lin->w, lin->b, lin->out, tmp);
+    MEND_TRY(mend_linear(a, rows, lin->in, lin->w, lin->b, lin->out, tmp));
     mend_add(x, tmp, x, rows * lin->out);
+    return MEND_OK;
 }
+
+/* A failed linear (its scratch) fails the block with a message. */
+#define LIN(call)                                                                                               \
+    do {                                                                                                        \
+        if ((call) != MEND_OK)                                                                                  \
+            return nomem(err, "linear");                                                                        \
+    } while (0)
 
 typedef struct xf_scratch {
     float *nrm, *q, *k, *v, *o, *ff, *gl;
@@ -578,26 +591,26 @@ static mend_status tblock_forward(const tblock *t, float *x, int B, int64_t L, i
     const int64_t rows = (int64_t)B * L;
     const int inner = t->ff_out.in;
     mend_layer_norm(x, rows, c, LN_EPS, t->n1.g, t->n1.b, s->nrm);
-    mend_linear(s->nrm, rows, c, t->self.q.w, NULL, c, s->q);
-    mend_linear(s->nrm, rows, c, t->self.k.w, NULL, c, s->k);
-    mend_linear(s->nrm, rows, c, t->self.v.w, NULL, c, s->v);
+    LIN(mend_linear(s->nrm, rows, c, t->self.q.w, NULL, c, s->q));
+    LIN(mend_linear(s->nrm, rows, c, t->self.k.w, NULL, c, s->k));
+    LIN(mend_linear(s->nrm, rows, c, t->self.v.w, NULL, c, s->v));
     MEND_TRY(attention_or_nomem(s->q, s->k, s->v, s->o, B, L, L, c, err));
-    linear_residual(&t->self.out, s->o, rows, s->nrm, x);
+    LIN(linear_residual(&t->self.out, s->o, rows, s->nrm, x));
 
     mend_layer_norm(x, rows, c, LN_EPS, t->n2.g, t->n2.b, s->nrm);
-    mend_linear(s->nrm, rows, c, t->cross.q.w, NULL, c, s->q);
-    mend_linear(ctx, (int64_t)B * T, t->cross.k.in, t->cross.k.w, NULL, c, s->kc);
-    mend_linear(ctx, (int64_t)B * T, t->cross.v.in, t->cross.v.w, NULL, c, s->vc);
+    LIN(mend_linear(s->nrm, rows, c, t->cross.q.w, NULL, c, s->q));
+    LIN(mend_linear(ctx, (int64_t)B * T, t->cross.k.in, t->cross.k.w, NULL, c, s->kc));
+    LIN(mend_linear(ctx, (int64_t)B * T, t->cross.v.in, t->cross.v.w, NULL, c, s->vc));
     MEND_TRY(attention_or_nomem(s->q, s->kc, s->vc, s->o, B, L, T, c, err));
-    linear_residual(&t->cross.out, s->o, rows, s->nrm, x);
+    LIN(linear_residual(&t->cross.out, s->o, rows, s->nrm, x));
 
     /* the GEGLU hidden layer is 8x wider than x: run it in row chunks */
     mend_layer_norm(x, rows, c, LN_EPS, t->n3.g, t->n3.b, s->nrm);
     for (int64_t r0 = 0; r0 < rows; r0 += FF_ROWS) {
         int64_t n = rows - r0 < FF_ROWS ? rows - r0 : FF_ROWS;
-        mend_linear(s->nrm + r0 * c, n, c, t->ff_in.w, t->ff_in.b, 2 * (int64_t)inner, s->ff);
+        LIN(mend_linear(s->nrm + r0 * c, n, c, t->ff_in.w, t->ff_in.b, 2 * (int64_t)inner, s->ff));
         mend_geglu(s->ff, n, inner, s->gl);
-        linear_residual(&t->ff_out, s->gl, n, s->o, x + r0 * c);
+        LIN(linear_residual(&t->ff_out, s->gl, n, s->o, x + r0 * c));
     }
     return MEND_OK;
 }
@@ -615,15 +628,6 @@ static void free_scratch(xf_scratch *s)
     free(s->vc);
 }
 
-/* y[rows, c] += bias[c] (bias may be NULL). */
-static void add_row_bias(float *y, int64_t rows, int c, const float *bias)
-{
-    if (!bias)
-        return;
-    for (int64_t r = 0; r < rows; r++)
-        for (int i = 0; i < c; i++)
-            y[r * c + i] += bias[i];
-}
 
 /* SpatialTransformer on x (NCHW), in place: x += proj_out(blocks(proj_in(GN(x)))). */
 static mend_status xformer_forward(const xformer *xf, act *x, int B, const float *ctx, int T, mend_err *err)
@@ -641,22 +645,23 @@ static mend_status xformer_forward(const xformer *xf, act *x, int B, const float
         goto done;
     }
     mend_group_norm(x->d, B, c, L, GN_GROUPS, XF_GN_EPS, xf->norm.g, xf->norm.b, 0, tok);
-    /* proj_in reads the normalised NCHW image as the transposed operand, so
-     * tokens [L, c] come out without a layout pass: t_b = tok_b^T W^T + b */
-    for (int b = 0; b < B; b++)
-        mend_gemm(1, 1, L, c, c, 1.0f, tok + b * c * L, L, xf->proj_in.w, c, 0.0f, t + b * L * c, c);
-    add_row_bias(t, rows, c, xf->proj_in.b);
+    /* tokens [B*L, c] = proj_in(NCHW -> token rows) */
+    mend_nchw_to_nhwc(tok, B, c, L, s.nrm);
+    if (mend_linear(s.nrm, rows, c, xf->proj_in.w, xf->proj_in.b, c, t) != MEND_OK) {
+        st = nomem(err, "SpatialTransformer proj_in");
+        goto done;
+    }
     for (int d = 0; d < xf->depth && st == MEND_OK; d++)
         st = tblock_forward(&xf->blocks[d], t, B, L, c, ctx, T, &s, err);
     if (st != MEND_OK)
         goto done;
-    /* proj_out straight into the residual: x_b[c, L] += W t_b^T + b */
-    for (int b = 0; b < B; b++) {
-        float *xb = x->d + b * c * L;
-        mend_gemm(0, 1, c, L, c, 1.0f, xf->proj_out.w, c, t + b * L * c, c, 1.0f, xb, L);
-        if (xf->proj_out.b)
-            mend_add_channel_bias(xb, xf->proj_out.b, 1, c, L);
+    /* x += proj_out(tokens), back in NCHW */
+    if (mend_linear(t, rows, c, xf->proj_out.w, xf->proj_out.b, c, s.nrm) != MEND_OK) {
+        st = nomem(err, "SpatialTransformer proj_out");
+        goto done;
     }
+    mend_nhwc_to_nchw(s.nrm, B, c, L, tok);
+    mend_add(x->d, tok, x->d, n);
 done:
     free_scratch(&s);
     free(tok);
@@ -735,9 +740,16 @@ static mend_status time_embedding(const mend_unet *u, const float *timesteps, in
             sin_emb[(int64_t)b * mc + half + i] = (float)sin((double)arg);
         }
     }
-    mend_linear(sin_emb, B, mc, u->time1.w, u->time1.b, ted, h);
+    mend_status st = mend_linear(sin_emb, B, mc, u->time1.w, u->time1.b, ted, h);
     mend_silu(h, (int64_t)B * ted);
-    mend_linear(h, B, ted, u->time2.w, u->time2.b, ted, e);
+    if (st == MEND_OK)
+        st = mend_linear(h, B, ted, u->time2.w, u->time2.b, ted, e);
+    if (st != MEND_OK) {
+        free(sin_emb);
+        free(h);
+        free(e);
+        return nomem(err, "time embedding");
+    }
     if (u->tap) {
         int64_t shape[2] = {B, ted};
         u->tap(u->tap_user, "time_embed", e, 2, shape);
@@ -927,4 +939,9 @@ double mend_unet_flops(const mend_unet *u, int B, int H, int W, int T)
     }
     f += conv_flops(&u->out_conv, B, h, w);
     return f;
+}
+
+mend_status mend_unet_set_prec(mend_unet *m, mend_kprec p, mend_err *err)
+{
+    return mend_wstore_set_prec(&m->store, p, err);
 }

@@ -22,7 +22,8 @@
 #define VAE_OUT_CHANNELS 3
 
 typedef struct vae_conv {
-    const float *w, *b;
+    mend_wmat *w;
+    const float *b;
     mend_conv2d_desc d;
 } vae_conv;
 
@@ -39,7 +40,8 @@ typedef struct vae_res {
 /* Single-head self-attention over the HW pixels; 1x1 convs stored as [C, C]. */
 typedef struct vae_attn {
     vae_norm norm;
-    const float *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo;
+    mend_wmat *wq, *wk, *wv, *wo;
+    const float *bq, *bk, *bv, *bo;
     int c;
 } vae_attn;
 
@@ -87,7 +89,7 @@ static mend_conv2d_desc conv_desc(int cin, int cout, int k)
 static void load_conv(mend_wload *l, vae_conv *c, mend_conv2d_desc d, const char *name)
 {
     c->d = d;
-    c->w = mend_wl_get(l, MEND_SHAPE(d.cout, d.cin, d.kh, d.kw), "%s.weight", name);
+    c->w = mend_wl_mat(l, MEND_SHAPE(d.cout, d.cin, d.kh, d.kw), "%s.weight", name);
     c->b = mend_wl_get(l, MEND_SHAPE(d.cout), "%s.bias", name);
 }
 
@@ -122,13 +124,13 @@ static void load_attn(mend_wload *l, vae_attn *a, int c, const char *name)
     snprintf(sub, sizeof sub, "%s.norm", name);
     load_norm(l, &a->norm, c, sub);
     /* [C, C] linear or [C, C, 1, 1] conv: the loader ignores trailing 1s */
-    a->wq = mend_wl_get(l, MEND_SHAPE(c, c), "%s.q.weight", name);
+    a->wq = mend_wl_mat(l, MEND_SHAPE(c, c), "%s.q.weight", name);
     a->bq = mend_wl_get(l, MEND_SHAPE(c), "%s.q.bias", name);
-    a->wk = mend_wl_get(l, MEND_SHAPE(c, c), "%s.k.weight", name);
+    a->wk = mend_wl_mat(l, MEND_SHAPE(c, c), "%s.k.weight", name);
     a->bk = mend_wl_get(l, MEND_SHAPE(c), "%s.k.bias", name);
-    a->wv = mend_wl_get(l, MEND_SHAPE(c, c), "%s.v.weight", name);
+    a->wv = mend_wl_mat(l, MEND_SHAPE(c, c), "%s.v.weight", name);
     a->bv = mend_wl_get(l, MEND_SHAPE(c), "%s.v.bias", name);
-    a->wo = mend_wl_get(l, MEND_SHAPE(c, c), "%s.proj_out.weight", name);
+    a->wo = mend_wl_mat(l, MEND_SHAPE(c, c), "%s.proj_out.weight", name);
     a->bo = mend_wl_get(l, MEND_SHAPE(c), "%s.proj_out.bias", name);
 }
 
@@ -426,13 +428,14 @@ static mend_status res_step(const vae_res *r, act *a, mend_err *err)
     return MEND_OK;
 }
 
-/* y[rows, ld] columns 0..c-1 = x[rows, c] * W^T + b. */
-static void linear_strided(const float *x, int64_t rows, int c, const float *W, const float *b, float *y, int64_t ld)
+/* y[rows, ld] columns 0..c-1 = x[rows, c] * W^T + b, through tmp [rows, c]. */
+static mend_status linear_strided(const float *x, int64_t rows, int c, mend_wmat *W, const float *b, float *y,
+                                  int64_t ld, float *tmp)
 {
-    mend_gemm(0, 1, rows, c, c, 1.0f, x, c, W, c, 0.0f, y, ld);
+    MEND_TRY(mend_linear(x, rows, c, W, b, c, tmp));
     for (int64_t r = 0; r < rows; r++)
-        for (int j = 0; j < c; j++)
-            y[r * ld + j] += b[j];
+        memcpy(y + r * ld, tmp + r * c, (size_t)c * sizeof *y);
+    return MEND_OK;
 }
 
 /* AttnBlock: x + proj_out(softmax(q k^T / sqrt(C)) v) over the HW tokens. */
@@ -448,14 +451,17 @@ static mend_status attn_step(const vae_attn *at, act *a, mend_err *err)
     }
     mend_group_norm(a->d, 1, c, hw, VAE_GROUPS, VAE_EPS, at->norm.g, at->norm.b, 0, n);
     mend_nchw_to_nhwc(n, 1, c, hw, t);
-    linear_strided(t, hw, c, at->wq, at->bq, qkv, 3 * c);
-    linear_strided(t, hw, c, at->wk, at->bk, qkv + c, 3 * c);
-    linear_strided(t, hw, c, at->wv, at->bv, qkv + 2 * c, 3 * c);
-    if (mend_attention(qkv, 3 * c, qkv + c, 3 * c, qkv + 2 * c, 3 * c, n, 1, 1, hw, hw, c, 0) != MEND_OK) {
+    if (linear_strided(t, hw, c, at->wq, at->bq, qkv, 3 * c, n) != MEND_OK ||
+        linear_strided(t, hw, c, at->wk, at->bk, qkv + c, 3 * c, n) != MEND_OK ||
+        linear_strided(t, hw, c, at->wv, at->bv, qkv + 2 * c, 3 * c, n) != MEND_OK ||
+        mend_attention(qkv, 3 * c, qkv + c, 3 * c, qkv + 2 * c, 3 * c, n, 1, 1, hw, hw, c, 0) != MEND_OK) {
         s = oom(err, "attention scratch");
         goto done;
     }
-    mend_linear(n, hw, c, at->wo, at->bo, c, t);
+    if (mend_linear(n, hw, c, at->wo, at->bo, c, t) != MEND_OK) {
+        s = oom(err, "attention projection");
+        goto done;
+    }
     mend_nhwc_to_nchw(t, 1, c, hw, n);
     mend_add(a->d, n, a->d, c * hw);
 done:
@@ -667,4 +673,9 @@ double mend_vae_decode_flops(const mend_vae *v, int N, int h, int w)
         f += level_flops(&d->up[lv], &h, &w, 1);
     f += conv_flops(&d->conv_out, &h, &w);
     return f * N;
+}
+
+mend_status mend_vae_set_prec(mend_vae *m, mend_kprec p, mend_err *err)
+{
+    return mend_wstore_set_prec(&m->store, p, err);
 }

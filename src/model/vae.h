@@ -23,6 +23,8 @@ typedef struct mend_vae_arch {
 typedef struct mend_vae mend_vae;
 
 mend_status mend_vae_load(const mend_wload *l, mend_vae **out, mend_err *err);
+/* Compute precision of its convolutions and linears (see kernels.h). */
+mend_status mend_vae_set_prec(mend_vae *m, mend_kprec p, mend_err *err);
 void mend_vae_free(mend_vae *v);
 const mend_vae_arch *mend_vae_get_arch(const mend_vae *v);
 int64_t mend_vae_params(const mend_vae *v);

@@ -12,6 +12,11 @@ void mend_wstore_free(mend_wstore *s)
     for (int i = 0; i < s->count; i++)
         free(s->bufs[i]);
     free(s->bufs);
+    for (int i = 0; i < s->nmats; i++) {
+        mend_wmat_free(s->mats[i]);
+        free(s->mats[i]);
+    }
+    free(s->mats);
     memset(s, 0, sizeof *s);
 }
 
@@ -81,12 +86,13 @@ static void shape_str(int ndim, const int64_t *shape, char *buf, size_t size)
         snprintf(buf + n, size - n, "]");
 }
 
-static float *vget(mend_wload *l, int optional, int ndim, const int64_t *shape, const char *fmt, va_list ap)
+/* The tensor named by fmt if present, float and of the shape asked. */
+static const mend_tf_tensor *vcheck(mend_wload *l, int optional, int ndim, const int64_t *shape, char *full,
+                                    size_t size, const char *fmt, va_list ap)
 {
     if (l->status != MEND_OK)
         return NULL;
-    char full[600];
-    const mend_tf_tensor *t = vfind(l, full, sizeof full, fmt, ap);
+    const mend_tf_tensor *t = vfind(l, full, size, fmt, ap);
     if (!t) {
         if (!optional)
             l->status = mend_fail(l->err, MEND_E_FORMAT, "%s: tensor '%s' is missing", l->file->path, full);
@@ -105,6 +111,15 @@ static float *vget(mend_wload *l, int optional, int ndim, const int64_t *shape, 
                               full, got, want);
         return NULL;
     }
+    return t;
+}
+
+static float *vget(mend_wload *l, int optional, int ndim, const int64_t *shape, const char *fmt, va_list ap)
+{
+    char full[600];
+    const mend_tf_tensor *t = vcheck(l, optional, ndim, shape, full, sizeof full, fmt, ap);
+    if (!t)
+        return NULL;
     int64_t n = mend_tf_numel(t);
     float *buf = malloc((size_t)(n > 0 ? n : 1) * sizeof *buf);
     if (!buf || !store_add(l->store, buf, n)) {
@@ -132,4 +147,69 @@ float *mend_wl_get_opt(mend_wload *l, int ndim, const int64_t *shape, const char
     float *p = vget(l, 1, ndim, shape, fmt, ap);
     va_end(ap);
     return p;
+}
+
+static int mats_add(mend_wstore *s, mend_wmat *m)
+{
+    if (s->nmats == s->mats_cap) {
+        int cap = s->mats_cap ? 2 * s->mats_cap : 256;
+        mend_wmat **b = realloc(s->mats, (size_t)cap * sizeof *b);
+        if (!b)
+            return 0;
+        s->mats = b;
+        s->mats_cap = cap;
+    }
+    s->mats[s->nmats++] = m;
+    s->params += m->rows * m->cols;
+    return 1;
+}
+
+/* Reads t into m->data in its own dtype (f16/bf16/f32), else as f32. */
+static mend_status read_mat(const mend_tf *f, const mend_tf_tensor *t, mend_wmat *m, mend_err *err)
+{
+    int64_t n = m->rows * m->cols;
+    int raw = t->dtype == MEND_DT_F16 || t->dtype == MEND_DT_BF16 || t->dtype == MEND_DT_F32;
+    m->type = t->dtype == MEND_DT_F16 ? MEND_W_F16 : t->dtype == MEND_DT_BF16 ? MEND_W_BF16 : MEND_W_F32;
+    size_t es = m->type == MEND_W_F32 ? 4 : 2;
+    m->data = malloc((size_t)(n > 0 ? n : 1) * es);
+    if (!m->data)
+        return mend_fail(err, MEND_E_NOMEM, "%s: out of memory loading '%s'", f->path, t->name);
+    return raw ? mend_tf_read_raw(f, t, m->data, err) : mend_tf_read_f32(f, t, m->data, err);
+}
+
+mend_wmat *mend_wl_mat(mend_wload *l, int ndim, const int64_t *shape, const char *fmt, ...)
+{
+    char full[600];
+    va_list ap;
+    va_start(ap, fmt);
+    const mend_tf_tensor *t = vcheck(l, 0, ndim, shape, full, sizeof full, fmt, ap);
+    va_end(ap);
+    if (!t)
+        return NULL;
+    mend_wmat *m = calloc(1, sizeof *m);
+    if (m) {
+        m->rows = shape[0];
+        m->cols = 1;
+        for (int i = 1; i < ndim; i++)
+            m->cols *= shape[i];
+    }
+    if (!m || !mats_add(l->store, m)) {
+        free(m);
+        l->status = mend_fail(l->err, MEND_E_NOMEM, "%s: out of memory loading '%s'", l->file->path, full);
+        return NULL;
+    }
+    l->status = read_mat(l->file, t, m, l->err);
+    return l->status == MEND_OK ? m : NULL;
+}
+
+mend_status mend_wstore_set_prec(mend_wstore *s, mend_kprec p, mend_err *err)
+{
+    for (int i = 0; i < s->nmats; i++)
+        if (p == MEND_KPREC_FP32 && s->mats[i]->inexact)
+            return mend_fail(err, MEND_E_ARG,
+                             "fp32 asked after the model ran in bf16: its weights were rounded to bf16; reload the "
+                             "model for exact fp32");
+    for (int i = 0; i < s->nmats; i++)
+        mend_wmat_set_prec(s->mats[i], p);
+    return MEND_OK;
 }

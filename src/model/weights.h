@@ -4,8 +4,10 @@
  * relative to the component, e.g. "input_blocks.1.0.in_layers.2.weight" with
  * prefix "model.diffusion_model.". Diffusers files are renamed to these
  * names when opened (model/diffusers.h), so model code knows one layout.
- * Every tensor is converted to fp32 and owned by a mend_wstore, freed in one
- * go with the component.
+ * Vectors (biases, norms, embeddings) are converted to fp32; weight
+ * matrices (mend_wl_mat) stay in the file's precision (f32/f16/bf16) and the
+ * kernels widen or prepare them per use. All are owned by a mend_wstore,
+ * freed in one go with the component.
  *
  * Errors are sticky: after the first failure every mend_wl_get returns NULL
  * and the loader's status/err keep the first message, so a component can
@@ -18,14 +20,21 @@
 
 #include "core/err.h"
 #include "io/tensorfile.h"
+#include "kernels/kernels.h"
 
 typedef struct mend_wstore {
     float **bufs;
     int count, cap;
-    int64_t params; /* total number of floats held */
+    mend_wmat **mats; /* weight matrices, kept in their file precision */
+    int nmats, mats_cap;
+    int64_t params; /* total number of parameters held */
 } mend_wstore;
 
 void mend_wstore_free(mend_wstore *s);
+
+/* Sets the compute precision of every matrix; MEND_E_ARG when fp32 is asked
+ * after bf16 already replaced the exact weights (reload the model). */
+mend_status mend_wstore_set_prec(mend_wstore *s, mend_kprec p, mend_err *err);
 
 typedef struct mend_wload {
     const mend_tf *file;
@@ -47,6 +56,10 @@ float *mend_wl_get(mend_wload *l, int ndim, const int64_t *shape, const char *fm
 
 /* As mend_wl_get, but a missing tensor is not an error (returns NULL). */
 float *mend_wl_get_opt(mend_wload *l, int ndim, const int64_t *shape, const char *fmt, ...) MEND_PRINTF(4, 5);
+
+/* A conv or linear weight of shape `shape`, as a matrix shape[0] x rest, in
+ * the file's precision (f64 and other float types become f32). */
+mend_wmat *mend_wl_mat(mend_wload *l, int ndim, const int64_t *shape, const char *fmt, ...) MEND_PRINTF(4, 5);
 
 #define MEND_SHAPE(...) (sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), ((const int64_t[]){__VA_ARGS__})
 

@@ -1,0 +1,246 @@
+/* oneDNN engine/stream, thread-count guard, scratch and weight preparation
+ * shared by the convolution and linear kernels. */
+#include "kernels/dnnl_util.h"
+
+#include "core/half.h"
+#include "core/threads.h"
+
+#include <omp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static mend_dnnl g_dnnl;
+static int g_dnnl_ok;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void dnnl_init(void)
+{
+    if (dnnl_engine_create(&g_dnnl.eng, dnnl_cpu, 0) != dnnl_success)
+        return;
+    if (dnnl_stream_create(&g_dnnl.stream, g_dnnl.eng, dnnl_stream_default_flags) != dnnl_success)
+        return;
+    g_dnnl_ok = 1;
+}
+
+const mend_dnnl *mend_dnnl_get(void)
+{
+    pthread_once(&g_once, dnnl_init);
+    return g_dnnl_ok ? &g_dnnl : NULL;
+}
+
+void mend_dnnl_threads_begin(void) { omp_set_num_threads(mend_get_threads()); }
+void mend_dnnl_threads_end(void) { omp_set_num_threads(1); }
+
+int mend_cpu_has_bf16(const char **missing)
+{
+    /* oneDNN's ISA levels are cumulative bit masks; AMX includes
+     * avx512_core_bf16. DNNL_MAX_CPU_ISA lowers it, which tests use. */
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    int ok = (isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) == (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+    if (!ok && missing)
+        *missing = "AVX512-BF16 (AMD Zen 4+, Intel Cooper Lake+) or AMX-BF16 (Intel Sapphire Rapids+)";
+    return ok;
+}
+
+mend_status mend_dnnl_exec(dnnl_primitive_t prim, int n, const dnnl_exec_arg_t *args)
+{
+    const mend_dnnl *d = mend_dnnl_get();
+    if (!d)
+        return MEND_E_NOMEM;
+    mend_dnnl_threads_begin();
+    dnnl_status_t s = dnnl_primitive_execute(prim, d->stream, n, args);
+    if (s == dnnl_success)
+        s = dnnl_stream_wait(d->stream);
+    mend_dnnl_threads_end();
+    return s == dnnl_success ? MEND_OK : MEND_E_NOMEM;
+}
+
+/* Runs reorder `prim` between two user buffers. */
+static mend_status run_reorder(dnnl_primitive_t prim, const dnnl_memory_desc_t *smd, const void *src,
+                               const dnnl_memory_desc_t *dmd, void *dst)
+{
+    const mend_dnnl *d = mend_dnnl_get();
+    dnnl_memory_t ms = NULL, md = NULL;
+    mend_status st = MEND_E_NOMEM;
+    if (dnnl_memory_create(&ms, smd, d->eng, (void *)src) == dnnl_success &&
+        dnnl_memory_create(&md, dmd, d->eng, dst) == dnnl_success) {
+        dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
+        st = mend_dnnl_exec(prim, 2, a);
+    }
+    dnnl_memory_destroy(ms);
+    dnnl_memory_destroy(md);
+    return st;
+}
+
+mend_status mend_dnnl_reorder(const dnnl_memory_desc_t *src_md, const void *src, const dnnl_memory_desc_t *dst_md,
+                              void *dst)
+{
+    const mend_dnnl *d = mend_dnnl_get();
+    if (!d)
+        return MEND_E_NOMEM;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    mend_status st = MEND_E_NOMEM;
+    /* oneDNN's own primitive cache makes repeated creation cheap */
+    if (dnnl_reorder_primitive_desc_create(&pd, src_md, d->eng, dst_md, d->eng, NULL) == dnnl_success &&
+        dnnl_primitive_create(&prim, pd) == dnnl_success)
+        st = run_reorder(prim, src_md, src, dst_md, dst);
+    dnnl_primitive_destroy(prim);
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+static __thread void *t_scr[MEND_SCR_COUNT];
+static __thread size_t t_scr_size[MEND_SCR_COUNT];
+
+void *mend_scratch(int slot, size_t bytes)
+{
+    if (bytes > t_scr_size[slot]) {
+        free(t_scr[slot]);
+        t_scr_size[slot] = 0;
+        /* 64-byte aligned for the JIT kernels */
+        t_scr[slot] = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (!t_scr[slot])
+            return NULL;
+        t_scr_size[slot] = bytes;
+    }
+    return t_scr[slot];
+}
+
+void mend_prim_cache_clear(mend_prim_cache *c)
+{
+    dnnl_primitive_destroy(c->prim);
+    dnnl_primitive_destroy(c->src_re);
+    dnnl_primitive_destroy(c->dst_re);
+    memset(c, 0, sizeof *c);
+}
+
+dnnl_data_type_t mend_wtype_dnnl(mend_wtype t)
+{
+    return t == MEND_W_F32 ? dnnl_f32 : t == MEND_W_F16 ? dnnl_f16 : dnnl_bf16;
+}
+
+mend_wmat mend_wmat_borrow_f32(const float *w, int64_t rows, int64_t cols)
+{
+    return (mend_wmat){.type = MEND_W_F32, .data = (void *)w, .rows = rows, .cols = cols, .borrowed = 1};
+}
+
+void mend_wmat_free(mend_wmat *w)
+{
+    if (!w)
+        return;
+    if (w->prep) {
+        for (int i = 0; i < MEND_PRIM_CACHE; i++)
+            mend_prim_cache_clear(&w->prep->pc[i]);
+        free(w->prep->buf);
+        free(w->prep);
+    }
+    if (!w->borrowed)
+        free(w->data);
+    memset(w, 0, sizeof *w);
+}
+
+int mend_wmat_set_prec(mend_wmat *w, mend_kprec p)
+{
+    if (p == MEND_KPREC_FP32 && w->inexact)
+        return 0;
+    w->prec = p;
+    return 1;
+}
+
+/* The source: a prepared copy if there is one, else the original data. */
+static const void *source_of(const mend_wmat *W, const dnnl_memory_desc_t *plain, dnnl_memory_desc_t *md)
+{
+    if (W->prep && W->prep->buf) {
+        *md = W->prep->md;
+        return W->prep->buf;
+    }
+    *md = *plain;
+    return W->data;
+}
+
+typedef struct widen_job {
+    const uint16_t *src;
+    float *dst;
+} widen_job;
+
+#define WIDEN_BLOCK 65536
+
+static void widen_range(void *ctx, int64_t b, int64_t e, int thread)
+{
+    (void)thread;
+    const widen_job *j = ctx;
+    mend_f16_to_f32_n(j->src + b * WIDEN_BLOCK, j->dst + b * WIDEN_BLOCK, (size_t)((e - b) * WIDEN_BLOCK));
+}
+
+/* f16 -> f32 on the pool (exact, so the split cannot change results). */
+static void widen_f16_par(const uint16_t *src, float *dst, int64_t n)
+{
+    int64_t nb = n / WIDEN_BLOCK;
+    widen_job j = {src, dst};
+    mend_parallel_for(nb, widen_range, &j);
+    mend_f16_to_f32_n(src + nb * WIDEN_BLOCK, dst + nb * WIDEN_BLOCK, (size_t)(n - nb * WIDEN_BLOCK));
+}
+
+/* f16 is widened by our exact converter into plain fp32 first: oneDNN
+ * 2.x cannot reorder f16 into bf16, and its f16 reorders are not JIT. */
+static mend_status widen_f16(const mend_wmat *W, const dnnl_memory_desc_t *plain, dnnl_memory_desc_t *md,
+                             const void **src)
+{
+    size_t n = (size_t)(W->rows * W->cols);
+    float *buf = mend_scratch(MEND_SCR_WPLAIN, n * sizeof(float));
+    if (!buf)
+        return MEND_E_NOMEM;
+    widen_f16_par(*src, buf, (int64_t)n);
+    *md = *plain;
+    md->data_type = dnnl_f32;
+    *src = buf;
+    return MEND_OK;
+}
+
+mend_status mend_wmat_weights(mend_wmat *W, const dnnl_memory_desc_t *plain, const dnnl_memory_desc_t *want,
+                              const void **out)
+{
+    if (!W->prep && !(W->prep = calloc(1, sizeof *W->prep)))
+        return MEND_E_NOMEM;
+    dnnl_memory_desc_t smd;
+    const void *src = source_of(W, plain, &smd);
+    if (dnnl_memory_desc_equal(&smd, want)) {
+        *out = src;
+        return MEND_OK;
+    }
+    if (smd.data_type == dnnl_f16)
+        MEND_TRY(widen_f16(W, plain, &smd, &src));
+    if (dnnl_memory_desc_equal(&smd, want)) {
+        *out = src;
+        return MEND_OK;
+    }
+    /* Keep a prepared copy when it costs no more memory than the source and
+     * loses nothing we still need: bf16 in bf16 mode, a fp32 source in fp32.
+     * f16/bf16 sources in fp32 are widened per call (memory stays at the
+     * file's size). Borrowed weights are never replaced. */
+    int keep = !W->borrowed && (want->data_type == dnnl_bf16 || mend_wtype_dnnl(W->type) == dnnl_f32 ||
+                                (W->prep->buf && smd.data_type == want->data_type));
+    size_t bytes = dnnl_memory_desc_get_size(want);
+    void *dst = keep ? aligned_alloc(64, (bytes + 63) & ~(size_t)63) : mend_scratch(MEND_SCR_WANT, bytes);
+    if (!dst)
+        return MEND_E_NOMEM;
+    mend_status st = mend_dnnl_reorder(&smd, src, want, dst);
+    if (st != MEND_OK) {
+        if (keep)
+            free(dst);
+        return st;
+    }
+    if (keep) {
+        if (want->data_type == dnnl_bf16 && W->type != MEND_W_BF16)
+            W->inexact = 1;
+        free(W->prep->buf);
+        W->prep->buf = dst;
+        W->prep->md = *want;
+        free(W->data);
+        W->data = NULL;
+    }
+    *out = dst;
+    return MEND_OK;
+}
