@@ -15,6 +15,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# Opt-in (MEND_FUZZ=1): clang with libFuzzer and its OpenMP for tests/fuzz.
+if [ "${MEND_FUZZ:-0}" = "1" ]; then
+  fuzz_missing=()
+  for p in clang libclang-rt-14-dev libomp-14-dev; do
+    dpkg -s "$p" >/dev/null 2>&1 || fuzz_missing+=("$p")
+  done
+  if [ ${#fuzz_missing[@]} -gt 0 ]; then
+    echo "installing for MEND_FUZZ: ${fuzz_missing[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${fuzz_missing[@]}"
+  fi
+fi
+
 # Opt-in (MEND_E2E=1): the browser end-to-end test of the web page needs
 # Debian's chromium and playwright-core (no browser download) in tests/e2e.
 if [ "${MEND_E2E:-0}" = "1" ]; then

@@ -17,16 +17,22 @@
 extern int test_failures, test_checks, test_skipped, test_ran;
 extern const char *test_current;
 
+/* Runs one subtest and prints ok / FAIL / skip for it. A subtest that
+ * skipped something and checked nothing counts as skipped; a binary whose
+ * subtests all skipped exits 77 (CTest's SKIP_RETURN_CODE), never 0. */
 #define TEST(name) static void name(void)
-#define RUN(name)                                        \
-    do {                                                 \
-        int f0_ = test_failures;                         \
-        test_current = #name;                            \
-        test_ran++;                                      \
-        name();                                          \
-        printf("%s %s\n", test_failures == f0_ ? "ok  " : "FAIL", #name); \
-        fflush(stdout);                                  \
+#define RUN(name)                                                     \
+    do {                                                              \
+        int f0_ = test_failures, c0_ = test_checks, s0_ = test_skipped; \
+        test_current = #name;                                         \
+        test_ran++;                                                   \
+        name();                                                       \
+        test_subtest_done(#name, test_failures - f0_, test_checks - c0_, test_skipped - s0_); \
     } while (0)
+void test_subtest_done(const char *name, int failed, int checks, int skipped);
+
+/* Marks part of the current subtest skipped and prints why ("skipped: ..."). */
+void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define CHECK(cond)                                                                            \
     do {                                                                                       \
@@ -89,6 +95,19 @@ const char *test_tmpdir(void);
  * x, y in [24, 40). */
 void test_make_gradient(mend_image *img, int w, int h);
 void test_make_square_mask(mend_image *img, int w, int h);
+
+/* Cases of a golden data set: the names (without `suffix`) of the files in
+ * ../shared/testdata/<dir_rel> that end in `suffix`, sorted. Returns how
+ * many (0 and a skip when the folder is absent); free with test_free_list. */
+int test_list_cases(const char *dir_rel, const char *suffix, char ***names);
+void test_free_list(char **names, int n);
+
+/* JSON fields of a golden's metadata that fail the subtest cleanly (a
+ * CHECK failure naming the key) instead of crashing when absent. */
+struct cJSON;
+const struct cJSON *test_json_need(const struct cJSON *obj, const char *key, const char *where);
+double test_json_number(const struct cJSON *obj, const char *key, double fallback, const char *where);
+const char *test_json_string(const struct cJSON *obj, const char *key, const char *where);
 
 int test_summary(void);
 

@@ -2,6 +2,8 @@
  * (clip_text.json: fp32 max abs err <= 1e-4 for every output). */
 #include "test.h"
 
+#include <cjson/cJSON.h>
+
 #include "model/clip.h"
 
 #include <string.h>
@@ -69,11 +71,25 @@ TEST(arch_from_shapes)
     fixture f;
     if (fixture_open(&f)) {
         const mend_clip_arch *a = mend_clip_get_arch(f.clip);
-        /* tiny-models.json: hidden 32, 3 layers, 4 heads, MLP 37, vocab 49408, 77 positions */
-        CHECK(a->width == 32 && a->layers == 3 && a->heads == 4 && a->mlp == 37);
-        CHECK(a->vocab == 49408 && a->max_pos == 77);
-        int64_t per_layer = 4 * (32 * 32 + 32) + 2 * 2 * 32 + (37 * 32 + 37) + (32 * 37 + 32);
-        CHECK(mend_clip_params(f.clip) == 49408 * 32 + 77 * 32 + 3 * per_layer + 2 * 32);
+        /* the topology the generator wrote into tiny-models.json */
+        const char *jp = test_shared("models/tiny-models.json");
+        char *text = jp ? test_read_file(jp, NULL) : NULL;
+        cJSON *j = text ? cJSON_Parse(text) : NULL;
+        const cJSON *hf = test_json_need(j, "text_encoder_config_hf", "tiny-models.json");
+        const char *w = "text_encoder_config_hf";
+        int64_t W = (int64_t)test_json_number(hf, "hidden_size", 0, w);
+        int64_t L = (int64_t)test_json_number(hf, "num_hidden_layers", 0, w);
+        int64_t H = (int64_t)test_json_number(hf, "num_attention_heads", 0, w);
+        int64_t M = (int64_t)test_json_number(hf, "intermediate_size", 0, w);
+        int64_t V = (int64_t)test_json_number(hf, "vocab_size", 0, w);
+        int64_t P = (int64_t)test_json_number(hf, "max_position_embeddings", 0, w);
+        CHECK_MSG(a->width == W && a->layers == L && a->heads == H && a->mlp == M, "width %d layers %d heads %d mlp %d",
+                  a->width, a->layers, a->heads, a->mlp);
+        CHECK(a->vocab == V && a->max_pos == P);
+        int64_t per_layer = 4 * (W * W + W) + 2 * 2 * W + (M * W + M) + (W * M + W);
+        CHECK(mend_clip_params(f.clip) == V * W + P * W + L * per_layer + 2 * W);
+        cJSON_Delete(j);
+        free(text);
     }
     fixture_free(&f);
 }

@@ -279,6 +279,112 @@ TEST(zip_bomb_refused)
     free(d);
 }
 
+/* Inserts `count` tEXt chunks "k<i>" = `text_len` bytes before IEND, in
+ * one pass (add_chunk per chunk would itself be quadratic). */
+static void add_text_flood(buf *b, int count, size_t text_len)
+{
+    size_t per = 12 + 8 + 1 + text_len, n = (size_t)count * per;
+    uint8_t *out = malloc(b->n + n);
+    if (!out) {
+        CHECK(0);
+        return;
+    }
+    size_t at = b->n - 12, pos = at;
+    memcpy(out, b->d, at);
+    for (int i = 0; i < count; i++) {
+        uint8_t data[8 + 1];
+        snprintf((char *)data, sizeof data, "k%07d", i % 10000000);
+        put32(out + pos, (uint32_t)(9 + text_len));
+        memcpy(out + pos + 4, "tEXt", 4);
+        memcpy(out + pos + 8, data, 8);
+        out[pos + 16] = 0;
+        memset(out + pos + 17, 'a' + i % 26, text_len);
+        put32(out + pos + 17 + text_len, (uint32_t)crc32(0, out + pos + 4, (uInt)(4 + 9 + text_len)));
+        pos += per;
+    }
+    memcpy(out + pos, b->d + at, 12);
+    free(b->d);
+    b->d = out;
+    b->n += n;
+}
+
+TEST(chunk_flood_is_linear_and_capped)
+{
+    /* 200 000 small chunks: read in linear time (the quadratic reader took
+     * minutes for 160 000), every one kept in order */
+    buf b = base_png(NULL, NULL);
+    add_text_flood(&b, 200000, 10);
+    mend_png_text_list l;
+    mend_err err = {0};
+    CHECK_OK(parse(&b, MEND_PNG_CRC_CHECK, &l, &err), &err);
+    CHECK(l.count == 200000);
+    CHECK(l.count == 200000 && !strcmp(l.items[199999].key, "k0199999") && l.items[199999].text[0] == 'a' + 199999 % 26);
+    mend_png_text_list_free(&l);
+    free(b.d);
+    /* past the total cap: a clear error, nothing kept */
+    int over = (int)(MEND_PNG_TEXT_MAX_TOTAL / 1000) + 16;
+    b = base_png(NULL, NULL);
+    add_text_flood(&b, over, 1000 - 8);
+    CHECK(parse(&b, MEND_PNG_CRC_IGNORE, &l, &err) == MEND_E_FORMAT && strstr(err.msg, "in all") &&
+          strstr(err.msg, "test.png"));
+    CHECK(l.count == 0 && l.items == NULL);
+    free(b.d);
+}
+
+TEST(oversized_text_chunk_refused)
+{
+    size_t n = MEND_PNG_TEXT_MAX_INFLATED + 2;
+    uint8_t *d = malloc(n);
+    if (!d) {
+        CHECK(0);
+        return;
+    }
+    memset(d, 'x', n);
+    d[1] = 0;
+    buf b = base_png(NULL, NULL);
+    add_chunk(&b, "tEXt", d, n);
+    expect_error(&b, MEND_PNG_CRC_IGNORE, "limit");
+    free(b.d);
+    free(d);
+}
+
+TEST(file_image_data_is_skipped_not_read)
+{
+    /* A PNG file whose IDAT declares 1.9 GB (a sparse hole on disk) before
+     * the text: png-info must find the text without reading or holding
+     * the image data. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/huge-idat.png", test_tmpdir());
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    buf b = base_png(NULL, NULL);
+    const uint32_t idat = 1900000000u;
+    uint8_t head[8];
+    put32(head, idat);
+    memcpy(head + 4, "IDAT", 4);
+    CHECK(fwrite(b.d, 1, b.n - 12, f) == b.n - 12 && fwrite(head, 1, 8, f) == 8);
+    CHECK(fseeko(f, (off_t)idat + 4, SEEK_CUR) == 0); /* data and CRC: a hole */
+    uint8_t text[64];
+    size_t tn = build(text, "parameters", "steps 20", 8);
+    uint8_t chunk[96];
+    put32(chunk, (uint32_t)tn);
+    memcpy(chunk + 4, "tEXt", 4);
+    memcpy(chunk + 8, text, tn);
+    put32(chunk + 8 + tn, (uint32_t)crc32(0, chunk + 4, (uInt)(tn + 4)));
+    CHECK(fwrite(chunk, 1, tn + 12, f) == tn + 12 && fwrite(b.d + b.n - 12, 1, 12, f) == 12);
+    CHECK(fclose(f) == 0);
+    mend_png_text_list l;
+    mend_err err = {0};
+    CHECK_OK(mend_png_text_read_file(path, MEND_PNG_CRC_IGNORE, &l, &err), &err);
+    const char *p = mend_png_text_get(&l, "parameters");
+    CHECK(p && !strcmp(p, "steps 20"));
+    mend_png_text_list_free(&l);
+    remove(path);
+    free(b.d);
+}
+
 TEST(read_file_errors)
 {
     mend_png_text_list l;
@@ -310,6 +416,9 @@ int main(void)
     RUN(crc_checked_or_ignored);
     RUN(bad_compressed_text);
     RUN(zip_bomb_refused);
+    RUN(chunk_flood_is_linear_and_capped);
+    RUN(oversized_text_chunk_refused);
+    RUN(file_image_data_is_skipped_not_read);
     RUN(read_file_errors);
     return test_summary();
 }

@@ -55,12 +55,14 @@ TEST(attention_matches_a1111)
     REQUIRE_SHARED(path, "prompt_parser/prompt_parser.json");
     cJSON *j = load_json(path);
     const cJSON *cases = cJSON_GetObjectItem(j, "parse_prompt_attention");
-    CHECK(cJSON_GetArraySize(cases) > 30);
+    CHECK_MSG(cJSON_GetArraySize(cases) > 0, "no cases in %s", path);
     int checked = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, cases)
     {
-        const char *prompt = cJSON_GetObjectItem(c, "prompt")->valuestring;
+        const char *prompt = test_json_string(c, "prompt", "prompt_parser.json");
+        if (!prompt)
+            continue;
         mend_prompt_pieces got;
         mend_err err = {0};
         CHECK_OK(mend_prompt_parse_attention(prompt, &got, &err), &err);
@@ -150,11 +152,13 @@ TEST(multicond_matches_a1111)
     REQUIRE_SHARED(path, "prompt_parser/prompt_parser.json");
     cJSON *j = load_json(path);
     const cJSON *cases = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "get_multicond_prompt_list"), "cases");
-    CHECK(cJSON_GetArraySize(cases) > 5);
+    CHECK_MSG(cJSON_GetArraySize(cases) > 0, "no cases in %s", path);
     const cJSON *c;
     cJSON_ArrayForEach(c, cases)
     {
-        const char *prompt = cJSON_GetObjectItem(c, "prompt")->valuestring;
+        const char *prompt = test_json_string(c, "prompt", "prompt_parser.json");
+        if (!prompt)
+            continue;
         const cJSON *flat = cJSON_GetObjectItem(c, "prompt_flat_list");
         const cJSON *idx = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "res_indexes"), 0);
         mend_prompt_pieces got;
@@ -202,12 +206,12 @@ TEST(schedules_match_a1111)
     cJSON *j = load_json(path);
     const cJSON *cases =
         cJSON_GetObjectItem(cJSON_GetObjectItem(j, "get_learned_conditioning_prompt_schedules"), "cases");
-    CHECK(cJSON_GetArraySize(cases) > 10);
+    CHECK_MSG(cJSON_GetArraySize(cases) > 0, "no cases in %s", path);
     int checked = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, cases)
     {
-        int steps = cJSON_GetObjectItem(c, "steps")->valueint;
+        int steps = (int)test_json_number(c, "steps", 1, "prompt_parser.json");
         const cJSON *hires = cJSON_GetObjectItem(c, "hires_steps");
         int hires_steps = cJSON_IsNumber(hires) ? hires->valueint : 0;
         int old = cJSON_IsTrue(cJSON_GetObjectItem(c, "use_old_scheduling"));
@@ -462,15 +466,7 @@ static mend_tokenizer *load_tokenizer(void)
         return NULL;
     mend_tokenizer *t = NULL;
     mend_err err = {0};
-    if (mend_tokenizer_load(vocab, &t, &err) != MEND_OK) {
-        if (strstr(err.msg, "not implemented")) {
-            printf("skipped: %s needs the CLIP tokenizer (%s)\n", test_current, err.msg);
-            test_skipped++;
-        } else {
-            CHECK_MSG(0, "mend_tokenizer_load: %s", err.msg);
-        }
-        return NULL;
-    }
+    CHECK_OK(mend_tokenizer_load(vocab, &t, &err), &err);
     return t;
 }
 
@@ -491,15 +487,17 @@ TEST(chunks_match_a1111_cond)
     {
         if (!f)
             break;
-        const char *key = cJSON_GetObjectItem(c, "key")->valuestring;
-        const char *prompt = cJSON_GetObjectItem(c, "prompt")->valuestring;
+        const char *key = test_json_string(c, "key", json_path), *prompt = test_json_string(c, "prompt", json_path);
+        const char *emphasis = test_json_string(c, "emphasis", json_path);
+        if (!key || !prompt || !emphasis)
+            continue;
         mend_chunk_opts o;
         mend_chunk_opts_default(&o);
-        CHECK(mend_emphasis_from_name(cJSON_GetObjectItem(c, "emphasis")->valuestring, &o.emphasis) == 0);
+        CHECK(mend_emphasis_from_name(emphasis, &o.emphasis) == 0);
         mend_prompt_chunks got;
         CHECK_OK(mend_prompt_chunks_build(prompt, &o, mend_prompt_tokenize_clip, tok, &got, &err), &err);
-        int want_chunks = cJSON_GetObjectItem(c, "chunks")->valueint;
-        CHECK_MSG(got.n_chunks == want_chunks && got.token_count == cJSON_GetObjectItem(c, "token_count")->valueint,
+        int want_chunks = (int)test_json_number(c, "chunks", -1, key);
+        CHECK_MSG(got.n_chunks == want_chunks && got.token_count == (int)test_json_number(c, "token_count", -1, key),
                   "%s: %d chunks / %d tokens", key, got.n_chunks, got.token_count);
         char name[256];
         int64_t count = (int64_t)want_chunks * MEND_CHUNK_LEN;

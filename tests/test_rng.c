@@ -116,10 +116,12 @@ TEST(generators_match_reference_file)
     if (!f)
         return;
     totals cpu = {0}, nv = {0};
+    int listed = 0;
     for (int i = 0; i < f->count; i++) {
         const mend_tf_tensor *t = &f->tensors[i];
         uint64_t seed;
         int draw;
+        listed += strncmp(t->name, "torch_cpu", 9) == 0 || strncmp(t->name, "philox", 6) == 0;
         if (parse_draw(t->name, "torch_cpu_successive/", &seed, &draw))
             check_entry(f, t, MEND_RNG_CPU, seed, draw + 1, &cpu);
         else if (parse_draw(t->name, "philox_successive/", &seed, &draw))
@@ -133,7 +135,8 @@ TEST(generators_match_reference_file)
            cpu.values, cpu.mismatches, cpu.worst_ulp);
     printf("  philox:    %d entries, %" PRId64 " values, %" PRId64 " differ (worst %" PRId64 " ulp)\n", nv.entries,
            nv.values, nv.mismatches, nv.worst_ulp);
-    CHECK(cpu.entries == 50 && nv.entries == 50);
+    CHECK_MSG(cpu.entries > 0 && nv.entries > 0 && cpu.entries + nv.entries == listed,
+              "%d torch_cpu + %d philox entries checked of %d in the file", cpu.entries, nv.entries, listed);
     mend_tf_close(f);
 }
 
@@ -141,16 +144,23 @@ TEST(generators_match_reference_file)
  * seed slerp), draw1.. = next(). */
 static void check_image_rng_case(const mend_tf *f, const cJSON *c, totals *tot)
 {
-    const char *source = cJSON_GetObjectItem(c, "source")->valuestring;
-    int case_id = cJSON_GetObjectItem(c, "case")->valueint;
+    const char *source = test_json_string(c, "source", "rng.json image_rng_cases");
+    int case_id = (int)test_json_number(c, "case", -1, "rng.json image_rng_cases");
+    if (!source)
+        return;
     const cJSON *seeds = cJSON_GetObjectItem(c, "seeds"), *subseeds = cJSON_GetObjectItem(c, "subseeds");
-    const cJSON *shape = cJSON_GetObjectItem(c, "shape");
-    double strength = cJSON_GetObjectItem(c, "strength")->valuedouble;
+    const cJSON *shape = test_json_need(c, "shape", source);
+    double strength = test_json_number(c, "strength", 0, source);
+    CHECK_MSG(cJSON_GetArraySize(shape) == 3 && cJSON_IsArray(seeds), "%s case %d: shape or seeds malformed", source,
+              case_id);
+    if (cJSON_GetArraySize(shape) != 3 || !cJSON_IsArray(seeds))
+        return;
     mend_rng_kind kind;
     mend_err err = {0};
     CHECK_OK(mend_rng_kind_from_name(source, &kind, &err), &err);
-    int ch = cJSON_GetArrayItem(shape, 0)->valueint, h = cJSON_GetArrayItem(shape, 1)->valueint,
-        w = cJSON_GetArrayItem(shape, 2)->valueint;
+    int ch = (int)cJSON_GetNumberValue(cJSON_GetArrayItem(shape, 0)),
+        h = (int)cJSON_GetNumberValue(cJSON_GetArrayItem(shape, 1)),
+        w = (int)cJSON_GetNumberValue(cJSON_GetArrayItem(shape, 2));
     int64_t per = (int64_t)ch * h * w;
     int batch = cJSON_GetArraySize(seeds);
     mend_rng *gens = calloc((size_t)batch, sizeof *gens);
@@ -223,7 +233,7 @@ TEST(image_rng_streams_match_reference)
             check_image_rng_case(f, c, &tot);
             cases++;
         }
-        CHECK(cases == 6);
+        CHECK_MSG(cases > 0, "no image_rng_cases in %s", json_path);
         printf("  image_rng: %d exact-compared draws, %" PRId64 " values, %" PRId64 " differ (worst %" PRId64 " ulp)\n",
                tot.entries, tot.values, tot.mismatches, tot.worst_ulp);
     }

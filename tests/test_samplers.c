@@ -146,14 +146,16 @@ static void run_file(const char *name, int *files_run)
     float *sigmas = NULL, *x = NULL, *want = NULL;
     if (!root || !f)
         goto done;
-    const char *sampler_name = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "case"), "sampler")->valuestring;
+    const char *sampler_name = test_json_string(test_json_need(root, "case", jpath), "sampler", jpath);
     const mend_sampler_info *info = NULL;
+    if (!sampler_name)
+        goto done;
     CHECK_OK(mend_sampler_from_name(sampler_name, &info, &err), &err);
     if (!info)
         goto done;
     replay r = {.file = name, .tf = f};
-    r.n_calls = cJSON_GetObjectItem(root, "n_model_calls")->valueint;
-    r.n_noise = cJSON_GetObjectItem(root, "n_noise_draws")->valueint;
+    r.n_calls = (int)test_json_number(root, "n_model_calls", -1, jpath);
+    r.n_noise = (int)test_json_number(root, "n_noise_draws", -1, jpath);
     int64_t n_sig = 0;
     sigmas = test_load_f32(f, "sigmas_schedule", &n_sig);
     x = test_load_f32(f, "x_start", &r.n);
@@ -199,10 +201,13 @@ TEST(trajectories_match_a1111)
     int listed = 0, run = 0;
     cJSON_ArrayForEach(e, index)
     {
-        run_file(cJSON_GetObjectItem(e, "name")->valuestring, &run);
+        const char *name = test_json_string(e, "name", "samplers/index.json");
+        if (name)
+            run_file(name, &run);
         listed++;
     }
-    CHECK(listed == 19 && run == listed);
+    /* every case the index lists must have run, whatever their number */
+    CHECK_MSG(listed > 0 && run == listed, "%d of %d listed sampler cases ran", run, listed);
     cJSON_Delete(index);
     free(text);
 }

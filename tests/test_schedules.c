@@ -109,7 +109,7 @@ TEST(all_schedules_match)
         return;
     mend_noise_schedule s;
     mend_schedule_init_sd1(&s);
-    int compared = 0;
+    int compared = 0, listed = 0;
     for (int i = 0; i < f->count; i++) {
         char name[128];
         snprintf(name, sizeof name, "%s", f->tensors[i].name);
@@ -117,6 +117,7 @@ TEST(all_schedules_match)
         char *slash = strchr(name, '/');
         if (!slash || sscanf(slash + 1, "steps%d", &steps) != 1)
             continue;
+        listed++;
         int discard = strstr(slash, "/discard_penultimate") != NULL;
         *slash = '\0';
         mend_scheduler sch;
@@ -124,6 +125,7 @@ TEST(all_schedules_match)
         if (strcmp(name, "beta") == 0) {
             /* Beta (scipy beta.ppf) is not implemented: it must be refused */
             CHECK(mend_scheduler_from_name(name, &sch, &err) == MEND_E_ARG);
+            listed--;
             continue;
         }
         CHECK_OK(mend_scheduler_from_name(name, &sch, &err), &err);
@@ -133,7 +135,7 @@ TEST(all_schedules_match)
         check_table(f, f->tensors[i].name, out, n_out, REL_TOL);
         compared++;
     }
-    CHECK(compared == 44);
+    CHECK_MSG(listed > 0 && compared == listed, "%d of %d schedules compared", compared, listed);
     mend_tf_close(f);
 }
 
@@ -193,13 +195,14 @@ static void check_sampler_file(const char *name)
     CHECK_OK(mend_tf_open(spath, &f, &err), &err);
     if (root && f) {
         const cJSON *c = cJSON_GetObjectItem(root, "case");
-        const char *sampler_name = cJSON_GetObjectItem(c, "sampler")->valuestring;
-        int steps = cJSON_GetObjectItem(c, "steps")->valueint;
+        const char *sampler_name = test_json_string(c, "sampler", name);
+        int steps = (int)test_json_number(c, "steps", 0, name);
         const cJSON *strength = cJSON_GetObjectItem(c, "strength");
         const cJSON *chosen = cJSON_GetObjectItem(c, "scheduler"); /* absent = Automatic */
         const cJSON *opt_sched = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "a1111_sampler_options"), "scheduler");
         const mend_sampler_info *info = NULL;
-        CHECK_OK(mend_sampler_from_name(sampler_name, &info, &err), &err);
+        if (sampler_name)
+            CHECK_OK(mend_sampler_from_name(sampler_name, &info, &err), &err);
         mend_noise_schedule s;
         mend_schedule_init_sd1(&s);
         float full[64];
@@ -255,10 +258,12 @@ TEST(sampler_files_sigmas_match)
     int files = 0;
     cJSON_ArrayForEach(e, index)
     {
-        check_sampler_file(cJSON_GetObjectItem(e, "name")->valuestring);
+        const char *name = test_json_string(e, "name", index_path);
+        if (name)
+            check_sampler_file(name);
         files++;
     }
-    CHECK(files == 19);
+    CHECK_MSG(files > 0, "%s lists no sampler files", index_path);
     cJSON_Delete(index);
     free(text);
 }

@@ -1004,6 +1004,11 @@ TEST(hostile_pickle_structure_is_rejected)
     b.n = 0;
     PUT_LIT(&b, "\x80\x02I1\n.");
     expect_pickle_error("text_opcode.pth", b.d, b.n, "opcode 'I'");
+    b.n = 0;
+    /* an empty list from MARK before anything was pushed: under UBSan this
+     * was NULL + 0 in the reader */
+    PUT_LIT(&b, "\x80\x02(l.");
+    expect_pickle_error("mark_list.pth", b.d, b.n, "not a dict");
     free(b.d);
 }
 

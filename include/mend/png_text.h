@@ -23,6 +23,8 @@ typedef struct mend_png_text_chunk {
 typedef struct mend_png_text_list {
     int count;
     mend_png_text_chunk *items; /* in file order */
+    int capacity;               /* the reader's bookkeeping: allocated items, */
+    size_t total_bytes;         /* and keys + texts kept (capped) */
 } mend_png_text_list;
 
 enum {

@@ -96,6 +96,14 @@ static int png_decode_guarded(png_job *job, png_structp png, png_infop info, men
         return -1;
     png_set_read_fn(png, job, read_from_memory);
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff); /* mend checks the size itself, below */
+    /* A chunk may declare 2 GB in a 400-byte file: libpng would allocate
+     * that before reading it. Pixels never need the text chunks (png_text.c
+     * reads those), so they are skipped, and any other ancillary chunk is
+     * bounded in size and count. */
+    static const png_byte text_chunks[] = "tEXt\0zTXt\0iTXt\0";
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, text_chunks, 3);
+    png_set_chunk_malloc_max(png, (png_alloc_size_t)8 << 20);
+    png_set_chunk_cache_max(png, 256);
     png_read_info(png, info);
     png_uint_32 w, h;
     int bit_depth, color_type, interlace;

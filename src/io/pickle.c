@@ -352,7 +352,8 @@ static mend_status op_collect(vm *m, pk_kind kind)
     if (kind == PK_DICT && n % 2)
         return vm_fail(m, "builds a dict from an odd number of items");
     int32_t v = -1;
-    MEND_TRY(new_container(m, kind, m->stack + base, n, &v));
+    /* the stack may never have been allocated ("(l."): no NULL + 0 */
+    MEND_TRY(new_container(m, kind, n ? m->stack + base : NULL, n, &v));
     m->sp = base;
     return push(m, v);
 }
@@ -362,7 +363,7 @@ static mend_status op_small_tuple(vm *m, int n)
     if (m->sp - fence(m) < n)
         return vm_fail(m, "builds a %d-tuple from a shorter stack", n);
     int32_t v = -1;
-    MEND_TRY(new_container(m, PK_TUPLE, m->stack + m->sp - n, n, &v));
+    MEND_TRY(new_container(m, PK_TUPLE, n ? m->stack + m->sp - n : NULL, n, &v));
     m->sp -= n;
     return push(m, v);
 }
@@ -376,7 +377,7 @@ static mend_status op_add_one(vm *m, pk_kind want, int n)
     if (m->g->v[c].kind != want)
         return vm_fail(m, "%s something that is not a %s", want == PK_DICT ? "sets an item of" : "appends to",
                        want == PK_DICT ? "dict" : "list");
-    MEND_TRY(add_items(m, c, m->stack + m->sp - n, n));
+    MEND_TRY(add_items(m, c, n ? m->stack + m->sp - n : NULL, n));
     m->sp -= n;
     return MEND_OK;
 }

@@ -129,19 +129,40 @@ static mend_status inflate_text(const uint8_t *src, size_t n, const char *what, 
     return MEND_OK;
 }
 
-static mend_status push(mend_png_text_list *l, const char *type, char *key, char *text, mend_err *err)
+/* Appends one chunk; the array doubles so that n chunks cost O(n). The
+ * total text kept is capped (MEND_PNG_TEXT_MAX_TOTAL) so that a flood of
+ * chunks cannot make an answer of hundreds of megabytes. */
+static mend_status push(mend_png_text_list *l, const char *where, const char *type, char *key, char *text,
+                        mend_err *err)
 {
-    mend_png_text_chunk *grown = key && text ? realloc(l->items, (size_t)(l->count + 1) * sizeof *grown) : NULL;
-    if (!grown) {
+    if (!key || !text) {
         free(key);
         free(text);
         return mend_fail(err, MEND_E_NOMEM, "out of memory reading PNG text");
     }
-    l->items = grown;
+    size_t bytes = strlen(key) + strlen(text);
+    if (bytes > MEND_PNG_TEXT_MAX_TOTAL - l->total_bytes) {
+        free(key);
+        free(text);
+        return mend_fail(err, MEND_E_FORMAT, "%s: the PNG's text chunks hold more than %zu bytes in all (the limit)",
+                         where, (size_t)MEND_PNG_TEXT_MAX_TOTAL);
+    }
+    if (l->count == l->capacity) {
+        int cap = l->capacity ? 2 * l->capacity : 8;
+        mend_png_text_chunk *grown = realloc(l->items, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            free(key);
+            free(text);
+            return mend_fail(err, MEND_E_NOMEM, "out of memory reading PNG text");
+        }
+        l->items = grown;
+        l->capacity = cap;
+    }
     mend_png_text_chunk *c = &l->items[l->count++];
     memcpy(c->type, type, 5);
     c->key = key;
     c->text = text;
+    l->total_bytes += bytes;
     return MEND_OK;
 }
 
@@ -156,7 +177,8 @@ static int split_nul(const uint8_t *d, size_t n, size_t *nul)
     return 1;
 }
 
-static mend_status read_text_chunk(const uint8_t *d, size_t n, mend_png_text_list *l, mend_err *err)
+static mend_status read_text_chunk(const uint8_t *d, size_t n, const char *where, mend_png_text_list *l,
+                                   mend_err *err)
 {
     size_t k;
     if (!split_nul(d, n, &k))
@@ -164,7 +186,7 @@ static mend_status read_text_chunk(const uint8_t *d, size_t n, mend_png_text_lis
     if (k == 0)
         return MEND_OK;
     size_t rest = k < n ? k + 1 : n;
-    return push(l, "tEXt", latin1_to_utf8(d, k), latin1_to_utf8(d + rest, n - rest), err);
+    return push(l, where, "tEXt", latin1_to_utf8(d, k), latin1_to_utf8(d + rest, n - rest), err);
 }
 
 static mend_status read_ztxt_chunk(const uint8_t *d, size_t n, const char *where, mend_png_text_list *l,
@@ -177,7 +199,7 @@ static mend_status read_ztxt_chunk(const uint8_t *d, size_t n, const char *where
     if (k == 0)
         return MEND_OK;
     if (!has_nul || k + 1 == n) /* no method byte, no data: an empty text */
-        return push(l, "zTXt", latin1_to_utf8(d, k), latin1_to_utf8(d, 0), err);
+        return push(l, where, "zTXt", latin1_to_utf8(d, k), latin1_to_utf8(d, 0), err);
     if (d[k + 1] != 0)
         return mend_fail(err, MEND_E_FORMAT, "%s: unknown compression method %d", where, d[k + 1]);
     uint8_t *raw;
@@ -185,7 +207,7 @@ static mend_status read_ztxt_chunk(const uint8_t *d, size_t n, const char *where
     MEND_TRY(inflate_text(d + k + 2, n - k - 2, where, &raw, &raw_len, err));
     char *text = latin1_to_utf8(raw, raw_len);
     free(raw);
-    return push(l, "zTXt", latin1_to_utf8(d, k), text, err);
+    return push(l, where, "zTXt", latin1_to_utf8(d, k), text, err);
 }
 
 /* keyword NUL compressed method language NUL translated-keyword NUL text */
@@ -211,88 +233,172 @@ static mend_status read_itxt_chunk(const uint8_t *d, size_t n, const char *where
     }
     mend_status s = MEND_OK;
     if (valid_utf8(text, text_len)) /* otherwise skipped, like Pillow */
-        s = push(l, "iTXt", copy_bytes(d, k), copy_bytes(text, text_len), err);
+        s = push(l, where, "iTXt", copy_bytes(d, k), copy_bytes(text, text_len), err);
     free(raw);
     return s;
 }
 
-static mend_status walk_chunks(const uint8_t *buf, size_t len, const char *name, int crc_mode,
-                               mend_png_text_list *l, mend_err *err)
+/* Where the chunks come from: a buffer, or a file read chunk by chunk.
+ * From a file only the text chunks are read; image data is skipped (or
+ * streamed through the CRC when CRCs are checked), so png-info never holds
+ * or decodes the pixels, whatever the image's size. */
+typedef struct png_source {
+    const uint8_t *buf; /* buffer source, or NULL */
+    FILE *f;            /* file source */
+    uint64_t size, pos;
+    uint8_t *scratch;
+    size_t cap;
+} png_source;
+
+/* The next n bytes (n <= size - pos, checked by the caller). */
+static mend_status src_read(png_source *s, size_t n, const uint8_t **out, const char *where, mend_err *err)
 {
-    if (len < 8 || memcmp(buf, png_signature, 8) != 0)
-        return mend_fail(err, MEND_E_FORMAT, "%s: not a PNG file (no PNG signature)", name);
-    size_t pos = 8;
-    for (;;) {
-        if (len - pos < 12)
-            return mend_fail(err, MEND_E_FORMAT, "%s: truncated PNG: no IEND chunk (data ends at byte %zu)", name,
-                             len);
-        uint32_t n = be32(buf + pos);
-        const uint8_t *type = buf + pos + 4, *data = buf + pos + 8;
-        char tname[5] = {0}, where[128];
-        for (int i = 0; i < 4; i++)
-            tname[i] = (type[i] >= 0x20 && type[i] < 0x7f) ? (char)type[i] : '?';
-        snprintf(where, sizeof where, "%.80s: %s chunk at byte %zu", name, tname, pos);
-        if (n > 0x7fffffffu)
-            return mend_fail(err, MEND_E_FORMAT, "%s: length %u exceeds the PNG limit", where, n);
-        if ((size_t)n > len - pos - 12)
-            return mend_fail(err, MEND_E_FORMAT, "%s: truncated PNG: the chunk needs %u bytes, %zu remain", where,
-                             n + 12, len - pos);
-        if (crc_mode == MEND_PNG_CRC_CHECK) {
-            uint32_t want = be32(data + n);
-            uint32_t got = (uint32_t)crc32(crc32(0L, Z_NULL, 0), type, n + 4u);
-            if (want != got)
-                return mend_fail(err, MEND_E_FORMAT, "%s: CRC mismatch (stored %08x, computed %08x)", where, want,
-                                 got);
-        }
-        mend_status s = MEND_OK;
-        if (!memcmp(type, "tEXt", 4))
-            s = read_text_chunk(data, n, l, err);
-        else if (!memcmp(type, "zTXt", 4))
-            s = read_ztxt_chunk(data, n, where, l, err);
-        else if (!memcmp(type, "iTXt", 4))
-            s = read_itxt_chunk(data, n, where, l, err);
-        else if (!memcmp(type, "IEND", 4))
-            return MEND_OK;
-        MEND_TRY(s);
-        pos += (size_t)n + 12;
+    if (s->buf) {
+        *out = s->buf + s->pos;
+        s->pos += n;
+        return MEND_OK;
     }
+    if (n > s->cap) {
+        uint8_t *grown = realloc(s->scratch, n);
+        if (!grown)
+            return mend_fail(err, MEND_E_NOMEM, "%s: out of memory reading %zu bytes", where, n);
+        s->scratch = grown;
+        s->cap = n;
+    }
+    if (fread(s->scratch, 1, n, s->f) != n)
+        return mend_fail(err, MEND_E_IO, "%s: read error", where);
+    *out = s->scratch;
+    s->pos += n;
+    return MEND_OK;
+}
+
+/* Skips n bytes, folding them into *crc when crc is not NULL. */
+static mend_status src_skip(png_source *s, uint64_t n, uint32_t *crc, const char *where, mend_err *err)
+{
+    if (s->buf) {
+        if (crc)
+            *crc = (uint32_t)crc32(*crc, s->buf + s->pos, (uInt)n);
+        s->pos += n;
+        return MEND_OK;
+    }
+    if (!crc) {
+        if (fseeko(s->f, (off_t)n, SEEK_CUR) != 0)
+            return mend_fail(err, MEND_E_IO, "%s: seek error", where);
+        s->pos += n;
+        return MEND_OK;
+    }
+    while (n > 0) {
+        size_t piece = n < (64u << 10) ? (size_t)n : (64u << 10);
+        const uint8_t *d;
+        MEND_TRY(src_read(s, piece, &d, where, err));
+        *crc = (uint32_t)crc32(*crc, d, (uInt)piece);
+        n -= piece;
+    }
+    return MEND_OK;
+}
+
+static int is_text_chunk(const uint8_t type[4])
+{
+    return !memcmp(type, "tEXt", 4) || !memcmp(type, "zTXt", 4) || !memcmp(type, "iTXt", 4);
+}
+
+static mend_status read_text(const uint8_t type[4], const uint8_t *data, uint32_t n, const char *where,
+                             mend_png_text_list *l, mend_err *err)
+{
+    if (!memcmp(type, "tEXt", 4))
+        return read_text_chunk(data, n, where, l, err);
+    if (!memcmp(type, "zTXt", 4))
+        return read_ztxt_chunk(data, n, where, l, err);
+    return read_itxt_chunk(data, n, where, l, err);
+}
+
+/* One chunk: its text read when it is a text chunk, its CRC checked when
+ * asked. Sets *iend at the IEND chunk. */
+static mend_status read_chunk(png_source *s, const char *name, int crc_mode, mend_png_text_list *l, int *iend,
+                              mend_err *err)
+{
+    uint64_t at = s->pos;
+    if (s->size - at < 12)
+        return mend_fail(err, MEND_E_FORMAT, "%s: truncated PNG: no IEND chunk (data ends at byte %llu)", name,
+                         (unsigned long long)s->size);
+    const uint8_t *head;
+    MEND_TRY(src_read(s, 8, &head, name, err));
+    uint32_t n = be32(head);
+    uint8_t type[4];
+    memcpy(type, head + 4, 4);
+    char tname[5] = {0}, where[128];
+    for (int i = 0; i < 4; i++)
+        tname[i] = (type[i] >= 0x20 && type[i] < 0x7f) ? (char)type[i] : '?';
+    snprintf(where, sizeof where, "%.80s: %s chunk at byte %llu", name, tname, (unsigned long long)at);
+    if (n > 0x7fffffffu)
+        return mend_fail(err, MEND_E_FORMAT, "%s: length %u exceeds the PNG limit", where, n);
+    if ((uint64_t)n + 4 > s->size - s->pos)
+        return mend_fail(err, MEND_E_FORMAT, "%s: truncated PNG: the chunk needs %llu bytes, %llu remain", where,
+                         (unsigned long long)n + 12, (unsigned long long)(s->size - at));
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), type, 4);
+    const uint8_t *data = NULL, *stored;
+    if (is_text_chunk(type)) {
+        if (n > MEND_PNG_TEXT_MAX_INFLATED)
+            return mend_fail(err, MEND_E_FORMAT, "%s: a text chunk of %u bytes exceeds the %zu-byte limit", where,
+                             n, MEND_PNG_TEXT_MAX_INFLATED);
+        MEND_TRY(src_read(s, (size_t)n + 4, &data, where, err));
+        crc = (uint32_t)crc32(crc, data, n);
+        stored = data + n;
+    } else {
+        MEND_TRY(src_skip(s, n, crc_mode == MEND_PNG_CRC_CHECK ? &crc : NULL, where, err));
+        MEND_TRY(src_read(s, 4, &stored, where, err));
+    }
+    if (crc_mode == MEND_PNG_CRC_CHECK && be32(stored) != crc)
+        return mend_fail(err, MEND_E_FORMAT, "%s: CRC mismatch (stored %08x, computed %08x)", where, be32(stored),
+                         crc);
+    *iend = !memcmp(type, "IEND", 4);
+    return data ? read_text(type, data, n, where, l, err) : MEND_OK;
+}
+
+static mend_status walk_chunks(png_source *s, const char *name, int crc_mode, mend_png_text_list *l, mend_err *err)
+{
+    const uint8_t *sig;
+    if (s->size < 8 || src_read(s, 8, &sig, name, err) != MEND_OK || memcmp(sig, png_signature, 8) != 0)
+        return mend_fail(err, MEND_E_FORMAT, "%s: not a PNG file (no PNG signature)", name);
+    for (int iend = 0; !iend;)
+        MEND_TRY(read_chunk(s, name, crc_mode, l, &iend, err));
+    return MEND_OK;
+}
+
+static void list_init(mend_png_text_list *l)
+{
+    memset(l, 0, sizeof *l);
 }
 
 mend_status mend_png_text_read_buffer(const void *buf, size_t len, const char *name, int crc_mode,
                                       mend_png_text_list *out, mend_err *err)
 {
-    out->count = 0;
-    out->items = NULL;
-    mend_status s = walk_chunks(buf, len, name ? name : "PNG data", crc_mode, out, err);
-    if (s != MEND_OK)
+    list_init(out);
+    png_source s = {.buf = buf, .size = len};
+    mend_status st = walk_chunks(&s, name ? name : "PNG data", crc_mode, out, err);
+    if (st != MEND_OK)
         mend_png_text_list_free(out);
-    return s;
+    return st;
 }
 
 mend_status mend_png_text_read_file(const char *path, int crc_mode, mend_png_text_list *out, mend_err *err)
 {
-    const size_t max_bytes = (size_t)1 << 30;
-    out->count = 0;
-    out->items = NULL;
+    list_init(out);
     FILE *f = fopen(path, "rb");
     if (!f)
         return mend_fail(err, MEND_E_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max_bytes) {
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        return mend_fail(err, MEND_E_IO, "%s: not a regular file of at most 1 GiB", path);
+        return mend_fail(err, MEND_E_IO, "%s: not a regular file", path);
     }
-    size_t n = (size_t)st.st_size;
-    uint8_t *buf = malloc(n ? n : 1);
-    size_t got = buf ? fread(buf, 1, n, f) : 0;
-    int failed = ferror(f);
+    png_source s = {.f = f, .size = (uint64_t)st.st_size};
+    mend_status status = walk_chunks(&s, path, crc_mode, out, err);
+    free(s.scratch);
     fclose(f);
-    if (!buf)
-        return mend_fail(err, MEND_E_NOMEM, "%s: out of memory reading %zu bytes", path, n);
-    mend_status s = got == n && !failed ? mend_png_text_read_buffer(buf, n, path, crc_mode, out, err)
-                                        : mend_fail(err, MEND_E_IO, "%s: read error", path);
-    free(buf);
-    return s;
+    if (status != MEND_OK)
+        mend_png_text_list_free(out);
+    return status;
 }
 
 const char *mend_png_text_get(const mend_png_text_list *l, const char *key)
@@ -310,6 +416,5 @@ void mend_png_text_list_free(mend_png_text_list *l)
         free(l->items[i].text);
     }
     free(l->items);
-    l->items = NULL;
-    l->count = 0;
+    memset(l, 0, sizeof *l);
 }

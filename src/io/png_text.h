@@ -11,7 +11,11 @@
  * UTF-8, are skipped; a zTXt with an unknown method is an error. Structural
  * problems are errors: no PNG signature, a chunk running past the end of
  * the data, no IEND, a zlib stream that does not inflate (or inflates past
- * MEND_PNG_TEXT_MAX_INFLATED), and (when asked) a bad CRC. */
+ * MEND_PNG_TEXT_MAX_INFLATED), more text in all than MEND_PNG_TEXT_MAX_TOTAL,
+ * and (when asked) a bad CRC. Reading is linear in the file's size; from a
+ * file, non-text chunks are skipped without being read (unless CRCs are
+ * checked, when they are streamed through the CRC), so pixels are never
+ * decoded nor held. */
 #ifndef MEND_IO_PNG_TEXT_H
 #define MEND_IO_PNG_TEXT_H
 
@@ -22,6 +26,9 @@
 /* Largest inflated text accepted from one zTXt/iTXt chunk (a zip bomb
  * guard; Pillow's limit is 1 MB, mend is more generous). */
 #define MEND_PNG_TEXT_MAX_INFLATED ((size_t)16 << 20)
+
+/* Largest total of keys and texts kept from one PNG (a chunk-flood guard). */
+#define MEND_PNG_TEXT_MAX_TOTAL ((size_t)32 << 20)
 
 /* The chunk list types, the CRC modes and the reading functions are public:
  * include/mend/png_text.h. */
