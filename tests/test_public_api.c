@@ -74,6 +74,7 @@ TEST(model_info_of_a_partial_load)
     CHECK(!strcmp(i.path, model) && !i.diffusers && !strcmp(i.arch, "sd1-inpaint") && !strcmp(i.dtype, "F16"));
     CHECK(i.unet.loaded && i.vae.loaded && !i.text_encoder.loaded && !i.vocab_path);
     CHECK(i.unet_arch.in_channels == 9 && i.unet_arch.out_channels == 4 && i.unet_arch.levels >= 1);
+    CHECK(mend_model_is_inpainting(m));
     CHECK(i.nfiles == 1 && !strcmp(i.files[0].path, model) && i.files[0].tensors > 0);
     int unet_tensors = 0, all = 0;
     for (int d = 0; d < MEND_INFO_DTYPES; d++) {
@@ -198,6 +199,7 @@ TEST(bench_stages)
     CHECK_OK(mend_model_load_parts(model, NULL, MEND_PART_VAE, &m, &err), &err);
     if (!m)
         return;
+    CHECK(!mend_model_is_inpainting(m)); /* no UNet loaded */
     mend_bench_result r = {0};
     CHECK_OK(mend_bench_run(m, MEND_BENCH_VAE_DECODE, 64, 2, &r, &err), &err);
     CHECK(r.seconds > 0 && r.gflop > 0);

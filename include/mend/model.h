@@ -75,6 +75,10 @@ typedef struct mend_model_info {
 /* Fills *out; its strings point into the model and live as long as it. */
 void mend_model_get_info(const mend_sd_model *m, mend_model_info *out);
 
+/* 1 when the model's UNet takes 9 channels (noisy latent, mask, masked
+ * image: an inpainting model), else 0 (also without a UNet). */
+int mend_model_is_inpainting(const mend_sd_model *m);
+
 /* A1111's "Model hash": the first 10 hex digits of the checkpoint file's
  * SHA-256 (cached on disk, see src/model/model_hash.h); "" for diffusers
  * folders, which A1111 does not hash. */

@@ -158,6 +158,11 @@ void mend_model_get_info(const mend_sd_model *m, mend_model_info *o)
     }
 }
 
+int mend_model_is_inpainting(const mend_sd_model *m)
+{
+    return m->unet && mend_unet_get_arch(m->unet)->in_channels == 9;
+}
+
 mend_status mend_model_short_hash(mend_sd_model *m, char out[11], mend_err *err)
 {
     out[0] = '\0';

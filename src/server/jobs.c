@@ -5,7 +5,6 @@
  * runs. Batches (n_iter) run as separate pipeline calls so that "skip" can
  * end one batch and go on with the next. */
 #include "server/server.h"
-#include "model/sd_model.h" /* mend_sd_load, UNet arch: not yet through include/mend */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,13 +30,13 @@ static void set_option_string(srv_server *s, const char *key, const char *value)
 mend_status srv_load_model(srv_server *s, const char *path, mend_err *err)
 {
     mend_sd_model *m = NULL;
-    MEND_TRY(mend_sd_load(path, s->vocab, MEND_COMP_ALL, &m, err));
+    MEND_TRY(mend_model_load(path, s->vocab, &m, err));
     const char *base = strrchr(path, '/');
     base = base && base[1] ? base + 1 : path;
     char *title = strdup(base), *copy = strdup(path);
     if (!title || !copy) {
         free(title), free(copy);
-        mend_sd_free(m);
+        mend_model_free(m);
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
     }
     mend_sd_model *old = s->model;
@@ -49,7 +48,7 @@ mend_status srv_load_model(srv_server *s, const char *path, mend_err *err)
     s->model_path = copy;
     set_option_string(s, "sd_model_checkpoint", title);
     pthread_mutex_unlock(&s->lock);
-    mend_sd_free(old);
+    mend_model_free(old);
     return MEND_OK;
 }
 
@@ -163,7 +162,7 @@ static void run_generate(srv_server *s, srv_job *j)
         return;
     }
     begin_job(s, j);
-    j->inpainting_model = mend_unet_get_arch(s->model->unet)->in_channels == 9;
+    j->inpainting_model = mend_model_is_inpainting(s->model);
     mend_gen_params p = j->params;
     int B = p.batch_size, n_iter = p.n_iter;
     int64_t seed = p.seed < 0 ? random_seed() : p.seed, subseed = p.subseed < 0 ? random_seed() : p.subseed;
@@ -308,7 +307,7 @@ void srv_shutdown(srv_server *s)
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->worker, NULL);
-    mend_sd_free(s->model);
+    mend_model_free(s->model);
     free(s->model_title);
     free(s->model_path);
     srv_models_free(&s->models);
