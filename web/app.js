@@ -525,6 +525,66 @@ class Editor {
   }
 }
 
+/* ------------------------------------------------- the parameter table */
+
+/* Every control's label, range, step, default and choices come from the
+ * library's one parameter table (GET /mend/v1/params): nothing about them
+ * is written in this file or in index.html. Controls name their parameter
+ * with data-param (and data-label for the label text). */
+const params = {}; /* name -> table entry */
+
+function buildRadios(box, p) {
+  const name = box.id;
+  p.choices.forEach((label, i) => {
+    const l = document.createElement('label');
+    const r = document.createElement('input');
+    r.type = 'radio';
+    r.name = name;
+    r.value = String(i);
+    r.checked = Number(p.default) === i;
+    l.append(r, ` ${label}`);
+    box.appendChild(l);
+  });
+}
+
+function configureControl(el, p) {
+  if (el.classList.contains('radios')) return buildRadios(el, p);
+  if (el.tagName === 'SELECT') {
+    p.choices.forEach((label, i) => {
+      const o = document.createElement('option');
+      o.value = String(i);
+      o.textContent = label;
+      el.appendChild(o);
+    });
+    el.value = String(p.default);
+    return;
+  }
+  const boxes = [el, document.getElementById(el.id + '_n')].filter(Boolean);
+  for (const b of boxes) {
+    b.min = p.min;
+    b.max = p.max;
+    b.step = p.step;
+  }
+  const box = boxes[boxes.length - 1];
+  if (box.value === '') box.value = p.default; /* a value set before the table came stays */
+  el.value = box.value;
+}
+
+async function loadParams() {
+  const res = await fetch('/mend/v1/params');
+  if (!res.ok) throw new Error(`parameter table: HTTP ${res.status}`);
+  for (const p of (await res.json()).params) params[p.name] = p;
+  for (const el of $$('[data-label]')) if (params[el.dataset.label]) el.textContent = params[el.dataset.label].label;
+  for (const el of $$('[data-param]')) if (params[el.dataset.param]) configureControl(el, params[el.dataset.param]);
+}
+
+/* A value clamped to its parameter's range and rounded to its step. */
+function fitParam(name, v) {
+  const p = params[name];
+  const stepped = p.min + Math.round((v - p.min) / p.step) * p.step;
+  return Math.min(p.max, Math.max(p.min, stepped));
+}
+
 /* ------------------------------------------------------------- the form */
 
 const num = {};
@@ -610,9 +670,8 @@ $('#size-from-image').onclick = async () => {
     size = [img.naturalWidth, img.naturalHeight];
   }
   if (!size) return setStatus('no input image yet', true);
-  const r8 = (v) => Math.min(2048, Math.max(64, Math.round(v / 8) * 8));
-  num.width.value = r8(size[0]);
-  num.height.value = r8(size[1]);
+  num.width.value = fitParam('width', size[0]);
+  num.height.value = fitParam('height', size[1]);
 };
 
 $('#seed-random').onclick = () => { $('#seed').value = -1; };
@@ -719,6 +778,7 @@ function setBusy(busy) {
 }
 
 async function generate() {
+  await ready;
   let body;
   try {
     body = requestBody();
@@ -817,8 +877,8 @@ async function sendToInpaint(src) {
 async function loadLists() {
   try {
     const [samplers, schedulers] = await Promise.all([api('/samplers'), api('/schedulers')]);
-    fillSelect($('#sampler'), samplers.map((s) => s.name), 'DPM++ 2M');
-    fillSelect($('#scheduler'), schedulers.map((s) => s.label), 'Automatic');
+    fillSelect($('#sampler'), samplers.map((s) => s.name), params.sampler_name && params.sampler_name.default);
+    fillSelect($('#scheduler'), schedulers.map((s) => s.label), params.scheduler && params.scheduler.default);
   } catch (e) {
     setStatus(`samplers: ${e.message}`, true);
   }
@@ -900,28 +960,34 @@ $('#png-drop').addEventListener('drop', (e) => {
 });
 
 /* Fills the form from parse_generation_parameters() output (values are
- * strings). Inpaint keys absent from an infotext mean their defaults: A1111
- * writes Masked content only when not "original", Inpaint area only for
- * "Only masked", Mask mode only for "Inpaint not masked". */
+ * strings), by the table's infotext keys. Keys absent from an infotext mean
+ * the UI default: A1111 writes Masked content only when not "original",
+ * Inpaint area only for "Only masked", Mask mode only for "Inpaint not
+ * masked". */
 function applyParameters(p) {
-  const has = (k) => p[k] !== undefined && p[k] !== null && p[k] !== '';
-  const setNum = (k, field) => { if (has(k) && !Number.isNaN(Number(p[k]))) num[field].value = Number(p[k]); };
+  const has = (k) => k && p[k] !== undefined && p[k] !== null && p[k] !== '';
   if (has('Prompt')) $('#prompt').value = p.Prompt;
-  $('#negative_prompt').value = has('Negative prompt') ? p['Negative prompt'] : '';
-  setNum('Steps', 'steps');
-  setNum('CFG scale', 'cfg_scale');
-  setNum('Size-1', 'width');
-  setNum('Size-2', 'height');
-  setNum('Denoising strength', 'denoising_strength');
-  setNum('Mask blur', 'mask_blur');
-  setNum('Masked area padding', 'padding');
-  if (has('Seed')) $('#seed').value = p.Seed;
-  if (has('Sampler')) ensureOption($('#sampler'), p.Sampler);
-  if (has('Schedule type')) ensureOption($('#scheduler'), p['Schedule type']);
-  const fills = { fill: 0, original: 1, 'latent noise': 2, 'latent nothing': 3 };
-  setRadio('inpainting_fill', has('Masked content') && p['Masked content'] in fills ? fills[p['Masked content']] : 1);
-  setRadio('inpaint_area', p['Inpaint area'] === 'Only masked' ? 1 : 0);
-  setRadio('mask_mode', p['Mask mode'] === 'Inpaint not masked' ? 1 : 0);
+  const neg = params.negative_prompt && params.negative_prompt.infotext_key;
+  $('#negative_prompt').value = has(neg) ? p[neg] : '';
+  for (const el of $$('[data-param]')) {
+    const d = params[el.dataset.param];
+    if (!d || !d.infotext_key) continue;
+    /* "Size: 512x768" arrives as Size-1 / Size-2 */
+    const key = d.name === 'width' ? `${d.infotext_key}-1` : d.name === 'height' ? `${d.infotext_key}-2` : d.infotext_key;
+    if (d.choices) {
+      const i = has(key) ? d.choices.indexOf(p[key]) : -1;
+      const v = i >= 0 ? i : Number(d.default);
+      if (el.classList.contains('radios')) setRadio(el.id, v);
+      else el.value = String(v);
+    } else if (has(key) && !Number.isNaN(Number(p[key]))) {
+      if (num[el.id]) num[el.id].value = Number(p[key]);
+      else el.value = Number(p[key]);
+    }
+  }
+  const sampler = params.sampler_name && params.sampler_name.infotext_key;
+  const schedule = params.scheduler && params.scheduler.infotext_key;
+  if (has(sampler)) ensureOption($('#sampler'), p[sampler]);
+  if (has(schedule)) ensureOption($('#scheduler'), p[schedule]);
 }
 
 $('#png-send').onclick = async () => {
@@ -932,6 +998,7 @@ $('#png-send').onclick = async () => {
 
 /* ---------------------------------------------------------------- start */
 
-loadLists();
+/* the table first: the sampler menus take their defaults from it */
+const ready = loadParams().catch((e) => setStatus(e.message, true)).then(loadLists);
 /* For the end-to-end tests and the console. */
 window.mend = { editors, state, upload, sketchToInputs, pilGaussianBlur, applyParameters };

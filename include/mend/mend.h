@@ -87,10 +87,17 @@ enum {
  * not GPU. */
 typedef enum mend_rng_source { MEND_RNG_SOURCE_GPU = 0, MEND_RNG_SOURCE_NV, MEND_RNG_SOURCE_CPU } mend_rng_source;
 
+/* Compute precision the caller asks for (the engine decides what "auto"
+ * means; fp32 is the reference behaviour). */
+typedef enum mend_precision { MEND_PRECISION_AUTO = 0, MEND_PRECISION_FP32, MEND_PRECISION_BF16 } mend_precision;
+
+/* The fields' ranges, defaults, API keys and CLI flags are in one table:
+ * include/mend/params.h (mend_param_at). */
+
 typedef struct mend_gen_params {
     const char *prompt;
     const char *negative_prompt;
-    int width, height;  /* multiples of 8 */
+    int width, height;  /* multiples of 8, 64..2048 */
     int steps;          /* 1..150 */
     float cfg_scale;
     int64_t seed;       /* -1 = random */
@@ -118,6 +125,10 @@ typedef struct mend_gen_params {
      * decoded image's LAB histograms to the processed init image's,
      * keeping the decoded luminosity (§4.5, §9). img2img only. */
     int color_correction;
+    /* Inpaint sketch: mask transparency 0..100 used by the caller's sketch
+     * conversion (the pipeline takes the finished mask). */
+    float mask_alpha;
+    mend_precision precision;
 } mend_gen_params;
 
 /* A1111 UI defaults (Inpaint tab): DPM++ 2M / Automatic, 20 steps, CFG 7,
@@ -128,7 +139,7 @@ void mend_gen_params_default(mend_gen_params *p);
  * masked, padding 0. */
 void mend_gen_params_api_default(mend_gen_params *p);
 
-/* Range checks with a message naming the field. has_init: img2img. */
+/* Range checks with the table's one message format (params.h). has_init: img2img. */
 mend_status mend_gen_params_validate(const mend_gen_params *p, int has_init, mend_err *err);
 
 /* ------------------------------------------------------------------ */
@@ -176,6 +187,30 @@ typedef struct mend_gen_output {
 mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
                           mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err);
 void mend_gen_output_free(mend_gen_output *o);
+
+/* ------------------------------------------------------------------ */
+/* Inputs and outputs around a job, shared by the CLI and the server.  */
+
+/* A1111's "Inpaint sketch" tab (spec/inpaint-semantics.md §2.2): the mask
+ * is every pixel where sketch and orig differ (exact RGB inequality), 255
+ * scaled by (1 - mask_alpha/100) as Pillow's Brightness enhance truncates
+ * it; the init image is Image.composite(blurP(sketch), orig, blurP(mask))
+ * with blurP = Pillow GaussianBlur(blur). Both inputs must have the same
+ * size (any channel count; they are compared and composited as RGB).
+ * init_out: RGB; mask_out: the unblurred, alpha-scaled mask (1 channel). */
+mend_status mend_sketch_inputs(const mend_image *orig, const mend_image *sketch, int blur, float mask_alpha,
+                               mend_image *init_out, mend_image *mask_out, mend_err *err);
+
+/* A1111's outputs naming: <outdir>/<kind>-images/YYYY-MM-DD/NNNNN-<seed>.png
+ * (kind "txt2img" or "img2img"), NNNNN = 1 + the largest leading number of
+ * the folder's file names (0 in an empty folder), skipping names that
+ * exist. Creates the folders; *out is malloc'd. */
+mend_status mend_output_path(const char *outdir, const char *kind, int64_t seed, char **out, mend_err *err);
+/* Image i > 0 of "-o FILE": FILE with "-i" before the extension
+ * (out.png, out-1.png, ...); malloc'd, NULL when out of memory. */
+char *mend_numbered_path(const char *file, int index);
+/* mkdir -p of the folder part of path (nothing when it has none). */
+mend_status mend_make_parent_dirs(const char *path, mend_err *err);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,7 @@
 #include "cli/cli.h"
+#include "cli/generate.h"
+
+#include "mend/params.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -88,4 +91,136 @@ int cli_get_int(const cli_opt *opts, int nopts, const char *name, int def, int l
     }
     *out = (int)x;
     return 1;
+}
+
+/* ---------------- generation options from the parameter table ---------------- */
+
+/* One spelling per table entry's flag and alias. */
+int cli_param_options(cli_gen_opt *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < mend_param_count(); i++) {
+        const mend_param_desc *d = mend_param_at(i);
+        if (!d->cli_flag)
+            continue;
+        if (n < max)
+            out[n++] = (cli_gen_opt){d->cli_flag, d->type != MEND_PARAM_BOOL, d->scope, d, 0};
+        for (const char *w = d->cli_aliases; w && *w && n < max;) {
+            size_t k = strcspn(w, " ");
+            char *name = strndup(w, k);
+            if (!name) {
+                cli_param_options_free(out, n);
+                return -1;
+            }
+            out[n++] = (cli_gen_opt){name, 1, d->scope, d, 1};
+            w += k;
+            w += *w == ' ';
+        }
+    }
+    return n;
+}
+
+void cli_param_options_free(cli_gen_opt *opts, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (opts[i].owned)
+            free((char *)opts[i].name);
+}
+
+char cli_param_short(const char *name)
+{
+    for (int i = 0; i < mend_param_count(); i++) {
+        const mend_param_desc *d = mend_param_at(i);
+        if (d->cli_short && d->cli_flag && !strcmp(d->cli_flag, name))
+            return d->cli_short;
+    }
+    return 0;
+}
+
+/* Applies every given spelling of the table's options to p, in table order
+ * (so --mask-blur-x after --mask-blur wins). Two spellings of one parameter
+ * with different values are an error. Returns 0 after printing. */
+int cli_param_apply(const cli_opt *o, const cli_gen_opt *g, int n, mend_gen_params *p)
+{
+    for (int i = 0; i < mend_param_count(); i++) {
+        const mend_param_desc *d = mend_param_at(i);
+        const char *first = NULL;
+        double first_v = 0;
+        for (int k = 0; k < n; k++) {
+            if (g[k].param != d || !o[k].value)
+                continue;
+            mend_err err = {0};
+            mend_status s = d->type == MEND_PARAM_BOOL && !g[k].takes_value
+                                ? mend_param_set_number(p, d, 1, &err)
+                                : mend_param_set_text(p, d, o[k].value, &err);
+            if (s != MEND_OK) {
+                cli_errorf("--%s: %s", g[k].name, err.msg);
+                return 0;
+            }
+            double v = mend_param_get_number(p, d);
+            if (first && d->type != MEND_PARAM_STRING && v != first_v) {
+                cli_errorf("--%s conflicts with --%s %s", first, g[k].name, o[k].value);
+                return 0;
+            }
+            if (!first) {
+                first = g[k].name;
+                first_v = v;
+            }
+        }
+    }
+    return 1;
+}
+
+/* "--steps N", "--inpaint-area whole|only-masked", "--width N, -W" */
+static void flag_text(const mend_param_desc *d, const char *name, int takes_value, char *buf, size_t size)
+{
+    char value[160] = "";
+    if (takes_value && d->nchoices) {
+        for (int i = 0; i < d->nchoices; i++) {
+            char c[64];
+            snprintf(c, sizeof c, "%s", d->cli_choices ? d->cli_choices[i] : d->choices[i]);
+            for (char *x = c; *x; x++)
+                *x = *x == ' ' ? '-' : (char)(*x >= 'A' && *x <= 'Z' ? *x + 32 : *x);
+            snprintf(value + strlen(value), sizeof value - strlen(value), "%s%s", i ? "|" : "", c);
+        }
+    } else if (takes_value) {
+        snprintf(value, sizeof value, "%s", d->type == MEND_PARAM_INT || d->type == MEND_PARAM_INT64 ? "N"
+                                            : d->type == MEND_PARAM_FLOAT                            ? "X"
+                                                                                                     : "TEXT");
+    }
+    snprintf(buf, size, "--%s%s%s", name, value[0] ? " " : "", value);
+    if (d->cli_short && !strcmp(name, d->cli_flag))
+        snprintf(buf + strlen(buf), size - strlen(buf), ", -%c", d->cli_short);
+}
+
+static void help_line(FILE *f, const mend_param_desc *d)
+{
+    char flag[256], def[64], range[96] = "";
+    mend_gen_params p;
+    mend_gen_params_default(&p);
+    flag_text(d, d->cli_flag, d->type != MEND_PARAM_BOOL, flag, sizeof flag);
+    mend_param_format(&p, d, def, sizeof def);
+    if (d->type == MEND_PARAM_INT || d->type == MEND_PARAM_INT64 || d->type == MEND_PARAM_FLOAT)
+        snprintf(range, sizeof range, ", %.10g..%.10g%s", d->min, d->max,
+                 d->flags & MEND_PARAM_STRICT_STEP ? ", multiples of 8" : "");
+    fprintf(f, "  %-28s %s%s (%s%s%s)\n", flag, d->help, range, d->type == MEND_PARAM_STRING ? "'" : "", def,
+            d->type == MEND_PARAM_STRING ? "'" : "");
+    for (const char *w = d->cli_aliases; w && *w;) {
+        size_t k = strcspn(w, " ");
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)k, w);
+        flag_text(d, name, 1, flag, sizeof flag);
+        fprintf(f, "  %-28s the same as --%s\n", flag, d->cli_flag);
+        w += k;
+        w += *w == ' ';
+    }
+}
+
+void cli_param_help(FILE *f, int scope)
+{
+    for (int i = 0; i < mend_param_count(); i++) {
+        const mend_param_desc *d = mend_param_at(i);
+        if (d->cli_flag && d->scope == scope)
+            help_line(f, d);
+    }
 }

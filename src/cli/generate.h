@@ -7,33 +7,40 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli/cli.h"
 #include "inpaint/pipeline.h"
+#include "mend/params.h"
 #include "io/image.h"
 
-/* ---------------- sketch.c ---------------- */
+/* ---------------- args.c: options from the parameter table ---------------- */
 
-/* A1111's "Inpaint sketch" tab (spec/inpaint-semantics.md §2.2): the mask
- * is every pixel where sketch and orig differ (exact RGB inequality), 255
- * scaled by (1 - mask_alpha/100) as Pillow's Brightness enhance truncates
- * it; the init image is Image.composite(blurP(sketch), orig, blurP(mask))
- * with blurP = Pillow GaussianBlur(blur). Both inputs must have the same
- * size (any channel count; they are compared and composited as RGB).
- * init_out: RGB; mask_out: the unblurred, alpha-scaled mask (1 channel). */
+typedef struct cli_gen_opt {
+    const char *name;  /* without "--" */
+    int takes_value;
+    int scope;         /* MEND_SCOPE_* (where the option applies) */
+    const mend_param_desc *param; /* NULL: not a table parameter */
+    int owned;         /* name is malloc'd */
+} cli_gen_opt;
+
+/* Appends one option per table flag and alias; returns the count or -1
+ * when out of memory. Free with cli_param_options_free. */
+int cli_param_options(cli_gen_opt *out, int max);
+void cli_param_options_free(cli_gen_opt *opts, int n);
+/* The short flag of a table option (-W for width), or 0. */
+char cli_param_short(const char *name);
+/* Applies the given options (o[k] matches g[k]) to p; 0 after printing. */
+int cli_param_apply(const cli_opt *o, const cli_gen_opt *g, int n, mend_gen_params *p);
+/* --help lines of the table's options of one scope. */
+void cli_param_help(FILE *f, int scope);
+
+/* ---------------- sketch.c, output.c: the library's, under CLI names ---------------- */
+
+/* mend_sketch_inputs (include/mend/mend.h). */
 mend_status cli_sketch_inputs(const mend_image *orig, const mend_image *sketch, int blur, float mask_alpha,
                               mend_image *init_out, mend_image *mask_out, mend_err *err);
-
-/* ---------------- output.c ---------------- */
-
-/* "-o FILE" with several images: image 0 is FILE, image i > 0 is FILE with
- * "-i" before the extension (out.png, out-1.png, out-2.png, ...). malloc'd. */
+/* mend_numbered_path, mend_output_path, mend_make_parent_dirs. */
 char *cli_numbered_path(const char *file, int index);
-
-/* A1111's default: <outdir>/<kind>-images/YYYY-MM-DD/NNNNN-<seed>.png, with
- * NNNNN = 1 + the largest leading number of the folder's file names (0 in
- * an empty folder), skipping names that exist. Creates the folders. */
 mend_status cli_default_path(const char *outdir, const char *kind, int64_t seed, char **out, mend_err *err);
-
-/* mkdir -p of the folder part of path (nothing when it has none). */
 mend_status cli_make_parent_dirs(const char *path, mend_err *err);
 
 /* ---------------- progress.c ---------------- */

@@ -1,6 +1,7 @@
 /* Everything a txt2img / img2img / inpaint job takes, named after A1111's
- * API fields, with A1111's UI defaults (mend_gen_params_default) or its
- * API defaults (mend_gen_params_api_default). */
+ * API fields. The struct is public (include/mend/mend.h); its defaults,
+ * ranges and names come from the one parameter table (include/mend/params.h,
+ * src/inpaint/params_table.c). */
 #ifndef MEND_INPAINT_GEN_PARAMS_H
 #define MEND_INPAINT_GEN_PARAMS_H
 
@@ -8,8 +9,6 @@
 
 #include "core/err.h"
 #include "core/rng.h"
-
-/* The parameter struct and its defaults are part of the public API:
- * include/mend/mend.h. */
+#include "mend/params.h"
 
 #endif

@@ -1,5 +1,7 @@
 #include "inpaint/infotext.h"
 
+#include "mend/params.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,10 +11,17 @@
 void mend_py_float(double v, char *buf, int size)
 {
     /* shortest repr that round-trips, as Python's repr/str of a float */
-    for (int prec = 1; prec <= 17; prec++) {
+    int prec = 1;
+    for (; prec <= 17; prec++) {
         snprintf(buf, (size_t)size, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)
             break;
+    }
+    /* Python uses an exponent only below 1e-4 or from 1e16 on: 10.0, not 1e+01 */
+    double a = fabs(v);
+    if (strchr(buf, 'e') && a >= 1e-4 && a < 1e16) {
+        int decimals = prec - 1 - (int)floor(log10(a));
+        snprintf(buf, (size_t)size, "%.*f", decimals > 0 ? decimals : 0, v);
     }
     if (!strpbrk(buf, ".eEn")) /* integral: Python prints "7.0" */
         strncat(buf, ".0", (size_t)size - strlen(buf) - 1);
@@ -74,79 +83,219 @@ static void kv(sbuf *b, int *first, const char *key, const char *value)
     *first = 0;
 }
 
-static void kv_float(sbuf *b, int *first, const char *key, double v)
+/* One "Key: value" pair of a table parameter: its infotext key and its
+ * value as the table formats it (Python floats, choice labels). */
+static void kv_param(sbuf *b, int *first, const mend_gen_params *p, const char *name)
 {
-    char buf[64];
-    mend_py_float(v, buf, sizeof buf);
-    kv(b, first, key, buf);
+    const mend_param_desc *d = mend_param_find(name);
+    char buf[256];
+    mend_param_format(p, d, buf, sizeof buf);
+    kv(b, first, d->infotext_key, buf);
 }
 
-static void kv_int(sbuf *b, int *first, const char *key, long long v)
+/* A1111 writes many keys only when the value is not the UI default. */
+static int not_default(const mend_gen_params *p, const char *name)
 {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%lld", v);
-    kv(b, first, key, buf);
+    const mend_param_desc *d = mend_param_find(name);
+    return mend_param_get_number(p, d) != d->ui_default;
 }
 
 char *mend_infotext_build(const mend_infotext_ctx *c)
 {
-    const mend_gen_params *p = c->p;
+    /* the job's resolved values: the seeds of this image, the sampler and schedule it ran */
+    mend_gen_params q = *c->p;
+    q.seed = c->seed;
+    q.subseed = c->subseed;
+    q.sampler_name = c->sampler;
+    q.scheduler = c->schedule_label;
+    const mend_gen_params *p = &q;
     sbuf b = {0};
     int first = 1;
     sb_add(&b, "%s", p->prompt ? p->prompt : "");
     if (p->negative_prompt && *p->negative_prompt)
-        sb_add(&b, "\nNegative prompt: %s", p->negative_prompt);
+        sb_add(&b, "\n%s: %s", mend_param_find("negative_prompt")->infotext_key, p->negative_prompt);
     sb_add(&b, "\n");
-    kv_int(&b, &first, "Steps", p->steps);
-    kv(&b, &first, "Sampler", c->sampler);
-    kv(&b, &first, "Schedule type", c->schedule_label);
+    /* A1111's order (processing.create_infotext) */
+    kv_param(&b, &first, p, "steps");
+    kv_param(&b, &first, p, "sampler_name");
+    kv_param(&b, &first, p, "scheduler");
     /* A1111 writes str(p.cfg_scale): the UI's gr.Slider (step 0.5) hands
      * over the browser's JSON number, which is a Python int at whole values
      * ("CFG scale: 7") and a float otherwise ("7.5"); the API's pydantic
      * field is a float ("7.0"). mend's jobs come from the command line and
      * library callers, which are API-like, so the float rendering stays. */
-    kv_float(&b, &first, "CFG scale", p->cfg_scale);
-    kv_int(&b, &first, "Seed", (long long)c->seed);
+    kv_param(&b, &first, p, "cfg_scale");
+    kv_param(&b, &first, p, "seed");
     char size[32];
     snprintf(size, sizeof size, "%dx%d", p->width, p->height);
-    kv(&b, &first, "Size", size);
+    kv(&b, &first, mend_param_find("width")->infotext_key, size);
     if (c->model_hash)
         kv(&b, &first, "Model hash", c->model_hash);
     if (c->model_name)
         kv(&b, &first, "Model", c->model_name);
     if (p->subseed_strength > 0) {
-        kv_int(&b, &first, "Variation seed", (long long)c->subseed);
-        kv_float(&b, &first, "Variation seed strength", p->subseed_strength);
+        kv_param(&b, &first, p, "subseed");
+        kv_param(&b, &first, p, "subseed_strength");
     }
     if (c->img2img)
-        kv_float(&b, &first, "Denoising strength", p->denoising_strength);
+        kv_param(&b, &first, p, "denoising_strength");
     if (c->inpainting_model)
-        kv_float(&b, &first, "Conditional mask weight", p->inpainting_mask_weight);
-    if (p->clip_skip > 1)
-        kv_int(&b, &first, "Clip skip", p->clip_skip);
-    if (c->uses_ensd && p->eta_noise_seed_delta)
-        kv_int(&b, &first, "ENSD", p->eta_noise_seed_delta);
-    if (p->rng != MEND_RNG_SOURCE_GPU)
-        kv(&b, &first, "RNG", p->rng == MEND_RNG_SOURCE_CPU ? "CPU" : "NV");
+        kv_param(&b, &first, p, "inpainting_mask_weight");
+    if (not_default(p, "clip_skip"))
+        kv_param(&b, &first, p, "clip_skip");
+    if (c->uses_ensd && not_default(p, "eta_noise_seed_delta"))
+        kv_param(&b, &first, p, "eta_noise_seed_delta");
+    if (not_default(p, "rng"))
+        kv_param(&b, &first, p, "rng");
     if (c->inpaint) {
-        if (p->inpainting_mask_invert)
-            kv(&b, &first, "Mask mode", "Inpaint not masked");
+        if (not_default(p, "inpainting_mask_invert"))
+            kv_param(&b, &first, p, "inpainting_mask_invert");
         if ((p->mask_blur_x > 0 || p->mask_blur_y > 0) && p->mask_blur_x == p->mask_blur_y)
-            kv_int(&b, &first, "Mask blur", p->mask_blur_x);
+            kv_param(&b, &first, p, "mask_blur");
         if (c->only_masked) {
-            kv(&b, &first, "Inpaint area", "Only masked");
-            kv_int(&b, &first, "Masked area padding", p->inpaint_full_res_padding);
+            mend_gen_params m = *p;
+            m.inpaint_full_res = 1;
+            kv_param(&b, &first, &m, "inpaint_full_res");
+            kv_param(&b, &first, p, "inpaint_full_res_padding");
         }
-        static const char *fills[] = {"fill", NULL, "latent noise", "latent nothing"};
-        if (p->inpainting_fill != MEND_FILL_ORIGINAL && fills[p->inpainting_fill])
-            kv(&b, &first, "Masked content", fills[p->inpainting_fill]);
+        if (not_default(p, "inpainting_fill"))
+            kv_param(&b, &first, p, "inpainting_fill");
     }
-    if (c->img2img && p->initial_noise_multiplier != 1.0f)
-        kv_float(&b, &first, "Noise multiplier", p->initial_noise_multiplier);
+    if (c->img2img && not_default(p, "initial_noise_multiplier"))
+        kv_param(&b, &first, p, "initial_noise_multiplier");
     kv(&b, &first, "Version", "mend-" MEND_VERSION);
     if (b.oom) {
         free(b.s);
         return NULL;
     }
     return b.s;
+}
+
+/* ---------------- parsing ---------------- */
+
+/* Unquotes a JSON-style quoted value in place ("a, b" -> a, b). */
+static void unquote(char *v)
+{
+    size_t n = strlen(v);
+    if (n < 2 || v[0] != '"' || v[n - 1] != '"')
+        return;
+    char *o = v;
+    for (char *s = v + 1; s < v + n - 1; s++) {
+        if (*s == '\\' && s + 1 < v + n - 1) {
+            s++;
+            *o++ = *s == 'n' ? '\n' : *s;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+}
+
+/* Splits "Key: value, Key: "quoted, value", ..." in place; calls f per pair. */
+static mend_status each_pair(char *s, mend_status (*f)(void *, char *, char *, mend_err *), void *user, mend_err *err)
+{
+    while (*s) {
+        while (*s == ' ' || *s == ',')
+            s++;
+        char *colon = strchr(s, ':');
+        if (!colon)
+            break;
+        char *key = s, *val = colon + 1;
+        *colon = '\0';
+        while (*val == ' ')
+            val++;
+        s = val;
+        if (*s == '"') {
+            for (s++; *s && *s != '"'; s += (*s == '\\' && s[1]) ? 2 : 1)
+                ;
+            if (*s)
+                s++;
+        } else {
+            s += strcspn(s, ",");
+        }
+        char *next = *s ? s + 1 : s;
+        *s = '\0';
+        for (char *e = s - 1; e >= val && *e == ' '; e--)
+            *e = '\0';
+        unquote(val);
+        MEND_TRY(f(user, key, val, err));
+        s = next;
+    }
+    return MEND_OK;
+}
+
+typedef struct pair_ctx {
+    mend_gen_params *p;
+    mend_param_keep_fn keep;
+    void *user;
+} pair_ctx;
+
+static int kept(const pair_ctx *c, const mend_param_desc *d)
+{
+    return c->keep && c->keep(c->user, d);
+}
+
+static mend_status set_pair(void *user, char *key, char *val, mend_err *err)
+{
+    const pair_ctx *c = user;
+    mend_gen_params *p = c->p;
+    int w, h;
+    char tail;
+    const mend_param_desc *wd = mend_param_find("width"), *hd = mend_param_find("height");
+    if (!strcmp(key, wd->infotext_key) && sscanf(val, "%dx%d%c", &w, &h, &tail) == 2) {
+        if (!kept(c, wd))
+            MEND_TRY(mend_param_set_number(p, wd, w, err));
+        return kept(c, hd) ? MEND_OK : mend_param_set_number(p, hd, h, err);
+    }
+    for (int i = 0; i < mend_param_count(); i++) {
+        const mend_param_desc *d = mend_param_at(i);
+        /* Size is both width and height; Mask blur sets both axes */
+        if (d->infotext_key && !strcmp(d->infotext_key, key) && d != hd)
+            return kept(c, d) ? MEND_OK : mend_param_set_text(p, d, val, err) == MEND_OK ? MEND_OK
+                                                                  : mend_err_wrap(err, "infotext '%s'", key);
+    }
+    return MEND_OK; /* keys that are not parameters (Model hash, Version, ...) */
+}
+
+mend_status mend_params_from_infotext(const char *text, mend_gen_params *p, mend_param_keep_fn keep, void *user,
+                                      char **storage, mend_err *err)
+{
+    pair_ctx ctx = {p, keep, user};
+    char *s = strdup(text ? text : "");
+    if (!s)
+        return mend_fail(err, MEND_E_NOMEM, "out of memory");
+    *storage = s;
+    size_t n = strlen(s);
+    while (n && s[n - 1] == '\n')
+        s[--n] = '\0';
+    char *last = strrchr(s, '\n');
+    last = last ? last + 1 : s;
+    char *head_end = s + n;
+    if (strstr(last, "Steps:")) {
+        head_end = last > s ? last - 1 : last;
+        MEND_TRY(each_pair(last, set_pair, &ctx, err));
+    }
+    *head_end = '\0';
+    const char *neg_key = mend_param_find("negative_prompt")->infotext_key;
+    size_t k = strlen(neg_key);
+    char *neg = NULL;
+    for (char *line = s; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+        if (!strncmp(line, neg_key, k) && line[k] == ':') {
+            neg = line;
+            break;
+        }
+    if (neg) {
+        char *v = neg + k + 1;
+        while (*v == ' ')
+            v++;
+        if (!kept(&ctx, mend_param_find("negative_prompt")))
+            p->negative_prompt = v;
+        if (neg > s)
+            neg[-1] = '\0';
+        else
+            *neg = '\0';
+    }
+    if (!kept(&ctx, mend_param_find("prompt")))
+        p->prompt = s;
+    return MEND_OK;
 }

@@ -242,7 +242,7 @@ static mend_status find_checked(const mend_tf *f, const char *name, int64_t nume
 
 mend_status mend_tf_load_f32(const mend_tf *f, const char *name, int64_t numel, float **out, mend_err *err)
 {
-    const mend_tf_tensor *t;
+    const mend_tf_tensor *t = NULL;
     *out = NULL;
     MEND_TRY(find_checked(f, name, numel, &t, err));
     float *buf = malloc((size_t)(mend_tf_numel(t) > 0 ? mend_tf_numel(t) : 1) * sizeof *buf);
@@ -259,7 +259,7 @@ mend_status mend_tf_load_f32(const mend_tf *f, const char *name, int64_t numel, 
 
 mend_status mend_tf_load_i32(const mend_tf *f, const char *name, int64_t numel, int32_t **out, mend_err *err)
 {
-    const mend_tf_tensor *t;
+    const mend_tf_tensor *t = NULL;
     *out = NULL;
     MEND_TRY(find_checked(f, name, numel, &t, err));
     if (t->dtype != MEND_DT_I32 && t->dtype != MEND_DT_I64)

@@ -4,8 +4,8 @@
  * infotext chunk), parameters (the request with defaults) and info (a JSON
  * string). */
 #include "server/server.h"
+#include "server/params_api.h"
 
-#include "cli/generate.h"
 #include "sampling/sampler.h"
 
 #include <stddef.h>
@@ -16,17 +16,11 @@
 enum { F_BOTH = 3, F_TXT = 1, F_IMG = 2 };
 
 typedef struct gen_req {
-    mend_gen_params p;
-    int64_t seed, subseed;
-    int width, height, steps, batch_size, n_iter, seed_resize_from_h, seed_resize_from_w;
-    float cfg_scale, subseed_strength, denoising_strength, initial_noise_multiplier;
-    int mask_blur, mask_blur_x, mask_blur_y, mask_round, inpainting_fill, inpaint_full_res, inpaint_full_res_padding,
-        inpainting_mask_invert, resize_mode;
+    mend_gen_params p;       /* the table's fields and settings (params_api.c) */
+    srv_param_state st;
+    int seed_resize_from_h, seed_resize_from_w;
     int include_init_images, send_images, save_images, restore_faces, tiling, enable_hr;
-    char *prompt, *negative_prompt, *sampler_name, *sampler_index, *scheduler, *mask, *script_name,
-        *refiner_checkpoint;
-    /* null = not given (then the default or the option applies) */
-    int has_mask_blur, has_initial_noise_multiplier;
+    char *sampler_name, *sampler_index, *scheduler, *mask, *script_name, *refiner_checkpoint;
 } gen_req;
 
 #define NONE ((size_t)-1)
@@ -40,24 +34,15 @@ typedef struct field {
     const char *absent; /* JSON echoed in `parameters` when not stored and not sent */
 } field;
 
+/* The request fields that are not generation parameters (those come from
+ * the parameter table: params_api.c). */
 static const field fields[] = {
-    {"prompt", SRV_STR, AT(prompt), F_BOTH, NULL},
-    {"negative_prompt", SRV_STR, AT(negative_prompt), F_BOTH, NULL},
     {"styles", SRV_STR_LIST, NONE, F_BOTH, "null"},
-    {"seed", SRV_INT64, AT(seed), F_BOTH, NULL},
-    {"subseed", SRV_INT64, AT(subseed), F_BOTH, NULL},
-    {"subseed_strength", SRV_FLOAT, AT(subseed_strength), F_BOTH, NULL},
     {"seed_resize_from_h", SRV_INT, AT(seed_resize_from_h), F_BOTH, NULL},
     {"seed_resize_from_w", SRV_INT, AT(seed_resize_from_w), F_BOTH, NULL},
     {"sampler_name", SRV_STR, AT(sampler_name), F_BOTH, NULL},
     {"sampler_index", SRV_STR, AT(sampler_index), F_BOTH, NULL},
     {"scheduler", SRV_STR, AT(scheduler), F_BOTH, NULL},
-    {"batch_size", SRV_INT, AT(batch_size), F_BOTH, NULL},
-    {"n_iter", SRV_INT, AT(n_iter), F_BOTH, NULL},
-    {"steps", SRV_INT, AT(steps), F_BOTH, NULL},
-    {"cfg_scale", SRV_FLOAT, AT(cfg_scale), F_BOTH, NULL},
-    {"width", SRV_INT, AT(width), F_BOTH, NULL},
-    {"height", SRV_INT, AT(height), F_BOTH, NULL},
     {"restore_faces", SRV_BOOL, AT(restore_faces), F_BOTH, NULL},
     {"tiling", SRV_BOOL, AT(tiling), F_BOTH, NULL},
     {"do_not_save_samples", SRV_BOOL, NONE, F_BOTH, "false"},
@@ -85,17 +70,7 @@ static const field fields[] = {
     /* img2img */
     {"init_images", SRV_STR_LIST, NONE, F_IMG, "null"},
     {"mask", SRV_STR, AT(mask), F_IMG, NULL},
-    {"mask_blur", SRV_INT, AT(mask_blur), F_IMG, NULL},
-    {"mask_blur_x", SRV_INT, AT(mask_blur_x), F_IMG, NULL},
-    {"mask_blur_y", SRV_INT, AT(mask_blur_y), F_IMG, NULL},
-    {"mask_round", SRV_BOOL, AT(mask_round), F_IMG, NULL},
-    {"inpainting_fill", SRV_INT, AT(inpainting_fill), F_IMG, NULL},
-    {"inpaint_full_res", SRV_BOOL, AT(inpaint_full_res), F_IMG, NULL},
-    {"inpaint_full_res_padding", SRV_INT, AT(inpaint_full_res_padding), F_IMG, NULL},
-    {"inpainting_mask_invert", SRV_INT, AT(inpainting_mask_invert), F_IMG, NULL},
-    {"initial_noise_multiplier", SRV_FLOAT, AT(initial_noise_multiplier), F_IMG, NULL},
-    {"denoising_strength", SRV_FLOAT, AT(denoising_strength), F_BOTH, NULL},
-    {"resize_mode", SRV_INT, AT(resize_mode), F_IMG, NULL},
+    {"denoising_strength", SRV_FLOAT, NONE, F_TXT, "0.75"}, /* img2img: the table's */
     {"image_cfg_scale", SRV_FLOAT, NONE, F_IMG, "null"},
     {"latent_mask", SRV_STR, NONE, F_IMG, "null"},
     {"include_init_images", SRV_BOOL, AT(include_init_images), F_IMG, NULL},
@@ -118,31 +93,24 @@ static const field fields[] = {
 
 static void req_defaults(gen_req *r)
 {
-    mend_gen_params d;
-    mend_gen_params_api_default(&d);
-    *r = (gen_req){
-        .seed = -1, .subseed = -1, .width = d.width, .height = d.height, .steps = d.steps,
-        .batch_size = d.batch_size, .n_iter = d.n_iter, .seed_resize_from_h = -1, .seed_resize_from_w = -1,
-        .cfg_scale = d.cfg_scale, .subseed_strength = 0, .denoising_strength = d.denoising_strength,
-        .initial_noise_multiplier = 1.0f, .mask_blur_x = d.mask_blur_x, .mask_blur_y = d.mask_blur_y,
-        .mask_round = d.mask_round, .inpainting_fill = d.inpainting_fill, .inpaint_full_res = d.inpaint_full_res,
-        .inpaint_full_res_padding = d.inpaint_full_res_padding, .inpainting_mask_invert = 0, .resize_mode = 0,
-        .send_images = 1, .sampler_index = strdup("Euler"),
-    };
+    *r = (gen_req){.seed_resize_from_h = -1, .seed_resize_from_w = -1, .send_images = 1, .sampler_index = strdup("Euler")};
+    mend_gen_params_api_default(&r->p);
 }
 
 static void req_free(gen_req *r)
 {
-    char **strs[] = {&r->prompt, &r->negative_prompt, &r->sampler_name, &r->sampler_index, &r->scheduler,
-                     &r->mask, &r->script_name, &r->refiner_checkpoint};
+    srv_param_state_free(&r->st);
+    char **strs[] = {&r->sampler_name, &r->sampler_index, &r->scheduler, &r->mask, &r->script_name,
+                     &r->refiner_checkpoint};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
     }
 }
 
-/* Coerces every known field; unknown keys are ignored as pydantic does.
- * Returns the FastAPI error list (NULL when all fields are valid). */
+/* Coerces every known field (the table's into r->p); unknown keys are
+ * ignored as pydantic does. Returns the FastAPI error list (NULL when all
+ * fields are valid). */
 static cJSON *read_fields(const cJSON *body, int command, gen_req *r)
 {
     cJSON *errors = cJSON_CreateArray();
@@ -167,11 +135,8 @@ static cJSON *read_fields(const cJSON *body, int command, gen_req *r)
         } else if (is_str) {
             free(tmp.s);
         }
-        if (!strcmp(f->name, "mask_blur"))
-            r->has_mask_blur = 1;
-        if (!strcmp(f->name, "initial_noise_multiplier"))
-            r->has_initial_noise_multiplier = 1;
     }
+    srv_params_read(body, command == F_IMG, &r->p, &r->st, errors);
     if (cJSON_GetArraySize(errors) == 0) {
         cJSON_Delete(errors);
         return NULL;
@@ -192,8 +157,6 @@ static cJSON *echo_parameters(const cJSON *body, int command, const gen_req *r)
         cJSON *v = NULL;
         if (!strcmp(f->name, "init_images") || !strcmp(f->name, "mask")) {
             v = r->include_init_images && sent ? cJSON_Duplicate(sent, 1) : cJSON_CreateNull();
-        } else if (!strcmp(f->name, "mask_blur")) {
-            v = r->has_mask_blur ? cJSON_CreateNumber(r->mask_blur) : cJSON_CreateNull();
         } else if (!slot) {
             v = sent ? cJSON_Duplicate(sent, 1) : cJSON_Parse(f->absent);
         } else {
@@ -218,6 +181,7 @@ static cJSON *echo_parameters(const cJSON *body, int command, const gen_req *r)
         }
         cJSON_AddItemToObject(o, f->name, v ? v : cJSON_CreateNull());
     }
+    srv_params_echo(o, command == F_IMG, &r->p, &r->st);
     return o;
 }
 
@@ -283,45 +247,6 @@ static int resolve_sampler(gen_req *q, srv_response *resp)
 
 /* ---------------- options and override_settings ---------------- */
 
-static int rng_from_name(const char *s, mend_rng_source *out)
-{
-    static const char *const names[] = {"GPU", "NV", "CPU"};
-    for (int i = 0; i < 3; i++)
-        if (s && !strcmp(s, names[i])) {
-            *out = (mend_rng_source)i;
-            return 1;
-        }
-    return 0;
-}
-
-/* Generation settings from a settings object (the server's options, then
- * the request's override_settings). Returns 0 after filling resp. */
-static int apply_settings(const cJSON *o, gen_req *q, srv_response *resp)
-{
-    mend_gen_params *p = &q->p;
-    for (const cJSON *v = o->child; v; v = v->next) {
-        const char *k = v->string;
-        int ok = 1;
-        if (!strcmp(k, "CLIP_stop_at_last_layers"))
-            ok = srv_coerce(v, SRV_INT, k, &p->clip_skip, NULL);
-        else if (!strcmp(k, "eta_noise_seed_delta"))
-            ok = srv_coerce(v, SRV_INT, k, &p->eta_noise_seed_delta, NULL);
-        else if (!strcmp(k, "inpainting_mask_weight"))
-            ok = srv_coerce(v, SRV_FLOAT, k, &p->inpainting_mask_weight, NULL);
-        else if (!strcmp(k, "initial_noise_multiplier")) {
-            if (!q->has_initial_noise_multiplier)
-                ok = srv_coerce(v, SRV_FLOAT, k, &p->initial_noise_multiplier, NULL);
-        } else if (!strcmp(k, "randn_source"))
-            ok = rng_from_name(cJSON_IsString(v) ? v->valuestring : NULL, &p->rng);
-        /* other options (sd_model_checkpoint: the caller) change nothing here */
-        if (!ok) {
-            srv_reply_error(resp, 400, "HTTPException", "override_settings: bad value for '%s'", k);
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static int check_override_keys(srv_server *s, const cJSON *ov, srv_response *resp)
 {
     int ok = 1;
@@ -358,49 +283,6 @@ static int refuse_unsupported(const cJSON *body, const gen_req *q, srv_response 
         return 0;
     }
     return 1;
-}
-
-static void fill_params(gen_req *q)
-{
-    mend_gen_params *p = &q->p;
-    p->prompt = q->prompt ? q->prompt : "";
-    p->negative_prompt = q->negative_prompt ? q->negative_prompt : "";
-    p->seed = q->seed;
-    p->subseed = q->subseed;
-    p->subseed_strength = q->subseed_strength;
-    p->width = q->width;
-    p->height = q->height;
-    p->steps = q->steps;
-    p->batch_size = q->batch_size;
-    p->n_iter = q->n_iter;
-    p->cfg_scale = q->cfg_scale;
-    p->denoising_strength = q->denoising_strength;
-    if (q->has_initial_noise_multiplier)
-        p->initial_noise_multiplier = q->initial_noise_multiplier;
-    p->mask_blur_x = q->has_mask_blur ? q->mask_blur : q->mask_blur_x;
-    p->mask_blur_y = q->has_mask_blur ? q->mask_blur : q->mask_blur_y;
-    p->mask_round = q->mask_round;
-    p->inpainting_fill = q->inpainting_fill;
-    p->inpaint_full_res = q->inpaint_full_res;
-    p->inpaint_full_res_padding = q->inpaint_full_res_padding;
-    p->inpainting_mask_invert = q->inpainting_mask_invert;
-    p->resize_mode = q->resize_mode;
-}
-
-/* FastAPI-shaped 422 for a range error; the message starts with the field. */
-static void reply_range_error(srv_response *resp, const char *msg)
-{
-    char name[64];
-    size_t n = strcspn(msg, " :");
-    snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), msg);
-    cJSON *errors = cJSON_CreateArray(), *e = cJSON_CreateObject(), *loc = cJSON_CreateArray();
-    cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
-    cJSON_AddItemToArray(loc, cJSON_CreateString(name));
-    cJSON_AddItemToObject(e, "loc", loc);
-    cJSON_AddStringToObject(e, "msg", msg);
-    cJSON_AddStringToObject(e, "type", "value_error");
-    cJSON_AddItemToArray(errors, e);
-    srv_reply_validation(resp, errors);
 }
 
 typedef struct gen_images {
@@ -516,7 +398,7 @@ static void save_images(srv_server *s, const srv_job *j)
         char *path = NULL;
         mend_err err = {0};
         mend_png_text text = {"parameters", j->out.infotexts[i]};
-        if (cli_default_path(s->outputs, j->name, j->out.seeds[i], &path, &err) != MEND_OK ||
+        if (mend_output_path(s->outputs, j->name, j->out.seeds[i], &path, &err) != MEND_OK ||
             mend_image_save_png(path, &j->out.images[i], &text, 1, &err) != MEND_OK)
             fprintf(stderr, "mend serve: cannot save an image: %s\n", err.msg);
         free(path);
@@ -559,49 +441,118 @@ static int override_model(srv_server *s, const cJSON *ov, srv_response *resp)
     return srv_switch_model(s, ck->valuestring, resp);
 }
 
-static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *q, srv_response *resp)
+/* A failed job's HTTP status, from its mend_status: a bad input is the
+ * client's (400), a missing model or a server going down is 503. */
+static int job_http_status(mend_status code)
 {
-    int command = img2img ? F_IMG : F_TXT;
-    cJSON *errors = read_fields(body, command, q);
-    if (errors) {
-        srv_reply_validation(resp, errors);
-        return;
+    switch (code) {
+    case MEND_E_ARG:
+        return 400;
+    case MEND_E_IO:
+        return 503;
+    default:
+        return 500;
     }
-    if (!refuse_unsupported(body, q, resp))
-        return;
-    mend_gen_params_api_default(&q->p);
+}
+
+static int request_gives(void *body, const mend_param_desc *d)
+{
+    const cJSON *v = d->api_key ? cJSON_GetObjectItemCaseSensitive((const cJSON *)body, d->api_key) : NULL;
+    return v && !cJSON_IsNull(v);
+}
+
+/* A1111's `infotext` field: the parameters it names, under the request's
+ * own fields (applied after it). */
+static int apply_infotext(const cJSON *body, gen_req *q, srv_response *resp)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(body, "infotext");
+    if (!cJSON_IsString(it) || !it->valuestring[0])
+        return 1;
+    char *storage = NULL;
+    mend_err err = {0};
+    mend_status st = mend_params_from_infotext(it->valuestring, &q->p, request_gives, (void *)body, &storage, &err);
+    if (storage && q->st.nowned == (int)(sizeof q->st.owned / sizeof *q->st.owned)) {
+        free(storage); /* no slot left to keep it alive while p points into it */
+        srv_reply_error(resp, 500, "RuntimeError", "infotext: too many strings in the request");
+        return 0;
+    }
+    if (storage)
+        q->st.owned[q->st.nowned++] = storage;
+    if (st != MEND_OK) {
+        cJSON *errors = cJSON_CreateArray(), *e = cJSON_CreateObject(), *loc = cJSON_CreateArray();
+        cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
+        cJSON_AddItemToArray(loc, cJSON_CreateString("infotext"));
+        cJSON_AddItemToObject(e, "loc", loc);
+        cJSON_AddStringToObject(e, "msg", err.msg);
+        cJSON_AddStringToObject(e, "type", "value_error");
+        cJSON_AddItemToArray(errors, e);
+        srv_reply_validation(resp, errors);
+        return 0;
+    }
+    return 1;
+}
+
+/* Settings first (the server's options, then override_settings), then the
+ * request's fields, which win over both. 0 after filling resp. */
+static int read_request(srv_server *s, int img2img, const cJSON *body, gen_req *q, srv_response *resp)
+{
     pthread_mutex_lock(&s->lock);
     cJSON *opts = cJSON_Duplicate(s->options, 1);
     pthread_mutex_unlock(&s->lock);
-    int ok = opts && apply_settings(opts, q, resp);
+    int ok = opts && srv_params_apply_settings(opts, "options", &q->p, &q->st, resp);
     cJSON_Delete(opts);
     if (!ok)
+        return 0;
+    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(body, "override_settings");
+    if (cJSON_IsObject(ov) &&
+        (!check_override_keys(s, ov, resp) || !srv_params_apply_settings(ov, "override_settings", &q->p, &q->st, resp)))
+        return 0;
+    if (!apply_infotext(body, q, resp))
+        return 0;
+    const char *it_sampler = q->p.sampler_name, *it_scheduler = q->p.scheduler;
+    cJSON *errors = read_fields(body, img2img ? F_IMG : F_TXT, q);
+    if (!errors && !q->sampler_name && strcmp(it_sampler, "Euler")) /* the infotext's, unless the request names one */
+        q->sampler_name = strdup(it_sampler);
+    if (!errors && !q->scheduler && strcmp(it_scheduler, "Automatic"))
+        q->scheduler = strdup(it_scheduler);
+    if (errors) {
+        srv_reply_validation(resp, errors);
+        return 0;
+    }
+    if (!refuse_unsupported(body, q, resp))
+        return 0;
+    if (q->st.bad) {
+        srv_reply_param_error(resp, q->st.bad, q->st.bad_err.msg);
+        return 0;
+    }
+    if (!resolve_sampler(q, resp))
+        return 0;
+    mend_err err = {0};
+    const mend_param_desc *bad = NULL;
+    if (mend_params_validate(&q->p, img2img, &bad, &err) != MEND_OK) {
+        srv_reply_param_error(resp, bad, err.msg);
+        return 0;
+    }
+    return 1;
+}
+
+static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *q, srv_response *resp)
+{
+    if (!read_request(s, img2img, body, q, resp))
         return;
     const cJSON *ov = cJSON_GetObjectItemCaseSensitive(body, "override_settings");
-    if (cJSON_IsObject(ov) && (!check_override_keys(s, ov, resp) || !apply_settings(ov, q, resp)))
-        return;
-    fill_params(q);
-    if (!resolve_sampler(q, resp))
-        return;
-    mend_err err = {0};
-    if (mend_gen_params_validate(&q->p, img2img, &err) != MEND_OK) {
-        reply_range_error(resp, err.msg);
-        return;
-    }
     gen_images g = {0};
     srv_job j = {.kind = SRV_JOB_GENERATE, .name = img2img ? "img2img" : "txt2img", .params = q->p};
-    if ((!img2img || decode_images(body, q, &g, &j.inputs, resp)) && (!cJSON_IsObject(ov) || override_model(s, ov, resp))) {
+    if ((!img2img || decode_images(body, q, &g, &j.inputs, resp)) &&
+        (!cJSON_IsObject(ov) || override_model(s, ov, resp))) {
         srv_run_job(s, &j);
         if (j.status == MEND_OK) {
             if (q->save_images && s->outputs)
                 save_images(s, &j);
-            reply_result(s, &j, q, body, command, resp);
-        } else if (j.err.code == MEND_E_ARG) {
-            srv_reply_error(resp, 400, "HTTPException", "%s", j.err.msg);
-        } else if (j.err.code == MEND_E_IO && !strncmp(j.err.msg, "no model is loaded", 18)) {
-            srv_reply_error(resp, 503, "HTTPException", "%s", j.err.msg);
+            reply_result(s, &j, q, body, img2img ? F_IMG : F_TXT, resp);
         } else {
-            srv_reply_error(resp, 500, "RuntimeError", "%s", j.err.msg);
+            int status = job_http_status(j.err.code);
+            srv_reply_error(resp, status, status == 500 ? "RuntimeError" : "HTTPException", "%s", j.err.msg);
         }
     }
     mend_gen_output_free(&j.out);

@@ -5,6 +5,7 @@
  * runs. Batches (n_iter) run as separate pipeline calls so that "skip" can
  * end one batch and go on with the next. */
 #include "server/server.h"
+#include "server/params_api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,12 +269,7 @@ static cJSON *default_options(void)
     cJSON_AddNullToObject(o, "sd_model_checkpoint");
     cJSON_AddNullToObject(o, "sd_checkpoint_hash");
     cJSON_AddStringToObject(o, "samples_format", "png");
-    cJSON_AddNumberToObject(o, "CLIP_stop_at_last_layers", 1);
-    cJSON_AddStringToObject(o, "randn_source", "GPU");
-    cJSON_AddNumberToObject(o, "eta_noise_seed_delta", 0);
-    cJSON_AddNumberToObject(o, "inpainting_mask_weight", 1.0);
-    cJSON_AddNumberToObject(o, "initial_noise_multiplier", 1.0);
-    cJSON_AddFalseToObject(o, "img2img_color_correction");
+    srv_params_add_options(o); /* CLIP_stop_at_last_layers, randn_source, ... from the parameter table */
     cJSON_AddStringToObject(o, "sd_vae", "Automatic");
     cJSON_AddNumberToObject(o, "show_progress_every_n_steps", 1);
     cJSON_AddStringToObject(o, "show_progress_type", "Approx cheap");

@@ -1,11 +1,12 @@
 /* Path -> handler. Unknown paths get FastAPI's {"detail": "Not Found"}. */
 #include "server/server.h"
+#include "server/params_api.h"
 
 #include <string.h>
 
 typedef enum route_id {
     R_TXT2IMG, R_IMG2IMG, R_PROGRESS, R_INTERRUPT, R_SKIP, R_OPTIONS, R_SD_MODELS, R_REFRESH, R_SAMPLERS,
-    R_SCHEDULERS, R_PNG_INFO
+    R_SCHEDULERS, R_PNG_INFO, R_PARAMS
 } route_id;
 
 typedef struct route {
@@ -26,6 +27,7 @@ static const route routes[] = {
     {"/sdapi/v1/samplers", "GET", R_SAMPLERS},
     {"/sdapi/v1/schedulers", "GET", R_SCHEDULERS},
     {"/sdapi/v1/png-info", "POST", R_PNG_INFO},
+    {"/mend/v1/params", "GET", R_PARAMS}, /* the parameter table (the page builds its controls from it) */
 };
 
 static int method_allowed(const char *methods, const char *method)
@@ -85,5 +87,6 @@ void srv_route(srv_server *s, const char *method, const char *url, const char *q
     case R_SAMPLERS: h_samplers(r); break;
     case R_SCHEDULERS: h_schedulers(r); break;
     case R_PNG_INFO: h_png_info(body, len, r); break;
+    case R_PARAMS: h_params(r); break;
     }
 }

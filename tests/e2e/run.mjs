@@ -469,6 +469,26 @@ async function main() {
     defaults.pad === '32' && defaults.fill === '1' && defaults.area === '0' && defaults.seed === '-1',
     `A1111 UI defaults (${JSON.stringify(defaults)})`);
   check(defaults.model === 'tiny.safetensors', `model list and current checkpoint (${defaults.model})`);
+  /* every control's range, step and default is the parameter table's (GET /mend/v1/params) */
+  const ranges = await page.evaluate(async () => {
+    const table = (await (await fetch('/mend/v1/params')).json()).params;
+    const bad = [];
+    let n = 0;
+    for (const el of document.querySelectorAll('input[type=range][data-param]')) {
+      const p = table.find((t) => t.name === el.dataset.param);
+      const box = document.getElementById(el.id + '_n');
+      n++;
+      if (!p || Number(box.min) !== p.min || Number(box.max) !== p.max || Number(box.step) !== p.step ||
+          Number(el.max) !== p.max) bad.push(el.id);
+    }
+    const fill = table.find((t) => t.name === 'inpainting_fill');
+    if (document.querySelectorAll('input[name=inpainting_fill]').length !== fill.choices.length) bad.push('fill');
+    const rm = table.find((t) => t.name === 'resize_mode');
+    if (document.querySelector('#resize_mode').options.length !== rm.choices.length) bad.push('resize_mode');
+    return { n, bad };
+  });
+  check(ranges.n >= 10 && ranges.bad.length === 0,
+    `controls built from /mend/v1/params (${ranges.n} sliders, wrong: ${ranges.bad.join(', ') || 'none'})`);
 
   await testInpaint(page, photo);
   await testSketch(page, photo);

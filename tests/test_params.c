@@ -1,0 +1,539 @@
+/* The parameter table walked end to end: for every entry of
+ * include/mend/params.h, the command line ($MEND_BIN), the HTTP API (a
+ * `mend serve` child on a free port) and the table's JSON
+ * (GET /mend/v1/params) agree on the defaults, accept both range ends and
+ * refuse one step past them with the library's one message. With the CLIP
+ * vocabulary from ../shared, a real img2img job on a tiny random model
+ * also checks the API defaults echoed in `parameters`. */
+#include "test.h"
+
+#include "inpaint/infotext.h"
+#include "mend/params.h"
+
+#include <cjson/cJSON.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- a server child and a one-request HTTP client ------------------------ */
+
+static pid_t server_pid;
+static int server_port;
+
+static void stop_server(void)
+{
+    if (server_pid <= 0)
+        return;
+    kill(server_pid, SIGTERM);
+    waitpid(server_pid, NULL, 0);
+    server_pid = 0;
+}
+
+/* `mend serve --port 0 --models-dir DIR [--vocab V]`; the port is the number
+ * after the last ':' of the first line it prints. */
+static int start_server(const char *models_dir, const char *vocab)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return 0;
+    pid_t pid = fork();
+    if (pid < 0)
+        return 0;
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl(test_mend_bin(), test_mend_bin(), "serve", "--port", "0", "--threads", "2", "--models-dir", models_dir,
+              vocab ? "--vocab" : (char *)NULL, vocab, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    server_pid = pid;
+    char line[256] = "";
+    size_t got = 0;
+    for (int i = 0; i < 600 && !strchr(line, '\n'); i++) { /* up to 60 s */
+        struct pollfd p = {fds[0], POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t r = read(fds[0], line + got, sizeof line - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        line[got] = '\0';
+    }
+    close(fds[0]);
+    const char *colon = strrchr(line, ':');
+    server_port = colon ? atoi(colon + 1) : 0;
+    if (server_port <= 0)
+        stop_server();
+    return server_port > 0;
+}
+
+/* The response body (malloc'd) and *status, or NULL. */
+static char *http(const char *method, const char *path, const char *body, int *status)
+{
+    *status = 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return NULL;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {120, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return NULL;
+    }
+    size_t blen = body ? strlen(body) : 0;
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n",
+                     method, path, blen);
+    send(fd, head, (size_t)n, MSG_NOSIGNAL);
+    for (size_t off = 0; off < blen;) {
+        ssize_t k = send(fd, body + off, blen - off, MSG_NOSIGNAL);
+        if (k <= 0)
+            break;
+        off += (size_t)k;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    for (ssize_t k; buf && (k = recv(fd, buf + len, cap - len - 1, 0)) > 0;) {
+        len += (size_t)k;
+        if (len + 4096 > cap) {
+            char *b = realloc(buf, cap *= 2);
+            if (!b) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = b;
+        }
+    }
+    close(fd);
+    if (!buf)
+        return NULL;
+    buf[len] = '\0';
+    char *sep = strstr(buf, "\r\n\r\n");
+    char *out = NULL;
+    if (sep && sscanf(buf, "HTTP/1.%*d %d", status) == 1)
+        out = strdup(sep + 4);
+    free(buf);
+    return out;
+}
+
+/* ---- the command line ---------------------------------------------------- */
+
+/* Runs `mend ARGS`; returns the exit code, *out = stdout + stderr. */
+static int run_mend(const char *args, char **out)
+{
+    char cmd[4096], file[512];
+    snprintf(file, sizeof file, "%s/cli-out.txt", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "'%s' %s", test_mend_bin(), args);
+    int rc = test_run(cmd, file);
+    *out = test_read_file(file, NULL);
+    return rc;
+}
+
+/* The command whose scope the entry has, with inputs that fail only after
+ * every option was checked. */
+static const char *cli_command(const mend_param_desc *d)
+{
+    if (d->scope == MEND_SCOPE_ALL)
+        return "txt2img --model /nonexistent/model.safetensors -q";
+    if (d->scope == MEND_SCOPE_IMG2IMG)
+        return "img2img --model /nonexistent/model.safetensors --init /nonexistent/init.png -q";
+    return "inpaint --model /nonexistent/model.safetensors --init /nonexistent/init.png "
+           "--mask /nonexistent/mask.png -q";
+}
+
+/* The CLI spelling that takes a number: the flag, or a BOOL's first alias. */
+static int cli_value_flag(const mend_param_desc *d, char *buf, size_t size)
+{
+    if (!d->cli_flag)
+        return 0;
+    if (d->type != MEND_PARAM_BOOL) {
+        snprintf(buf, size, "%s", d->cli_flag);
+        return 1;
+    }
+    if (!d->cli_aliases)
+        return 0; /* a switch only: no value to range-check */
+    snprintf(buf, size, "%.*s", (int)strcspn(d->cli_aliases, " "), d->cli_aliases);
+    return 1;
+}
+
+static void number_text(const mend_param_desc *d, double v, char *buf, size_t size)
+{
+    snprintf(buf, size, d->type == MEND_PARAM_FLOAT ? "%.10g" : "%.0f", v);
+}
+
+/* expect: NULL = accepted, else the message the refusal must carry. */
+static void check_cli(const mend_param_desc *d, double v, const char *expect)
+{
+    char flag[64], val[64], args[1024], *out = NULL;
+    if (!cli_value_flag(d, flag, sizeof flag))
+        return;
+    number_text(d, v, val, sizeof val);
+    snprintf(args, sizeof args, "%s --%s %s", cli_command(d), flag, val);
+    int rc = run_mend(args, &out);
+    if (expect)
+        CHECK_MSG(rc == 2 && out && strstr(out, expect), "CLI --%s %s: wanted '%s', got rc %d: %s", flag, val, expect,
+                  rc, out ? out : "");
+    else
+        CHECK_MSG(rc != 2 && out && !strstr(out, "parameter '"), "CLI --%s %s refused: %s", flag, val, out ? out : "");
+    free(out);
+}
+
+/* ---- the API ------------------------------------------------------------- */
+
+static int api_can_send_number(const mend_param_desc *d)
+{
+    if (!d->api_key || (d->flags & MEND_PARAM_API_CUSTOM) || d->type == MEND_PARAM_STRING)
+        return 0;
+    /* a JSON bool field takes true/false only: a 2 is a type error, not a range error */
+    return d->type != MEND_PARAM_BOOL || (d->flags & MEND_PARAM_API_INT);
+}
+
+static void check_api(const mend_param_desc *d, double v, const char *expect)
+{
+    if (!api_can_send_number(d))
+        return;
+    char val[64], body[512];
+    number_text(d, v, val, sizeof val);
+    int setting = (d->flags & MEND_PARAM_SETTING) != 0;
+    const char *init = d->scope == MEND_SCOPE_ALL ? "" : "\"init_images\": [\"x\"], ";
+    if (setting)
+        snprintf(body, sizeof body, "{%s\"override_settings\": {\"%s\": %s}}", init, d->api_key, val);
+    else
+        snprintf(body, sizeof body, "{%s\"%s\": %s}", init, d->api_key, val);
+    int status;
+    char *out = http("POST", d->scope == MEND_SCOPE_ALL ? "/sdapi/v1/txt2img" : "/sdapi/v1/img2img", body, &status);
+    if (expect)
+        CHECK_MSG(out && status == (setting ? 400 : 422) && strstr(out, expect), "API %s: wanted '%s', got %d %s",
+                  body, expect, status, out ? out : "");
+    else
+        CHECK_MSG(out && status != 422 && !strstr(out, "parameter '"), "API %s refused: %d %s", body, status,
+                  out ? out : "");
+    free(out);
+}
+
+/* ---- the walk ------------------------------------------------------------ */
+
+static cJSON *fetch_table(void)
+{
+    int status;
+    char *text = http("GET", "/mend/v1/params", NULL, &status);
+    cJSON *j = status == 200 && text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return j;
+}
+
+static const cJSON *json_entry(const cJSON *table, const char *name)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(table, "params"))
+    {
+        const cJSON *n = cJSON_GetObjectItem(e, "name");
+        if (cJSON_IsString(n) && !strcmp(n->valuestring, name))
+            return e;
+    }
+    return NULL;
+}
+
+/* A JSON default against the struct's value. */
+static int json_default_is(const cJSON *v, const mend_param_desc *d, const mend_gen_params *p)
+{
+    if (d->type == MEND_PARAM_STRING)
+        return cJSON_IsString(v) && !strcmp(v->valuestring, mend_param_get_label(p, d));
+    if (d->type == MEND_PARAM_BOOL)
+        return cJSON_IsBool(v) && cJSON_IsTrue(v) == (mend_param_get_number(p, d) != 0);
+    return cJSON_IsNumber(v) && v->valuedouble == mend_param_get_number(p, d);
+}
+
+TEST(table_json_matches_the_library)
+{
+    cJSON *table = fetch_table();
+    CHECK_MSG(table != NULL, "GET /mend/v1/params");
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(table, "params")) == mend_param_count());
+    mend_gen_params ui, api;
+    mend_gen_params_default(&ui);
+    mend_gen_params_api_default(&api);
+    for (int i = 0; i < mend_param_count(); i++) {
+        const mend_param_desc *d = mend_param_at(i);
+        const cJSON *e = json_entry(table, d->name);
+        CHECK_MSG(e != NULL, "%s missing from /mend/v1/params", d->name);
+        if (!e)
+            continue;
+        CHECK_MSG(d->label && d->label[0] && d->help && d->help[0], "%s: label and help", d->name);
+        CHECK_MSG(mend_param_find(d->name) == d, "%s: lookup by name", d->name);
+        CHECK_MSG(json_default_is(cJSON_GetObjectItem(e, "default"), d, &ui), "%s: UI default", d->name);
+        const cJSON *ad = cJSON_GetObjectItem(e, "api_default");
+        CHECK_MSG((d->flags & MEND_PARAM_API_NULL) ? cJSON_IsNull(ad) : json_default_is(ad, d, &api), "%s: API default",
+                  d->name);
+        if (d->type != MEND_PARAM_STRING) {
+            CHECK_MSG(cJSON_GetObjectItem(e, "min")->valuedouble == d->min &&
+                          cJSON_GetObjectItem(e, "max")->valuedouble == d->max &&
+                          cJSON_GetObjectItem(e, "step")->valuedouble == d->step,
+                      "%s: range in the JSON", d->name);
+            /* the defaults themselves are in range */
+            CHECK_MSG(mend_param_check(&ui, d, NULL) == MEND_OK && mend_param_check(&api, d, NULL) == MEND_OK,
+                      "%s: a default out of its own range", d->name);
+        }
+    }
+    cJSON_Delete(table);
+}
+
+/* The CLI's --help shows every flag with the table's UI default. */
+TEST(cli_help_shows_the_defaults)
+{
+    char *out = NULL;
+    CHECK(run_mend("inpaint --help", &out) == 0 && out);
+    mend_gen_params ui;
+    mend_gen_params_default(&ui);
+    for (int i = 0; out && i < mend_param_count(); i++) {
+        const mend_param_desc *d = mend_param_at(i);
+        if (!d->cli_flag)
+            continue;
+        char flag[80], def[80], want[100];
+        snprintf(flag, sizeof flag, "  --%s ", d->cli_flag);
+        mend_param_format(&ui, d, def, sizeof def);
+        snprintf(want, sizeof want, d->type == MEND_PARAM_STRING ? "('%s')" : "(%s)", def);
+        const char *line = strstr(out, flag);
+        const char *end = line ? strchr(line, '\n') : NULL;
+        const char *at = line ? strstr(line, want) : NULL;
+        CHECK_MSG(line && at && at < end, "--help: '%s' line with '%s'", flag, want);
+    }
+    free(out);
+}
+
+/* The options the server starts with are the table's API defaults. */
+TEST(api_options_are_the_defaults)
+{
+    int status;
+    char *text = http("GET", "/sdapi/v1/options", NULL, &status);
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    CHECK(status == 200 && o);
+    mend_gen_params api;
+    mend_gen_params_api_default(&api);
+    for (int i = 0; o && i < mend_param_count(); i++) {
+        const mend_param_desc *d = mend_param_at(i);
+        if (!(d->flags & (MEND_PARAM_SETTING | MEND_PARAM_ALSO_SETTING)))
+            continue;
+        const cJSON *v = cJSON_GetObjectItem(o, d->api_key);
+        int ok = d->type == MEND_PARAM_CHOICE && (d->flags & MEND_PARAM_API_NAME)
+                     ? cJSON_IsString(v) && !strcmp(v->valuestring, mend_param_get_label(&api, d))
+                     : json_default_is(v, d, &api);
+        CHECK_MSG(ok, "option %s: not the table's API default", d->api_key);
+    }
+    cJSON_Delete(o);
+    free(text);
+}
+
+/* Both ends accepted, one step past each refused with the same message by
+ * the library, the CLI and the API. */
+TEST(range_ends_everywhere)
+{
+    int walked = 0;
+    for (int i = 0; i < mend_param_count(); i++) {
+        const mend_param_desc *d = mend_param_at(i);
+        if (d->type == MEND_PARAM_STRING)
+            continue;
+        walked++;
+        double ends[2] = {d->min, d->max}, past[2] = {d->min - d->step, d->max + d->step};
+        for (int k = 0; k < 2; k++) {
+            mend_gen_params p;
+            mend_gen_params_default(&p);
+            mend_err err = {0};
+            CHECK_MSG(mend_param_set_number(&p, d, ends[k], &err) == MEND_OK, "%s: end %g: %s", d->name, ends[k],
+                      err.msg);
+            CHECK_MSG(mend_param_set_number(&p, d, past[k], &err) == MEND_E_ARG && strstr(err.msg, d->name),
+                      "%s: %g accepted", d->name, past[k]);
+            check_cli(d, ends[k], NULL);
+            check_cli(d, past[k], err.msg);
+            check_api(d, ends[k], NULL);
+            check_api(d, past[k], err.msg);
+        }
+    }
+    CHECK(walked >= 20);
+}
+
+/* ---- infotext: written and read back through the table's keys -------------- */
+
+TEST(infotext_round_trip)
+{
+    mend_gen_params p, back;
+    mend_gen_params_default(&p);
+    p.prompt = "a cat, (red:1.2)";
+    p.negative_prompt = "blurry";
+    p.steps = 33;
+    p.cfg_scale = 7.5f;
+    p.width = 640;
+    p.height = 384;
+    p.subseed_strength = 0.25f;
+    p.denoising_strength = 0.6f;
+    p.clip_skip = 2;
+    p.rng = MEND_RNG_SOURCE_CPU;
+    p.inpainting_mask_invert = 1;
+    p.mask_blur_x = p.mask_blur_y = 9;
+    p.inpaint_full_res = 1;
+    p.inpaint_full_res_padding = 48;
+    p.inpainting_fill = MEND_FILL_LATENT_NOISE;
+    p.initial_noise_multiplier = 0.9f;
+    p.inpainting_mask_weight = 0.5f;
+    mend_infotext_ctx c = {&p, "Euler a", "Karras", 1234, 99, "model", NULL, 1, 1, 1, 1, 1};
+    char *text = mend_infotext_build(&c);
+    CHECK(text != NULL);
+    mend_gen_params_default(&back);
+    char *storage = NULL;
+    mend_err err = {0};
+    CHECK_OK(mend_params_from_infotext(text, &back, NULL, NULL, &storage, &err), &err);
+    CHECK_MSG(!strcmp(back.prompt, p.prompt) && !strcmp(back.negative_prompt, "blurry"), "%s", text);
+    CHECK(!strcmp(back.sampler_name, "Euler a") && !strcmp(back.scheduler, "Karras"));
+    CHECK(back.seed == 1234 && back.subseed == 99 && back.subseed_strength == 0.25f);
+    CHECK(back.steps == 33 && back.cfg_scale == 7.5f && back.width == 640 && back.height == 384);
+    CHECK(back.denoising_strength == 0.6f && back.clip_skip == 2 && back.rng == MEND_RNG_SOURCE_CPU);
+    CHECK(back.inpainting_mask_invert == 1 && back.mask_blur_x == 9 && back.mask_blur_y == 9);
+    CHECK(back.inpaint_full_res == 1 && back.inpaint_full_res_padding == 48);
+    CHECK(back.inpainting_fill == MEND_FILL_LATENT_NOISE && back.initial_noise_multiplier == 0.9f);
+    CHECK(back.inpainting_mask_weight == 0.5f);
+    free(storage);
+    /* a value the table refuses names the key and the parameter */
+    mend_gen_params_default(&back);
+    CHECK(mend_params_from_infotext("x\nSteps: 151, Sampler: Euler", &back, NULL, NULL, &storage, &err) == MEND_E_ARG &&
+          strstr(err.msg, "infotext 'Steps'") && strstr(err.msg, "parameter 'steps': 151 is out of range 1..150"));
+    free(storage);
+    free(text);
+}
+
+/* The API's `infotext` field goes through the same table. */
+TEST(api_infotext_field)
+{
+    int status;
+    char *out = http("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 151, Sampler: Euler\"}", &status);
+    CHECK_MSG(status == 422 && out && strstr(out, "parameter 'steps': 151 is out of range 1..150"), "%d %s", status,
+              out ? out : "");
+    free(out);
+    /* the request's own field wins over the infotext's */
+    out = http("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 151\", \"steps\": 20}", &status);
+    CHECK_MSG(status == 503 && out && !strstr(out, "parameter '"), "%d %s", status, out ? out : "");
+    free(out);
+}
+
+/* ---- API defaults in a real job's `parameters` ---------------------------- */
+
+static char *b64(const unsigned char *data, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc(4 * ((n + 2) / 3) + 1), *o = out;
+    for (size_t i = 0; out && i < n; i += 3) {
+        unsigned v = (unsigned)data[i] << 16 | (i + 1 < n ? (unsigned)data[i + 1] << 8 : 0) |
+                     (i + 2 < n ? data[i + 2] : 0);
+        *o++ = tab[v >> 18 & 63];
+        *o++ = tab[v >> 12 & 63];
+        *o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        *o++ = i + 2 < n ? tab[v & 63] : '=';
+    }
+    if (out)
+        *o = '\0';
+    return out;
+}
+
+static char *png_b64(const mend_image *img, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", test_tmpdir(), name);
+    mend_err err = {0};
+    if (mend_image_save_png(path, img, NULL, 0, &err) != MEND_OK)
+        return NULL;
+    size_t n;
+    char *data = test_read_file(path, &n);
+    char *s = data ? b64((unsigned char *)data, n) : NULL;
+    free(data);
+    return s;
+}
+
+TEST(api_echo_has_the_defaults)
+{
+    mend_image init, mask;
+    test_make_gradient(&init, 64, 64);
+    test_make_square_mask(&mask, 64, 64);
+    char *i64 = png_b64(&init, "init.png"), *m64 = png_b64(&mask, "mask.png");
+    mend_image_free(&init);
+    mend_image_free(&mask);
+    size_t n = (i64 ? strlen(i64) : 0) + (m64 ? strlen(m64) : 0) + 256;
+    char *body = malloc(n);
+    CHECK(i64 && m64 && body);
+    if (!i64 || !m64 || !body) {
+        free(i64), free(m64), free(body);
+        return;
+    }
+    snprintf(body, n, "{\"init_images\": [\"%s\"], \"mask\": \"%s\", \"steps\": 1, \"width\": 64, \"height\": 64}",
+             i64, m64);
+    int status;
+    char *text = http("POST", "/sdapi/v1/img2img", body, &status);
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    const cJSON *params = cJSON_GetObjectItem(o, "parameters");
+    CHECK_MSG(status == 200 && params, "img2img: %d %.300s", status, text ? text : "");
+    mend_gen_params api;
+    mend_gen_params_api_default(&api);
+    int compared = 0;
+    for (int i = 0; params && i < mend_param_count(); i++) {
+        const mend_param_desc *d = mend_param_at(i);
+        if (!d->api_key || (d->flags & (MEND_PARAM_SETTING | MEND_PARAM_API_CUSTOM)) || !strcmp(d->name, "steps") ||
+            !strcmp(d->name, "width") || !strcmp(d->name, "height"))
+            continue;
+        const cJSON *v = cJSON_GetObjectItem(params, d->api_key);
+        int ok = (d->flags & MEND_PARAM_API_NULL) ? cJSON_IsNull(v)
+                 : d->type == MEND_PARAM_BOOL && (d->flags & MEND_PARAM_API_INT)
+                     ? cJSON_IsNumber(v) && v->valuedouble == mend_param_get_number(&api, d)
+                     : json_default_is(v, d, &api);
+        CHECK_MSG(ok, "parameters.%s is not the table's API default", d->api_key);
+        compared++;
+    }
+    CHECK(!params || compared >= 15);
+    cJSON_Delete(o);
+    free(text);
+    free(body);
+    free(i64);
+    free(m64);
+}
+
+int main(void)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/models", test_tmpdir());
+    mkdir(dir, 0755);
+    test_current = "server";
+    CHECK_MSG(start_server(dir, NULL), "mend serve did not start");
+    if (server_port > 0) {
+        RUN(table_json_matches_the_library);
+        RUN(api_options_are_the_defaults);
+        RUN(range_ends_everywhere);
+        RUN(api_infotext_field);
+    }
+    RUN(infotext_round_trip);
+    RUN(cli_help_shows_the_defaults);
+    stop_server();
+
+    const char *vocab = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
+    if (vocab) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "'%s' tools make-model --arch sd1 --size tiny --dtype f16 --seed 1 '%s/a.safetensors'",
+                 test_mend_bin(), dir);
+        CHECK(test_run(cmd, NULL) == 0);
+        test_current = "server with a model";
+        CHECK_MSG(start_server(dir, vocab), "mend serve with a model did not start");
+        if (server_port > 0)
+            RUN(api_echo_has_the_defaults);
+        stop_server();
+    }
+    return test_summary();
+}
