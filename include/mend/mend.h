@@ -22,7 +22,8 @@ typedef enum mend_status {
     MEND_E_ARCH,        /* weights do not form a known architecture */
     MEND_E_ARG,         /* a caller-supplied argument is out of range */
     MEND_E_NOMEM,       /* allocation failed */
-    MEND_E_INTERRUPTED  /* the caller asked to stop */
+    MEND_E_INTERRUPTED, /* the caller asked to stop */
+    MEND_E_SKIPPED      /* the caller asked to end the current batch (progress callbacks only) */
 } mend_status;
 
 typedef struct mend_err {
@@ -161,7 +162,8 @@ typedef struct mend_gen_progress {
 
 /* Called after every sampler step. Return MEND_E_INTERRUPTED to stop the
  * job (A1111 "Interrupt": the current batch is finished from its latest
- * prediction, no further batches run). */
+ * prediction, no further batches run), MEND_E_SKIPPED to end only the
+ * current batch that way and go on with the next (A1111 "Skip"). */
 typedef mend_status (*mend_gen_progress_fn)(void *user, const mend_gen_progress *p, mend_err *err);
 
 /* Wall-clock seconds spent in each stage of the job (for benchmarks). */

@@ -495,10 +495,11 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
         double t0 = mend_clock_s();
         s = sample_batch(j, &r, x, noise, err);
         out->timings.sampling += mend_clock_s() - t0;
-        if (s == MEND_E_INTERRUPTED) {
-            /* A1111 finishes the batch from the latest x0 prediction */
+        if (s == MEND_E_INTERRUPTED || s == MEND_E_SKIPPED) {
+            /* A1111 finishes the batch from the latest x0 prediction; after
+             * a skip the next batch still runs */
             memcpy(x, den.last_denoised, (size_t)n * sizeof *x);
-            out->interrupted = 1;
+            out->interrupted |= s == MEND_E_INTERRUPTED;
             s = MEND_OK;
         }
         mend_cfg_denoiser_free(&den);
@@ -569,8 +570,6 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
                          m->path);
     MEND_TRY(mend_gen_params_validate(p, in->init_image != NULL, err));
     MEND_TRY(check_inputs(in, err));
-    if (p->batch_size > 64)
-        return mend_fail(err, MEND_E_ARG, "batch_size %d: at most 64", p->batch_size);
     *j = (job){.m = m, .p = p, .h = p->height / 8, .w = p->width / 8, .batch = p->batch_size};
     j->lat = 4LL * j->h * j->w;
     j->img2img = in->init_image != NULL;
