@@ -465,6 +465,21 @@ TEST(sampler_registry)
     free(help);
 }
 
+/* The one model-name rule. */
+TEST(model_name_rule)
+{
+    const char *cases[][2] = {{"/m/sd-v1-5-inpainting.safetensors", "sd-v1-5-inpainting"},
+                              {"model.v2.ckpt", "model.v2"},
+                              {"/models/diffusers-sd1.5/", "diffusers-sd1.5"},
+                              {"a.pth", "a"},
+                              {"/x/.safetensors", ".safetensors"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *n = mend_model_name(cases[i][0]);
+        CHECK_MSG(n && !strcmp(n, cases[i][1]), "%s -> %s", cases[i][0], n ? n : "(null)");
+        free(n);
+    }
+}
+
 /* ---- API defaults in a real job's `parameters` ---------------------------- */
 
 static char *b64(const unsigned char *data, size_t n)
@@ -559,6 +574,7 @@ int main(void)
         RUN(sampler_registry);
     }
     RUN(infotext_round_trip);
+    RUN(model_name_rule);
     RUN(cli_help_shows_the_defaults);
     stop_server();
 

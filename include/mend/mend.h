@@ -213,6 +213,9 @@ mend_status mend_output_path(const char *outdir, const char *kind, int64_t seed,
 char *mend_numbered_path(const char *file, int index);
 /* mkdir -p of the folder part of path (nothing when it has none). */
 mend_status mend_make_parent_dirs(const char *path, mend_err *err);
+/* A checkpoint's name (infotext "Model", sd_model_name): the file or
+ * folder name without .safetensors/.ckpt/.pth/.pt/.bin; malloc'd. */
+char *mend_model_name(const char *path);
 
 #ifdef __cplusplus
 }

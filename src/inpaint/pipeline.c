@@ -349,19 +349,6 @@ static mend_status to_image(const float *dec, int W, int H, mend_image *img, men
     return MEND_OK;
 }
 
-static char *model_name(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base && base[1] ? base + 1 : path;
-    char *name = strdup(base);
-    if (!name)
-        return NULL;
-    char *dot = strrchr(name, '.');
-    if (dot && dot != name)
-        *dot = '\0';
-    return name;
-}
-
 static mend_status finish_image(job *j, const float *sample, int index, mend_gen_output *out, mend_err *err)
 {
     const mend_gen_params *p = j->p;
@@ -413,7 +400,7 @@ static void ensure_model_hash(mend_sd_model *m)
 
 static mend_status make_infotext(job *j, int index, mend_gen_output *out, mend_err *err)
 {
-    char *name = model_name(j->m->path);
+    char *name = mend_model_name(j->m->path);
     /* Schedule type: A1111 keeps "Automatic" for samplers whose default is
      * not a scheduler function (Euler, Euler a, LMS, Heun with Automatic;
      * their default_scheduler is Uniform, which an explicit --scheduler

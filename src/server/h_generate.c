@@ -326,9 +326,7 @@ static char *build_info(srv_server *s, const srv_job *j, const gen_req *q)
     cJSON_AddNumberToObject(info, "batch_size", p->batch_size);
     cJSON_AddFalseToObject(info, "restore_faces");
     cJSON_AddNullToObject(info, "face_restoration_model");
-    char *name = j->model_title ? strdup(j->model_title) : NULL;
-    if (name && strrchr(name, '.') && strrchr(name, '.') != name)
-        *strrchr(name, '.') = '\0';
+    char *name = j->model_title ? mend_model_name(j->model_title) : NULL;
     cJSON_AddItemToObject(info, "sd_model_name", name ? cJSON_CreateString(name) : cJSON_CreateNull());
     free(name);
     cJSON_AddNullToObject(info, "sd_model_hash");
