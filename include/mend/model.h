@@ -3,7 +3,6 @@
 #ifndef MEND_MODEL_H
 #define MEND_MODEL_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 #include "mend/mend.h"
@@ -84,13 +83,12 @@ int mend_model_is_inpainting(const mend_sd_model *m);
  * folders, which A1111 does not hash. */
 mend_status mend_model_short_hash(mend_sd_model *m, char out[11], mend_err *err);
 
-/* The one naming rule for checkpoints (A1111's): the title is the last
- * component of the path ("sd15.safetensors", trailing '/' ignored), the
- * name is the title without a checkpoint extension (.safetensors, .ckpt,
- * .pth, .pt, .bin). Both write at most size bytes (NUL included) and return
- * the full length, as snprintf. */
-size_t mend_model_title(const char *path, char *out, size_t size);
-size_t mend_model_name(const char *path, char *out, size_t size);
+/* A checkpoint's title (A1111's checkpoint "title" without "[hash]", what
+ * sd_model_checkpoint names): the last component of the path, trailing '/'
+ * ignored ("sd15.safetensors"); malloc'd, NULL when out of memory. Its name
+ * (the title without the checkpoint extension) is mend_model_name in
+ * mend.h: the two make the one naming rule. */
+char *mend_model_title(const char *path);
 
 #ifdef __cplusplus
 }
