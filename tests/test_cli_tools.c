@@ -98,22 +98,27 @@ static void check_same_table(const char *ours_path, const char *ref_path)
     mend_tf_close(ref);
 }
 
-TEST(tiny_sd1_matches_reference_layout)
+/* make-model's ARCH output has the reference tiny checkpoint's table. */
+static void matches_reference(const char *arch, const char *seed)
 {
-    REQUIRE_SHARED(ref, "models/tiny-sd1.f16.safetensors");
-    const char *out = tmp_path("tiny-sd1.f16.safetensors");
-    if (make_model("sd1", "f16", "single", "1", out) == 0)
+    char rel[160], name[128];
+    snprintf(name, sizeof name, "tiny-%s.f16.safetensors", arch);
+    snprintf(rel, sizeof rel, "models/%s", name);
+    REQUIRE_SHARED(ref, rel);
+    const char *out = tmp_path(name);
+    if (make_model(arch, "f16", "single", seed, out) == 0)
         check_same_table(out, ref);
     remove(out);
 }
 
+TEST(tiny_sd1_matches_reference_layout)
+{
+    matches_reference("sd1", "1");
+}
+
 TEST(tiny_sd1_inpaint_matches_reference_layout)
 {
-    REQUIRE_SHARED(ref, "models/tiny-sd1-inpaint.f16.safetensors");
-    const char *out = tmp_path("tiny-sd1-inpaint.f16.safetensors");
-    if (make_model("sd1-inpaint", "f16", "single", "2", out) == 0)
-        check_same_table(out, ref);
-    remove(out);
+    matches_reference("sd1-inpaint", "2");
 }
 
 /* The DDPM buffers are computed, not random: they must equal LDM's. */

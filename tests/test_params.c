@@ -427,6 +427,59 @@ TEST(api_infotext_field)
     free(out);
 }
 
+/* ---- the sampler registry ------------------------------------------------- */
+
+TEST(sampler_registry)
+{
+    const char *sa, *sc;
+    mend_err err = {0};
+    CHECK_OK(mend_sampler_resolve("DPM++ 2M Karras", NULL, &sa, &sc, &err), &err);
+    CHECK(!strcmp(sa, "DPM++ 2M") && !strcmp(sc, "Karras"));
+    CHECK_OK(mend_sampler_resolve("k_euler_a", "sgm_uniform", &sa, &sc, &err), &err);
+    CHECK(!strcmp(sa, "Euler a") && !strcmp(sc, "SGM Uniform"));
+    CHECK_OK(mend_sampler_resolve("Euler SGMUniform", "Karras", &sa, &sc, &err), &err);
+    CHECK(!strcmp(sa, "Euler") && !strcmp(sc, "SGM Uniform")); /* the suffix wins, as in A1111 */
+    CHECK(mend_sampler_resolve("Euler z", NULL, &sa, &sc, &err) == MEND_E_ARG && strstr(err.msg, "'Euler z'"));
+    CHECK(mend_sampler_resolve("Euler", "Wavy", &sa, &sc, &err) == MEND_E_ARG && strstr(err.msg, "'Wavy'"));
+    /* every registered name resolves to itself; the API lists the same ones, --help too */
+    int status;
+    char *text = http("GET", "/sdapi/v1/samplers", NULL, &status), *help = NULL;
+    cJSON *list = text ? cJSON_Parse(text) : NULL;
+    CHECK(status == 200 && cJSON_GetArraySize(list) == mend_samplers_count());
+    CHECK(run_mend("txt2img --help", &help) == 0 && help);
+    for (int i = 0; i < mend_samplers_count(); i++) {
+        mend_sampler_entry e = mend_samplers_at(i);
+        CHECK_MSG(mend_sampler_resolve(e.name, NULL, &sa, &sc, &err) == MEND_OK && !strcmp(sa, e.name), "%s", e.name);
+        const cJSON *n = cJSON_GetObjectItem(cJSON_GetArrayItem(list, i), "name");
+        CHECK_MSG(cJSON_IsString(n) && !strcmp(n->valuestring, e.name), "/sdapi/v1/samplers[%d]", i);
+        CHECK_MSG(help && strstr(help, e.name), "--help lacks %s", e.name);
+    }
+    for (int i = 0; i < mend_schedulers_count(); i++) {
+        mend_scheduler_entry e = mend_schedulers_at(i);
+        CHECK_MSG(mend_sampler_resolve("Euler", e.label, &sa, &sc, &err) == MEND_OK && !strcmp(sc, e.label), "%s",
+                  e.label);
+        CHECK_MSG(help && strstr(help, e.label), "--help lacks %s", e.label);
+    }
+    cJSON_Delete(list);
+    free(text);
+    free(help);
+}
+
+/* The one model-name rule. */
+TEST(model_name_rule)
+{
+    const char *cases[][2] = {{"/m/sd-v1-5-inpainting.safetensors", "sd-v1-5-inpainting"},
+                              {"model.v2.ckpt", "model.v2"},
+                              {"/models/diffusers-sd1.5/", "diffusers-sd1.5"},
+                              {"a.pth", "a"},
+                              {"/x/.safetensors", ".safetensors"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *n = mend_model_name(cases[i][0]);
+        CHECK_MSG(n && !strcmp(n, cases[i][1]), "%s -> %s", cases[i][0], n ? n : "(null)");
+        free(n);
+    }
+}
+
 /* ---- API defaults in a real job's `parameters` ---------------------------- */
 
 static char *b64(const unsigned char *data, size_t n)
@@ -518,8 +571,10 @@ int main(void)
         RUN(api_options_are_the_defaults);
         RUN(range_ends_everywhere);
         RUN(api_infotext_field);
+        RUN(sampler_registry);
     }
     RUN(infotext_round_trip);
+    RUN(model_name_rule);
     RUN(cli_help_shows_the_defaults);
     stop_server();
 

@@ -74,6 +74,7 @@ TEST(model_info_of_a_partial_load)
     CHECK(!strcmp(i.path, model) && !i.diffusers && !strcmp(i.arch, "sd1-inpaint") && !strcmp(i.dtype, "F16"));
     CHECK(i.unet.loaded && i.vae.loaded && !i.text_encoder.loaded && !i.vocab_path);
     CHECK(i.unet_arch.in_channels == 9 && i.unet_arch.out_channels == 4 && i.unet_arch.levels >= 1);
+    CHECK(mend_model_is_inpainting(m));
     CHECK(i.nfiles == 1 && !strcmp(i.files[0].path, model) && i.files[0].tensors > 0);
     int unet_tensors = 0, all = 0;
     for (int d = 0; d < MEND_INFO_DTYPES; d++) {
@@ -96,18 +97,27 @@ TEST(model_info_of_a_partial_load)
     mend_model_free(m);
 }
 
+/* Title and name of a checkpoint path (the name rule itself is also
+ * covered by test_params). */
+static int names_are(const char *path, const char *title, const char *name)
+{
+    char *t = mend_model_title(path), *n = mend_model_name(path);
+    int ok = t && n && !strcmp(t, title) && !strcmp(n, name);
+    CHECK_MSG(ok, "%s -> '%s', '%s'", path, t ? t : "(null)", n ? n : "(null)");
+    free(t);
+    free(n);
+    return ok;
+}
+
 TEST(one_naming_rule_for_checkpoints)
 {
-    char b[64];
-    CHECK(mend_model_title("models/sd15.safetensors", b, sizeof b) == 16 && !strcmp(b, "sd15.safetensors"));
-    CHECK(mend_model_name("models/sd15.safetensors", b, sizeof b) == 4 && !strcmp(b, "sd15"));
-    CHECK(mend_model_name("/x/tiny.f16.safetensors", b, sizeof b) == 8 && !strcmp(b, "tiny.f16"));
-    CHECK(mend_model_name("v1-5-pruned.ckpt", b, sizeof b) == 11 && !strcmp(b, "v1-5-pruned"));
-    CHECK(mend_model_title("models/sd15-diffusers/", b, sizeof b) == 14 && !strcmp(b, "sd15-diffusers"));
-    CHECK(mend_model_name("models/sd15-diffusers//", b, sizeof b) == 14 && !strcmp(b, "sd15-diffusers"));
-    CHECK(mend_model_name("models/sd-1.5", b, sizeof b) == 6 && !strcmp(b, "sd-1.5"));
-    CHECK(mend_model_name("a/b/model.safetensors", b, 4) == 5 && !strcmp(b, "mod")); /* cut, full length back */
-    CHECK(mend_model_title("plain", NULL, 0) == 5);
+    names_are("models/sd15.safetensors", "sd15.safetensors", "sd15");
+    names_are("/x/tiny.f16.safetensors", "tiny.f16.safetensors", "tiny.f16");
+    names_are("v1-5-pruned.ckpt", "v1-5-pruned.ckpt", "v1-5-pruned");
+    names_are("models/sd15-diffusers/", "sd15-diffusers", "sd15-diffusers");
+    names_are("models/sd15-diffusers//", "sd15-diffusers", "sd15-diffusers");
+    names_are("models/sd-1.5", "sd-1.5", "sd-1.5");
+    names_are("plain", "plain", "plain");
 }
 
 TEST(probing_checkpoints)
@@ -198,6 +208,7 @@ TEST(bench_stages)
     CHECK_OK(mend_model_load_parts(model, NULL, MEND_PART_VAE, &m, &err), &err);
     if (!m)
         return;
+    CHECK(!mend_model_is_inpainting(m)); /* no UNet loaded */
     mend_bench_result r = {0};
     CHECK_OK(mend_bench_run(m, MEND_BENCH_VAE_DECODE, 64, 2, &r, &err), &err);
     CHECK(r.seconds > 0 && r.gflop > 0);

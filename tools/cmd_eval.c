@@ -47,6 +47,14 @@ int eval_finish(const eval_args *a, mend_st_writer *w)
     return s == MEND_OK ? 0 : cli_error(&err);
 }
 
+int eval_finish_after(const eval_args *a, mend_st_writer *w, mend_status s, const mend_err *err)
+{
+    if (s == MEND_OK)
+        return eval_finish(a, w);
+    mend_st_writer_free(w);
+    return cli_error(err);
+}
+
 static const struct {
     const char *name;
     int (*run)(const eval_args *);

@@ -34,5 +34,8 @@ float *eval_input_f32(const mend_tf *in, const char *name, int ndim, int64_t *sh
 
 /* Writes the writer's tensors to a->out; prints errors. Returns exit code. */
 int eval_finish(const eval_args *a, mend_st_writer *w);
+/* The same after a run with status s: on failure prints err, frees w and
+ * writes nothing. */
+int eval_finish_after(const eval_args *a, mend_st_writer *w, mend_status s, const mend_err *err);
 
 #endif

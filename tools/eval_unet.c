@@ -74,11 +74,7 @@ static int run(const eval_args *a, mend_sd_model *m, const mend_tf *in, float *x
         s = mend_st_writer_add(tap.w, "out", MEND_DT_F32, 4, os, out, 1, &err);
     else
         free(out);
-    if (s != MEND_OK) {
-        mend_st_writer_free(tap.w);
-        return cli_error(&err);
-    }
-    return eval_finish(a, tap.w);
+    return eval_finish_after(a, tap.w, s, &err);
 }
 
 int eval_unet(const eval_args *a)

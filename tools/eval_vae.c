@@ -153,24 +153,9 @@ static int encode_and_write(const eval_args *a, const mend_vae *vae, const mend_
         s = add_latents(w, in, moments, N, z, hw, zshape, &err);
     free(x);
     free(moments);
-    if (s != MEND_OK) {
-        mend_st_writer_free(w);
-        return cli_error(&err);
-    }
-    return eval_finish(a, w);
+    return eval_finish_after(a, w, s, &err);
 }
 
-int eval_vae_encode(const eval_args *a)
-{
-    mend_sd_model *m = load_vae(a);
-    if (!m)
-        return 1;
-    mend_tf *in = open_input(a);
-    int rc = in ? encode_and_write(a, m->vae, in) : 1;
-    mend_tf_close(in);
-    mend_sd_free(m);
-    return rc;
-}
 
 /* A1111's pixel conversion: clamp((x + 1) / 2, 0, 1) * 255, truncated to
  * uint8, NCHW -> NHWC. */
@@ -220,21 +205,21 @@ static int decode_and_write(const eval_args *a, const mend_vae *vae, const mend_
     }
     free(z);
     free(img);
-    if (s != MEND_OK) {
-        mend_st_writer_free(wr);
-        return cli_error(&err);
-    }
-    return eval_finish(a, wr);
+    return eval_finish_after(a, wr, s, &err);
 }
 
-int eval_vae_decode(const eval_args *a)
+/* Loads the VAE and the input file, runs one direction. */
+static int run_vae(const eval_args *a, int (*fn)(const eval_args *, const mend_vae *, const mend_tf *))
 {
     mend_sd_model *m = load_vae(a);
     if (!m)
         return 1;
     mend_tf *in = open_input(a);
-    int rc = in ? decode_and_write(a, m->vae, in) : 1;
+    int rc = in ? fn(a, m->vae, in) : 1;
     mend_tf_close(in);
     mend_sd_free(m);
     return rc;
 }
+
+int eval_vae_encode(const eval_args *a) { return run_vae(a, encode_and_write); }
+int eval_vae_decode(const eval_args *a) { return run_vae(a, decode_and_write); }

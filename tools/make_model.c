@@ -279,48 +279,51 @@ mend_status mend_make_model(const mend_make_model_opts *o, const char *out, mend
 
 /* ---- option spellings ---------------------------------------------------- */
 
+typedef struct spelling {
+    const char *name;
+    int value;
+} spelling;
+
+/* The value spelled s in table t, into *out; 0 when s is not there. */
+static int spelled(const spelling *t, size_t n, const char *s, int *out)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s, t[i].name)) {
+            *out = t[i].value;
+            return 1;
+        }
+    return 0;
+}
+
+#define SPELLED(table, s, out, type)                                    \
+    do {                                                                \
+        int v_;                                                         \
+        if (!spelled(table, sizeof table / sizeof *table, s, &v_))      \
+            return 0;                                                   \
+        *(out) = (type)v_;                                              \
+        return 1;                                                       \
+    } while (0)
+
 int mend_mm_parse_arch(const char *s, mend_mm_arch *out)
 {
-    if (!strcmp(s, "sd1"))
-        *out = MEND_MM_SD1;
-    else if (!strcmp(s, "sd1-inpaint"))
-        *out = MEND_MM_SD1_INPAINT;
-    else
-        return 0;
-    return 1;
+    static const spelling t[] = {{"sd1", MEND_MM_SD1}, {"sd1-inpaint", MEND_MM_SD1_INPAINT}};
+    SPELLED(t, s, out, mend_mm_arch);
 }
 
 int mend_mm_parse_size(const char *s, mend_mm_size *out)
 {
-    if (!strcmp(s, "tiny"))
-        *out = MEND_MM_TINY;
-    else if (!strcmp(s, "full"))
-        *out = MEND_MM_FULL;
-    else
-        return 0;
-    return 1;
+    static const spelling t[] = {{"tiny", MEND_MM_TINY}, {"full", MEND_MM_FULL}};
+    SPELLED(t, s, out, mend_mm_size);
 }
 
 int mend_mm_parse_dtype(const char *s, mend_dtype *out)
 {
-    if (!strcmp(s, "f32"))
-        *out = MEND_DT_F32;
-    else if (!strcmp(s, "f16"))
-        *out = MEND_DT_F16;
-    else if (!strcmp(s, "bf16"))
-        *out = MEND_DT_BF16;
-    else
-        return 0;
-    return 1;
+    static const spelling t[] = {{"f32", MEND_DT_F32}, {"f16", MEND_DT_F16}, {"bf16", MEND_DT_BF16}};
+    SPELLED(t, s, out, mend_dtype);
 }
 
 int mend_mm_parse_layout(const char *s, mend_mm_layout *out)
 {
-    if (!strcmp(s, "single"))
-        *out = MEND_MM_SINGLE;
-    else if (!strcmp(s, "diffusers"))
-        *out = MEND_MM_DIFFUSERS;
-    else
-        return 0;
-    return 1;
+    static const spelling t[] = {{"single", MEND_MM_SINGLE}, {"diffusers", MEND_MM_DIFFUSERS}};
+    SPELLED(t, s, out, mend_mm_layout);
 }

@@ -22,7 +22,8 @@ typedef enum mend_status {
     MEND_E_ARCH,        /* weights do not form a known architecture */
     MEND_E_ARG,         /* a caller-supplied argument is out of range */
     MEND_E_NOMEM,       /* allocation failed */
-    MEND_E_INTERRUPTED  /* the caller asked to stop */
+    MEND_E_INTERRUPTED, /* the caller asked to stop */
+    MEND_E_SKIPPED      /* the caller asked to end the current batch (progress callbacks only) */
 } mend_status;
 
 typedef struct mend_err {
@@ -161,7 +162,8 @@ typedef struct mend_gen_progress {
 
 /* Called after every sampler step. Return MEND_E_INTERRUPTED to stop the
  * job (A1111 "Interrupt": the current batch is finished from its latest
- * prediction, no further batches run). */
+ * prediction, no further batches run), MEND_E_SKIPPED to end only the
+ * current batch that way and go on with the next (A1111 "Skip"). */
 typedef mend_status (*mend_gen_progress_fn)(void *user, const mend_gen_progress *p, mend_err *err);
 
 /* Wall-clock seconds spent in each stage of the job (for benchmarks). */
@@ -211,6 +213,9 @@ mend_status mend_output_path(const char *outdir, const char *kind, int64_t seed,
 char *mend_numbered_path(const char *file, int index);
 /* mkdir -p of the folder part of path (nothing when it has none). */
 mend_status mend_make_parent_dirs(const char *path, mend_err *err);
+/* A checkpoint's name (infotext "Model", sd_model_name): the file or
+ * folder name without .safetensors/.ckpt/.pth/.pt/.bin; malloc'd. */
+char *mend_model_name(const char *path);
 
 #ifdef __cplusplus
 }

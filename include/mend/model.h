@@ -3,7 +3,6 @@
 #ifndef MEND_MODEL_H
 #define MEND_MODEL_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 #include "mend/mend.h"
@@ -75,18 +74,21 @@ typedef struct mend_model_info {
 /* Fills *out; its strings point into the model and live as long as it. */
 void mend_model_get_info(const mend_sd_model *m, mend_model_info *out);
 
+/* 1 when the model's UNet takes 9 channels (noisy latent, mask, masked
+ * image: an inpainting model), else 0 (also without a UNet). */
+int mend_model_is_inpainting(const mend_sd_model *m);
+
 /* A1111's "Model hash": the first 10 hex digits of the checkpoint file's
  * SHA-256 (cached on disk, see src/model/model_hash.h); "" for diffusers
  * folders, which A1111 does not hash. */
 mend_status mend_model_short_hash(mend_sd_model *m, char out[11], mend_err *err);
 
-/* The one naming rule for checkpoints (A1111's): the title is the last
- * component of the path ("sd15.safetensors", trailing '/' ignored), the
- * name is the title without a checkpoint extension (.safetensors, .ckpt,
- * .pth, .pt, .bin). Both write at most size bytes (NUL included) and return
- * the full length, as snprintf. */
-size_t mend_model_title(const char *path, char *out, size_t size);
-size_t mend_model_name(const char *path, char *out, size_t size);
+/* A checkpoint's title (A1111's checkpoint "title" without "[hash]", what
+ * sd_model_checkpoint names): the last component of the path, trailing '/'
+ * ignored ("sd15.safetensors"); malloc'd, NULL when out of memory. Its name
+ * (the title without the checkpoint extension) is mend_model_name in
+ * mend.h: the two make the one naming rule. */
+char *mend_model_title(const char *path);
 
 #ifdef __cplusplus
 }

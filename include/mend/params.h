@@ -110,6 +110,38 @@ typedef int (*mend_param_keep_fn)(void *user, const mend_param_desc *d);
 mend_status mend_params_from_infotext(const char *text, mend_gen_params *p, mend_param_keep_fn keep, void *user,
                                       char **storage, mend_err *err);
 
+/* ------------------------------------------------------------------ */
+/* Samplers and schedule types: the one registry (src/sampling/), in   */
+/* A1111 1.10's UI order. sampler_name and scheduler take these names. */
+
+typedef struct mend_sampler_entry {
+    const char *name;              /* "DPM++ 2M" */
+    const char *alias;             /* "k_dpmpp_2m" */
+    const char *default_scheduler; /* schedule name "Automatic" means ("karras"), NULL: uniform / none */
+    int second_order, brownian_noise, uses_ensd, discard_penultimate;
+} mend_sampler_entry;
+
+typedef struct mend_scheduler_entry {
+    const char *name;  /* "karras" */
+    const char *label; /* "Karras" */
+    const char *alias; /* "SGMUniform" or NULL */
+    double default_rho; /* -1: none */
+    int need_inner_model;
+} mend_scheduler_entry;
+
+int mend_samplers_count(void);
+mend_sampler_entry mend_samplers_at(int i);
+int mend_schedulers_count(void);
+mend_scheduler_entry mend_schedulers_at(int i);
+
+/* A1111's get_sampler_and_scheduler: a sampler name or alias, possibly
+ * with a schedule suffix ("DPM++ 2M Karras"), which wins over the explicit
+ * scheduler (label, name or alias; NULL or "" = Automatic). *sampler and
+ * *scheduler get the registry's names (label for the scheduler). Unknown
+ * names fail with MEND_E_ARG listing the valid ones. */
+mend_status mend_sampler_resolve(const char *name, const char *scheduler, const char **sampler_out,
+                                 const char **scheduler_out, mend_err *err);
+
 /* The table as JSON text (what GET /mend/v1/params returns), malloc'd;
  * NULL when out of memory. */
 char *mend_params_json(void);

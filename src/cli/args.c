@@ -205,6 +205,20 @@ static void help_line(FILE *f, const mend_param_desc *d)
                  d->flags & MEND_PARAM_STRICT_STEP ? ", multiples of 8" : "");
     fprintf(f, "  %-28s %s%s (%s%s%s)\n", flag, d->help, range, d->type == MEND_PARAM_STRING ? "'" : "", def,
             d->type == MEND_PARAM_STRING ? "'" : "");
+    /* the registry's names (one list: src/sampling/) */
+    int is_sampler = !strcmp(d->name, "sampler_name"), is_sched = !strcmp(d->name, "scheduler");
+    if (is_sampler || is_sched) {
+        int n = is_sampler ? mend_samplers_count() : mend_schedulers_count();
+        fprintf(f, "  %-28s", "");
+        for (int i = 0, col = 31; i < n; i++) {
+            const char *name = is_sampler ? mend_samplers_at(i).name : mend_schedulers_at(i).label;
+            if (col + strlen(name) + 2 > 110) {
+                fprintf(f, "\n  %-28s", "");
+                col = 31;
+            }
+            col += fprintf(f, " %s%s", name, i + 1 < n ? "," : "\n");
+        }
+    }
     for (const char *w = d->cli_aliases; w && *w;) {
         size_t k = strcspn(w, " ");
         char name[64];

@@ -6,10 +6,8 @@
  * writes nothing. */
 #include "cli/cli.h"
 #include "cli/generate.h"
-#include "inpaint/gen_params.h"
-#include "inpaint/pipeline.h"
-#include "model/sd_model.h"
-#include "sampling/sampler.h"
+#include "mend/mend.h"
+#include "mend/params.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -246,14 +244,12 @@ static int parse_args(int argc, char **argv, gen_args *a)
 
 /* Range checks that need no file: the library's, the sampler and schedule
  * names, -o with a folder. */
-static int check_params(const gen_args *a)
+static int check_params(gen_args *a)
 {
     mend_err err = {0};
-    const mend_sampler_info *si;
-    mend_scheduler sch;
+    /* the registry's names: aliases (k_euler) and "DPM++ 2M Karras" resolve as in the API */
     if (mend_gen_params_validate(&a->p, a->command != CMD_TXT2IMG, &err) != MEND_OK ||
-        mend_sampler_from_name(a->p.sampler_name, &si, &err) != MEND_OK ||
-        mend_scheduler_from_name(a->p.scheduler, &sch, &err) != MEND_OK)
+        mend_sampler_resolve(a->p.sampler_name, a->p.scheduler, &a->p.sampler_name, &a->p.scheduler, &err) != MEND_OK)
         return cli_error(&err);
     size_t n = a->output ? strlen(a->output) : 1;
     if (n == 0 || (a->output && a->output[n - 1] == '/'))
@@ -344,7 +340,7 @@ static int run_job(const gen_args *a, const mend_gen_inputs *in)
 {
     mend_err err = {0};
     mend_sd_model *m = NULL;
-    if (mend_sd_load(a->model, a->vocab, MEND_COMP_ALL, &m, &err) != MEND_OK)
+    if (mend_model_load(a->model, a->vocab, &m, &err) != MEND_OK)
         return cli_error(&err);
     cli_progress prog;
     cli_progress_init(&prog, !a->quiet, &interrupt_requested);
@@ -354,7 +350,7 @@ static int run_job(const gen_args *a, const mend_gen_inputs *in)
     mend_status s = mend_generate(m, &a->p, in, cli_progress_step, &prog, &out, &err);
     signal(SIGINT, old);
     cli_progress_end(&prog);
-    mend_sd_free(m);
+    mend_model_free(m);
     if (s != MEND_OK)
         return cli_error(&err);
     if (out.comment)

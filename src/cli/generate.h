@@ -8,9 +8,8 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
-#include "inpaint/pipeline.h"
+#include "mend/mend.h"
 #include "mend/params.h"
-#include "io/image.h"
 
 /* ---------------- args.c: options from the parameter table ---------------- */
 

@@ -54,6 +54,7 @@ const char *mend_status_name(mend_status s)
     case MEND_E_ARG: return "argument";
     case MEND_E_NOMEM: return "out of memory";
     case MEND_E_INTERRUPTED: return "interrupted";
+    case MEND_E_SKIPPED: return "skipped";
     }
     return "unknown";
 }

@@ -38,8 +38,7 @@ static const mend_param_desc table[] = {
      AT(sampler_name)},
     {"scheduler", "scheduler", "scheduler", "schedule", 0, "Schedule type", MEND_PARAM_STRING, MEND_SCOPE_ALL,
      MEND_PARAM_API_CUSTOM | MEND_PARAM_NO_CHECK, 0, 0, 0, NO_CHOICES, 0, 0, "Automatic", "Automatic",
-     "Schedule type", "Automatic, Uniform, Karras, Exponential, Polyexponential, SGM Uniform, KL Optimal, "
-     "Align Your Steps, Simple, Normal, DDIM", AT(scheduler)},
+     "Schedule type", "a schedule type (GET /sdapi/v1/schedulers)", AT(scheduler)},
     {"steps", "steps", "steps", NULL, 0, "Sampling steps", MEND_PARAM_INT, MEND_SCOPE_ALL, 0, 1, 150, 1,
      NO_CHOICES, 20, 50, NULL, NULL, "Steps", "sampling steps", AT(steps)},
     {"width", "width", "width", NULL, 'W', "Width", MEND_PARAM_INT, MEND_SCOPE_ALL, MEND_PARAM_STRICT_STEP, 64,

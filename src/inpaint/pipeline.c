@@ -349,19 +349,6 @@ static mend_status to_image(const float *dec, int W, int H, mend_image *img, men
     return MEND_OK;
 }
 
-static char *model_name(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base && base[1] ? base + 1 : path;
-    char *name = strdup(base);
-    if (!name)
-        return NULL;
-    char *dot = strrchr(name, '.');
-    if (dot && dot != name)
-        *dot = '\0';
-    return name;
-}
-
 static mend_status finish_image(job *j, const float *sample, int index, mend_gen_output *out, mend_err *err)
 {
     const mend_gen_params *p = j->p;
@@ -413,7 +400,7 @@ static void ensure_model_hash(mend_sd_model *m)
 
 static mend_status make_infotext(job *j, int index, mend_gen_output *out, mend_err *err)
 {
-    char *name = model_name(j->m->path);
+    char *name = mend_model_name(j->m->path);
     /* Schedule type: A1111 keeps "Automatic" for samplers whose default is
      * not a scheduler function (Euler, Euler a, LMS, Heun with Automatic;
      * their default_scheduler is Uniform, which an explicit --scheduler
@@ -495,10 +482,11 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
         double t0 = mend_clock_s();
         s = sample_batch(j, &r, x, noise, err);
         out->timings.sampling += mend_clock_s() - t0;
-        if (s == MEND_E_INTERRUPTED) {
-            /* A1111 finishes the batch from the latest x0 prediction */
+        if (s == MEND_E_INTERRUPTED || s == MEND_E_SKIPPED) {
+            /* A1111 finishes the batch from the latest x0 prediction; after
+             * a skip the next batch still runs */
             memcpy(x, den.last_denoised, (size_t)n * sizeof *x);
-            out->interrupted = 1;
+            out->interrupted |= s == MEND_E_INTERRUPTED;
             s = MEND_OK;
         }
         mend_cfg_denoiser_free(&den);
@@ -569,8 +557,6 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
                          m->path);
     MEND_TRY(mend_gen_params_validate(p, in->init_image != NULL, err));
     MEND_TRY(check_inputs(in, err));
-    if (p->batch_size > 64)
-        return mend_fail(err, MEND_E_ARG, "batch_size %d: at most 64", p->batch_size);
     *j = (job){.m = m, .p = p, .h = p->height / 8, .w = p->width / 8, .batch = p->batch_size};
     j->lat = 4LL * j->h * j->w;
     j->img2img = in->init_image != NULL;

@@ -158,6 +158,11 @@ void mend_model_get_info(const mend_sd_model *m, mend_model_info *o)
     }
 }
 
+int mend_model_is_inpainting(const mend_sd_model *m)
+{
+    return m->unet && mend_unet_get_arch(m->unet)->in_channels == 9;
+}
+
 mend_status mend_model_short_hash(mend_sd_model *m, char out[11], mend_err *err)
 {
     out[0] = '\0';
@@ -174,47 +179,13 @@ mend_status mend_model_short_hash(mend_sd_model *m, char out[11], mend_err *err)
     return MEND_OK;
 }
 
-/* The last path component, trailing slashes ignored: [*start, +len). */
-static size_t basename_span(const char *path, const char **start)
+char *mend_model_title(const char *path)
 {
-    size_t n = strlen(path);
-    while (n > 1 && path[n - 1] == '/')
-        n--;
-    size_t b = n;
-    while (b > 0 && path[b - 1] != '/')
-        b--;
-    *start = path + b;
-    return n - b;
-}
-
-static size_t copy_span(const char *s, size_t n, char *out, size_t size)
-{
-    if (size) {
-        size_t k = n < size - 1 ? n : size - 1;
-        memcpy(out, s, k);
-        out[k] = '\0';
-    }
-    return n;
-}
-
-size_t mend_model_title(const char *path, char *out, size_t size)
-{
-    const char *b;
-    size_t n = basename_span(path, &b);
-    return copy_span(b, n, out, size);
-}
-
-size_t mend_model_name(const char *path, char *out, size_t size)
-{
-    static const char *exts[] = {".safetensors", ".ckpt", ".pth", ".pt", ".bin"};
-    const char *b;
-    size_t n = basename_span(path, &b);
-    for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
-        size_t k = strlen(exts[i]);
-        if (n > k && !strncmp(b + n - k, exts[i], k)) {
-            n -= k;
-            break;
-        }
-    }
-    return copy_span(b, n, out, size);
+    size_t end = strlen(path);
+    while (end > 1 && path[end - 1] == '/')
+        end--;
+    size_t start = end;
+    while (start > 0 && path[start - 1] != '/')
+        start--;
+    return strndup(path + start, end - start);
 }

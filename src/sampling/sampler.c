@@ -2,7 +2,10 @@
  * machinery (buffers, callbacks) of the samplers in sampler_kdiff.c. */
 #include "sampling/sampler_impl.h"
 
+#include "mend/params.h"
+
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,4 +155,77 @@ void ks_ancestral(float sigma_from, float sigma_to, float eta, float *down, floa
         u = t;
     *up = (float)u;
     *down = (float)sqrt(t * t - u * u);
+}
+
+/* ---------------- the public registry (include/mend/params.h) ---------------- */
+
+int mend_samplers_count(void)
+{
+    return MEND_SAMPLER_COUNT;
+}
+
+mend_sampler_entry mend_samplers_at(int i)
+{
+    mend_sampler_entry e = {0};
+    if (i < 0 || i >= MEND_SAMPLER_COUNT)
+        return e;
+    const mend_sampler_info *si = &sampler_table[i];
+    mend_scheduler d = si->default_scheduler;
+    e = (mend_sampler_entry){si->name,
+                             si->alias,
+                             d != MEND_SCHED_AUTOMATIC && d != MEND_SCHED_UNIFORM ? mend_scheduler_name(d) : NULL,
+                             (si->flags & MEND_SAMPLER_SECOND_ORDER) != 0,
+                             (si->flags & MEND_SAMPLER_BROWNIAN) != 0,
+                             (si->flags & MEND_SAMPLER_USES_ENSD) != 0,
+                             (si->flags & MEND_SAMPLER_DISCARD_PENULT) != 0};
+    return e;
+}
+
+static const mend_sampler_info *by_name_or_alias(const char *name)
+{
+    for (int i = 0; i < MEND_SAMPLER_COUNT; i++)
+        if (!strcmp(sampler_table[i].name, name) || (sampler_table[i].alias && !strcmp(sampler_table[i].alias, name)))
+            return &sampler_table[i];
+    return NULL;
+}
+
+/* "<sampler> <schedule>" with the schedule's label or name as the last word(s). */
+static const mend_sampler_info *split_suffix(const char *name, mend_scheduler *sch)
+{
+    size_t n = strlen(name);
+    for (int k = 1; k < MEND_SCHED_COUNT; k++) {
+        mend_scheduler_entry e = mend_schedulers_at(k);
+        const char *words[3] = {e.label, e.name, e.alias};
+        for (int w = 0; w < 3 && words[w]; w++) {
+            size_t m = strlen(words[w]);
+            if (n > m + 1 && name[n - m - 1] == ' ' && !strcmp(name + n - m, words[w])) {
+                char base[128];
+                snprintf(base, sizeof base, "%.*s", (int)(n - m - 1), name);
+                const mend_sampler_info *si = by_name_or_alias(base);
+                if (si) {
+                    *sch = (mend_scheduler)k;
+                    return si;
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+mend_status mend_sampler_resolve(const char *name, const char *scheduler, const char **sampler_out,
+                                 const char **scheduler_out, mend_err *err)
+{
+    mend_scheduler sch = MEND_SCHED_AUTOMATIC, suffix = MEND_SCHED_AUTOMATIC;
+    const mend_sampler_info *si = name ? by_name_or_alias(name) : NULL;
+    if (!si && name)
+        si = split_suffix(name, &suffix);
+    if (!si)
+        return mend_sampler_from_name(name, &si, err); /* the message listing the names */
+    if (scheduler && scheduler[0])
+        MEND_TRY(mend_scheduler_from_name(scheduler, &sch, err));
+    if (suffix != MEND_SCHED_AUTOMATIC) /* as in A1111, the name's suffix wins */
+        sch = suffix;
+    *sampler_out = si->name;
+    *scheduler_out = mend_scheduler_label(sch);
+    return MEND_OK;
 }

@@ -3,6 +3,8 @@
  * so that results agree to float32 rounding. */
 #include "sampling/schedule.h"
 
+#include "mend/params.h"
+
 #include <math.h>
 #include <string.h>
 #include <strings.h>
@@ -81,21 +83,39 @@ float mend_schedule_t_to_sigma(const mend_noise_schedule *s, float t)
 
 /* ---------------------------------------------------------------- names */
 
+/* The one list of schedule types: A1111's name, label, alias and its
+ * sd_schedulers.py default_rho (-1: none) and need_inner_model. */
 static const struct {
-    const char *name, *label;
+    const char *name, *label, *alias;
+    double rho;
+    int inner;
 } sched_names[MEND_SCHED_COUNT] = {
-    [MEND_SCHED_AUTOMATIC] = {"automatic", "Automatic"},
-    [MEND_SCHED_UNIFORM] = {"uniform", "Uniform"},
-    [MEND_SCHED_KARRAS] = {"karras", "Karras"},
-    [MEND_SCHED_EXPONENTIAL] = {"exponential", "Exponential"},
-    [MEND_SCHED_POLYEXPONENTIAL] = {"polyexponential", "Polyexponential"},
-    [MEND_SCHED_SGM_UNIFORM] = {"sgm_uniform", "SGM Uniform"},
-    [MEND_SCHED_KL_OPTIMAL] = {"kl_optimal", "KL Optimal"},
-    [MEND_SCHED_ALIGN_YOUR_STEPS] = {"align_your_steps", "Align Your Steps"},
-    [MEND_SCHED_SIMPLE] = {"simple", "Simple"},
-    [MEND_SCHED_NORMAL] = {"normal", "Normal"},
-    [MEND_SCHED_DDIM] = {"ddim", "DDIM"},
+    [MEND_SCHED_AUTOMATIC] = {"automatic", "Automatic", NULL, -1, 0},
+    [MEND_SCHED_UNIFORM] = {"uniform", "Uniform", NULL, -1, 1},
+    [MEND_SCHED_KARRAS] = {"karras", "Karras", NULL, 7, 0},
+    [MEND_SCHED_EXPONENTIAL] = {"exponential", "Exponential", NULL, -1, 0},
+    [MEND_SCHED_POLYEXPONENTIAL] = {"polyexponential", "Polyexponential", NULL, 1, 0},
+    [MEND_SCHED_SGM_UNIFORM] = {"sgm_uniform", "SGM Uniform", "SGMUniform", -1, 1},
+    [MEND_SCHED_KL_OPTIMAL] = {"kl_optimal", "KL Optimal", NULL, -1, 0},
+    [MEND_SCHED_ALIGN_YOUR_STEPS] = {"align_your_steps", "Align Your Steps", NULL, -1, 0},
+    [MEND_SCHED_SIMPLE] = {"simple", "Simple", NULL, -1, 1},
+    [MEND_SCHED_NORMAL] = {"normal", "Normal", NULL, -1, 1},
+    [MEND_SCHED_DDIM] = {"ddim", "DDIM", NULL, -1, 1},
 };
+
+int mend_schedulers_count(void)
+{
+    return MEND_SCHED_COUNT;
+}
+
+mend_scheduler_entry mend_schedulers_at(int i)
+{
+    mend_scheduler_entry e = {0};
+    if (i >= 0 && i < MEND_SCHED_COUNT)
+        e = (mend_scheduler_entry){sched_names[i].name, sched_names[i].label, sched_names[i].alias, sched_names[i].rho,
+                                   sched_names[i].inner};
+    return e;
+}
 
 const char *mend_scheduler_label(mend_scheduler sch)
 {
@@ -114,10 +134,11 @@ mend_status mend_scheduler_from_name(const char *name, mend_scheduler *out, mend
             *out = (mend_scheduler)i;
             return MEND_OK;
         }
-    if (name && strcmp(name, "SGMUniform") == 0) {
-        *out = MEND_SCHED_SGM_UNIFORM;
-        return MEND_OK;
-    }
+    for (int i = 0; name && i < MEND_SCHED_COUNT; i++)
+        if (sched_names[i].alias && strcmp(name, sched_names[i].alias) == 0) {
+            *out = (mend_scheduler)i;
+            return MEND_OK;
+        }
     char list[512] = "";
     for (int i = 0; i < MEND_SCHED_COUNT; i++) {
         strncat(list, sched_names[i].label, sizeof list - strlen(list) - 1);

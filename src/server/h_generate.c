@@ -6,7 +6,6 @@
 #include "server/server.h"
 #include "server/params_api.h"
 
-#include "sampling/sampler.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -187,61 +186,25 @@ static cJSON *echo_parameters(const cJSON *body, int command, const gen_req *r)
 
 /* ---------------- sampler and scheduler names ---------------- */
 
-static int ends_with_word(const char *s, const char *word, size_t *cut)
-{
-    size_t n = strlen(s), k = strlen(word);
-    if (n > k + 1 && s[n - k - 1] == ' ' && !strcmp(s + n - k, word)) {
-        *cut = n - k - 1;
-        return 1;
-    }
-    return 0;
-}
-
-static const mend_sampler_info *find_sampler(const char *name)
-{
-    int n;
-    const mend_sampler_info *list = mend_sampler_list(&n);
-    for (int i = 0; i < n; i++)
-        if (!strcmp(list[i].name, name) || (list[i].alias && !strcmp(list[i].alias, name)))
-            return &list[i];
-    return NULL;
-}
-
-/* A1111's get_sampler_and_scheduler: "DPM++ 2M Karras" = sampler + scheduler
- * suffix. Unknown names are a 400 listing the valid ones (A1111 falls back
- * silently). */
+/* A1111's get_sampler_and_scheduler ("DPM++ 2M Karras" = sampler + schedule
+ * suffix) from the library's registry. Unknown names are a 400 listing the
+ * valid ones (A1111 falls back silently). */
 static int resolve_sampler(gen_req *q, srv_response *resp)
 {
     const char *name = q->sampler_name && q->sampler_name[0] ? q->sampler_name
                        : q->sampler_index && q->sampler_index[0] ? q->sampler_index : "Euler";
-    const mend_sampler_info *si = find_sampler(name);
-    mend_scheduler sch = MEND_SCHED_AUTOMATIC;
+    const char *sampler, *scheduler;
     mend_err err = {0};
-    if (!si) {
-        for (int k = 1; k < MEND_SCHED_COUNT && !si; k++) {
-            size_t cut;
-            if (ends_with_word(name, mend_scheduler_label(k), &cut) ||
-                ends_with_word(name, mend_scheduler_name(k), &cut)) {
-                char base[128];
-                snprintf(base, sizeof base, "%.*s", (int)cut, name);
-                if ((si = find_sampler(base)))
-                    sch = (mend_scheduler)k;
-            }
-        }
-    }
-    if (!si) {
-        mend_sampler_from_name(name, &si, &err);
+    if (mend_sampler_resolve(name, NULL, &sampler, &scheduler, &err) != MEND_OK) {
         srv_reply_error(resp, 400, "HTTPException", "Sampler not found: %s", err.msg);
         return 0;
     }
-    if (q->scheduler && q->scheduler[0]) {
-        if (mend_scheduler_from_name(q->scheduler, &sch, &err) != MEND_OK) {
-            srv_reply_error(resp, 400, "HTTPException", "Scheduler not found: %s", err.msg);
-            return 0;
-        }
+    if (mend_sampler_resolve(name, q->scheduler, &sampler, &scheduler, &err) != MEND_OK) {
+        srv_reply_error(resp, 400, "HTTPException", "Scheduler not found: %s", err.msg);
+        return 0;
     }
-    q->p.sampler_name = si->name;
-    q->p.scheduler = mend_scheduler_label(sch);
+    q->p.sampler_name = sampler;
+    q->p.scheduler = scheduler;
     return 1;
 }
 
@@ -363,9 +326,7 @@ static char *build_info(srv_server *s, const srv_job *j, const gen_req *q)
     cJSON_AddNumberToObject(info, "batch_size", p->batch_size);
     cJSON_AddFalseToObject(info, "restore_faces");
     cJSON_AddNullToObject(info, "face_restoration_model");
-    char *name = j->model_title ? strdup(j->model_title) : NULL;
-    if (name && strrchr(name, '.') && strrchr(name, '.') != name)
-        *strrchr(name, '.') = '\0';
+    char *name = j->model_title ? mend_model_name(j->model_title) : NULL;
     cJSON_AddItemToObject(info, "sd_model_name", name ? cJSON_CreateString(name) : cJSON_CreateNull());
     free(name);
     cJSON_AddNullToObject(info, "sd_model_hash");

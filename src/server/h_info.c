@@ -2,8 +2,9 @@
  * sampler and scheduler listings, png-info (spec/a1111-api.md §3-7). */
 #include "server/server.h"
 
-#include "io/png_text.h"
-#include "sampling/sampler.h"
+#include "mend/params.h"
+
+#include "mend/png_text.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -192,28 +193,27 @@ void h_refresh_checkpoints(srv_server *s, srv_response *r)
 
 /* ---------------- samplers and schedulers ---------------- */
 
+/* GET /sdapi/v1/samplers and /schedulers: the library's registry in A1111's shapes. */
 void h_samplers(srv_response *r)
 {
-    int n;
-    const mend_sampler_info *list = mend_sampler_list(&n);
     cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < n; i++) {
-        const mend_sampler_info *si = &list[i];
+    for (int i = 0; i < mend_samplers_count(); i++) {
+        mend_sampler_entry e = mend_samplers_at(i);
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", si->name);
+        cJSON_AddStringToObject(o, "name", e.name);
         cJSON *aliases = cJSON_AddArrayToObject(o, "aliases");
-        if (si->alias)
-            cJSON_AddItemToArray(aliases, cJSON_CreateString(si->alias));
+        if (e.alias)
+            cJSON_AddItemToArray(aliases, cJSON_CreateString(e.alias));
         cJSON *opts = cJSON_AddObjectToObject(o, "options");
-        if (si->default_scheduler != MEND_SCHED_AUTOMATIC && si->default_scheduler != MEND_SCHED_UNIFORM)
-            cJSON_AddStringToObject(opts, "scheduler", mend_scheduler_name(si->default_scheduler));
-        if (si->flags & MEND_SAMPLER_SECOND_ORDER)
+        if (e.default_scheduler)
+            cJSON_AddStringToObject(opts, "scheduler", e.default_scheduler);
+        if (e.second_order)
             cJSON_AddStringToObject(opts, "second_order", "True");
-        if (si->flags & MEND_SAMPLER_BROWNIAN)
+        if (e.brownian_noise)
             cJSON_AddStringToObject(opts, "brownian_noise", "True");
-        if (si->flags & MEND_SAMPLER_USES_ENSD)
+        if (e.uses_ensd)
             cJSON_AddStringToObject(opts, "uses_ensd", "True");
-        if (si->flags & MEND_SAMPLER_DISCARD_PENULT)
+        if (e.discard_penultimate)
             cJSON_AddStringToObject(opts, "discard_next_to_last_sigma", "True");
         cJSON_AddItemToArray(a, o);
     }
@@ -222,29 +222,20 @@ void h_samplers(srv_response *r)
 
 void h_schedulers(srv_response *r)
 {
-    /* default_rho and need_inner_model as A1111's sd_schedulers.py lists them */
-    static const struct {
-        mend_scheduler sch;
-        double rho;
-        int inner;
-    } rows[] = {{MEND_SCHED_AUTOMATIC, -1, 0},      {MEND_SCHED_UNIFORM, -1, 1},   {MEND_SCHED_KARRAS, 7, 0},
-                {MEND_SCHED_EXPONENTIAL, -1, 0},    {MEND_SCHED_POLYEXPONENTIAL, 1, 0},
-                {MEND_SCHED_SGM_UNIFORM, -1, 1},    {MEND_SCHED_KL_OPTIMAL, -1, 0},
-                {MEND_SCHED_ALIGN_YOUR_STEPS, -1, 0}, {MEND_SCHED_SIMPLE, -1, 1}, {MEND_SCHED_NORMAL, -1, 1},
-                {MEND_SCHED_DDIM, -1, 1}};
     cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+    for (int i = 0; i < mend_schedulers_count(); i++) {
+        mend_scheduler_entry e = mend_schedulers_at(i);
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", mend_scheduler_name(rows[i].sch));
-        cJSON_AddStringToObject(o, "label", mend_scheduler_label(rows[i].sch));
-        if (rows[i].sch == MEND_SCHED_SGM_UNIFORM) {
+        cJSON_AddStringToObject(o, "name", e.name);
+        cJSON_AddStringToObject(o, "label", e.label);
+        if (e.alias) {
             cJSON *al = cJSON_AddArrayToObject(o, "aliases");
-            cJSON_AddItemToArray(al, cJSON_CreateString("SGMUniform"));
+            cJSON_AddItemToArray(al, cJSON_CreateString(e.alias));
         } else {
             cJSON_AddNullToObject(o, "aliases");
         }
-        cJSON_AddNumberToObject(o, "default_rho", rows[i].rho);
-        cJSON_AddBoolToObject(o, "need_inner_model", rows[i].inner);
+        cJSON_AddNumberToObject(o, "default_rho", e.default_rho);
+        cJSON_AddBoolToObject(o, "need_inner_model", e.need_inner_model);
         cJSON_AddItemToArray(a, o);
     }
     srv_reply_json(r, 200, a);

@@ -2,25 +2,15 @@
  * them in FIFO order and owns the model (generation and model switches are
  * serialised as A1111's queue lock does). /progress, /interrupt and /skip
  * only touch the progress state under the lock, so they answer while a job
- * runs. Batches (n_iter) run as separate pipeline calls so that "skip" can
- * end one batch and go on with the next. */
+ * runs. The batch/seed loop is the library's (mend_generate): the step
+ * callback answers Interrupt and Skip with their statuses. */
 #include "server/server.h"
-#include "model/sd_model.h" /* mend_sd_load, UNet arch: not yet through include/mend */
 #include "server/params_api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
-
-static int64_t random_seed(void)
-{
-    uint32_t r = 0;
-    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-        r = (uint32_t)time(NULL) ^ (uint32_t)clock();
-    return (int64_t)(r % 4294967294u);
-}
 
 static void set_option_string(srv_server *s, const char *key, const char *value)
 {
@@ -32,13 +22,11 @@ static void set_option_string(srv_server *s, const char *key, const char *value)
 mend_status srv_load_model(srv_server *s, const char *path, mend_err *err)
 {
     mend_sd_model *m = NULL;
-    MEND_TRY(mend_sd_load(path, s->vocab, MEND_COMP_ALL, &m, err));
-    const char *base = strrchr(path, '/');
-    base = base && base[1] ? base + 1 : path;
-    char *title = strdup(base), *copy = strdup(path);
+    MEND_TRY(mend_model_load(path, s->vocab, &m, err));
+    char *title = mend_model_title(path), *copy = strdup(path);
     if (!title || !copy) {
         free(title), free(copy);
-        mend_sd_free(m);
+        mend_model_free(m);
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
     }
     mend_sd_model *old = s->model;
@@ -50,7 +38,7 @@ mend_status srv_load_model(srv_server *s, const char *path, mend_err *err)
     s->model_path = copy;
     set_option_string(s, "sd_model_checkpoint", title);
     pthread_mutex_unlock(&s->lock);
-    mend_sd_free(old);
+    mend_model_free(old);
     return MEND_OK;
 }
 
@@ -58,7 +46,7 @@ mend_status srv_load_model(srv_server *s, const char *path, mend_err *err)
 
 typedef struct run_ctx {
     srv_server *s;
-    int iteration;
+    int iteration; /* the batch the last step belonged to */
 } run_ctx;
 
 static mend_status on_step(void *user, const mend_gen_progress *g, mend_err *err)
@@ -78,7 +66,11 @@ static mend_status on_step(void *user, const mend_gen_progress *g, mend_err *err
     if (ps != MEND_OK)
         mend_image_free(&preview);
     pthread_mutex_lock(&s->lock);
-    s->prog.job_no = c->iteration;
+    if (g->iteration != c->iteration) { /* a new batch: a skip ended only the one before */
+        c->iteration = g->iteration;
+        s->prog.skipped = 0;
+    }
+    s->prog.job_no = g->iteration;
     s->prog.sampling_step = g->step;
     s->prog.sampling_steps = g->steps;
     if (preview.data) {
@@ -86,46 +78,14 @@ static mend_status on_step(void *user, const mend_gen_progress *g, mend_err *err
         s->prog.preview = preview;
         s->prog.preview_serial++;
     }
-    int stop = s->prog.interrupted || s->prog.skipped;
+    int interrupted = s->prog.interrupted, skipped = s->prog.skipped;
     pthread_mutex_unlock(&s->lock);
-    return stop ? mend_fail(err, MEND_E_INTERRUPTED, "interrupted") : MEND_OK;
+    if (interrupted)
+        return mend_fail(err, MEND_E_INTERRUPTED, "interrupted");
+    return skipped ? mend_fail(err, MEND_E_SKIPPED, "skipped") : MEND_OK;
 }
 
 /* ---------------- generation ---------------- */
-
-static mend_status append_output(mend_gen_output *all, mend_gen_output *part, mend_err *err)
-{
-    int n = all->count + part->count;
-    mend_image *images = realloc(all->images, (size_t)(n ? n : 1) * sizeof *images);
-    if (images)
-        all->images = images;
-    int64_t *seeds = realloc(all->seeds, (size_t)(n ? n : 1) * sizeof *seeds);
-    if (seeds)
-        all->seeds = seeds;
-    int64_t *subseeds = realloc(all->subseeds, (size_t)(n ? n : 1) * sizeof *subseeds);
-    if (subseeds)
-        all->subseeds = subseeds;
-    char **infotexts = realloc(all->infotexts, (size_t)(n ? n : 1) * sizeof *infotexts);
-    if (infotexts)
-        all->infotexts = infotexts;
-    if (!images || !seeds || !subseeds || !infotexts)
-        return mend_fail(err, MEND_E_NOMEM, "out of memory");
-    for (int i = 0; i < part->count; i++) {
-        all->images[all->count + i] = part->images[i];
-        all->seeds[all->count + i] = part->seeds[i];
-        all->subseeds[all->count + i] = part->subseeds[i];
-        all->infotexts[all->count + i] = part->infotexts[i];
-    }
-    all->count = n;
-    if (part->comment && !all->comment) {
-        all->comment = part->comment;
-        part->comment = NULL;
-    }
-    /* the pieces now belong to `all` */
-    free(part->images), free(part->seeds), free(part->subseeds), free(part->infotexts), free(part->comment);
-    memset(part, 0, sizeof *part);
-    return MEND_OK;
-}
 
 static void begin_job(srv_server *s, srv_job *j)
 {
@@ -164,34 +124,10 @@ static void run_generate(srv_server *s, srv_job *j)
         return;
     }
     begin_job(s, j);
-    j->inpainting_model = mend_unet_get_arch(s->model->unet)->in_channels == 9;
-    mend_gen_params p = j->params;
-    int B = p.batch_size, n_iter = p.n_iter;
-    int64_t seed = p.seed < 0 ? random_seed() : p.seed, subseed = p.subseed < 0 ? random_seed() : p.subseed;
-    int variation = p.subseed_strength > 0;
-    p.n_iter = 1;
-    j->status = MEND_OK;
-    for (int it = 0; it < n_iter && j->status == MEND_OK; it++) {
-        pthread_mutex_lock(&s->lock);
-        int stop = s->prog.interrupted;
-        s->prog.skipped = 0;
-        s->prog.job_no = it;
-        s->prog.sampling_step = 0;
-        pthread_mutex_unlock(&s->lock);
-        if (stop)
-            break;
-        p.seed = variation ? seed : seed + (int64_t)it * B;
-        p.subseed = subseed + (int64_t)it * B;
-        run_ctx c = {s, it};
-        mend_gen_output part;
-        j->status = mend_generate(s->model, &p, &j->inputs, on_step, &c, &part, &j->err);
-        if (j->status == MEND_OK) {
-            if (part.interrupted)
-                j->out.interrupted = 1;
-            j->status = append_output(&j->out, &part, &j->err);
-            mend_gen_output_free(&part);
-        }
-    }
+    j->inpainting_model = mend_model_is_inpainting(s->model);
+    /* the library's batch/seed loop; on_step turns Interrupt and Skip into statuses */
+    run_ctx c = {s, 0};
+    j->status = mend_generate(s->model, &j->params, &j->inputs, on_step, &c, &j->out, &j->err);
     pthread_mutex_lock(&s->lock);
     if (s->prog.interrupted)
         j->out.interrupted = 1;
@@ -304,7 +240,7 @@ void srv_shutdown(srv_server *s)
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->worker, NULL);
-    mend_sd_free(s->model);
+    mend_model_free(s->model);
     free(s->model_title);
     free(s->model_path);
     srv_models_free(&s->models);

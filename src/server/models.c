@@ -1,7 +1,7 @@
 /* The checkpoints `mend serve` can switch between: the *.safetensors files
  * and diffusers folders of --models-dir, plus --model when it lives
  * elsewhere. Titles and names follow mend_model_title/mend_model_name (the
- * library's one rule); titles carry no "[shorthash]" (as in A1111 before it
+ * library's one rule, shared with the infotext); titles carry no "[shorthash]" (as in A1111 before it
  * has hashed a file). A file that is not a readable checkpoint is skipped
  * with a warning, so one broken download does not keep the server down. */
 #include "server/server.h"
@@ -45,16 +45,13 @@ static mend_status add_checkpoint(srv_models *m, const char *path, mend_err *err
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
     m->items = items;
     srv_checkpoint *c = &m->items[m->count];
-    size_t tn = mend_model_title(abs, NULL, 0) + 1, nn = mend_model_name(abs, NULL, 0) + 1;
     c->filename = strdup(abs);
-    c->title = malloc(tn);
-    c->model_name = malloc(nn);
+    c->title = mend_model_title(abs);
+    c->model_name = mend_model_name(abs);
     if (!c->filename || !c->title || !c->model_name) {
         free(c->filename), free(c->title), free(c->model_name);
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
     }
-    mend_model_title(abs, c->title, tn);
-    mend_model_name(abs, c->model_name, nn);
     m->count++;
     return MEND_OK;
 }
