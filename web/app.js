@@ -525,66 +525,6 @@ class Editor {
   }
 }
 
-/* ------------------------------------------------- the parameter table */
-
-/* Every control's label, range, step, default and choices come from the
- * library's one parameter table (GET /mend/v1/params): nothing about them
- * is written in this file or in index.html. Controls name their parameter
- * with data-param (and data-label for the label text). */
-const params = {}; /* name -> table entry */
-
-function buildRadios(box, p) {
-  const name = box.id;
-  p.choices.forEach((label, i) => {
-    const l = document.createElement('label');
-    const r = document.createElement('input');
-    r.type = 'radio';
-    r.name = name;
-    r.value = String(i);
-    r.checked = Number(p.default) === i;
-    l.append(r, ` ${label}`);
-    box.appendChild(l);
-  });
-}
-
-function configureControl(el, p) {
-  if (el.classList.contains('radios')) return buildRadios(el, p);
-  if (el.tagName === 'SELECT') {
-    p.choices.forEach((label, i) => {
-      const o = document.createElement('option');
-      o.value = String(i);
-      o.textContent = label;
-      el.appendChild(o);
-    });
-    el.value = String(p.default);
-    return;
-  }
-  const boxes = [el, document.getElementById(el.id + '_n')].filter(Boolean);
-  for (const b of boxes) {
-    b.min = p.min;
-    b.max = p.max;
-    b.step = p.step;
-  }
-  const box = boxes[boxes.length - 1];
-  if (box.value === '') box.value = p.default; /* a value set before the table came stays */
-  el.value = box.value;
-}
-
-async function loadParams() {
-  const res = await fetch('/mend/v1/params');
-  if (!res.ok) throw new Error(`parameter table: HTTP ${res.status}`);
-  for (const p of (await res.json()).params) params[p.name] = p;
-  for (const el of $$('[data-label]')) if (params[el.dataset.label]) el.textContent = params[el.dataset.label].label;
-  for (const el of $$('[data-param]')) if (params[el.dataset.param]) configureControl(el, params[el.dataset.param]);
-}
-
-/* A value clamped to its parameter's range and rounded to its step. */
-function fitParam(name, v) {
-  const p = params[name];
-  const stepped = p.min + Math.round((v - p.min) / p.step) * p.step;
-  return Math.min(p.max, Math.max(p.min, stepped));
-}
-
 /* ------------------------------------------------------------- the form */
 
 const num = {};

@@ -177,10 +177,9 @@ mend_status mend_param_check(const mend_gen_params *p, const mend_param_desc *d,
             return mend_fail(err, MEND_E_ARG, "parameter '%s': missing (NULL)", d->name);
         return MEND_OK;
     }
-    mend_status s = check_number(d, mend_param_get_number(p, d), err);
-    if (s == MEND_OK && (d->flags & MEND_PARAM_BOTH_AXES) && ((const int *)cfield(p, d))[1] != *(const int *)cfield(p, d))
+    if ((d->flags & MEND_PARAM_BOTH_AXES) && ((const int *)cfield(p, d))[1] != *(const int *)cfield(p, d))
         return MEND_OK; /* x and y differ: their own entries check them */
-    return s;
+    return check_number(d, mend_param_get_number(p, d), err);
 }
 
 mend_status mend_param_set_number(mend_gen_params *p, const mend_param_desc *d, double v, mend_err *err)

@@ -49,7 +49,10 @@ static int coerce_and_set(const cJSON *v, const mend_param_desc *d, const char *
     if (!srv_coerce(v, t, loc, &tmp, errors))
         return 0;
     if (t == SRV_STR) {
-        if (d->type == MEND_PARAM_STRING && st->nowned < (int)(sizeof st->owned / sizeof *st->owned)) {
+        if (d->type == MEND_PARAM_STRING && st->nowned == (int)(sizeof st->owned / sizeof *st->owned)) {
+            free(tmp.s); /* cannot happen: the table has two strings and owned has room for eight */
+            *status = mend_fail(err, MEND_E_NOMEM, "parameter '%s': no room to keep the text", d->name);
+        } else if (d->type == MEND_PARAM_STRING) {
             st->owned[st->nowned++] = tmp.s; /* p keeps pointing at it */
             *status = mend_param_set_text(p, d, tmp.s, err);
         } else {
