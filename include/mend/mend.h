@@ -23,7 +23,8 @@ typedef enum mend_status {
     MEND_E_ARG,         /* a caller-supplied argument is out of range */
     MEND_E_NOMEM,       /* allocation failed */
     MEND_E_INTERRUPTED, /* the caller asked to stop */
-    MEND_E_SKIPPED      /* the caller asked to end the current batch (progress callbacks only) */
+    MEND_E_SKIPPED,     /* the caller asked to end the current batch (progress callbacks only) */
+    MEND_E_LIMIT        /* a request exceeds a limit (memory, pixels): HTTP 413 */
 } mend_status;
 
 typedef struct mend_err {
@@ -189,6 +190,22 @@ typedef struct mend_gen_output {
 mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
                           mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err);
 void mend_gen_output_free(mend_gen_output *o);
+
+/* Memory admission: the peak memory a job with these parameters needs
+ * beyond the loaded model (latents, UNet and VAE activations, images), an
+ * estimate on the safe side, from the parameters and the init image's size
+ * (0 x 0 for txt2img) alone, so that a front end can refuse a job before
+ * any work. mend_generate refuses (MEND_E_LIMIT) a job whose estimate
+ * exceeds the limit: set with mend_set_memory_limit (bytes), or 0 for the
+ * default, what the machine can give now (MemAvailable, and the cgroup's
+ * headroom when there is one). */
+uint64_t mend_gen_memory_estimate(const mend_sd_model *m, const mend_gen_params *p, int init_width,
+                                  int init_height);
+void mend_set_memory_limit(uint64_t bytes);
+uint64_t mend_memory_limit(void);
+/* MEND_OK, or MEND_E_LIMIT with a message naming both numbers. */
+mend_status mend_gen_memory_check(const mend_sd_model *m, const mend_gen_params *p, int init_width, int init_height,
+                                  mend_err *err);
 
 /* ------------------------------------------------------------------ */
 /* Inputs and outputs around a job, shared by the CLI and the server.  */

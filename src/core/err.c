@@ -55,6 +55,7 @@ const char *mend_status_name(mend_status s)
     case MEND_E_NOMEM: return "out of memory";
     case MEND_E_INTERRUPTED: return "interrupted";
     case MEND_E_SKIPPED: return "skipped";
+    case MEND_E_LIMIT: return "limit";
     }
     return "unknown";
 }

@@ -47,6 +47,10 @@ static inline size_t mend_image_size(const mend_image *img)
  * error messages ("init_images[0]", a path, ...). */
 mend_status mend_image_decode(const void *buf, size_t len, const char *name, mend_image *out, mend_err *err);
 
+/* Width and height from the PNG IHDR or JPEG SOF header, no decoding. */
+mend_status mend_image_probe(const void *buf, size_t len, const char *name, int *width, int *height,
+                             mend_err *err);
+
 /* Reads and decodes a file. */
 mend_status mend_image_load(const char *path, mend_image *out, mend_err *err);
 
