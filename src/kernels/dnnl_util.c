@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static mend_dnnl g_dnnl;
 static int g_dnnl_ok;
@@ -91,16 +92,48 @@ mend_status mend_dnnl_reorder(const dnnl_memory_desc_t *src_md, const void *src,
     return st;
 }
 
+#define BIG_HEADER 64
+#define BIG_MMAP_MIN (1u << 20)
+
+void *mend_big_alloc(size_t bytes)
+{
+    size_t total = bytes + BIG_HEADER;
+    if (total < bytes)
+        return NULL;
+    char *base;
+    if (total >= BIG_MMAP_MIN) {
+        base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (base == MAP_FAILED)
+            return NULL;
+    } else if (!(base = aligned_alloc(BIG_HEADER, (total + BIG_HEADER - 1) & ~(size_t)(BIG_HEADER - 1)))) {
+        return NULL;
+    }
+    memcpy(base, &total, sizeof total);
+    return base + BIG_HEADER;
+}
+
+void mend_big_free(void *p)
+{
+    if (!p)
+        return;
+    char *base = (char *)p - BIG_HEADER;
+    size_t total;
+    memcpy(&total, base, sizeof total);
+    if (total >= BIG_MMAP_MIN)
+        munmap(base, total);
+    else
+        free(base);
+}
+
 static __thread void *t_scr[MEND_SCR_COUNT];
 static __thread size_t t_scr_size[MEND_SCR_COUNT];
 
 void *mend_scratch(int slot, size_t bytes)
 {
     if (bytes > t_scr_size[slot]) {
-        free(t_scr[slot]);
+        mend_big_free(t_scr[slot]);
         t_scr_size[slot] = 0;
-        /* 64-byte aligned for the JIT kernels */
-        t_scr[slot] = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        t_scr[slot] = mend_big_alloc(bytes);
         if (!t_scr[slot])
             return NULL;
         t_scr_size[slot] = bytes;
@@ -133,11 +166,11 @@ void mend_wmat_free(mend_wmat *w)
     if (w->prep) {
         for (int i = 0; i < MEND_PRIM_CACHE; i++)
             mend_prim_cache_clear(&w->prep->pc[i]);
-        free(w->prep->buf);
+        mend_big_free(w->prep->buf);
         free(w->prep);
     }
     if (!w->borrowed)
-        free(w->data);
+        mend_big_free(w->data);
     memset(w, 0, sizeof *w);
 }
 
@@ -223,22 +256,22 @@ mend_status mend_wmat_weights(mend_wmat *W, const dnnl_memory_desc_t *plain, con
     int keep = !W->borrowed && (want->data_type == dnnl_bf16 || mend_wtype_dnnl(W->type) == dnnl_f32 ||
                                 (W->prep->buf && smd.data_type == want->data_type));
     size_t bytes = dnnl_memory_desc_get_size(want);
-    void *dst = keep ? aligned_alloc(64, (bytes + 63) & ~(size_t)63) : mend_scratch(MEND_SCR_WANT, bytes);
+    void *dst = keep ? mend_big_alloc(bytes) : mend_scratch(MEND_SCR_WANT, bytes);
     if (!dst)
         return MEND_E_NOMEM;
     mend_status st = mend_dnnl_reorder(&smd, src, want, dst);
     if (st != MEND_OK) {
         if (keep)
-            free(dst);
+            mend_big_free(dst);
         return st;
     }
     if (keep) {
         if (want->data_type == dnnl_bf16 && W->type != MEND_W_BF16)
             W->inexact = 1;
-        free(W->prep->buf);
+        mend_big_free(W->prep->buf);
         W->prep->buf = dst;
         W->prep->md = *want;
-        free(W->data);
+        mend_big_free(W->data);
         W->data = NULL;
     }
     *out = dst;

@@ -34,6 +34,12 @@ typedef struct mend_wmat {
     mend_wprep *prep; /* kernels' state, created on first use */
 } mend_wmat;
 
+/* 64-byte aligned buffers for weights and scratch. Large ones are mapped
+ * directly, so freeing one (a f16 source replaced by its bf16 copy) gives
+ * the memory back instead of leaving holes in malloc's heap. */
+void *mend_big_alloc(size_t bytes);
+void mend_big_free(void *p);
+
 /* A view of caller-owned fp32 weights (tests, tools): never freed, never
  * replaced (`borrowed`). */
 mend_wmat mend_wmat_borrow_f32(const float *w, int64_t rows, int64_t cols);

@@ -171,7 +171,7 @@ static mend_status read_mat(const mend_tf *f, const mend_tf_tensor *t, mend_wmat
     int raw = t->dtype == MEND_DT_F16 || t->dtype == MEND_DT_BF16 || t->dtype == MEND_DT_F32;
     m->type = t->dtype == MEND_DT_F16 ? MEND_W_F16 : t->dtype == MEND_DT_BF16 ? MEND_W_BF16 : MEND_W_F32;
     size_t es = m->type == MEND_W_F32 ? 4 : 2;
-    m->data = malloc((size_t)(n > 0 ? n : 1) * es);
+    m->data = mend_big_alloc((size_t)(n > 0 ? n : 1) * es);
     if (!m->data)
         return mend_fail(err, MEND_E_NOMEM, "%s: out of memory loading '%s'", f->path, t->name);
     return raw ? mend_tf_read_raw(f, t, m->data, err) : mend_tf_read_f32(f, t, m->data, err);
