@@ -159,6 +159,28 @@ TEST(estimate_bounds_what_jobs_take)
     }
 }
 
+TEST(cli_refuses_over_max_memory)
+{
+    const char *mp = test_shared(MODEL), *vp = test_shared(VOCAB);
+    if (!mp || !vp)
+        return;
+    char out[512], log[512], cmd[2048];
+    snprintf(out, sizeof out, "%s/limited.png", test_tmpdir());
+    snprintf(log, sizeof log, "%s/limited.log", test_tmpdir());
+    const char *limits[] = {"1M", "abc"};
+    const char *want[] = {"--max-memory", "expected a size"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "'%s' txt2img --model '%s' --vocab '%s' --steps 1 -W 256 -H 256 -q --max-memory %s -o '%s' cat",
+                 test_mend_bin(), mp, vp, limits[i], out);
+        int rc = test_run(cmd, log);
+        char *text = test_read_file(log, NULL);
+        CHECK_MSG(rc != 0 && text && strstr(text, want[i]), "--max-memory %s: rc %d, '%s'", limits[i], rc,
+                  text ? text : "");
+        CHECK(access(out, F_OK) != 0);
+        free(text);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 6 && !strcmp(argv[1], "--measure"))
@@ -166,5 +188,6 @@ int main(int argc, char **argv)
     RUN(estimate_bounds_what_jobs_take);
     RUN(estimate_grows_with_the_job);
     RUN(job_over_the_limit_is_refused_before_work);
+    RUN(cli_refuses_over_max_memory);
     return test_summary();
 }

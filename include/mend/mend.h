@@ -93,6 +93,16 @@ typedef enum mend_rng_source { MEND_RNG_SOURCE_GPU = 0, MEND_RNG_SOURCE_NV, MEND
  * means; fp32 is the reference behaviour). */
 typedef enum mend_precision { MEND_PRECISION_AUTO = 0, MEND_PRECISION_FP32, MEND_PRECISION_BF16 } mend_precision;
 
+/* What p means on this CPU: "fp32" or "bf16" (auto: bf16 where the CPU has
+ * native bf16 dot products: AVX512-BF16 or AMX-BF16). NULL and MEND_E_ARG
+ * naming the missing CPU feature for bf16 on a CPU without it. */
+const char *mend_precision_name(mend_precision p, mend_err *err);
+
+/* Sets a loaded model's precision (mend_generate does it for each job from
+ * its parameters); *chosen (may be NULL) gets "fp32" or "bf16". A model that
+ * ran in bf16 holds bf16 weights: going back to fp32 needs a reload. */
+mend_status mend_model_set_precision(mend_sd_model *m, mend_precision p, const char **chosen, mend_err *err);
+
 /* The fields' ranges, defaults, API keys and CLI flags are in one table:
  * include/mend/params.h (mend_param_at). */
 
@@ -184,6 +194,7 @@ typedef struct mend_gen_output {
     char **infotexts;   /* A1111's "parameters" text of each image */
     int interrupted;
     char *comment;      /* e.g. the blank-mask fallback note, or NULL */
+    const char *precision; /* "fp32" or "bf16": what the job ran in (static) */
     mend_gen_timings timings;
 } mend_gen_output;
 
@@ -197,12 +208,14 @@ void mend_gen_output_free(mend_gen_output *o);
  * (0 x 0 for txt2img) alone, so that a front end can refuse a job before
  * any work. mend_generate refuses (MEND_E_LIMIT) a job whose estimate
  * exceeds the limit: set with mend_set_memory_limit (bytes), or 0 for the
- * default, what the machine can give now (MemAvailable, and the cgroup's
- * headroom when there is one). */
+ * environment's MEND_MAX_MEMORY (e.g. "6G") when set, else what the machine
+ * can give now (MemAvailable, and the cgroup's headroom when there is one). */
 uint64_t mend_gen_memory_estimate(const mend_sd_model *m, const mend_gen_params *p, int init_width,
                                   int init_height);
 void mend_set_memory_limit(uint64_t bytes);
 uint64_t mend_memory_limit(void);
+/* "512M", "8G", "1.5GiB", "4096" (MiB) -> bytes; 0 if not a size. */
+int mend_parse_bytes(const char *s, uint64_t *out);
 /* MEND_OK, or MEND_E_LIMIT with a message naming both numbers. */
 mend_status mend_gen_memory_check(const mend_sd_model *m, const mend_gen_params *p, int init_width, int init_height,
                                   mend_err *err);

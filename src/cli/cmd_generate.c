@@ -24,7 +24,7 @@ static const cli_gen_opt file_opts[] = {
     {"output", 1, MEND_SCOPE_ALL, NULL, 0},   {"outdir", 1, MEND_SCOPE_ALL, NULL, 0},
     {"quiet", 0, MEND_SCOPE_ALL, NULL, 0},    {"init", 1, MEND_SCOPE_IMG2IMG, NULL, 0},
     {"image", 1, MEND_SCOPE_IMG2IMG, NULL, 0}, {"mask", 1, MEND_SCOPE_INPAINT, NULL, 0},
-    {"sketch", 1, MEND_SCOPE_INPAINT, NULL, 0},
+    {"sketch", 1, MEND_SCOPE_INPAINT, NULL, 0}, {"max-memory", 1, MEND_SCOPE_ALL, NULL, 0},
 };
 #define N_FILE_OPTS ((int)(sizeof file_opts / sizeof *file_opts))
 #define MAX_GEN_OPTS 128
@@ -42,7 +42,9 @@ static const char *usage_head =
     "                               to FILE with -1, -2, ... before the extension (out.png, out-1.png, ...)\n"
     "  --outdir DIR                 without -o, A1111's naming: DIR/{txt2img,img2img}-images/YYYY-MM-DD/\n"
     "                               NNNNN-SEED.png, NNNNN = the folder's highest number + 1 (./outputs)\n"
-    "  -q, --quiet                  no progress bar\n";
+    "  -q, --quiet                  no progress bar\n"
+    "  --max-memory SIZE            refuse a job whose estimated peak (beyond the model) is larger, e.g. 6G\n"
+    "                               (what the machine has available when the job starts)\n";
 
 static void print_usage(void)
 {
@@ -219,6 +221,11 @@ static int read_args(gen_opts *t, int argc, char **argv, gen_args *a)
         a->outdir = "outputs";
     if (!cli_get_int(t->o, t->n, "threads", 0, 0, 1024, &a->threads))
         return 2;
+    const char *maxmem = cli_get(t->o, t->n, "max-memory");
+    uint64_t limit = 0;
+    if (maxmem && !mend_parse_bytes(maxmem, &limit))
+        return cli_errorf("%s: --max-memory '%s': expected a size such as 6G or 512M", argv[0], maxmem) + 1;
+    mend_set_memory_limit(limit);
     if (!a->model)
         return cli_errorf("%s: --model is required (see mend %s --help)", argv[0], argv[0]) + 1;
     if (a->command != CMD_TXT2IMG && !a->init)
@@ -340,6 +347,12 @@ static int run_job(const gen_args *a, const mend_gen_inputs *in)
 {
     mend_err err = {0};
     mend_sd_model *m = NULL;
+    const char *prec = mend_precision_name(a->p.precision, &err);
+    if (!prec)
+        return cli_error(&err);
+    if (!a->quiet)
+        fprintf(stderr, "mend: precision %s%s\n", prec,
+                a->p.precision == MEND_PRECISION_AUTO ? " (auto: bf16 where the CPU has native bf16 dot products)" : "");
     if (mend_model_load(a->model, a->vocab, &m, &err) != MEND_OK)
         return cli_error(&err);
     cli_progress prog;

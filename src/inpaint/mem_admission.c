@@ -19,6 +19,7 @@
 #include "model/vae.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define UNET_ACT_CHANNELS 24 /* x model_channels, per row, at latent size */
@@ -66,10 +67,39 @@ static uint64_t cgroup_bytes(const char *file)
     return v;
 }
 
+int mend_parse_bytes(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    if (!s || !*s)
+        return 0;
+    double v = strtod(s, &end);
+    if (end == s || !(v > 0) || v > 1e15)
+        return 0;
+    double unit = (double)(1 << 20); /* a plain number is MiB */
+    switch (*end) {
+    case 'k': case 'K': unit = 1024.0, end++; break;
+    case 'm': case 'M': unit = (double)(1 << 20), end++; break;
+    case 'g': case 'G': unit = (double)(1 << 30), end++; break;
+    case 't': case 'T': unit = 1099511627776.0, end++; break;
+    default: break;
+    }
+    if (*end == 'i' && end[-1] != 'i')
+        end++;
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end)
+        return 0;
+    *out = (uint64_t)(v * unit);
+    return *out > 0;
+}
+
 uint64_t mend_memory_limit(void)
 {
+    uint64_t env = 0;
     if (g_limit)
         return g_limit;
+    if (mend_parse_bytes(getenv("MEND_MAX_MEMORY"), &env)) /* for services and tests */
+        return env;
     uint64_t avail = meminfo_bytes("MemAvailable");
     uint64_t cg_max = cgroup_bytes("memory.max"), cg_cur = cgroup_bytes("memory.current");
     if (cg_max && cg_max > cg_cur && (!avail || cg_max - cg_cur < avail))
@@ -107,5 +137,5 @@ mend_status mend_gen_memory_check(const mend_sd_model *m, const mend_gen_params 
     return mend_fail(err, MEND_E_LIMIT,
                      "this job (%dx%d, batch size %d) needs about %.2f GiB of memory; the limit is %.2f GiB (%s)",
                      p->width, p->height, p->batch_size, gib(need), gib(limit),
-                     g_limit ? "--max-memory" : "what the machine has available now");
+                     g_limit || getenv("MEND_MAX_MEMORY") ? "--max-memory" : "what the machine has available now");
 }

@@ -557,6 +557,8 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
                          m->path);
     MEND_TRY(mend_gen_params_validate(p, in->init_image != NULL, err));
     MEND_TRY(check_inputs(in, err));
+    if (mend_model_set_precision(m, p->precision, &out->precision, err) != MEND_OK)
+        return mend_err_wrap(err, "precision");
     MEND_TRY(mend_gen_memory_check(m, p, in->init_image ? in->init_image->width : 0,
                                    in->init_image ? in->init_image->height : 0, err));
     *j = (job){.m = m, .p = p, .h = p->height / 8, .w = p->width / 8, .batch = p->batch_size};

@@ -79,11 +79,15 @@ char *srv_b64_encode(const uint8_t *data, size_t len)
     return out;
 }
 
-int srv_decode_image(const char *text, const char *field, mend_image *out, char *msg, size_t msg_size)
+uint8_t *srv_image_bytes(const char *text, const char *field, size_t *n, char *msg, size_t msg_size)
 {
+    if (!text) {
+        snprintf(msg, msg_size, "Invalid encoded image: %s is not a string", field);
+        return NULL;
+    }
     if (!strncmp(text, "http://", 7) || !strncmp(text, "https://", 8)) {
         snprintf(msg, msg_size, "%s: mend does not fetch image URLs; send the image as base64", field);
-        return 0;
+        return NULL;
     }
     /* data:image/png;base64,XXXX -> the part after the first ';' and then after ',' */
     if (!strncmp(text, "data:", 5)) {
@@ -91,25 +95,41 @@ int srv_decode_image(const char *text, const char *field, mend_image *out, char 
         const char *comma = semi ? strchr(semi, ',') : NULL;
         if (!comma) {
             snprintf(msg, msg_size, "Invalid encoded image: %s is a data URL without ';base64,'", field);
-            return 0;
+            return NULL;
         }
         text = comma + 1;
     }
-    size_t n;
-    uint8_t *bytes = srv_b64_decode(text, strlen(text), &n);
-    if (!bytes || n == 0) {
+    uint8_t *bytes = srv_b64_decode(text, strlen(text), n);
+    if (!bytes || *n == 0) {
         free(bytes);
         snprintf(msg, msg_size, "Invalid encoded image: %s is not base64", field);
-        return 0;
+        return NULL;
     }
+    return bytes;
+}
+
+int srv_decode_image(const char *text, const char *field, mend_image *out, char *msg, size_t msg_size)
+{
+    size_t n = 0;
+    uint8_t *bytes = srv_image_bytes(text, field, &n, msg, msg_size);
+    if (!bytes)
+        return 0;
     mend_err err = {0};
-    mend_status s = mend_image_decode(bytes, n, field, out, &err);
-    free(bytes);
-    if (s != MEND_OK) {
-        snprintf(msg, msg_size, "Invalid encoded image: %s", err.msg);
-        return 0;
+    int w = 0, h = 0, rc = 1;
+    mend_status s = mend_image_probe(bytes, n, field, &w, &h, &err);
+    if (s == MEND_OK && (int64_t)w * h > SRV_MAX_PIXELS) {
+        snprintf(msg, msg_size, "%s is %dx%d pixels: more than the %lld pixels mend accepts", field, w, h,
+                 (long long)SRV_MAX_PIXELS);
+        rc = -1;
+    } else if (s == MEND_OK) {
+        s = mend_image_decode(bytes, n, field, out, &err);
     }
-    return 1;
+    free(bytes);
+    if (rc == 1 && s != MEND_OK) {
+        snprintf(msg, msg_size, "Invalid encoded image: %s", err.msg);
+        rc = 0;
+    }
+    return rc;
 }
 
 char *srv_png_b64(const mend_image *img, const char *parameters)

@@ -267,14 +267,16 @@ static int decode_images(const cJSON *body, const gen_req *q, gen_images *g, men
                         "init_images: mend takes one init image per request (got %d)", n);
         return 0;
     }
-    if (!srv_decode_image(list->child->valuestring, "init_images[0]", &g->init, msg, sizeof msg)) {
-        srv_reply_error(resp, 400, "HTTPException", "%s", msg);
+    int rc = srv_decode_image(cJSON_GetStringValue(list->child), "init_images[0]", &g->init, msg, sizeof msg);
+    if (rc != 1) {
+        srv_reply_error(resp, rc < 0 ? 413 : 400, "HTTPException", "%s", msg);
         return 0;
     }
     in->init_image = &g->init;
     if (q->mask && q->mask[0]) {
-        if (!srv_decode_image(q->mask, "mask", &g->mask, msg, sizeof msg)) {
-            srv_reply_error(resp, 400, "HTTPException", "%s", msg);
+        rc = srv_decode_image(q->mask, "mask", &g->mask, msg, sizeof msg);
+        if (rc != 1) {
+            srv_reply_error(resp, rc < 0 ? 413 : 400, "HTTPException", "%s", msg);
             return 0;
         }
         if (g->mask.width != g->init.width || g->mask.height != g->init.height) {
@@ -411,6 +413,8 @@ static int job_http_status(mend_status code)
         return 400;
     case MEND_E_IO:
         return 503;
+    case MEND_E_LIMIT:
+        return 413;
     default:
         return 500;
     }

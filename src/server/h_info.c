@@ -338,23 +338,22 @@ void h_png_info(const char *body, size_t len, srv_response *r)
     if (!json)
         return;
     const cJSON *img = cJSON_GetObjectItemCaseSensitive(json, "image");
-    mend_image decoded = {0};
     char msg[1200];
+    size_t n = 0;
+    uint8_t *bytes = NULL;
+    int w = 0, h = 0;
+    mend_err err = {0};
     if (!cJSON_IsString(img) || !img->valuestring[0]) {
         srv_reply_error(r, 404, "HTTPException", "Image not found");
-    } else if (!srv_decode_image(img->valuestring, "image", &decoded, msg, sizeof msg)) {
+    } else if (!(bytes = srv_image_bytes(img->valuestring, "image", &n, msg, sizeof msg))) {
         srv_reply_error(r, 400, "HTTPException", "%s", msg);
+    } else if (mend_image_probe(bytes, n, "image", &w, &h, &err) != MEND_OK) {
+        srv_reply_error(r, 400, "HTTPException", "Invalid encoded image: %s", err.msg);
     } else {
-        /* the image decodes: read its text chunks (JPEG has none mend reads) */
-        const char *b64 = img->valuestring;
-        if (!strncmp(b64, "data:", 5) && strchr(b64, ','))
-            b64 = strchr(b64, ',') + 1;
-        size_t n = 0;
-        uint8_t *bytes = srv_b64_decode(b64, strlen(b64), &n);
+        /* a PNG or JPEG header: read the text chunks, never the pixels
+         * (JPEG has none mend reads) */
         mend_png_text_list l = {0};
-        mend_err err = {0};
-        int has_text = bytes && mend_png_text_read_buffer(bytes, n, "image", MEND_PNG_CRC_IGNORE, &l, &err) == MEND_OK;
-        free(bytes);
+        int has_text = mend_png_text_read_buffer(bytes, n, "image", MEND_PNG_CRC_IGNORE, &l, &err) == MEND_OK;
         const char *params = has_text ? mend_png_text_get(&l, "parameters") : NULL;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "info", params ? params : "");
@@ -367,6 +366,6 @@ void h_png_info(const char *body, size_t len, srv_response *r)
             mend_png_text_list_free(&l);
         srv_reply_json(r, 200, o);
     }
-    mend_image_free(&decoded);
+    free(bytes);
     cJSON_Delete(json);
 }

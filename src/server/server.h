@@ -133,8 +133,14 @@ mend_status srv_load_model(srv_server *s, const char *path, mend_err *err);
  * the text is not base64. */
 uint8_t *srv_b64_decode(const char *text, size_t len, size_t *out_len);
 char *srv_b64_encode(const uint8_t *data, size_t len);
-/* A request image (raw base64 or data URL) -> image. Returns 0 and fills
- * msg (the A1111 detail) on failure (URLs are refused, not fetched). */
+/* A request image (raw base64 or data URL) -> its file bytes (malloc'd), or
+ * NULL with msg filled (URLs are refused, not fetched). */
+uint8_t *srv_image_bytes(const char *text, const char *field, size_t *n, char *msg, size_t msg_size);
+/* Images with more pixels than this are refused from their header, before
+ * any pixel is decoded (HTTP 413). */
+#define SRV_MAX_PIXELS ((int64_t)8192 * 8192)
+/* A request image -> decoded image. Returns 1, or 0 (HTTP 400) / -1 (413:
+ * over SRV_MAX_PIXELS) with msg (the A1111 detail) filled. */
 int srv_decode_image(const char *text, const char *field, mend_image *out, char *msg, size_t msg_size);
 /* PNG with an optional "parameters" chunk, as base64 (malloc'd) or NULL. */
 char *srv_png_b64(const mend_image *img, const char *parameters);
