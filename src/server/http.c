@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define POLL_THREADS 4
 #define HANDLER_THREADS 8
@@ -352,7 +353,9 @@ void srv_http_stop(srv_http *h)
 {
     if (!h)
         return;
-    MHD_quiesce_daemon(h->daemon); /* no new connections */
+    MHD_socket lsock = MHD_quiesce_daemon(h->daemon); /* no new connections; the socket is ours to close now */
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
     /* end the running job and fail the queued ones, so that the handler
      * threads waiting on them return and resume their connections */
     pthread_mutex_lock(&h->s->lock);
