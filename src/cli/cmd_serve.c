@@ -7,12 +7,14 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *serve_usage =
     "usage: mend serve [--model PATH] [--models-dir DIR] [--vocab PATH] [--taesd PATH] [--port 7860] [--listen]\n"
     "                  [--api-auth user:pass[,user2:pass2]] [--outputs DIR] [--threads N]\n"
+    "                  [--max-body SIZE] [--max-connections N] [--max-connections-per-ip N] [--timeout S]\n"
     "\n"
     "  --model PATH       checkpoint loaded at start (else the first of --models-dir)\n"
     "  --taesd PATH       TAESD decoder weights (taesd_decoder.safetensors|.pth, or a folder holding it) for\n"
@@ -24,6 +26,10 @@ static const char *serve_usage =
     "  --api-auth U:P     HTTP Basic auth on every route\n"
     "  --outputs DIR      where save_images=true writes (A1111 naming; ./outputs)\n"
     "  --threads N        CPU threads, 0 = all (0)\n"
+    "  --max-body SIZE    largest request body, bytes or with K/M/G (64M; 413 above)\n"
+    "  --max-connections N         open connections in all (4096, less when the descriptor limit is lower)\n"
+    "  --max-connections-per-ip N  open connections from one address (256; 0 = no limit)\n"
+    "  --timeout S        seconds a connection may stay idle, headers and body included (30)\n"
     "Endpoints: POST /sdapi/v1/{txt2img,img2img,interrupt,skip,png-info,refresh-checkpoints},\n"
     "GET /sdapi/v1/{progress,sd-models,samplers,schedulers}, GET/POST /sdapi/v1/options.\n";
 
@@ -45,6 +51,57 @@ static int start_model(srv_server *s, const char *model)
     return 0;
 }
 
+/* "64M" -> bytes; 0 when not a size of 1 byte .. 16 GiB. */
+static size_t parse_size(const char *t)
+{
+    char *end;
+    unsigned long long v = strtoull(t, &end, 10);
+    int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20 : *end == 'G' || *end == 'g' ? 30 : 0;
+    if (end == t || *t == '-' || (shift && end[1]) || (!shift && *end) || v == 0 || v > (16ull << 30) >> shift)
+        return 0;
+    return (size_t)(v << shift);
+}
+
+/* Each connection is a descriptor: raise the soft limit to the hard one,
+ * and keep the connection limit under it (with room for model files and
+ * the listening socket). */
+static unsigned fit_connections(unsigned want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return want;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t room = rl.rlim_cur > 128 ? rl.rlim_cur - 64 : 64;
+    if (rl.rlim_cur != RLIM_INFINITY && want > room) {
+        fprintf(stderr, "mend serve: --max-connections %u lowered to %u (descriptor limit %llu)\n", want,
+                (unsigned)room, (unsigned long long)rl.rlim_cur);
+        return (unsigned)room;
+    }
+    return want;
+}
+
+/* --max-body, --max-connections, --max-connections-per-ip, --timeout */
+static int get_limits(const cli_opt *o, int n, srv_limits *lim)
+{
+    int conns, per_ip, timeout;
+    const char *mb = cli_get(o, n, "max-body");
+    lim->max_body = mb ? parse_size(mb) : SRV_MAX_BODY;
+    if (!lim->max_body)
+        return cli_errorf("--max-body '%s': expected a size such as 1048576, 512K or 64M (up to 16G)", mb);
+    if (!cli_get_int(o, n, "max-connections", SRV_MAX_CONNECTIONS, 1, 1 << 20, &conns) ||
+        !cli_get_int(o, n, "max-connections-per-ip", SRV_MAX_PER_IP, 0, 1 << 20, &per_ip) ||
+        !cli_get_int(o, n, "timeout", SRV_TIMEOUT_S, 1, 86400, &timeout))
+        return 2;
+    lim->max_connections = fit_connections((unsigned)conns);
+    lim->max_per_ip = (unsigned)per_ip;
+    lim->timeout_s = (unsigned)timeout;
+    return 0;
+}
+
 static void free_server(srv_server *s)
 {
     srv_models_free(&s->models);
@@ -59,7 +116,8 @@ int cmd_serve(int argc, char **argv)
 {
     cli_opt o[] = {{"model", 1, NULL},    {"models-dir", 1, NULL}, {"vocab", 1, NULL},   {"port", 1, NULL},
                    {"listen", 0, NULL},   {"api-auth", 1, NULL},   {"outputs", 1, NULL}, {"threads", 1, NULL},
-                   {"taesd", 1, NULL},    {"help", 0, NULL}};
+                   {"taesd", 1, NULL},    {"help", 0, NULL},       {"max-body", 1, NULL}, {"max-connections", 1, NULL},
+                   {"max-connections-per-ip", 1, NULL}, {"timeout", 1, NULL}};
     const int n = (int)(sizeof o / sizeof *o);
     const char *pos[1];
     int npos, port, threads;
@@ -70,6 +128,9 @@ int cmd_serve(int argc, char **argv)
         return 0;
     }
     if (!cli_get_int(o, n, "port", 7860, 0, 65535, &port) || !cli_get_int(o, n, "threads", 0, 0, 1024, &threads))
+        return 2;
+    srv_limits lim;
+    if (get_limits(o, n, &lim))
         return 2;
     const char *auth = cli_get(o, n, "api-auth");
     if (auth && !strchr(auth, ':'))
@@ -100,7 +161,7 @@ int cmd_serve(int argc, char **argv)
     if (rc == 0 && !srv_start_worker(&s)) {
         rc = cli_errorf("serve: cannot start the worker thread");
     } else if (rc == 0) {
-        h = srv_http_start(&s, port, cli_get(o, n, "listen") != NULL, &err);
+        h = srv_http_start(&s, port, cli_get(o, n, "listen") != NULL, &lim, &err);
         if (!h)
             rc = cli_error(&err);
         else {

@@ -45,16 +45,28 @@ static int is_true(const char *v)
                  !strcmp(v, "on"));
 }
 
-void srv_route(srv_server *s, const char *method, const char *url, const char *query_skip_image, const char *body,
-               size_t len, srv_response *r)
+static const route *find_route(const char *url)
 {
     size_t ulen = strlen(url);
     if (ulen > 1 && url[ulen - 1] == '/')
         ulen--;
-    const route *rt = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
         if (strlen(routes[i].path) == ulen && !strncmp(routes[i].path, url, ulen))
-            rt = &routes[i];
+            return &routes[i];
+    return NULL;
+}
+
+int srv_route_may_block(const char *method, const char *url)
+{
+    const route *rt = find_route(url);
+    return rt && !strcmp(method, "POST") && method_allowed(rt->methods, method) && rt->id != R_INTERRUPT &&
+           rt->id != R_SKIP;
+}
+
+void srv_route(srv_server *s, const char *method, const char *url, const char *query_skip_image, const char *body,
+               size_t len, srv_response *r)
+{
+    const route *rt = find_route(url);
     if (!rt && srv_static(method, url, r)) /* the embedded web page (static.c) */
         return;
     if (!rt) {

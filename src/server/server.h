@@ -1,7 +1,8 @@
 /* `mend serve`: the A1111-compatible HTTP API (spec/a1111-api.md).
  *
- * Layout: http.c (libmicrohttpd glue: body collection, size limit, auth,
- * X-Process-Time), routes.c (path -> handler), json_req.c (pydantic-v1
+ * Layout: http.c (libmicrohttpd glue: epoll thread pool, connection and body
+ * limits, the handler pool for requests that block, X-Process-Time),
+ * auth.c (HTTP Basic auth), routes.c (path -> handler), json_req.c (pydantic-v1
  * style lenient field coercion and FastAPI/A1111 error bodies), b64.c,
  * models.c (checkpoint listing and name resolution), jobs.c (FIFO queue,
  * one worker thread that owns the model, progress state), h_generate.c
@@ -22,7 +23,18 @@
 #include "mend/model.h"
 #include "mend/preview.h"
 
-#define SRV_MAX_BODY ((size_t)64 << 20)
+/* Defaults of mend serve's connection flags (A1111 has none of these). */
+#define SRV_MAX_BODY ((size_t)64 << 20)  /* --max-body */
+#define SRV_MAX_CONNECTIONS 4096          /* --max-connections */
+#define SRV_MAX_PER_IP 256                /* --max-connections-per-ip */
+#define SRV_TIMEOUT_S 30                  /* --timeout: idle seconds on a connection */
+
+typedef struct srv_limits {
+    size_t max_body;          /* bytes; 413 above */
+    unsigned max_connections; /* in all */
+    unsigned max_per_ip;      /* 0: no per-address limit */
+    unsigned timeout_s;       /* a connection idle this long (headers, body, keep-alive) is closed */
+} srv_limits;
 
 /* ---------------- responses (http.c) ---------------- */
 
@@ -172,6 +184,12 @@ static inline mend_status srv_taesd_preview(const mend_preview_taesd *t, const f
 
 /* ---------------- handlers ---------------- */
 
+/* 1 for the routes that may wait on the worker or decode images (the POSTs
+ * but /interrupt and /skip): http.c runs them off its polling threads. */
+int srv_route_may_block(const char *method, const char *url);
+/* --api-auth check of an Authorization header value (auth.c): 1 when creds
+ * is NULL or the header carries one of them, byte for byte. */
+int srv_auth_check(const char *creds, const char *header, size_t header_len);
 void srv_route(srv_server *s, const char *method, const char *url, const char *query_skip_image, const char *body,
                size_t len, srv_response *r);
 void h_generate(srv_server *s, int img2img, const char *body, size_t len, srv_response *r);
@@ -192,7 +210,7 @@ int srv_switch_model(srv_server *s, const char *name, srv_response *r);
 /* ---------------- http (http.c) ---------------- */
 
 typedef struct srv_http srv_http;
-srv_http *srv_http_start(srv_server *s, int port, int listen_all, mend_err *err);
+srv_http *srv_http_start(srv_server *s, int port, int listen_all, const srv_limits *lim, mend_err *err);
 int srv_http_port(const srv_http *h); /* the bound port (for --port 0) */
 void srv_http_stop(srv_http *h);
 
