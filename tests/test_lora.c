@@ -1,0 +1,193 @@
+/* LoRA / LyCORIS against ../shared/testdata/lora: A1111 1.10's key mapping
+ * (networks.json) and the merged weights of every apply_*.json case
+ * (caseI/merged/KEY = base/weights/KEY + the networks' deltas in order). */
+#include <string.h>
+
+#include "cJSON.h"
+#include "core/half.h"
+#include "model/lora.h"
+#include "test.h"
+
+static cJSON *load_json(const char *rel) {
+    const char *p = test_shared(rel);
+    char *text = p ? test_read_file(p, NULL) : NULL;
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return j;
+}
+
+static int has_candidate(const char *module, const char *layer) {
+    char cand[4][MEND_LORA_NAME_MAX];
+    int n = mend_lora_layer_candidates(module, cand);
+    for (int i = 0; i < n; i++)
+        if (strcmp(cand[i], layer) == 0) return 1;
+    return 0;
+}
+
+/* Every module A1111 built: file module -> layer name, checkpoint key ->
+ * layer name, and which multiplier applies. */
+TEST(key_mapping) {
+    cJSON *j = load_json("lora/networks.json");
+    if (!j) return;
+    const cJSON *file;
+    cJSON_ArrayForEach(file, test_json_need(j, "files", "networks.json")) {
+        const cJSON *m;
+        cJSON_ArrayForEach(m, test_json_need(file, "modules", file->string)) {
+            const char *mod = test_json_string(m, "file_module", file->string);
+            const char *layer = test_json_string(m, "network_layer_name", file->string);
+            const char *key = test_json_string(m, "checkpoint_key", file->string);
+            const char *mult = test_json_string(m, "multiplier", file->string);
+            if (!mod || !layer || !key || !mult) continue;
+            char got[MEND_LORA_NAME_MAX];
+            mend_err err = {0};
+            CHECK_MSG(has_candidate(mod, layer), "%s: %s not among the candidates", mod, layer);
+            CHECK_OK(mend_lora_layer_of_key(key, got, sizeof got, &err), &err);
+            CHECK_MSG(strcmp(got, layer) == 0, "%s -> %s, want %s", key, got, layer);
+            CHECK_MSG(mend_lora_layer_is_te(layer) == (strcmp(mult, "te") == 0), "%s: multiplier %s", layer, mult);
+        }
+    }
+    cJSON_Delete(j);
+}
+
+typedef struct net_ctx {
+    mend_tf *f;
+    float te, unet;
+    int dyn, errors;
+    int round_dtype; /* LoHa/LoKr merge in the file dtype: 0 none, 1 f16, 2 bf16 */
+} net_ctx;
+
+static void round_to(float *w, int64_t n, int how) {
+    for (int64_t i = 0; i < n; i++)
+        w[i] = how == 1 ? mend_f16_to_f32(mend_f32_to_f16(w[i])) : how == 2 ? mend_bf16_to_f32(mend_f32_to_bf16(w[i])) : w[i];
+}
+
+/* Adds every module of the network that names `layer` to w (A1111 order). */
+static void apply_net(net_ctx *n, const char *layer, const mend_tf_tensor *t, float *w) {
+    char last[MEND_TF_NAME_MAX] = "";
+    int64_t numel = mend_tf_numel(t);
+    for (int i = 0; i < n->f->count; i++) {
+        const char *name = n->f->tensors[i].name, *dot = strchr(name, '.');
+        char mod[MEND_TF_NAME_MAX];
+        snprintf(mod, sizeof mod, "%.*s", (int)(dot ? dot - name : (long)strlen(name)), name);
+        if (strcmp(mod, last) == 0 || !has_candidate(mod, layer)) continue;
+        snprintf(last, sizeof last, "%s", mod);
+        float *d = NULL;
+        mend_err err = {0};
+        mend_status st = mend_lora_module_delta(n->f, mod, t->shape, t->ndim, n->dyn, &d, &err);
+        if (st == MEND_E_ARG) { /* A1111: the layer stays unchanged, the network counts an error */
+            n->errors++;
+            continue;
+        }
+        CHECK_OK(st, &err);
+        if (st != MEND_OK) continue;
+        int how = mend_lora_module_merge_dtype(n->f, mod);
+        float mult = mend_lora_layer_is_te(layer) ? n->te : n->unet;
+        if (how) round_to(w, numel, how);
+        for (int64_t k = 0; k < numel; k++) d[k] *= mult;
+        if (how) round_to(d, numel, how);
+        for (int64_t k = 0; k < numel; k++) w[k] += d[k];
+        if (how) round_to(w, numel, how), n->round_dtype = how;
+        free(d);
+    }
+}
+
+/* Opens a network of a case; PEFT-converted files are not in files/ (the
+ * loader does not convert PEFT yet): skipped with a reason. */
+static int open_net(const cJSON *nj, net_ctx *n, const char *where) {
+    const char *file = test_json_string(nj, "file", where);
+    char path[1024];
+    mend_err err = {0};
+    memset(n, 0, sizeof *n);
+    if (!file) return 0;
+    const char *dir = test_shared("lora/files");
+    if (!dir) return 0;
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        test_skip("%s: %s is not a stored file (PEFT conversion not implemented)", where, file);
+        return 0;
+    }
+    fclose(probe);
+    CHECK_OK(mend_tf_open(path, &n->f, &err), &err);
+    const cJSON *dyn = cJSON_GetObjectItemCaseSensitive(nj, "dyn_dim");
+    n->te = (float)test_json_number(nj, "te_multiplier", 1, where);
+    n->unet = (float)test_json_number(nj, "unet_multiplier", 1, where);
+    n->dyn = cJSON_IsNumber(dyn) ? dyn->valueint : 0;
+    return n->f != NULL;
+}
+
+/* Compares every caseI/merged/KEY of one case. */
+static void check_case(const mend_tf *g, const cJSON *c, const char *set) {
+    const char *ck = test_json_string(c, "key", set);
+    const cJSON *nets = test_json_need(c, "networks (in application order)", set);
+    int nn = cJSON_GetArraySize(nets);
+    net_ctx *n = calloc((size_t)(nn > 0 ? nn : 1), sizeof *n);
+    int ok = n && ck;
+    for (int i = 0; ok && i < nn; i++) ok = open_net(cJSON_GetArrayItem(nets, i), &n[i], set);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s/merged/", ck ? ck : "?");
+    for (int t = 0; ok && t < g->count; t++) {
+        const char *name = g->tensors[t].name;
+        if (strncmp(name, prefix, strlen(prefix)) != 0) continue;
+        const char *key = name + strlen(prefix);
+        char layer[MEND_LORA_NAME_MAX], bname[MEND_TF_NAME_MAX];
+        mend_err err = {0};
+        int64_t numel = 0, bn = 0;
+        snprintf(bname, sizeof bname, "base/weights/%s", key);
+        float *want = test_load_f32(g, name, &numel), *w = test_load_f32(g, bname, &bn);
+        CHECK_OK(mend_lora_layer_of_key(key, layer, sizeof layer, &err), &err);
+        float *base = test_load_f32(g, bname, &bn);
+        int how = 0;
+        for (int i = 0; want && w && bn == numel && i < nn; i++) {
+            apply_net(&n[i], layer, mend_tf_find(g, bname), w);
+            how |= n[i].round_dtype;
+            n[i].round_dtype = 0;
+        }
+        double maxw = 0, worst = 0;
+        for (int64_t k = 0; want && w && k < numel; k++) maxw = fmax(maxw, fabs(want[k]));
+        for (int64_t k = 0; want && w && k < numel; k++) {
+            /* merges rounded to bf16/fp16 (LyCORIS files): the README's one ulp,
+             * at the layer's largest weight (torch rounds each op; we round
+             * the factors, the product, the scaled delta and the sum) */
+            double ulp = ldexp(1.0, ilogb(maxw > 0 ? maxw : 1) - (how == 2 ? 7 : 10));
+            double tol = how ? fmax(1e-6 * maxw, ulp) : 1e-6 * maxw;
+            double e = fabs(want[k] - w[k]);
+            if (e > tol && e > worst) worst = e;
+        }
+        CHECK_MSG(want && w && bn == numel && worst == 0, "%s %s %s: max err over tolerance %g (max|W| %g)", set, ck, key, worst, maxw);
+        free(want);
+        free(w);
+        free(base);
+    }
+    for (int i = 0; n && i < nn; i++) mend_tf_close(n[i].f);
+    free(n);
+}
+
+TEST(merged_weights) {
+    char **sets = NULL;
+    int ns = test_list_cases("lora", ".json", &sets);
+    for (int s = 0; s < ns; s++) {
+        if (strncmp(sets[s], "apply_", 6) != 0) continue;
+        char rel[256];
+        snprintf(rel, sizeof rel, "lora/%s.json", sets[s]);
+        cJSON *j = load_json(rel);
+        snprintf(rel, sizeof rel, "lora/%s.safetensors", sets[s]);
+        const char *gp = test_shared(rel);
+        mend_tf *g = NULL;
+        mend_err err = {0};
+        if (j && gp) CHECK_OK(mend_tf_open(gp, &g, &err), &err);
+        const cJSON *idx, *cases = test_json_need(j, "cases", sets[s]);
+        cJSON_ArrayForEach(idx, test_json_need(j, "merged_cases", sets[s])) {
+            if (g && cJSON_IsNumber(idx)) check_case(g, cJSON_GetArrayItem(cases, idx->valueint), sets[s]);
+        }
+        mend_tf_close(g);
+        cJSON_Delete(j);
+    }
+    test_free_list(sets, ns);
+}
+
+int main(void) {
+    RUN(key_mapping);
+    RUN(merged_weights);
+    return test_summary();
+}
