@@ -91,8 +91,8 @@ static void apply_net(net_ctx *n, const char *layer, const mend_tf_tensor *t, fl
     }
 }
 
-/* Opens a network of a case; PEFT-converted files are not in files/ (the
- * loader does not convert PEFT yet): skipped with a reason. */
+/* Opens a network of a case; NAME_as_kohya (not stored) is NAME.safetensors
+ * (a PEFT file) converted by mend_lora_peft_to_kohya. */
 static int open_net(const cJSON *nj, net_ctx *n, const char *where) {
     const char *file = test_json_string(nj, "file", where);
     char path[1024];
@@ -101,14 +101,14 @@ static int open_net(const cJSON *nj, net_ctx *n, const char *where) {
     if (!file) return 0;
     const char *dir = test_shared("lora/files");
     if (!dir) return 0;
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    FILE *probe = fopen(path, "rb");
-    if (!probe) {
-        test_skip("%s: %s is not a stored file (PEFT conversion not implemented)", where, file);
-        return 0;
-    }
-    fclose(probe);
+    const char *conv = strstr(file, "_as_kohya.safetensors");
+    snprintf(path, sizeof path, "%s/%.*s%s", dir, conv ? (int)(conv - file) : (int)strlen(file), file,
+             conv ? ".safetensors" : "");
     CHECK_OK(mend_tf_open(path, &n->f, &err), &err);
+    if (n->f && conv) {
+        CHECK(mend_lora_is_peft(n->f));
+        CHECK_OK(mend_lora_peft_to_kohya(n->f, &err), &err);
+    }
     const cJSON *dyn = cJSON_GetObjectItemCaseSensitive(nj, "dyn_dim");
     n->te = (float)test_json_number(nj, "te_multiplier", 1, where);
     n->unet = (float)test_json_number(nj, "unet_multiplier", 1, where);

@@ -22,6 +22,12 @@ mend_status mend_lora_layer_of_key(const char *ckpt_key, char *out, size_t size,
  * replacements); returns how many (0..3) were written to out[]. */
 int mend_lora_layer_candidates(const char *file_module, char out[][MEND_LORA_NAME_MAX]);
 
+/* Whether the file holds diffusers/PEFT keys (unet.*, text_encoder.*), and
+ * their renaming to kohya names in place (A1111 1.10 ignores such files;
+ * this gives what diffusers' convert_state_dict_to_kohya gives). */
+int mend_lora_is_peft(const mend_tf *f);
+mend_status mend_lora_peft_to_kohya(mend_tf *f, mend_err *err);
+
 /* Whether a layer takes the text-encoder multiplier (A1111: 'transformer'
  * within the first 20 characters of the layer name). */
 int mend_lora_layer_is_te(const char *layer);

@@ -104,3 +104,39 @@ int mend_lora_layer_is_te(const char *layer) {
     snprintf(head, sizeof head, "%s", layer);
     return strstr(head, "transformer") != NULL;
 }
+
+/* unet.<path>.lora_A.weight -> lora_unet_<path_>.lora_down.weight (and
+ * text_encoder. -> lora_te1_, lora_B -> lora_up), as diffusers'
+ * convert_state_dict_to_kohya; no alpha key, so calc_scale is 1. */
+static mend_status peft_name(void *ctx, const char *name, char *out, size_t size, mend_err *err) {
+    static const char *const pre[2][2] = {{"unet.", "lora_unet_"}, {"text_encoder.", "lora_te1_"}};
+    static const char *const suf[2][2] = {{".lora_A.weight", ".lora_down.weight"}, {".lora_B.weight", ".lora_up.weight"}};
+    (void)ctx;
+    size_t len = strlen(name);
+    for (int p = 0; p < 2; p++) {
+        size_t pl = strlen(pre[p][0]);
+        if (strncmp(name, pre[p][0], pl) != 0) continue;
+        for (int s = 0; s < 2; s++) {
+            size_t sl = strlen(suf[s][0]);
+            if (len <= pl + sl || strcmp(name + len - sl, suf[s][0]) != 0) continue;
+            int n = snprintf(out, size, "%s%.*s%s", pre[p][1], (int)(len - sl - pl), name + pl, suf[s][1]);
+            if (n < 0 || (size_t)n >= size) return mend_fail(err, MEND_E_FORMAT, "%s: name too long", name);
+            /* dots of the module path (not of the tensor suffix) become '_' */
+            size_t mod_end = strlen(out) - strlen(suf[s][1]);
+            for (size_t i = 0; i < mod_end; i++)
+                if (out[i] == '.') out[i] = '_';
+            return MEND_OK;
+        }
+    }
+    return mend_fail(err, MEND_E_FORMAT, "%s: not a diffusers/PEFT LoRA key", name);
+}
+
+int mend_lora_is_peft(const mend_tf *f) {
+    for (int i = 0; i < f->count; i++)
+        if (strncmp(f->tensors[i].name, "unet.", 5) == 0 || strncmp(f->tensors[i].name, "text_encoder.", 13) == 0) return 1;
+    return 0;
+}
+
+mend_status mend_lora_peft_to_kohya(mend_tf *f, mend_err *err) {
+    return mend_tf_rename(f, peft_name, NULL, err);
+}
