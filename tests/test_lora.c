@@ -5,6 +5,7 @@
 
 #include "cJSON.h"
 #include "core/half.h"
+#include "inpaint/lora_tags.h"
 #include "model/lora.h"
 #include "test.h"
 
@@ -186,8 +187,47 @@ TEST(merged_weights) {
     test_free_list(sets, ns);
 }
 
+/* Every prompt of prompt_tags.json: text left, lora/lyco tags with their
+ * multipliers (checked against what A1111 loaded where the file exists). */
+TEST(prompt_tags) {
+    cJSON *j = load_json("lora/prompt_tags.json");
+    if (!j) return;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, test_json_need(j, "cases", "prompt_tags.json")) {
+        const char *prompt = test_json_string(c, "prompt", "prompt_tags.json");
+        const char *want = test_json_string(c, "prompt_after_tags_removed", "prompt_tags.json");
+        const cJSON *end = test_json_need(c, "extra_network_data", "prompt_tags.json");
+        const cJSON *loaded = test_json_need(c, "loaded", "prompt_tags.json");
+        if (!prompt || !want) continue;
+        int nlora = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(end, "lora")) +
+                    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(end, "lyco"));
+        mend_lora_tags t;
+        mend_err err = {0};
+        CHECK_OK(mend_lora_tags_parse(prompt, &t, &err), &err);
+        CHECK_MSG(t.text && strcmp(t.text, want) == 0, "'%s' -> '%s', want '%s'", prompt, t.text, want);
+        CHECK_MSG(t.count == nlora, "'%s': %d tags, want %d", prompt, t.count, nlora);
+        int nl = cJSON_GetArraySize(loaded);
+        for (int i = 0; i < nl && i < t.count; i++) {
+            const cJSON *l = cJSON_GetArrayItem(loaded, i), *dyn = cJSON_GetObjectItemCaseSensitive(l, "dyn_dim");
+            const char *name = test_json_string(l, "name", prompt);
+            CHECK_MSG(name && strcmp(t.tags[i].name, name) == 0, "'%s': name %s", prompt, t.tags[i].name);
+            CHECK_MSG(t.tags[i].te == test_json_number(l, "te_multiplier", NAN, prompt) &&
+                          t.tags[i].unet == test_json_number(l, "unet_multiplier", NAN, prompt),
+                      "'%s': te %g unet %g", prompt, t.tags[i].te, t.tags[i].unet);
+            CHECK_MSG(t.tags[i].dyn_dim == (cJSON_IsNumber(dyn) ? dyn->valueint : 0), "'%s': dyn %d", prompt, t.tags[i].dyn_dim);
+        }
+        mend_lora_tags_free(&t);
+    }
+    cJSON_Delete(j);
+    /* A1111's float() raises on a non-number multiplier: an error, nothing kept */
+    mend_lora_tags t;
+    mend_err err = {0};
+    CHECK(mend_lora_tags_parse("a <lora:x:abc> cat", &t, &err) == MEND_E_ARG && t.count == 0 && !t.text);
+}
+
 int main(void) {
     RUN(key_mapping);
+    RUN(prompt_tags);
     RUN(merged_weights);
     return test_summary();
 }
