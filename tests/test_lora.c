@@ -216,6 +216,25 @@ TEST(prompt_tags) {
                       "'%s': te %g unet %g", prompt, t.tags[i].te, t.tags[i].unet);
             CHECK_MSG(t.tags[i].dyn_dim == (cJSON_IsNumber(dyn) ? dyn->valueint : 0), "'%s': dyn %d", prompt, t.tags[i].dyn_dim);
         }
+        /* the folder look-up: infotext `Lora hashes` and A1111's "Lora not found" */
+        const char *dir = test_shared("lora/files");
+        char *hashes = NULL, *missing = NULL;
+        if (dir) CHECK_OK(mend_lora_tags_lookup(&t, dir, &hashes, &missing, &err), &err);
+        const cJSON *wh = cJSON_GetObjectItemCaseSensitive(c, "infotext_Lora_hashes");
+        const char *whs = cJSON_IsString(wh) ? wh->valuestring : NULL;
+        CHECK_MSG((!whs && !hashes) || (whs && hashes && strcmp(whs, hashes) == 0), "'%s': hashes '%s', want '%s'", prompt,
+                  hashes ? hashes : "(none)", whs ? whs : "(none)");
+        char want_missing[1024] = "";
+        const cJSON *cm;
+        cJSON_ArrayForEach(cm, cJSON_GetObjectItemCaseSensitive(c, "comments")) {
+            if (cJSON_IsString(cm) && strncmp(cm->valuestring, "Lora not found: ", 16) == 0)
+                snprintf(want_missing + strlen(want_missing), sizeof want_missing - strlen(want_missing), "%s%s",
+                         want_missing[0] ? ", " : "", cm->valuestring + 16);
+        }
+        CHECK_MSG(strcmp(missing ? missing : "", want_missing) == 0, "'%s': missing '%s', want '%s'", prompt,
+                  missing ? missing : "", want_missing);
+        free(hashes);
+        free(missing);
         mend_lora_tags_free(&t);
     }
     cJSON_Delete(j);

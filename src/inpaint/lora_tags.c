@@ -6,7 +6,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "model/lora.h"
 
 /* Length of a tag starting at s ('<'), or 0 when none starts there. */
 static size_t tag_len(const char *s, size_t *type_len) {
@@ -103,4 +106,46 @@ void mend_lora_tags_free(mend_lora_tags *t) {
     free(t->tags);
     free(t->text);
     memset(t, 0, sizeof *t);
+}
+
+/* Appends "sep item" to *s (growing it); 0 on allocation failure. */
+static int append(char **s, const char *sep, const char *item) {
+    size_t old = *s ? strlen(*s) : 0, add = strlen(sep) + strlen(item);
+    char *n = realloc(*s, old + add + 1);
+    if (!n) return 0;
+    snprintf(n + old, add + 1, "%s%s", old ? sep : "", item);
+    *s = n;
+    return 1;
+}
+
+static int seen_before(const mend_lora_tags *t, int i) {
+    for (int j = 0; j < i; j++)
+        if (strcmp(t->tags[j].name, t->tags[i].name) == 0) return 1;
+    return 0;
+}
+
+mend_status mend_lora_tags_lookup(const mend_lora_tags *t, const char *dir, char **hashes, char **missing, mend_err *err) {
+    int ok = 1;
+    *hashes = *missing = NULL;
+    for (int i = 0; ok && i < t->count; i++) {
+        if (seen_before(t, i)) continue;
+        char path[4096], hex[65], item[MEND_LORA_NAME_MAX + 16];
+        mend_err e2 = {0};
+        if (mend_lora_find(dir, t->tags[i].name, path, sizeof path, &e2) != MEND_OK) {
+            ok = append(missing, ", ", t->tags[i].name);
+            continue;
+        }
+        mend_status st = mend_lora_addnet_hash(path, hex, err);
+        if (st != MEND_OK) return free(*hashes), free(*missing), *hashes = *missing = NULL, st;
+        size_t o = 0;
+        for (const char *c = t->tags[i].name; *c && o < MEND_LORA_NAME_MAX; c++)
+            if (*c != ':' && *c != ',') item[o++] = *c;
+        snprintf(item + o, sizeof item - o, ": %.12s", hex);
+        ok = append(hashes, ", ", item);
+    }
+    if (!ok) {
+        free(*hashes), free(*missing), *hashes = *missing = NULL;
+        return mend_fail(err, MEND_E_NOMEM, "lora lookup: out of memory");
+    }
+    return MEND_OK;
 }

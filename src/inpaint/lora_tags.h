@@ -24,4 +24,10 @@ typedef struct mend_lora_tags {
 mend_status mend_lora_tags_parse(const char *prompt, mend_lora_tags *out, mend_err *err);
 void mend_lora_tags_free(mend_lora_tags *t);
 
+/* Looks every tag up in the LoRA folder dir: *hashes = A1111's infotext
+ * value `name: shorthash, ...` (each name once, ':' and ',' removed; NULL
+ * when no network was found), *missing = the names not found, ", "-joined
+ * (NULL when all were found; A1111 goes on and says "Networks not found"). */
+mend_status mend_lora_tags_lookup(const mend_lora_tags *t, const char *dir, char **hashes, char **missing, mend_err *err);
+
 #endif

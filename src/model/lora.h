@@ -22,6 +22,14 @@ mend_status mend_lora_layer_of_key(const char *ckpt_key, char *out, size_t size,
  * replacements); returns how many (0..3) were written to out[]. */
 int mend_lora_layer_candidates(const char *file_module, char out[][MEND_LORA_NAME_MAX]);
 
+/* The file of network `name` in dir: <name>.safetensors, else the file
+ * whose metadata ss_output_name is name; MEND_E_IO "Lora not found: NAME". */
+mend_status mend_lora_find(const char *dir, const char *name, char *path, size_t size, mend_err *err);
+
+/* kohya's addnet hash (sha256 of the bytes after the safetensors header),
+ * 64 hex digits; A1111's infotext uses the first 12. */
+mend_status mend_lora_addnet_hash(const char *path, char hex[65], mend_err *err);
+
 /* Whether the file holds diffusers/PEFT keys (unet.*, text_encoder.*), and
  * their renaming to kohya names in place (A1111 1.10 ignores such files;
  * this gives what diffusers' convert_state_dict_to_kohya gives). */
