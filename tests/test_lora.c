@@ -7,6 +7,8 @@
 #include "core/half.h"
 #include "inpaint/lora_tags.h"
 #include "model/lora.h"
+#include "model/lora_apply.h"
+#include "model/weights.h"
 #include "test.h"
 
 static cJSON *load_json(const char *rel) {
@@ -244,9 +246,74 @@ TEST(prompt_tags) {
     CHECK(mend_lora_tags_parse("a <lora:x:abc> cat", &t, &err) == MEND_E_ARG && t.count == 0 && !t.text);
 }
 
+/* One real layer (tiny-sd1 conv_in, f16) merged with tiny_locon through the
+ * layer swap: the merged weight matches the golden, the conv output changes,
+ * and after restore the same input gives bitwise the same output. */
+TEST(swap_restore_exact) {
+    REQUIRE_SHARED(mp, "models/tiny-sd1.f16.safetensors");
+    REQUIRE_SHARED(np, "lora/files/tiny_locon.safetensors");
+    REQUIRE_SHARED(gp, "lora/apply_tiny_locon.safetensors");
+    const char *key = "model.diffusion_model.input_blocks.0.0.weight";
+    mend_err err = {0};
+    mend_tf *mf = NULL, *nf = NULL, *g = NULL;
+    mend_wstore store = {0};
+    CHECK_OK(mend_tf_open(mp, &mf, &err), &err);
+    CHECK_OK(mend_tf_open(np, &nf, &err), &err);
+    CHECK_OK(mend_tf_open(gp, &g, &err), &err);
+    if (!mf || !nf || !g) goto done;
+    const mend_tf_tensor *t = mend_tf_find(mf, key);
+    CHECK(t && t->ndim == 4);
+    if (!t || t->ndim != 4) goto done;
+    mend_wload l = {mf, "model.diffusion_model.", &store, &err, MEND_OK};
+    mend_wmat *w = mend_wl_mat(&l, 4, t->shape, "input_blocks.0.0.weight");
+    CHECK_OK(l.status, &err);
+    if (!w) goto done;
+    mend_conv2d_desc d = {(int)t->shape[1], (int)t->shape[0], (int)t->shape[2], (int)t->shape[3], 1, 1, 1, 1, 1};
+    int hw = 8, cin = d.cin, cout = d.cout;
+    float *x = malloc(sizeof(float) * (size_t)(cin * hw * hw)), *y[3];
+    for (int i = 0; i < 3; i++) y[i] = calloc((size_t)(cout * hw * hw), sizeof(float));
+    for (int i = 0; x && i < cin * hw * hw; i++) x[i] = (float)((i * 37 % 101) - 50) / 50.0f;
+    if (!x || !y[0] || !y[1] || !y[2]) goto done2;
+    CHECK_OK(mend_conv2d(&d, x, 1, hw, hw, w, NULL, y[0]), &err);
+    const void *orig_data = w->data;
+    float *merged = NULL, *delta = NULL;
+    CHECK_OK(mend_lora_layer_f32(w, &merged, &err), &err);
+    CHECK_OK(mend_lora_module_delta(nf, "lora_unet_conv_in", t->shape, 4, 0, &delta, &err), &err);
+    int64_t n = mend_tf_numel(t), gn = 0;
+    float *want = test_load_f32(g, "case0/merged/model.diffusion_model.input_blocks.0.0.weight", &gn);
+    if (merged && delta && want && gn == n) {
+        double maxw = 0;
+        for (int64_t i = 0; i < n; i++) merged[i] += delta[i] * 1.0f, maxw = fmax(maxw, fabs(want[i]));
+        CHECK_MSG(test_max_abs_diff(merged, want, n) <= 1e-6 * maxw, "merged conv_in off by %g", test_max_abs_diff(merged, want, n));
+        mend_lora_saved s = {0};
+        mend_lora_layer_swap(w, merged, &s);
+        CHECK_OK(mend_conv2d(&d, x, 1, hw, hw, w, NULL, y[1]), &err);
+        CHECK(test_max_abs_diff(y[0], y[1], cout * hw * hw) > 1e-4); /* the network did something */
+        mend_lora_layer_restore(&s);
+        CHECK(w->data == orig_data && w->type == MEND_W_F16);
+        CHECK_OK(mend_conv2d(&d, x, 1, hw, hw, w, NULL, y[2]), &err);
+        CHECK_MSG(memcmp(y[0], y[2], sizeof(float) * (size_t)(cout * hw * hw)) == 0, "output after restore differs by %g",
+                  test_max_abs_diff(y[0], y[2], cout * hw * hw));
+    } else {
+        CHECK(0 && "merge inputs missing");
+        mend_big_free(merged);
+    }
+    free(delta);
+    free(want);
+done2:
+    free(x);
+    for (int i = 0; i < 3; i++) free(y[i]);
+done:
+    mend_wstore_free(&store);
+    mend_tf_close(mf);
+    mend_tf_close(nf);
+    mend_tf_close(g);
+}
+
 int main(void) {
     RUN(key_mapping);
     RUN(prompt_tags);
     RUN(merged_weights);
+    RUN(swap_restore_exact);
     return test_summary();
 }
