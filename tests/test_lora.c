@@ -1,7 +1,9 @@
 /* LoRA / LyCORIS against ../shared/testdata/lora: A1111 1.10's key mapping
  * (networks.json) and the merged weights of every apply_*.json case
  * (caseI/merged/KEY = base/weights/KEY + the networks' deltas in order). */
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cJSON.h"
 #include "core/half.h"
@@ -296,6 +298,29 @@ out:
     cJSON_Delete(st);
 }
 
+/* A truncated network file is a clear error (nothing loaded), and the
+ * folder look-up passes over it instead of failing. */
+TEST(corrupt_file) {
+    REQUIRE_SHARED(np, "lora/files/tiny_locon.safetensors");
+    size_t len = 0;
+    char *bytes = test_read_file(np, &len);
+    char dir[1024], path[1100];
+    snprintf(dir, sizeof dir, "%s/lora_corrupt", test_tmpdir());
+    snprintf(path, sizeof path, "%s/broken.safetensors", dir);
+    CHECK(mkdir(dir, 0755) == 0 || errno == EEXIST);
+    FILE *fp = fopen(path, "wb");
+    CHECK(bytes && fp);
+    if (bytes && fp) fwrite(bytes, 1, len / 2, fp);
+    if (fp) fclose(fp);
+    mend_tf *f = NULL;
+    mend_err err = {0};
+    CHECK(mend_tf_open(path, &f, &err) != MEND_OK && !f && err.msg[0]);
+    char found[1200];
+    CHECK(mend_lora_find(dir, "tinystyle", found, sizeof found, &err) == MEND_E_IO && strstr(err.msg, "not found"));
+    mend_tf_close(f);
+    free(bytes);
+}
+
 /* One real layer (tiny-sd1 conv_in, f16) merged with tiny_locon through the
  * layer swap: the merged weight matches the golden, the conv output changes,
  * and after restore the same input gives bitwise the same output. */
@@ -366,5 +391,6 @@ int main(void) {
     RUN(merged_weights);
     RUN(module_shapes);
     RUN(swap_restore_exact);
+    RUN(corrupt_file);
     return test_summary();
 }
