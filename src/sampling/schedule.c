@@ -3,6 +3,8 @@
  * so that results agree to float32 rounding. */
 #include "sampling/schedule.h"
 
+#include "sampling/beta.h"
+
 #include "mend/params.h"
 
 #include <math.h>
@@ -101,6 +103,7 @@ static const struct {
     [MEND_SCHED_SIMPLE] = {"simple", "Simple", NULL, -1, 1},
     [MEND_SCHED_NORMAL] = {"normal", "Normal", NULL, -1, 1},
     [MEND_SCHED_DDIM] = {"ddim", "DDIM", NULL, -1, 1},
+    [MEND_SCHED_BETA] = {"beta", "Beta", NULL, -1, 0},
 };
 
 int mend_schedulers_count(void)
@@ -281,6 +284,9 @@ mend_status mend_schedule_sigmas(const mend_noise_schedule *s, mend_scheduler sc
     case MEND_SCHED_ALIGN_YOUR_STEPS: count = sched_align_your_steps(n, out); break;
     case MEND_SCHED_SIMPLE: count = sched_simple(s, n, out); break;
     case MEND_SCHED_DDIM: count = sched_ddim(s, n, out); break;
+    case MEND_SCHED_BETA:
+        count = mend_beta_schedule(smin, smax, n, MEND_BETA_DIST_ALPHA, MEND_BETA_DIST_BETA, out, NULL);
+        break;
     default: return mend_fail(err, MEND_E_ARG, "schedule: unknown scheduler id %d", (int)sch);
     }
     if (discard_penultimate && count >= 2) {

@@ -41,6 +41,7 @@ typedef enum mend_scheduler {
     MEND_SCHED_SIMPLE,
     MEND_SCHED_NORMAL,
     MEND_SCHED_DDIM,
+    MEND_SCHED_BETA, /* alpha = beta = 0.6 (A1111 defaults) */
     MEND_SCHED_COUNT
 } mend_scheduler;
 
