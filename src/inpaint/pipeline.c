@@ -451,7 +451,8 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
     int64_t n = (int64_t)B * j->lat;
     float *x = malloc((size_t)n * sizeof *x), *noise = malloc((size_t)n * sizeof *noise);
     mend_cfg_denoiser den = {j->m->unet, &j->sched, B, j->h, j->w, &j->cond, &j->uncond, p->cfg_scale,
-                             NULL, NULL, j->nmask, j->sampler->kind == MEND_SAMPLER_DDIM, 0, NULL, NULL};
+                             NULL, NULL, j->nmask, j->sampler->kind == MEND_SAMPLER_DDIM, 0, NULL, NULL,
+                             (j->sampler->flags & MEND_SAMPLER_LCM_MODEL) != 0};
     float *init_b = j->init_latent, *cond_b = NULL;
     mend_status s = MEND_OK;
     if (!x || !noise) {

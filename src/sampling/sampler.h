@@ -60,6 +60,7 @@ typedef enum mend_sampler_kind {
     MEND_SAMPLER_DPM2,
     MEND_SAMPLER_DPM2_A,
     MEND_SAMPLER_DDIM,
+    MEND_SAMPLER_LCM,
     MEND_SAMPLER_COUNT
 } mend_sampler_kind;
 
@@ -69,6 +70,7 @@ enum {
     MEND_SAMPLER_BROWNIAN = 1 << 2,      /* A1111 feeds Brownian-tree noise */
     MEND_SAMPLER_USES_ENSD = 1 << 3,     /* eta_noise_seed_delta applies */
     MEND_SAMPLER_TIMESTEPS = 1 << 4,     /* DDIM: ignores the schedule type */
+    MEND_SAMPLER_LCM_MODEL = 1 << 5,     /* LCM: 50-level schedule, LCM denoiser scalings (sampling/lcm.h) */
 };
 
 typedef struct mend_sampler_info {

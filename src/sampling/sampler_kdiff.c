@@ -436,6 +436,7 @@ mend_status mend_sample(mend_sampler_kind kind, const mend_sampler_opts *opts, c
     case MEND_SAMPLER_DPMPP_2M_SDE: st = run_dpmpp_2m_sde(&c, sigmas, n_sigmas, x, 0); break;
     case MEND_SAMPLER_DPMPP_2M_SDE_HEUN: st = run_dpmpp_2m_sde(&c, sigmas, n_sigmas, x, 1); break;
     case MEND_SAMPLER_DPMPP_3M_SDE: st = run_dpmpp_3m_sde(&c, sigmas, n_sigmas, x); break;
+    case MEND_SAMPLER_LCM: st = ks_run_lcm(&c, sigmas, n_sigmas, x); break;
     default: st = mend_fail(err, MEND_E_ARG, "sampler %s: not a k-diffusion sampler", info->name); break;
     }
     ks_free(&c);
