@@ -412,8 +412,8 @@ mend_status mend_sample(mend_sampler_kind kind, const mend_sampler_opts *opts, c
     const mend_sampler_info *info = mend_sampler_get(kind);
     if (!info)
         return mend_fail(err, MEND_E_ARG, "sampler: unknown sampler id %d", (int)kind);
-    if (kind == MEND_SAMPLER_DDIM)
-        return mend_fail(err, MEND_E_ARG, "sampler DDIM is timestep based: use mend_sample_ddim()");
+    if (info->flags & MEND_SAMPLER_TIMESTEPS)
+        return mend_fail(err, MEND_E_ARG, "sampler %s is timestep based: use mend_sample_timesteps()", info->name);
     if (!sigmas || n_sigmas < 2)
         return mend_fail(err, MEND_E_ARG, "sampler %s: need at least 2 sigmas, got %d", info->name, n_sigmas);
     for (int i = 0; i < n_sigmas; i++)
