@@ -148,7 +148,7 @@ mend_status mend_scheduler_from_name(const char *name, mend_scheduler *out, mend
         if (i + 1 < MEND_SCHED_COUNT)
             strncat(list, ", ", sizeof list - strlen(list) - 1);
     }
-    return mend_fail(err, MEND_E_ARG, "unknown schedule type '%s' (valid: %s; Beta is not supported)",
+    return mend_fail(err, MEND_E_ARG, "unknown schedule type '%s' (valid: %s)",
                      name ? name : "(null)", list);
 }
 
