@@ -293,6 +293,32 @@ TEST(ddim_keeps_the_noise_estimate_for_a_perfect_denoiser)
     }
 }
 
+TEST(plms_keeps_the_noise_estimate_for_a_perfect_denoiser)
+{
+    /* D = x0: eps is the same at every timestep, so improved Euler and the
+     * Adams-Bashforth combinations (weights summing to 1) all give eps0 and
+     * PLMS ends where DDIM does, with one extra call on the first step. */
+    mend_noise_schedule s;
+    mend_schedule_init_sd1(&s);
+    float x0[4] = {0.3f, -0.7f, 1.1f, 0.0f}, z[4] = {1.0f, -0.5f, 0.25f, 2.0f}, x[4];
+    const int steps = 10;
+    double a0 = s.alphas_cumprod[mend_ddim_timestep(steps, steps - 1)], a1 = s.alphas_cumprod[1];
+    memcpy(x, z, sizeof x);
+    fixed_x0 d = {x0, 4, 0, -1};
+    mend_sampler_callbacks cb = {const_denoise, NULL, NULL, &d};
+    mend_err err = {0};
+    const mend_sampler_info *info = NULL;
+    CHECK_OK(mend_sampler_from_name("PLMS", &info, &err), &err);
+    CHECK(info && (info->flags & MEND_SAMPLER_TIMESTEPS));
+    CHECK_OK(mend_sample_timesteps(MEND_SAMPLER_PLMS, &s, steps, steps - 1, NULL, x, 4, &cb, &err), &err);
+    CHECK_MSG(d.calls == steps, "PLMS: %d calls", d.calls);
+    for (int i = 0; i < 4; i++) {
+        double eps0 = (z[i] - sqrt(a0) * x0[i]) / sqrt(1 - a0);
+        CHECK_NEAR(x[i], sqrt(a1) * x0[i] + sqrt(1 - a1) * eps0, 1e-4);
+    }
+    CHECK(mend_sample(MEND_SAMPLER_PLMS, NULL, (float[]){2, 1, 0}, 3, x, 4, &cb, &err) == MEND_E_ARG);
+}
+
 TEST(step_callback_interrupts)
 {
     float x0[4] = {0}, x[4] = {1, 2, 3, 4}, sig[4] = {3.0f, 2.0f, 1.0f, 0.0f};
@@ -329,6 +355,7 @@ int main(void)
     RUN(trajectories_match_a1111);
     RUN(every_sampler_converges_to_a_perfect_denoiser);
     RUN(ddim_keeps_the_noise_estimate_for_a_perfect_denoiser);
+    RUN(plms_keeps_the_noise_estimate_for_a_perfect_denoiser);
     RUN(step_callback_interrupts);
     RUN(names_and_arguments);
     return test_summary();

@@ -7,6 +7,7 @@
  * without it). The base64 and coercion helpers are unit-tested directly. */
 #include "test.h"
 
+#include "mend/params.h"
 #include "server/b64.c"
 #include "server/json_req.c"
 
@@ -446,11 +447,11 @@ TEST(endpoint_shapes)
     int found = 0;
     for (const cJSON *e = r.json ? r.json->child : NULL; e; e = e->next)
         found += !strcmp(str(e, "name"), "Euler a") && cJSON_IsArray(get(e, "aliases")) && cJSON_IsObject(get(e, "options"));
-    CHECK(r.status == 200 && found == 1 && cJSON_GetArraySize(r.json) == 13);
+    CHECK(r.status == 200 && found == 1 && cJSON_GetArraySize(r.json) == mend_samplers_count());
     reply_free(&r);
     r = http(full, "GET", "/sdapi/v1/schedulers", NULL);
     const cJSON *k = cJSON_GetArrayItem(r.json, 2);
-    CHECK(r.status == 200 && cJSON_GetArraySize(r.json) == 11 && !strcmp(str(k, "label"), "Karras") &&
+    CHECK(r.status == 200 && cJSON_GetArraySize(r.json) == mend_schedulers_count() && !strcmp(str(k, "label"), "Karras") &&
           !strcmp(str(k, "name"), "karras") && num(k, "default_rho") == 7);
     reply_free(&r);
     r = http(full, "GET", "/sdapi/v1/options", NULL);

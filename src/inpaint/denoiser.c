@@ -1,5 +1,7 @@
 #include "inpaint/denoiser.h"
 
+#include "sampling/lcm.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +43,13 @@ mend_status mend_cfg_denoise(void *user, const float *x, float sigma, float *den
     int64_t hw = (int64_t)d->h * d->w, lat = 4 * hw;
     int tc = d->cond->tokens, tu = d->uncond->tokens;
     float c_in = 1.0f / sqrtf(sigma * sigma + 1.0f);
-    float t = mend_schedule_sigma_to_t(d->sched, sigma);
+    float t = mend_schedule_sigma_to_t(d->sched, sigma), c_skip = 0.0f, c_out = 1.0f;
+    if (d->lcm) {
+        mend_lcm_schedule l;
+        mend_lcm_init(&l, d->sched);
+        t = mend_lcm_sigma_to_t(&l, sigma);
+        mend_lcm_scalings(&l, sigma, &c_skip, &c_out);
+    }
 
     float *x_in = malloc((size_t)(2 * B) * cin * hw * sizeof *x_in);
     float *eps = malloc((size_t)(2 * B) * lat * sizeof *eps);
@@ -93,6 +101,10 @@ mend_status mend_cfg_denoise(void *user, const float *x, float sigma, float *den
         float *out = denoised + img * lat;
         for (int64_t i = 0; i < lat; i++) {
             float dc = xi[i] - sigma * ec[i], du = xi[i] - sigma * eu[i];
+            if (d->lcm) {
+                dc = c_out * dc + c_skip * xi[i];
+                du = c_out * du + c_skip * xi[i];
+            }
             out[i] = du + (dc - du) * d->cfg_scale;
         }
         if (d->nmask && d->init_latent && !d->blend_input) {

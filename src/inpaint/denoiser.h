@@ -5,6 +5,8 @@
  *   D = x - sigma * eps, for the prompt and the negative prompt
  *   D = D_uncond + (D_cond - D_uncond) * cfg_scale
  *   inpainting: D = D * nmask + init_latent * (1 - nmask)
+ * LCM (lcm set): t = the integer LCM timestep of sigma and each branch's D
+ * gets the consistency scalings before CFG (sampling/lcm.h).
  * The prompt schedule (prompt editing) advances once per model call, as
  * A1111's CFGDenoiser.step does. */
 #ifndef MEND_INPAINT_DENOISER_H
@@ -27,6 +29,7 @@ typedef struct mend_cfg_denoiser {
     int calls;                /* model calls so far (the prompt schedule's step) */
     float *last_denoised;     /* [batch, 4, h, w]: the latest D, for interrupt (A1111 last_latent) */
     const volatile int *interrupt; /* non-zero: stop at the next call */
+    int lcm; /* A1111's LCMCompVisDenoiser: t snapped to the 50 LCM levels, D = c_out*D + c_skip*x per branch */
 } mend_cfg_denoiser;
 
 /* Allocates last_denoised; call mend_cfg_denoiser_free after. */

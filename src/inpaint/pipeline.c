@@ -294,7 +294,7 @@ static mend_status sample_batch(job *j, run_ctx *r, float *x, const float *noise
     int64_t n = (int64_t)B * j->lat;
     mend_sampler_opts so = mend_sampler_default_opts(j->sampler->kind);
     mend_sampler_callbacks cb = {denoise_cb, noise_cb, step_cb, r};
-    if (j->sampler->kind == MEND_SAMPLER_DDIM) {
+    if (j->sampler->flags & MEND_SAMPLER_TIMESTEPS) {
         int first = mend_ddim_count(p->steps) - 1;
         if (j->img2img) {
             /* noised to timestep t_enc, first evaluated at t_enc - 1 (samplers.md §5.10) */
@@ -310,7 +310,7 @@ static mend_status sample_batch(job *j, run_ctx *r, float *x, const float *noise
          * no model call and returns x as it is */
         if (first < 1)
             return MEND_OK;
-        return mend_sample_ddim(&j->sched, p->steps, first, &so, x, n, &cb, err);
+        return mend_sample_timesteps(j->sampler->kind, &j->sched, p->steps, first, &so, x, n, &cb, err);
     }
     float *sig = malloc((size_t)mend_schedule_sigmas_capacity(p->steps) * sizeof *sig);
     int ns = 0;
@@ -451,7 +451,8 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
     int64_t n = (int64_t)B * j->lat;
     float *x = malloc((size_t)n * sizeof *x), *noise = malloc((size_t)n * sizeof *noise);
     mend_cfg_denoiser den = {j->m->unet, &j->sched, B, j->h, j->w, &j->cond, &j->uncond, p->cfg_scale,
-                             NULL, NULL, j->nmask, j->sampler->kind == MEND_SAMPLER_DDIM, 0, NULL, NULL};
+                             NULL, NULL, j->nmask, (j->sampler->flags & MEND_SAMPLER_TIMESTEPS) != 0, 0, NULL, NULL,
+                             (j->sampler->flags & MEND_SAMPLER_LCM_MODEL) != 0};
     float *init_b = j->init_latent, *cond_b = NULL;
     mend_status s = MEND_OK;
     if (!x || !noise) {

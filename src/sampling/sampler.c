@@ -2,6 +2,8 @@
  * machinery (buffers, callbacks) of the samplers in sampler_kdiff.c. */
 #include "sampling/sampler_impl.h"
 
+#include "sampling/lcm.h"
+
 #include "mend/params.h"
 
 #include <math.h>
@@ -31,6 +33,10 @@ static const mend_sampler_info sampler_table[MEND_SAMPLER_COUNT] = {
     {MEND_SAMPLER_DPM2_A, "DPM2 a", "k_dpm_2_a", MEND_SCHED_KARRAS,
      MEND_SAMPLER_DISCARD_PENULT | MEND_SAMPLER_USES_ENSD | MEND_SAMPLER_SECOND_ORDER},
     {MEND_SAMPLER_DDIM, "DDIM", "ddim", MEND_SCHED_AUTOMATIC, MEND_SAMPLER_TIMESTEPS},
+    {MEND_SAMPLER_PLMS, "PLMS", "plms", MEND_SCHED_AUTOMATIC, MEND_SAMPLER_TIMESTEPS},
+    /* sd_samplers_lcm.samplers_lcm; Automatic = the LCM denoiser's own
+     * get_sigmas, which is also what Uniform gives under it */
+    {MEND_SAMPLER_LCM, "LCM", "k_lcm", MEND_SCHED_UNIFORM, MEND_SAMPLER_LCM_MODEL},
 };
 
 const mend_sampler_info *mend_sampler_list(int *count)
@@ -68,7 +74,20 @@ mend_status mend_sampler_sigmas(const mend_sampler_info *info, const mend_noise_
     if (sch == MEND_SCHED_AUTOMATIC)
         sch = info->default_scheduler;
     int discard = (info->flags & MEND_SAMPLER_DISCARD_PENULT) != 0;
+    if (info->flags & MEND_SAMPLER_LCM_MODEL)
+        return mend_lcm_sigmas(s, sch, steps, out, n_out, err);
     return mend_schedule_sigmas(s, sch, steps, discard, out, n_out, err);
+}
+
+mend_status mend_sample_timesteps(mend_sampler_kind kind, const mend_noise_schedule *s, int steps, int first_index,
+                                  const mend_sampler_opts *opts, float *x, int64_t n,
+                                  const mend_sampler_callbacks *cb, mend_err *err)
+{
+    if (kind == MEND_SAMPLER_PLMS)
+        return mend_sample_plms(s, steps, first_index, x, n, cb, err);
+    if (kind == MEND_SAMPLER_DDIM)
+        return mend_sample_ddim(s, steps, first_index, opts, x, n, cb, err);
+    return mend_fail(err, MEND_E_ARG, "sampler id %d is not a timestep sampler", (int)kind);
 }
 
 mend_sampler_opts mend_sampler_default_opts(mend_sampler_kind kind)

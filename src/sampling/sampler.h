@@ -60,6 +60,8 @@ typedef enum mend_sampler_kind {
     MEND_SAMPLER_DPM2,
     MEND_SAMPLER_DPM2_A,
     MEND_SAMPLER_DDIM,
+    MEND_SAMPLER_PLMS,
+    MEND_SAMPLER_LCM,
     MEND_SAMPLER_COUNT
 } mend_sampler_kind;
 
@@ -69,6 +71,7 @@ enum {
     MEND_SAMPLER_BROWNIAN = 1 << 2,      /* A1111 feeds Brownian-tree noise */
     MEND_SAMPLER_USES_ENSD = 1 << 3,     /* eta_noise_seed_delta applies */
     MEND_SAMPLER_TIMESTEPS = 1 << 4,     /* DDIM: ignores the schedule type */
+    MEND_SAMPLER_LCM_MODEL = 1 << 5,     /* LCM: 50-level schedule, LCM denoiser scalings (sampling/lcm.h) */
 };
 
 typedef struct mend_sampler_info {
@@ -122,6 +125,16 @@ mend_status mend_sample(mend_sampler_kind kind, const mend_sampler_opts *opts, c
  * t_enc = first_index + 1); pass steps - 1 for txt2img. */
 mend_status mend_sample_ddim(const mend_noise_schedule *s, int steps, int first_index, const mend_sampler_opts *opts,
                              float *x, int64_t n, const mend_sampler_callbacks *cb, mend_err *err);
+
+/* A1111's PLMS (sd_samplers_timesteps_impl.plms) on the same timesteps and
+ * the same callback convention as mend_sample_ddim; no eta, no noise. */
+mend_status mend_sample_plms(const mend_noise_schedule *s, int steps, int first_index, float *x, int64_t n,
+                             const mend_sampler_callbacks *cb, mend_err *err);
+
+/* The timestep sampler `kind` (DDIM or PLMS: MEND_SAMPLER_TIMESTEPS). */
+mend_status mend_sample_timesteps(mend_sampler_kind kind, const mend_noise_schedule *s, int steps, int first_index,
+                                  const mend_sampler_opts *opts, float *x, int64_t n,
+                                  const mend_sampler_callbacks *cb, mend_err *err);
 
 /* DDIM's timestep for index k of `steps` (1, 1+1000/steps, ...). */
 int mend_ddim_timestep(int steps, int k);

@@ -27,4 +27,7 @@ mend_status ks_noise(ks_ctx *c, float *out, float sigma, float sigma_next);
 /* k-diffusion get_ancestral_step: (sigma_down, sigma_up) for eta. */
 void ks_ancestral(float sigma_from, float sigma_to, float eta, float *down, float *up);
 
+/* sample_lcm (sampler_lcm.c); needs 2 buffers. */
+mend_status ks_run_lcm(ks_ctx *c, const float *sig, int ns, float *x);
+
 #endif

@@ -412,8 +412,8 @@ mend_status mend_sample(mend_sampler_kind kind, const mend_sampler_opts *opts, c
     const mend_sampler_info *info = mend_sampler_get(kind);
     if (!info)
         return mend_fail(err, MEND_E_ARG, "sampler: unknown sampler id %d", (int)kind);
-    if (kind == MEND_SAMPLER_DDIM)
-        return mend_fail(err, MEND_E_ARG, "sampler DDIM is timestep based: use mend_sample_ddim()");
+    if (info->flags & MEND_SAMPLER_TIMESTEPS)
+        return mend_fail(err, MEND_E_ARG, "sampler %s is timestep based: use mend_sample_timesteps()", info->name);
     if (!sigmas || n_sigmas < 2)
         return mend_fail(err, MEND_E_ARG, "sampler %s: need at least 2 sigmas, got %d", info->name, n_sigmas);
     for (int i = 0; i < n_sigmas; i++)
@@ -436,6 +436,7 @@ mend_status mend_sample(mend_sampler_kind kind, const mend_sampler_opts *opts, c
     case MEND_SAMPLER_DPMPP_2M_SDE: st = run_dpmpp_2m_sde(&c, sigmas, n_sigmas, x, 0); break;
     case MEND_SAMPLER_DPMPP_2M_SDE_HEUN: st = run_dpmpp_2m_sde(&c, sigmas, n_sigmas, x, 1); break;
     case MEND_SAMPLER_DPMPP_3M_SDE: st = run_dpmpp_3m_sde(&c, sigmas, n_sigmas, x); break;
+    case MEND_SAMPLER_LCM: st = ks_run_lcm(&c, sigmas, n_sigmas, x); break;
     default: st = mend_fail(err, MEND_E_ARG, "sampler %s: not a k-diffusion sampler", info->name); break;
     }
     ks_free(&c);

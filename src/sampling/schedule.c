@@ -3,6 +3,8 @@
  * so that results agree to float32 rounding. */
 #include "sampling/schedule.h"
 
+#include "sampling/beta.h"
+
 #include "mend/params.h"
 
 #include <math.h>
@@ -11,7 +13,7 @@
 
 /* torch.linspace element i (CPU kernel): the first half counts up from
  * start, the second half counts down from end. float32 version. */
-static float linspace_f32(float start, float end, int n, int i)
+float mend_linspace_f32(float start, float end, int n, int i)
 {
     if (n == 1)
         return start;
@@ -101,6 +103,7 @@ static const struct {
     [MEND_SCHED_SIMPLE] = {"simple", "Simple", NULL, -1, 1},
     [MEND_SCHED_NORMAL] = {"normal", "Normal", NULL, -1, 1},
     [MEND_SCHED_DDIM] = {"ddim", "DDIM", NULL, -1, 1},
+    [MEND_SCHED_BETA] = {"beta", "Beta", NULL, -1, 0},
 };
 
 int mend_schedulers_count(void)
@@ -145,7 +148,7 @@ mend_status mend_scheduler_from_name(const char *name, mend_scheduler *out, mend
         if (i + 1 < MEND_SCHED_COUNT)
             strncat(list, ", ", sizeof list - strlen(list) - 1);
     }
-    return mend_fail(err, MEND_E_ARG, "unknown schedule type '%s' (valid: %s; Beta is not supported)",
+    return mend_fail(err, MEND_E_ARG, "unknown schedule type '%s' (valid: %s)",
                      name ? name : "(null)", list);
 }
 
@@ -155,7 +158,7 @@ mend_status mend_scheduler_from_name(const char *name, mend_scheduler *out, mend
 static int sched_uniform(const mend_noise_schedule *s, int n, float *out)
 {
     for (int i = 0; i < n; i++)
-        out[i] = mend_schedule_t_to_sigma(s, linspace_f32((float)(MEND_TRAIN_STEPS - 1), 0.0f, n, i));
+        out[i] = mend_schedule_t_to_sigma(s, mend_linspace_f32((float)(MEND_TRAIN_STEPS - 1), 0.0f, n, i));
     out[n] = 0.0f;
     return n + 1;
 }
@@ -165,7 +168,7 @@ static int sched_karras(double smin, double smax, int n, float *out)
     const double rho = 7.0;
     float min_inv = (float)pow(smin, 1.0 / rho), max_inv = (float)pow(smax, 1.0 / rho);
     for (int i = 0; i < n; i++) {
-        float ramp = linspace_f32(0.0f, 1.0f, n, i);
+        float ramp = mend_linspace_f32(0.0f, 1.0f, n, i);
         out[i] = powf(max_inv + ramp * (min_inv - max_inv), (float)rho);
     }
     out[n] = 0.0f;
@@ -175,7 +178,7 @@ static int sched_karras(double smin, double smax, int n, float *out)
 static int sched_exponential(double smin, double smax, int n, float *out)
 {
     for (int i = 0; i < n; i++)
-        out[i] = expf(linspace_f32((float)log(smax), (float)log(smin), n, i));
+        out[i] = expf(mend_linspace_f32((float)log(smax), (float)log(smin), n, i));
     out[n] = 0.0f;
     return n + 1;
 }
@@ -185,7 +188,7 @@ static int sched_polyexponential(double smin, double smax, int n, float *out)
     const float rho = 1.0f;
     float span = (float)(log(smax) - log(smin)), base = (float)log(smin);
     for (int i = 0; i < n; i++) {
-        float ramp = powf(linspace_f32(1.0f, 0.0f, n, i), rho);
+        float ramp = powf(mend_linspace_f32(1.0f, 0.0f, n, i), rho);
         out[i] = expf(ramp * span + base);
     }
     out[n] = 0.0f;
@@ -199,7 +202,7 @@ static int sched_normal(const mend_noise_schedule *s, double smin, double smax, 
     float start = mend_schedule_sigma_to_t(s, (float)smax), end = mend_schedule_sigma_to_t(s, (float)smin);
     int points = sgm ? n + 1 : n;
     for (int i = 0; i < n; i++)
-        out[i] = mend_schedule_t_to_sigma(s, linspace_f32(start, end, points, i));
+        out[i] = mend_schedule_t_to_sigma(s, mend_linspace_f32(start, end, points, i));
     out[n] = 0.0f;
     return n + 1;
 }
@@ -261,6 +264,19 @@ static int sched_ddim(const mend_noise_schedule *s, int n, float *out)
     return count + 1;
 }
 
+int mend_schedule_range_sigmas(mend_scheduler sch, double smin, double smax, int n, float *out)
+{
+    switch (sch) {
+    case MEND_SCHED_KARRAS: return sched_karras(smin, smax, n, out);
+    case MEND_SCHED_EXPONENTIAL: return sched_exponential(smin, smax, n, out);
+    case MEND_SCHED_POLYEXPONENTIAL: return sched_polyexponential(smin, smax, n, out);
+    case MEND_SCHED_KL_OPTIMAL: return sched_kl_optimal(smin, smax, n, out);
+    case MEND_SCHED_ALIGN_YOUR_STEPS: return sched_align_your_steps(n, out);
+    case MEND_SCHED_BETA: return mend_beta_schedule(smin, smax, n, MEND_BETA_DIST_ALPHA, MEND_BETA_DIST_BETA, out, NULL);
+    default: return -1;
+    }
+}
+
 mend_status mend_schedule_sigmas(const mend_noise_schedule *s, mend_scheduler sch, int steps, int discard_penultimate,
                                  float *out, int *n_out, mend_err *err)
 {
@@ -268,20 +284,17 @@ mend_status mend_schedule_sigmas(const mend_noise_schedule *s, mend_scheduler sc
         return mend_fail(err, MEND_E_ARG, "schedule: steps must be in 1..100000, got %d", steps);
     int n = steps + (discard_penultimate ? 1 : 0);
     double smin = s->sigmas[0], smax = s->sigmas[MEND_TRAIN_STEPS - 1];
-    int count;
-    switch (sch) {
-    case MEND_SCHED_AUTOMATIC:
-    case MEND_SCHED_UNIFORM: count = sched_uniform(s, n, out); break;
-    case MEND_SCHED_KARRAS: count = sched_karras(smin, smax, n, out); break;
-    case MEND_SCHED_EXPONENTIAL: count = sched_exponential(smin, smax, n, out); break;
-    case MEND_SCHED_POLYEXPONENTIAL: count = sched_polyexponential(smin, smax, n, out); break;
-    case MEND_SCHED_SGM_UNIFORM: count = sched_normal(s, smin, smax, n, 1, out); break;
-    case MEND_SCHED_NORMAL: count = sched_normal(s, smin, smax, n, 0, out); break;
-    case MEND_SCHED_KL_OPTIMAL: count = sched_kl_optimal(smin, smax, n, out); break;
-    case MEND_SCHED_ALIGN_YOUR_STEPS: count = sched_align_your_steps(n, out); break;
-    case MEND_SCHED_SIMPLE: count = sched_simple(s, n, out); break;
-    case MEND_SCHED_DDIM: count = sched_ddim(s, n, out); break;
-    default: return mend_fail(err, MEND_E_ARG, "schedule: unknown scheduler id %d", (int)sch);
+    int count = mend_schedule_range_sigmas(sch, smin, smax, n, out);
+    if (count < 0) {
+        switch (sch) {
+        case MEND_SCHED_AUTOMATIC:
+        case MEND_SCHED_UNIFORM: count = sched_uniform(s, n, out); break;
+        case MEND_SCHED_SGM_UNIFORM: count = sched_normal(s, smin, smax, n, 1, out); break;
+        case MEND_SCHED_NORMAL: count = sched_normal(s, smin, smax, n, 0, out); break;
+        case MEND_SCHED_SIMPLE: count = sched_simple(s, n, out); break;
+        case MEND_SCHED_DDIM: count = sched_ddim(s, n, out); break;
+        default: return mend_fail(err, MEND_E_ARG, "schedule: unknown scheduler id %d", (int)sch);
+        }
     }
     if (discard_penultimate && count >= 2) {
         out[count - 2] = out[count - 1];

@@ -41,6 +41,7 @@ typedef enum mend_scheduler {
     MEND_SCHED_SIMPLE,
     MEND_SCHED_NORMAL,
     MEND_SCHED_DDIM,
+    MEND_SCHED_BETA, /* alpha = beta = 0.6 (A1111 defaults) */
     MEND_SCHED_COUNT
 } mend_scheduler;
 
@@ -63,6 +64,13 @@ static inline int mend_schedule_sigmas_capacity(int steps) { return steps + 3 > 
  * (the sampler layer substitutes the sampler's default first). */
 mend_status mend_schedule_sigmas(const mend_noise_schedule *s, mend_scheduler sch, int steps, int discard_penultimate,
                                  float *out, int *n_out, mend_err *err);
+
+/* Internal to src/sampling: the schedulers that only need the sigma range
+ * (Karras, Exponential, Polyexponential, KL Optimal, Align Your Steps,
+ * Beta), for n steps into out (n+1 values); returns the count, or -1 when
+ * sch needs the model's own table. And torch.linspace's element i. */
+int mend_schedule_range_sigmas(mend_scheduler sch, double smin, double smax, int n, float *out);
+float mend_linspace_f32(float start, float end, int n, int i);
 
 /* img2img / inpaint denoising strength (img2img_fix_steps off):
  * t_enc = int(min(strength, 0.999) * steps) in double, and the sampler runs
