@@ -431,8 +431,17 @@ TEST(kill_9_during_a_save)
     nftw(out, check_output, 8, FTW_PHYS);
     printf("kill -9 while saving: %d PNGs in place, %d unreadable\n", pngs_found, pngs_bad);
     CHECK_MSG(pngs_bad == 0, "%d of %d saved PNGs are truncated", pngs_bad, pngs_found);
+    /* a temp file a killed write left behind is removed at start */
+    char stale_dir[1200], stale[1300];
+    snprintf(stale_dir, sizeof stale_dir, "%s/txt2img-images/2000-01-01", out);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", stale_dir);
+    CHECK(test_run(cmd, NULL) == 0);
+    snprintf(stale, sizeof stale, "%s/00001-1.png.tmp-4242-1", stale_dir);
+    FILE *sf = fopen(stale, "w");
+    CHECK(sf && fputs("cut short", sf) >= 0 && fclose(sf) == 0);
     /* a new server on the same folders answers and saves */
     CHECK(start_server(&saver_sv, args));
+    CHECK_MSG(access(stale, F_OK) != 0, "%s still there after a restart", stale);
     CHECK(still_up(&saver_sv));
     reply r = request(&saver_sv, "POST", "/sdapi/v1/txt2img",
                       "{\"steps\": 1, \"width\": 64, \"height\": 64, \"save_images\": true}", 60);
@@ -442,6 +451,19 @@ TEST(kill_9_during_a_save)
     pngs_found = pngs_bad = 0;
     nftw(out, check_output, 8, FTW_PHYS);
     CHECK(pngs_found == before + 1 && pngs_bad == 0);
+    stop_server(&saver_sv);
+    /* a write that fails (the outputs "folder" is a file) is a 500 naming it, never a 200 */
+    char blocker[1100];
+    snprintf(blocker, sizeof blocker, "%s/outputs-is-a-file", test_tmpdir());
+    FILE *bf = fopen(blocker, "w");
+    CHECK(bf && fclose(bf) == 0);
+    const char *bad_args[] = {"--models-dir", dir, "--vocab", vocab, "--outputs", blocker, NULL};
+    CHECK(start_server(&saver_sv, bad_args));
+    r = request(&saver_sv, "POST", "/sdapi/v1/txt2img", "{\"steps\": 1, \"width\": 64, \"height\": 64, \"save_images\": true}",
+                60);
+    CHECK_MSG(r.status == 500 && r.body && strstr(r.body, "outputs-is-a-file"), "unwritable outputs: %d %.300s",
+              r.status, r.body ? r.body : "(no reply)");
+    reply_free(&r);
     stop_server(&saver_sv);
 }
 

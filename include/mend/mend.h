@@ -237,6 +237,9 @@ mend_status mend_sketch_inputs(const mend_image *orig, const mend_image *sketch,
  * (kind "txt2img" or "img2img"), NNNNN = 1 + the largest leading number of
  * the folder's file names (0 in an empty folder), skipping names that
  * exist. Creates the folders; *out is malloc'd. */
+/* Removes temp files that writes cut short (kill -9 during a save) left in
+ * an A1111 outputs folder (DIR/<kind>-images/<date>/); returns how many. */
+int mend_outputs_clean_temp(const char *outdir);
 mend_status mend_output_path(const char *outdir, const char *kind, int64_t seed, char **out, mend_err *err);
 /* Image i > 0 of "-o FILE": FILE with "-i" before the extension
  * (out.png, out-1.png, ...); malloc'd, NULL when out of memory. */

@@ -139,6 +139,9 @@ int cmd_serve(int argc, char **argv)
     s.vocab = cli_get(o, n, "vocab");
     s.outputs = cli_get(o, n, "outputs") ? cli_get(o, n, "outputs") : "outputs";
     s.auth = auth;
+    int stale = mend_outputs_clean_temp(s.outputs);
+    if (stale)
+        fprintf(stderr, "mend serve: removed %d unfinished temporary file(s) from %s\n", stale, s.outputs);
     s.models.dir = (char *)cli_get(o, n, "models-dir");
     s.models.extra = (char *)cli_get(o, n, "model");
     mend_set_threads(threads);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 char *mend_numbered_path(const char *file, int index)
 {
@@ -149,4 +150,47 @@ char *mend_model_name(const char *path)
         }
     }
     return strndup(path + start, end - start);
+}
+
+/* Removes "*.tmp-*" files (writes cut short by a kill -9) from one folder;
+ * returns how many. */
+static int clean_folder(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int removed = 0;
+    if (!d)
+        return 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strstr(e->d_name, ".tmp-"))
+            continue;
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path && unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+int mend_outputs_clean_temp(const char *outdir)
+{
+    static const char *const kinds[] = {"txt2img-images", "img2img-images"};
+    int removed = 0;
+    for (int k = 0; k < 2; k++) {
+        char kind_dir[4096];
+        if (snprintf(kind_dir, sizeof kind_dir, "%s/%s", outdir, kinds[k]) >= (int)sizeof kind_dir)
+            continue;
+        DIR *d = opendir(kind_dir);
+        for (struct dirent *e; d && (e = readdir(d));) {
+            char day[4096];
+            if (e->d_name[0] == '.' ||
+                snprintf(day, sizeof day, "%s/%s", kind_dir, e->d_name) >= (int)sizeof day)
+                continue;
+            struct stat st;
+            if (stat(day, &st) == 0 && S_ISDIR(st.st_mode))
+                removed += clean_folder(day);
+        }
+        if (d)
+            closedir(d);
+    }
+    return removed;
 }

@@ -355,17 +355,24 @@ static char *build_info(srv_server *s, const srv_job *j, const gen_req *q)
     return text;
 }
 
-static void save_images(srv_server *s, const srv_job *j)
+/* save_images=true: every image into the outputs folder (atomically: a
+ * temp file renamed). A failed write (disk full, permissions) is the
+ * request's failure: a 500 naming the file, never a 200. */
+static mend_status save_images(srv_server *s, const srv_job *j, mend_err *err)
 {
     for (int i = 0; i < j->out.count; i++) {
         char *path = NULL;
-        mend_err err = {0};
         mend_png_text text = {"parameters", j->out.infotexts[i]};
-        if (mend_output_path(s->outputs, j->name, j->out.seeds[i], &path, &err) != MEND_OK ||
-            mend_image_save_png(path, &j->out.images[i], &text, 1, &err) != MEND_OK)
-            fprintf(stderr, "mend serve: cannot save an image: %s\n", err.msg);
+        mend_status st = mend_output_path(s->outputs, j->name, j->out.seeds[i], &path, err);
+        if (st == MEND_OK)
+            st = mend_image_save_png(path, &j->out.images[i], &text, 1, err);
         free(path);
+        if (st != MEND_OK) {
+            fprintf(stderr, "mend serve: cannot save an image: %s\n", err->msg);
+            return st;
+        }
     }
+    return MEND_OK;
 }
 
 static void reply_result(srv_server *s, const srv_job *j, const gen_req *q, const cJSON *body, int command,
@@ -511,9 +518,10 @@ static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *
     if ((!img2img || decode_images(body, q, &g, &j.inputs, resp)) &&
         (!cJSON_IsObject(ov) || override_model(s, ov, resp))) {
         srv_run_job(s, &j);
-        if (j.status == MEND_OK) {
-            if (q->save_images && s->outputs)
-                save_images(s, &j);
+        mend_err save_err = {0};
+        if (j.status == MEND_OK && q->save_images && s->outputs && save_images(s, &j, &save_err) != MEND_OK) {
+            srv_reply_error(resp, 500, "RuntimeError", "saving the images failed: %s", save_err.msg);
+        } else if (j.status == MEND_OK) {
             reply_result(s, &j, q, body, img2img ? F_IMG : F_TXT, resp);
         } else {
             int status = job_http_status(j.err.code);
