@@ -71,6 +71,13 @@ const char *test_shared(const char *rel);
         return;                                                                   \
     }
 
+/* Max over i of |got - want| / |want| (absolute where want == 0; NaN -> inf). */
+double test_max_rel_err(const float *got, const float *want, int64_t n);
+
+/* Opens ../shared/testdata/<rel> as a tensor file: NULL with a skip when
+ * absent, NULL with a failed check when it does not open. */
+mend_tf *test_open_shared(const char *rel);
+
 /* Max |a-b| over n floats. */
 double test_max_abs_diff(const float *a, const float *b, int64_t n);
 

@@ -25,20 +25,10 @@ static double *load_f64(const mend_tf *f, const char *name, int64_t *n)
     return v;
 }
 
-static mend_tf *open_lcm_schedules(void)
-{
-    const char *path = test_shared("samplers/lcm_schedules.safetensors");
-    if (!path)
-        return NULL;
-    mend_err err = {0};
-    mend_tf *f = NULL;
-    CHECK_OK(mend_tf_open(path, &f, &err), &err);
-    return f;
-}
 
 TEST(ppf_matches_scipy)
 {
-    mend_tf *f = open_lcm_schedules();
+    mend_tf *f = test_open_shared("samplers/lcm_schedules.safetensors");
     if (!f)
         return;
     int64_t nx = 0, nv = 0;
@@ -70,7 +60,7 @@ TEST(incomplete_beta_properties)
 
 TEST(beta_schedules_match)
 {
-    mend_tf *f = open_lcm_schedules();
+    mend_tf *f = test_open_shared("samplers/lcm_schedules.safetensors");
     if (!f)
         return;
     mend_noise_schedule s;

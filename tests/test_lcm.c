@@ -10,31 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double max_rel(const float *got, const float *want, int64_t n)
-{
-    double worst = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - want[i]), sc = fabs((double)want[i]);
-        double e = sc > 0 ? d / sc : d;
-        worst = e > worst || e != e ? e : worst;
-    }
-    return worst;
-}
 
-static mend_tf *open_ref(void)
-{
-    const char *path = test_shared("samplers/lcm_schedules.safetensors");
-    if (!path)
-        return NULL;
-    mend_err err = {0};
-    mend_tf *f = NULL;
-    CHECK_OK(mend_tf_open(path, &f, &err), &err);
-    return f;
-}
 
 TEST(levels_and_conversions)
 {
-    mend_tf *f = open_ref();
+    mend_tf *f = test_open_shared("samplers/lcm_schedules.safetensors");
     if (!f)
         return;
     mend_noise_schedule s;
@@ -43,10 +23,10 @@ TEST(levels_and_conversions)
     mend_lcm_init(&l, &s);
     int64_t n = 0, m = 0;
     float *want = test_load_f32(f, "lcm/model_sigmas", &n);
-    CHECK(want && n == MEND_LCM_LEVELS && max_rel(l.sigmas, want, n) <= 1e-6);
+    CHECK(want && n == MEND_LCM_LEVELS && test_max_rel_err(l.sigmas, want, n) <= 1e-6);
     free(want);
     want = test_load_f32(f, "lcm/log_sigmas", &n);
-    CHECK(want && n == MEND_LCM_LEVELS && max_rel(l.log_sigmas, want, n) <= 1e-6);
+    CHECK(want && n == MEND_LCM_LEVELS && test_max_rel_err(l.log_sigmas, want, n) <= 1e-6);
     free(want);
     float *in = test_load_f32(f, "lcm/sigma_to_t/sigmas_in", &n), *out = test_load_f32(f, "lcm/sigma_to_t/t_out", &m);
     int exact = in && out && n == m;
@@ -63,7 +43,7 @@ TEST(levels_and_conversions)
     for (int64_t i = 0; in && out && n == m && i < n && i < 256; i++)
         got[i] = mend_lcm_t_to_sigma(&l, in[i]);
     if (in && out && n == m && n <= 256)
-        CHECK_MSG(max_rel(got, out, n) <= 1e-5, "t_to_sigma max rel err %g", max_rel(got, out, n));
+        CHECK_MSG(test_max_rel_err(got, out, n) <= 1e-5, "t_to_sigma max rel err %g", test_max_rel_err(got, out, n));
     free(in);
     free(out);
     mend_tf_close(f);
@@ -71,7 +51,7 @@ TEST(levels_and_conversions)
 
 TEST(schedules_match)
 {
-    mend_tf *f = open_ref();
+    mend_tf *f = test_open_shared("samplers/lcm_schedules.safetensors");
     if (!f)
         return;
     mend_noise_schedule s;
@@ -93,7 +73,7 @@ TEST(schedules_match)
         CHECK_OK(mend_sampler_sigmas(lcm, &s, sch, steps, out, &n, &err), &err);
         int64_t nw = 0;
         float *want = test_load_f32(f, name, &nw);
-        double e = want && nw == n ? max_rel(out, want, n) : INFINITY;
+        double e = want && nw == n ? test_max_rel_err(out, want, n) : INFINITY;
         CHECK_MSG(nw == n && e <= 1e-5, "%s: %d sigmas (want %lld), max rel err %g", name, n, (long long)nw, e);
         printf("  %-30s %2d sigmas, max rel err %.2e\n", name, n, e);
         free(want);

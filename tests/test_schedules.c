@@ -12,30 +12,7 @@
 
 #define REL_TOL 1e-5
 
-/* max over i of |got - want| / |want| (absolute where want == 0) */
-static double max_rel_err(const float *got, const float *want, int64_t n)
-{
-    double worst = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)want[i]);
-        double scale = fabs((double)want[i]);
-        double e = scale > 0 ? d / scale : d;
-        if (e > worst || e != e)
-            worst = e != e ? INFINITY : e;
-    }
-    return worst;
-}
 
-static mend_tf *open_schedules(void)
-{
-    const char *path = test_shared("samplers/schedules.safetensors");
-    if (!path)
-        return NULL;
-    mend_err err = {0};
-    mend_tf *f = NULL;
-    CHECK_OK(mend_tf_open(path, &f, &err), &err);
-    return f;
-}
 
 static void check_table(const mend_tf *f, const char *name, const float *got, int64_t n, double tol)
 {
@@ -45,7 +22,7 @@ static void check_table(const mend_tf *f, const char *name, const float *got, in
         return;
     CHECK_MSG(numel == n, "%s: %lld values, expected %lld", name, (long long)numel, (long long)n);
     if (numel == n) {
-        double e = max_rel_err(got, want, n);
+        double e = test_max_rel_err(got, want, n);
         CHECK_MSG(e <= tol, "%s: max rel err %.3g > %.3g", name, e, tol);
         printf("  %-42s max rel err %.2e\n", name, e);
     }
@@ -54,7 +31,7 @@ static void check_table(const mend_tf *f, const char *name, const float *got, in
 
 TEST(model_schedule_matches)
 {
-    mend_tf *f = open_schedules();
+    mend_tf *f = test_open_shared("samplers/schedules.safetensors");
     if (!f)
         return;
     mend_noise_schedule s;
@@ -69,7 +46,7 @@ TEST(model_schedule_matches)
  * difference of two logs; compare it relative to max(|t|, 1). */
 TEST(sigma_t_conversions_match)
 {
-    mend_tf *f = open_schedules();
+    mend_tf *f = test_open_shared("samplers/schedules.safetensors");
     if (!f)
         return;
     mend_noise_schedule s;
@@ -93,7 +70,7 @@ TEST(sigma_t_conversions_match)
     for (int64_t i = 0; in && want && i < n_in && i < 64; i++)
         got[i] = mend_schedule_t_to_sigma(&s, in[i]);
     if (in && want && n_in == n_out && n_in <= 64) {
-        double e = max_rel_err(got, want, n_in);
+        double e = test_max_rel_err(got, want, n_in);
         CHECK_MSG(e <= REL_TOL, "t_to_sigma max rel err %.3g", e);
         printf("  t_to_sigma: max rel err %.2e\n", e);
     }
@@ -104,7 +81,7 @@ TEST(sigma_t_conversions_match)
 
 TEST(all_schedules_match)
 {
-    mend_tf *f = open_schedules();
+    mend_tf *f = test_open_shared("samplers/schedules.safetensors");
     if (!f)
         return;
     mend_noise_schedule s;
@@ -220,7 +197,7 @@ static void check_sampler_file(const char *name)
                 float *want = test_load_f32(f, "sigmas_full", &nf);
                 CHECK(nf == n_full);
                 if (want && nf == n_full) {
-                    double e = max_rel_err(full, want, nf);
+                    double e = test_max_rel_err(full, want, nf);
                     CHECK_MSG(e <= REL_TOL, "%s max rel err %.3g", label, e);
                 }
                 free(want);
@@ -230,7 +207,7 @@ static void check_sampler_file(const char *name)
             CHECK_MSG(ns == n_full - start, "%s: sigmas_schedule has %lld values, expected %d", name, (long long)ns,
                       n_full - start);
             if (want && ns == n_full - start) {
-                double e = max_rel_err(full + start, want, ns);
+                double e = test_max_rel_err(full + start, want, ns);
                 CHECK_MSG(e <= REL_TOL, "%s: sigmas_schedule max rel err %.3g", name, e);
                 printf("  %-32s %-12s %2lld sigmas, max rel err %.2e\n", name, sampler_name, (long long)ns, e);
             }

@@ -131,6 +131,29 @@ double test_max_abs_diff(const float *a, const float *b, int64_t n)
     return m;
 }
 
+double test_max_rel_err(const float *got, const float *want, int64_t n)
+{
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]), scale = fabs((double)want[i]);
+        double e = scale > 0 ? d / scale : d;
+        if (e > worst || e != e)
+            worst = e != e ? INFINITY : e;
+    }
+    return worst;
+}
+
+mend_tf *test_open_shared(const char *rel)
+{
+    const char *path = test_shared(rel);
+    if (!path)
+        return NULL;
+    mend_err err = {0};
+    mend_tf *f = NULL;
+    CHECK_OK(mend_tf_open(path, &f, &err), &err);
+    return f;
+}
+
 float *test_load_f32(const mend_tf *f, const char *name, int64_t *numel)
 {
     const mend_tf_tensor *t = mend_tf_find(f, name);
