@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 #include "core/err.h"
 #include "io/tensorfile.h"
@@ -93,6 +94,13 @@ int test_run(const char *cmd, const char *out_path);
 
 /* Reads a whole file into a NUL-terminated buffer (caller frees). */
 char *test_read_file(const char *path, size_t *len);
+
+/* `$MEND_BIN serve --port 0 --threads 2 ARGS...` (args NULL-terminated) as
+ * a child process; *port from the first line it prints, waited for up to
+ * 60 s. Returns the pid, or -1 (the child stopped) when it did not start. */
+pid_t test_serve_start(const char *const *args, int *port);
+/* SIGTERM, then SIGKILL after 10 s; *pid becomes 0. */
+void test_serve_stop(pid_t *pid);
 
 /* A fresh temporary directory for this test binary. */
 const char *test_tmpdir(void);

@@ -30,51 +30,15 @@ static int server_port;
 
 static void stop_server(void)
 {
-    if (server_pid <= 0)
-        return;
-    kill(server_pid, SIGTERM);
-    waitpid(server_pid, NULL, 0);
-    server_pid = 0;
+    test_serve_stop(&server_pid);
 }
 
-/* `mend serve --port 0 --models-dir DIR [--vocab V]`; the port is the number
- * after the last ':' of the first line it prints. */
+/* `mend serve --port 0 --models-dir DIR [--vocab V]`. */
 static int start_server(const char *models_dir, const char *vocab)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
-        return 0;
-    pid_t pid = fork();
-    if (pid < 0)
-        return 0;
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl(test_mend_bin(), test_mend_bin(), "serve", "--port", "0", "--threads", "2", "--models-dir", models_dir,
-              vocab ? "--vocab" : (char *)NULL, vocab, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    server_pid = pid;
-    char line[256] = "";
-    size_t got = 0;
-    for (int i = 0; i < 600 && !strchr(line, '\n'); i++) { /* up to 60 s */
-        struct pollfd p = {fds[0], POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t r = read(fds[0], line + got, sizeof line - 1 - got);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-        line[got] = '\0';
-    }
-    close(fds[0]);
-    const char *colon = strrchr(line, ':');
-    server_port = colon ? atoi(colon + 1) : 0;
-    if (server_port <= 0)
-        stop_server();
-    return server_port > 0;
+    const char *args[] = {"--models-dir", models_dir, vocab ? "--vocab" : NULL, vocab, NULL};
+    server_pid = test_serve_start(args, &server_port);
+    return server_pid > 0;
 }
 
 /* The response body (malloc'd) and *status, or NULL. */

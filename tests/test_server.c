@@ -40,19 +40,7 @@ static server servers[2];
 
 static void stop_server(server *sv)
 {
-    if (sv->pid <= 0)
-        return;
-    kill(sv->pid, SIGTERM);
-    for (int i = 0; i < 100; i++) { /* up to 5 s, then SIGKILL */
-        if (waitpid(sv->pid, NULL, WNOHANG) == sv->pid) {
-            sv->pid = 0;
-            return;
-        }
-        usleep(50000);
-    }
-    kill(sv->pid, SIGKILL);
-    waitpid(sv->pid, NULL, 0);
-    sv->pid = 0;
+    test_serve_stop(&sv->pid);
 }
 
 static void stop_all(void)
@@ -64,47 +52,8 @@ static void stop_all(void)
 /* Starts `mend serve --port 0 ARGS...` and reads the port it prints. */
 static int start_server(server *sv, const char *const *args)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
-        return 0;
-    pid_t pid = fork();
-    if (pid < 0)
-        return 0;
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        const char *argv[32] = {test_mend_bin(), "serve", "--port", "0", "--threads", "2"};
-        int n = 6;
-        for (int i = 0; args[i] && n < 31; i++)
-            argv[n++] = args[i];
-        argv[n] = NULL;
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    sv->pid = pid;
-    char line[256] = "";
-    size_t got = 0;
-    for (int waited = 0; waited < 600 && !strchr(line, '\n'); waited++) { /* up to 60 s */
-        struct pollfd p = {fds[0], POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t r = read(fds[0], line + got, sizeof line - 1 - got);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-        line[got] = '\0';
-    }
-    close(fds[0]);
-    const char *colon = strrchr(line, ':');
-    sv->port = colon ? atoi(colon + 1) : 0;
-    if (sv->port <= 0) {
-        fprintf(stderr, "server did not start: '%s'\n", line);
-        stop_server(sv);
-        return 0;
-    }
-    return 1;
+    sv->pid = test_serve_start(args, &sv->port);
+    return sv->pid > 0;
 }
 
 /* ---- HTTP client --------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include "test.h"
 
 #include "server/auth.c"
+#include "server/b64.c" /* srv_b64_value, used by auth.c */
 #include "io/image.h"
 
 #include <zlib.h>

@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <stdarg.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -208,6 +210,68 @@ char *test_read_file(const char *path, size_t *len)
     if (len)
         *len = got;
     return buf;
+}
+
+void test_serve_stop(pid_t *pid)
+{
+    if (*pid <= 0)
+        return;
+    kill(*pid, SIGTERM);
+    for (int i = 0; i < 500; i++) { /* up to 10 s, then SIGKILL */
+        if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+            *pid = 0;
+            return;
+        }
+        poll(NULL, 0, 20);
+    }
+    kill(*pid, SIGKILL);
+    waitpid(*pid, NULL, 0);
+    *pid = 0;
+}
+
+pid_t test_serve_start(const char *const *args, int *port)
+{
+    int fds[2];
+    *port = 0;
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        const char *argv[48] = {test_mend_bin(), "serve", "--port", "0", "--threads", "2"};
+        int n = 6;
+        for (int i = 0; args && args[i] && n < 47; i++)
+            argv[n++] = args[i];
+        argv[n] = NULL;
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    char line[256] = "";
+    size_t got = 0;
+    for (int waited = 0; waited < 600 && !strchr(line, '\n'); waited++) { /* up to 60 s */
+        struct pollfd p = {fds[0], POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t r = read(fds[0], line + got, sizeof line - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        line[got] = '\0';
+    }
+    close(fds[0]);
+    const char *colon = strrchr(line, ':');
+    *port = colon ? atoi(colon + 1) : 0;
+    if (*port <= 0) {
+        fprintf(stderr, "mend serve did not start: '%s'\n", line);
+        test_serve_stop(&pid);
+        return -1;
+    }
+    return pid;
 }
 
 const char *test_tmpdir(void)

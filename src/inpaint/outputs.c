@@ -130,28 +130,6 @@ mend_status mend_output_path(const char *outdir, const char *kind, int64_t seed,
     return MEND_OK;
 }
 
-/* The one model-name rule (infotext "Model", the API's sd_model_name): the
- * last path component without trailing slashes and without a checkpoint
- * extension (a diffusers folder keeps its whole name). */
-char *mend_model_name(const char *path)
-{
-    size_t end = strlen(path);
-    while (end > 1 && path[end - 1] == '/')
-        end--;
-    size_t start = end;
-    while (start > 0 && path[start - 1] != '/')
-        start--;
-    static const char *const exts[] = {".safetensors", ".ckpt", ".pth", ".pt", ".bin"};
-    for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
-        size_t k = strlen(exts[i]);
-        if (end - start > k && !strncmp(path + end - k, exts[i], k)) {
-            end -= k;
-            break;
-        }
-    }
-    return strndup(path + start, end - start);
-}
-
 /* Removes "*.tmp-*" files (writes cut short by a kill -9) from one folder;
  * returns how many. */
 static int clean_folder(const char *dir)

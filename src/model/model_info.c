@@ -189,3 +189,21 @@ char *mend_model_title(const char *path)
         start--;
     return strndup(path + start, end - start);
 }
+
+/* The one model-name rule (infotext "Model", the API's sd_model_name): the
+ * title without a checkpoint extension (a diffusers folder keeps its whole
+ * name). */
+char *mend_model_name(const char *path)
+{
+    char *name = mend_model_title(path);
+    static const char *const exts[] = {".safetensors", ".ckpt", ".pth", ".pt", ".bin"};
+    size_t n = name ? strlen(name) : 0;
+    for (size_t i = 0; name && i < sizeof exts / sizeof *exts; i++) {
+        size_t k = strlen(exts[i]);
+        if (n > k && !strcmp(name + n - k, exts[i])) {
+            name[n - k] = '\0';
+            break;
+        }
+    }
+    return name;
+}

@@ -10,19 +10,10 @@
 #include <string.h>
 #include <strings.h>
 
+/* The standard alphabet only: no URL-safe digits in a Basic header. */
 static int b64_value(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    return c == '-' || c == '_' ? -1 : srv_b64_value(c);
 }
 
 /* Strict base64 (RFC 4648 with padding, no whitespace). Returns the decoded

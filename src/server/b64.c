@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int b64_value(unsigned char c)
+int srv_b64_value(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -37,7 +37,7 @@ uint8_t *srv_b64_decode(const char *text, size_t len, size_t *out_len)
             pad++;
             continue;
         }
-        int v = b64_value(c);
+        int v = srv_b64_value(c);
         if (v < 0 || pad) { /* a bad character, or data after padding */
             free(out);
             return NULL;

@@ -141,6 +141,8 @@ mend_status srv_load_model(srv_server *s, const char *path, mend_err *err);
 
 /* ---------------- base64 (b64.c) ---------------- */
 
+/* A base64 digit's value (the URL-safe '-' and '_' too), or -1. */
+int srv_b64_value(unsigned char c);
 /* Decodes standard base64 (padding optional, whitespace skipped). NULL when
  * the text is not base64. */
 uint8_t *srv_b64_decode(const char *text, size_t len, size_t *out_len);

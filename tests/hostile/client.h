@@ -41,65 +41,14 @@ static double now_s(void)
 
 static void stop_server(server *sv)
 {
-    if (sv->pid <= 0)
-        return;
-    kill(sv->pid, SIGTERM);
-    for (double t0 = now_s(); now_s() - t0 < 10;) { /* then SIGKILL */
-        if (waitpid(sv->pid, NULL, WNOHANG) == sv->pid) {
-            sv->pid = 0;
-            return;
-        }
-        poll(NULL, 0, 20);
-    }
-    kill(sv->pid, SIGKILL);
-    waitpid(sv->pid, NULL, 0);
-    sv->pid = 0;
+    test_serve_stop(&sv->pid);
 }
 
 /* Starts `mend serve --port 0 --threads 2 ARGS...`; waits (up to 60 s) for the line naming the port. */
 static int start_server(server *sv, const char *const *args)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
-        return 0;
-    pid_t pid = fork();
-    if (pid < 0)
-        return 0;
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        const char *argv[40] = {test_mend_bin(), "serve", "--port", "0", "--threads", "2"};
-        int n = 6;
-        for (int i = 0; args[i] && n < 39; i++)
-            argv[n++] = args[i];
-        argv[n] = NULL;
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    sv->pid = pid;
-    char line[256] = "";
-    size_t got = 0;
-    for (double t0 = now_s(); now_s() - t0 < 60 && !strchr(line, '\n');) {
-        struct pollfd p = {fds[0], POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t r = read(fds[0], line + got, sizeof line - 1 - got);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-        line[got] = '\0';
-    }
-    close(fds[0]);
-    const char *colon = strrchr(line, ':');
-    sv->port = colon ? atoi(colon + 1) : 0;
-    if (sv->port <= 0) {
-        fprintf(stderr, "server did not start: '%s'\n", line);
-        stop_server(sv);
-        return 0;
-    }
-    return 1;
+    sv->pid = test_serve_start(args, &sv->port);
+    return sv->pid > 0;
 }
 
 /* A loopback connection with send/receive timeouts of `seconds`; -1 on failure. */
