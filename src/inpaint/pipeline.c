@@ -517,34 +517,6 @@ done:
     return s;
 }
 
-/* An image given to the job must hold pixels; a mask must match its image
- * (spec §15.3: A1111 would apply a mask-derived crop to a differently sized
- * image, so mend refuses instead of guessing a resize). */
-static mend_status check_image(const mend_image *img, const char *field, mend_err *err)
-{
-    if (!img->data || img->width < 1 || img->height < 1)
-        return mend_fail(err, MEND_E_ARG, "%s: empty image (%dx%d, no pixels)", field, img->width, img->height);
-    if (img->channels != 1 && img->channels != 3 && img->channels != 4)
-        return mend_fail(err, MEND_E_ARG, "%s: %d channels; expected 1 (grey), 3 (RGB) or 4 (RGBA)", field,
-                         img->channels);
-    return MEND_OK;
-}
-
-static mend_status check_inputs(const mend_gen_inputs *in, mend_err *err)
-{
-    if (in->mask && !in->init_image)
-        return mend_fail(err, MEND_E_ARG, "mask: a mask needs an init_image");
-    if (in->init_image)
-        MEND_TRY(check_image(in->init_image, "init_image", err));
-    if (!in->mask)
-        return MEND_OK;
-    MEND_TRY(check_image(in->mask, "mask", err));
-    if (in->mask->width != in->init_image->width || in->mask->height != in->init_image->height)
-        return mend_fail(err, MEND_E_ARG, "mask: %dx%d, but init_image is %dx%d; the mask must have the size of the "
-                         "image", in->mask->width, in->mask->height, in->init_image->width, in->init_image->height);
-    return MEND_OK;
-}
-
 /* Everything before sampling: checks, seeds, conditioning, init latent,
  * latent mask, masked content, 9-channel conditioning. On failure the
  * caller still calls job_free and mend_gen_output_free. */
@@ -557,7 +529,7 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
         return mend_fail(err, MEND_E_ARG, "%s: the model needs its UNet, VAE, text encoder and vocabulary loaded",
                          m->path);
     MEND_TRY(mend_gen_params_validate(p, in->init_image != NULL, err));
-    MEND_TRY(check_inputs(in, err));
+    MEND_TRY(mend_gen_inputs_check(in, err));
     if (mend_model_set_precision(m, p->precision, &out->precision, err) != MEND_OK)
         return mend_err_wrap(err, "precision");
     MEND_TRY(mend_gen_memory_check(m, p, in->init_image ? in->init_image->width : 0,
@@ -621,21 +593,4 @@ mend_status mend_generate_init_latent(mend_sd_model *m, const mend_gen_params *p
     job_free(&j);
     mend_gen_output_free(&out);
     return s;
-}
-
-void mend_gen_output_free(mend_gen_output *o)
-{
-    if (!o)
-        return;
-    int total = o->images ? o->count : 0;
-    for (int i = 0; i < total; i++)
-        mend_image_free(&o->images[i]);
-    for (int i = 0; o->infotexts && i < o->count; i++)
-        free(o->infotexts[i]);
-    free(o->images);
-    free(o->seeds);
-    free(o->subseeds);
-    free(o->infotexts);
-    free(o->comment);
-    memset(o, 0, sizeof *o);
 }

@@ -95,7 +95,6 @@ static mend_status new_value(vm *m, pk_kind kind, int32_t *out)
     return MEND_OK;
 }
 
-static int is_container(int kind) { return kind == PK_TUPLE || kind == PK_LIST || kind == PK_SET || kind == PK_DICT; }
 
 /* Appends items[0..n) to container `c`. */
 static mend_status add_items(vm *m, int32_t c, const int32_t *items, int n)
@@ -590,43 +589,4 @@ mend_status pk_load(const uint8_t *data, size_t len, pk_allow_fn allow, const ch
     if (s != MEND_OK)
         pk_free(g);
     return s;
-}
-
-void pk_free(pk_graph *g)
-{
-    for (int32_t i = 0; i < g->count; i++)
-        if (is_container(g->v[i].kind))
-            free(g->v[i].u.items);
-    free(g->v);
-    memset(g, 0, sizeof *g);
-    g->root = -1;
-}
-
-const pk_value *pk_get(const pk_graph *g, int32_t index)
-{
-    return index >= 0 && index < g->count ? &g->v[index] : NULL;
-}
-
-int pk_is(const pk_graph *g, int32_t index, pk_kind kind)
-{
-    const pk_value *v = pk_get(g, index);
-    return v && v->kind == kind;
-}
-
-int pk_str_eq(const pk_graph *g, int32_t index, const char *s)
-{
-    const pk_value *v = pk_get(g, index);
-    return v && v->kind == PK_STR && v->u.s.len == strlen(s) && memcmp(v->u.s.p, s, v->u.s.len) == 0;
-}
-
-const char *pk_global_name(const pk_graph *g, int32_t index, char *buf, size_t size)
-{
-    const pk_value *v = pk_get(g, index);
-    const pk_value *a = v && v->kind == PK_GLOBAL ? pk_get(g, v->u.ref.a) : NULL;
-    const pk_value *b = v && v->kind == PK_GLOBAL ? pk_get(g, v->u.ref.b) : NULL;
-    if (a && b)
-        snprintf(buf, size, "%.*s.%.*s", (int)a->u.s.len, a->u.s.p, (int)b->u.s.len, b->u.s.p);
-    else
-        snprintf(buf, size, "?");
-    return buf;
 }

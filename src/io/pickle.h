@@ -34,6 +34,13 @@ typedef enum pk_kind {
     PK_PERSID, /* u.ref.a: the persistent id */
 } pk_kind;
 
+/* Containers (tuple, list, set, dict) own an item array; other values
+ * point into the pickle's bytes. */
+static inline int pk_is_container_kind(int kind)
+{
+    return kind == PK_TUPLE || kind == PK_LIST || kind == PK_SET || kind == PK_DICT;
+}
+
 typedef struct pk_value {
     uint8_t kind;
     int32_t n, cap;

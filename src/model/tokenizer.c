@@ -24,7 +24,6 @@
 #include <zlib.h>
 
 #define CLIP_MAX_MERGES (49152 - 256 - 2) /* as both reference tokenizers slice */
-#define VOCAB_MAX_BYTES ((size_t)256 << 20)
 
 typedef struct merge_slot {
     uint64_t key; /* left << 32 | right; EMPTY_KEY when free */
@@ -164,62 +163,6 @@ static int is_file(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Reads a file whole, decompressing gzip; the buffer is NUL-terminated. */
-static mend_status read_text(const char *path, int gzipped, char **out, size_t *len, mend_err *err)
-{
-    if (!is_file(path))
-        return mend_fail(err, MEND_E_IO, "%s: cannot open CLIP vocabulary file (missing or not a regular file)",
-                         path);
-    gzFile gz = gzopen(path, "rb");
-    if (!gz)
-        return mend_fail(err, MEND_E_IO, "%s: cannot open CLIP vocabulary file", path);
-    if (gzipped && gzdirect(gz)) { /* zlib would read a non-gzip file as is */
-        gzclose_r(gz);
-        return mend_fail(err, MEND_E_FORMAT, "%s: not a gzip file", path);
-    }
-    size_t cap = 1 << 20, n = 0;
-    char *buf = malloc(cap + 1);
-    int got = 1;
-    while (buf && got > 0) {
-        if (n == cap) {
-            char *nb = cap < VOCAB_MAX_BYTES ? realloc(buf, 2 * cap + 1) : NULL;
-            if (!nb) {
-                free(buf);
-                gzclose_r(gz);
-                return mend_fail(err, MEND_E_FORMAT, "%s: too large for a CLIP vocabulary", path);
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        got = gzread(gz, buf + n, (unsigned)(cap - n));
-        if (got > 0)
-            n += (size_t)got;
-    }
-    int zerr = Z_OK;
-    const char *zmsg = buf ? gzerror(gz, &zerr) : "";
-    char msg[256];
-    size_t plen = strlen(path); /* zlib prefixes its message with the path */
-    if (zmsg && strncmp(zmsg, path, plen) == 0 && zmsg[plen] == ':')
-        zmsg += plen + (zmsg[plen + 1] == ' ' ? 2 : 1);
-    snprintf(msg, sizeof msg, "%s", zmsg ? zmsg : "");
-    int close_status = gzclose_r(gz);
-    if (!buf)
-        return mend_fail(err, MEND_E_NOMEM, "%s: out of memory reading the vocabulary", path);
-    if (got < 0 || (zerr != Z_OK && zerr != Z_STREAM_END) || close_status != Z_OK) {
-        free(buf);
-        return mend_fail(err, MEND_E_FORMAT, "%s: corrupt or truncated %s (%s)", path, gzipped ? "gzip file" : "file",
-                         msg[0] ? msg : "read error");
-    }
-    buf[n] = '\0';
-    if (memchr(buf, '\0', n)) {
-        free(buf);
-        return mend_fail(err, MEND_E_FORMAT, "%s: contains NUL bytes; not a CLIP vocabulary", path);
-    }
-    *out = buf;
-    *len = n;
-    return MEND_OK;
-}
-
 /* ---- merges text ---- */
 
 typedef struct merge_line {
@@ -352,7 +295,7 @@ static mend_status load_merges_file(mend_tokenizer *t, const char *path, int bui
     size_t len = 0;
     merge_line *m = NULL;
     int count = 0;
-    MEND_TRY(read_text(path, ends_with(path, ".gz"), &text, &len, err));
+    MEND_TRY(mend_tok_read_text(path, ends_with(path, ".gz"), &text, &len, err));
     mend_status s = parse_merges(path, text, &m, &count, err);
     if (s == MEND_OK && build_vocab)
         s = vocab_from_merges(t, path, m, count, err);
@@ -371,7 +314,7 @@ static mend_status vocab_from_json(mend_tokenizer *t, const char *path, mend_err
 {
     char *text = NULL;
     size_t len = 0;
-    MEND_TRY(read_text(path, 0, &text, &len, err));
+    MEND_TRY(mend_tok_read_text(path, 0, &text, &len, err));
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
     if (!cJSON_IsObject(root)) {

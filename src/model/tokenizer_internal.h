@@ -1,5 +1,5 @@
-/* Text side of the CLIP tokenizer (tokenizer_text.c), shared with the BPE
- * side (tokenizer.c). */
+/* Text side of the CLIP tokenizer (tokenizer_text.c) and vocabulary file
+ * reading (tokenizer_file.c), shared with the BPE side (tokenizer.c). */
 #ifndef MEND_MODEL_TOKENIZER_INTERNAL_H
 #define MEND_MODEL_TOKENIZER_INTERNAL_H
 
@@ -26,5 +26,9 @@ typedef struct mend_pretoken {
  * \p{L}+ | \p{N} | [^\s\p{L}\p{N}]+  (alternatives tried in that order,
  * whitespace skipped). Returns 0 when there is none. */
 int mend_tok_next(const uint32_t *cps, size_t n, size_t *pos, mend_pretoken *out);
+
+/* Reads a vocabulary file whole (gunzipped when gzipped), NUL-terminated;
+ * a missing, corrupt, oversized or NUL-holding file is a clear error. */
+mend_status mend_tok_read_text(const char *path, int gzipped, char **out, size_t *len, mend_err *err);
 
 #endif
