@@ -479,6 +479,43 @@ TEST(alloc_limits)
     CHECK(img.data == NULL);
 }
 
+/* Sizes from headers alone: PNG IHDR and JPEG SOF (after APPn segments),
+ * and clear errors for what is not one. */
+TEST(probe_reads_sizes_from_headers)
+{
+    mend_image img = {0};
+    mend_err err = {0};
+    CHECK_OK(mend_image_alloc(&img, 37, 21, 3, &err), &err);
+    uint8_t *png = NULL;
+    size_t png_len = 0, jpg_len = 0;
+    CHECK_OK(mend_image_encode_png(&img, NULL, 0, &png, &png_len, &err), &err);
+    uint8_t *jpg = img.data ? encode_jpeg(&img, 90, &jpg_len) : NULL;
+    int w = 0, h = 0;
+    if (png) {
+        CHECK_OK(mend_image_probe(png, png_len, "p.png", &w, &h, &err), &err);
+        CHECK(w == 37 && h == 21);
+        /* a header claiming 100000 x 100000 is read as such: the caller refuses it */
+        uint8_t big[24];
+        memcpy(big, png, 24);
+        big[16] = 0, big[17] = 1, big[18] = 0x86, big[19] = 0xa0;
+        big[20] = 0, big[21] = 1, big[22] = 0x86, big[23] = 0xa0;
+        CHECK_OK(mend_image_probe(big, 24, "big.png", &w, &h, &err), &err);
+        CHECK(w == 100000 && h == 100000);
+        CHECK(mend_image_probe(png, 20, "cut.png", &w, &h, &err) == MEND_E_FORMAT && strstr(err.msg, "cut.png"));
+    }
+    CHECK(jpg != NULL);
+    if (jpg) {
+        CHECK_OK(mend_image_probe(jpg, jpg_len, "j.jpg", &w, &h, &err), &err);
+        CHECK(w == 37 && h == 21);
+        CHECK(mend_image_probe(jpg, 4, "cut.jpg", &w, &h, &err) == MEND_E_FORMAT && strstr(err.msg, "SOF"));
+    }
+    CHECK(mend_image_probe("GIF89a....", 10, "x.gif", &w, &h, &err) == MEND_E_FORMAT && strstr(err.msg, "x.gif"));
+    CHECK(mend_image_probe(NULL, 0, NULL, &w, &h, &err) == MEND_E_FORMAT && w == 0 && h == 0);
+    free(png);
+    free(jpg);
+    mend_image_free(&img);
+}
+
 int main(void)
 {
     RUN(reference_photos_decode_like_pil);
@@ -490,5 +527,6 @@ int main(void)
     RUN(bad_inputs_fail_cleanly);
     RUN(atomic_save);
     RUN(alloc_limits);
+    RUN(probe_reads_sizes_from_headers);
     return test_summary();
 }

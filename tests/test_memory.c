@@ -185,6 +185,35 @@ TEST(cli_refuses_over_max_memory)
     }
 }
 
+TEST(sizes_parse_and_bad_ones_are_refused)
+{
+    struct {
+        const char *text;
+        uint64_t want; /* 0: refused */
+    } cases[] = {{"512M", 512ull << 20}, {"6G", 6ull << 30}, {"1.5GiB", 3ull << 29}, {"64k", 64ull << 10},
+                 {"4096", 4096ull << 20}, {"2TB", 2ull << 40}, {"abc", 0}, {"", 0}, {"-1G", 0}, {"5Q", 0},
+                 {"12i", 0}, {"3GiBx", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        uint64_t got = 0;
+        int ok = mend_parse_bytes(cases[i].text, &got);
+        CHECK_MSG(cases[i].want ? ok && got == cases[i].want : !ok, "'%s' -> %d, %llu", cases[i].text, ok,
+                  (unsigned long long)got);
+    }
+    mend_sd_model *m = load();
+    if (!m)
+        return;
+    mend_gen_params p = job(64, 64, 1);
+    mend_err err = {0};
+    setenv("MEND_MAX_MEMORY", "lots", 1);
+    mend_status s = mend_gen_memory_check(m, &p, 0, 0, &err);
+    CHECK_MSG(s == MEND_E_ARG && strstr(err.msg, "MEND_MAX_MEMORY='lots'"), "%s: %s", mend_status_name(s), err.msg);
+    setenv("MEND_MAX_MEMORY", "1M", 1);
+    CHECK(mend_gen_memory_check(m, &p, 0, 0, &err) == MEND_E_LIMIT && strstr(err.msg, "--max-memory"));
+    unsetenv("MEND_MAX_MEMORY");
+    CHECK_OK(mend_gen_memory_check(m, &p, 0, 0, &err), &err);
+    mend_sd_free(m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 6 && !strcmp(argv[1], "--measure"))
@@ -193,5 +222,6 @@ int main(int argc, char **argv)
     RUN(estimate_grows_with_the_job);
     RUN(job_over_the_limit_is_refused_before_work);
     RUN(cli_refuses_over_max_memory);
+    RUN(sizes_parse_and_bad_ones_are_refused);
     return test_summary();
 }

@@ -305,6 +305,7 @@ TEST(bad_requests)
     expect_error("bad base64", i2i, "{\"init_images\": [\"@@@not base64@@@\"]}", 400, "Invalid encoded image");
     expect_error("not an image", i2i, "{\"init_images\": [\"aGVsbG8gd29ybGQ=\"]}", 400, "Invalid encoded image");
     expect_error("URL image", i2i, "{\"init_images\": [\"https://example.com/a.png\"]}", 400, "URL");
+    expect_error("init image not a string", i2i, "{\"init_images\": [5]}", 422, "str type expected");
     char *body = strdupf("{\"init_images\": [\"%s\"], \"mask\": \"%s\", \"width\": 64, \"height\": 64}", init64,
                          small64);
     expect_error("mask of another size", i2i, body, 400, "same size");

@@ -468,6 +468,36 @@ TEST(kill_9_during_a_save)
     stop_server(&saver_sv);
 }
 
+/* Memory admission over HTTP: a job whose estimate is over the limit
+ * (MEND_MAX_MEMORY for the server process) is 413 with A1111's error shape,
+ * before any work, and the server goes on answering. */
+TEST(job_over_the_memory_limit_is_413)
+{
+    const char *vocab = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
+    if (!vocab)
+        return;
+    char dir[1024], cmd[2600];
+    snprintf(dir, sizeof dir, "%s/models-limited", test_tmpdir());
+    mkdir(dir, 0755);
+    snprintf(cmd, sizeof cmd, "'%s' tools make-model --arch sd1 --size tiny --dtype f16 --seed 1 '%s/a.safetensors'",
+             test_mend_bin(), dir);
+    CHECK(test_run(cmd, NULL) == 0);
+    const char *args[] = {"--models-dir", dir, "--vocab", vocab, NULL};
+    server limited = {0};
+    setenv("MEND_MAX_MEMORY", "1M", 1);
+    int started = start_server(&limited, args);
+    unsetenv("MEND_MAX_MEMORY");
+    CHECK(started);
+    if (!started)
+        return;
+    reply r = request(&limited, "POST", "/sdapi/v1/txt2img", "{\"steps\": 1, \"width\": 64, \"height\": 64}", 60);
+    CHECK_MSG(r.status == 413 && r.json && r.body && strstr(r.body, "GiB") && strstr(r.body, "--max-memory"),
+              "over the memory limit: %d %.300s", r.status, r.body ? r.body : "(no reply)");
+    reply_free(&r);
+    CHECK(still_up(&limited));
+    stop_server(&limited);
+}
+
 int main(void)
 {
     atexit(stop_all);
@@ -492,5 +522,6 @@ int main(void)
     }
     stop_all();
     RUN(kill_9_during_a_save);
+    RUN(job_over_the_memory_limit_is_413);
     return test_summary();
 }

@@ -76,17 +76,18 @@ int mend_parse_bytes(const char *s, uint64_t *out)
     if (end == s || !(v > 0) || v > 1e15)
         return 0;
     double unit = (double)(1 << 20); /* a plain number is MiB */
-    switch (*end) {
-    case 'k': case 'K': unit = 1024.0, end++; break;
-    case 'm': case 'M': unit = (double)(1 << 20), end++; break;
-    case 'g': case 'G': unit = (double)(1 << 30), end++; break;
-    case 't': case 'T': unit = 1099511627776.0, end++; break;
-    default: break;
+    const char *units = "kmgt";
+    const char *u = *end ? strchr(units, *end | 0x20) : NULL;
+    if (u) {
+        unit = 1024.0;
+        for (const char *k = units; k < u; k++)
+            unit *= 1024.0;
+        end++;
+        if (*end == 'i') /* KiB, MiB, ... */
+            end++;
+        if (*end == 'B' || *end == 'b')
+            end++;
     }
-    if (*end == 'i' && end[-1] != 'i')
-        end++;
-    if (*end == 'B' || *end == 'b')
-        end++;
     if (*end)
         return 0;
     *out = (uint64_t)(v * unit);
@@ -131,6 +132,10 @@ static double gib(uint64_t b)
 mend_status mend_gen_memory_check(const mend_sd_model *m, const mend_gen_params *p, int init_width, int init_height,
                                   mend_err *err)
 {
+    const char *env = getenv("MEND_MAX_MEMORY");
+    uint64_t env_bytes = 0;
+    if (!g_limit && env && *env && !mend_parse_bytes(env, &env_bytes))
+        return mend_fail(err, MEND_E_ARG, "MEND_MAX_MEMORY='%s': expected a size such as 6G or 512M", env);
     uint64_t need = mend_gen_memory_estimate(m, p, init_width, init_height), limit = mend_memory_limit();
     if (need <= limit)
         return MEND_OK;

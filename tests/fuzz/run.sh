@@ -24,7 +24,7 @@ for bin in "$build"/tests/fuzz/fuzz_*; do
   [ -x "$bin" ] || continue
   name=$(basename "$bin")
   mkdir -p "$work/$name"
-  printf '\x14a (cat:1.2) [dog:fox:0.5] AND b BREAK c [[x]]' > "$work/$name/seed-prompt"
+  [ "$name" != fuzz_prompt ] || printf '\x14a (cat:1.2) [dog:fox:0.5] AND b BREAK c [[x]]' > "$work/$name/seed-prompt"
   dirs=("$work/$name")
   for d in $(seeds_for "$name"); do [ -d "$d" ] && dirs+=("$d"); done
   echo "== $name: ${secs}s"
