@@ -96,17 +96,6 @@ static char *http(const char *method, const char *path, const char *body, int *s
 
 /* ---- the command line ---------------------------------------------------- */
 
-/* Runs `mend ARGS`; returns the exit code, *out = stdout + stderr. */
-static int run_mend(const char *args, char **out)
-{
-    char cmd[4096], file[512];
-    snprintf(file, sizeof file, "%s/cli-out.txt", test_tmpdir());
-    snprintf(cmd, sizeof cmd, "'%s' %s", test_mend_bin(), args);
-    int rc = test_run(cmd, file);
-    *out = test_read_file(file, NULL);
-    return rc;
-}
-
 /* The command whose scope the entry has, with inputs that fail only after
  * every option was checked. */
 static const char *cli_command(const mend_param_desc *d)
@@ -147,7 +136,7 @@ static void check_cli(const mend_param_desc *d, double v, const char *expect)
         return;
     number_text(d, v, val, sizeof val);
     snprintf(args, sizeof args, "%s --%s %s", cli_command(d), flag, val);
-    int rc = run_mend(args, &out);
+    int rc = test_run_mend(args, &out);
     if (expect)
         CHECK_MSG(rc == 2 && out && strstr(out, expect), "CLI --%s %s: wanted '%s', got rc %d: %s", flag, val, expect,
                   rc, out ? out : "");
@@ -259,7 +248,7 @@ TEST(table_json_matches_the_library)
 TEST(cli_help_shows_the_defaults)
 {
     char *out = NULL;
-    CHECK(run_mend("inpaint --help", &out) == 0 && out);
+    CHECK(test_run_mend("inpaint --help", &out) == 0 && out);
     mend_gen_params ui;
     mend_gen_params_default(&ui);
     for (int i = 0; out && i < mend_param_count(); i++) {
@@ -410,7 +399,7 @@ TEST(sampler_registry)
     char *text = http("GET", "/sdapi/v1/samplers", NULL, &status), *help = NULL;
     cJSON *list = text ? cJSON_Parse(text) : NULL;
     CHECK(status == 200 && cJSON_GetArraySize(list) == mend_samplers_count());
-    CHECK(run_mend("txt2img --help", &help) == 0 && help);
+    CHECK(test_run_mend("txt2img --help", &help) == 0 && help);
     for (int i = 0; i < mend_samplers_count(); i++) {
         mend_sampler_entry e = mend_samplers_at(i);
         CHECK_MSG(mend_sampler_resolve(e.name, NULL, &sa, &sc, &err) == MEND_OK && !strcmp(sa, e.name), "%s", e.name);

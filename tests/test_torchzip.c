@@ -61,7 +61,7 @@ TEST(sd_ckpt_layout_with_zip64_and_shared_storages)
          .shape = {3}, .how = FX_V3, .v3_dtype = "float16"},
     };
     fx_storage s[] = {{"0", f32, sizeof f32}, {"1", bf, sizeof bf}, {"2", ids, sizeof ids}, {"3", h, sizeof h}};
-    const char *path = tmp_path("sd.ckpt");
+    const char *path = test_tmp_path("sd.ckpt");
     if (!write_checkpoint(path, t, 6, s, 4, 1, Z_ZIP64))
         return;
     mend_tf *f = open_ok(path);
@@ -204,7 +204,7 @@ TEST(taesd_pth_matches_safetensors)
     char enc_pth[600], dec_pth[600];
     snprintf(enc_pth, sizeof enc_pth, "%s/taesd_encoder.pth", dir);
     snprintf(dec_pth, sizeof dec_pth, "%s/taesd_decoder.pth", dir);
-    const char *enc_st = tmp_path("taesd_encoder.safetensors"), *dec_st = tmp_path("taesd_decoder.safetensors");
+    const char *enc_st = test_tmp_path("taesd_encoder.safetensors"), *dec_st = test_tmp_path("taesd_decoder.safetensors");
     int ok = write_checkpoint(enc_pth, enc.t, enc.n, enc.s, enc.n, 0, 0) &&
              write_checkpoint(dec_pth, dec.t, dec.n, dec.s, dec.n, 0, 0) && write_safetensors(enc_st, &enc) &&
              write_safetensors(dec_st, &dec);
@@ -226,7 +226,7 @@ TEST(taesd_pth_matches_safetensors)
         CHECK(de == 0 && dd == 0);
 
         /* mend eval taesd-decode --model FOLDER picks taesd_decoder.pth */
-        const char *in = tmp_path("taesd_in.safetensors"), *outp = tmp_path("taesd_out.safetensors");
+        const char *in = test_tmp_path("taesd_in.safetensors"), *outp = test_tmp_path("taesd_out.safetensors");
         mend_st_writer *sw = mend_st_writer_new();
         CHECK_OK(mend_st_writer_add(sw, "x/latent", MEND_DT_F32, 4, (const int64_t[]){1, 4, LAT, LAT}, lat[1], 0,
                                     &err),
@@ -235,7 +235,7 @@ TEST(taesd_pth_matches_safetensors)
         mend_st_writer_free(sw);
         snprintf(cmd, sizeof cmd, "'%s' eval taesd-decode --model '%s' --in '%s' --out '%s'", test_mend_bin(), dir,
                  in, outp);
-        int rc = test_run(cmd, tmp_path("taesd_eval.log"));
+        int rc = test_run(cmd, test_tmp_path("taesd_eval.log"));
         CHECK_MSG(rc == 0, "%s exited %d", cmd, rc);
         mend_tf *got = rc == 0 ? open_ok(outp) : NULL;
         float *cli = got ? test_load_f32(got, "x/decoded01", NULL) : NULL;
@@ -308,7 +308,7 @@ TEST(tiny_sd_ckpt_matches_safetensors)
 {
     REQUIRE_SHARED(st_path, "models/tiny-sd1.f16.safetensors");
     mend_tf *st = open_ok(st_path);
-    const char *ckpt = tmp_path("tiny-sd1.ckpt");
+    const char *ckpt = test_tmp_path("tiny-sd1.ckpt");
     if (!st || !repack_as_ckpt(st, ckpt)) {
         mend_tf_close(st);
         return;

@@ -25,7 +25,7 @@ static void expect_error(const char *path, const char *phrase)
 static void expect_pickle_error(const char *name, const uint8_t *pkl, size_t n, const char *phrase)
 {
     fx_storage s[] = {{"0", A_VALUES, sizeof A_VALUES}};
-    const char *path = tmp_path(name);
+    const char *path = test_tmp_path(name);
     if (write_torch_file(path, pkl, n, s, 1, 0))
         expect_error(path, phrase);
 }
@@ -35,7 +35,7 @@ static void expect_tensor_error(const char *name, fx_tensor t, const char *phras
 {
     fx_storage s[] = {{"0", A_VALUES, sizeof A_VALUES}};
     t.name = "a";
-    const char *path = tmp_path(name);
+    const char *path = test_tmp_path(name);
     if (write_checkpoint(path, &t, 1, s, 1, 0, 0))
         expect_error(path, phrase);
 }
@@ -47,10 +47,10 @@ TEST(damaged_archives_are_rejected)
     char *bytes = good ? test_read_file(good, &n) : NULL;
     if (!bytes)
         return;
-    const char *p = tmp_path("truncated.pth");
+    const char *p = test_tmp_path("truncated.pth");
     if (save_bytes(p, bytes, n * 2 / 3))
         expect_error(p, "truncated");
-    p = tmp_path("tiny.pth");
+    p = test_tmp_path("tiny.pth");
     if (save_bytes(p, bytes, 10))
         expect_error(p, "too short");
     free(bytes);
@@ -60,13 +60,13 @@ TEST(damaged_archives_are_rejected)
                                    .ndim = 1, .shape = {6}}},
                 1, 0);
     fx_storage s[] = {{"0", A_VALUES, sizeof A_VALUES}};
-    p = tmp_path("no_pickle.pth");
+    p = test_tmp_path("no_pickle.pth");
     if (write_torch_file(p, w.b.d, w.b.n, s, 1, Z_NO_PKL))
         expect_error(p, "data.pkl");
-    p = tmp_path("compressed.pth");
+    p = test_tmp_path("compressed.pth");
     if (write_torch_file(p, w.b.d, w.b.n, s, 1, Z_COMPRESS_PKL))
         expect_error(p, "is compressed");
-    p = tmp_path("big_endian.pth");
+    p = test_tmp_path("big_endian.pth");
     if (write_torch_file(p, w.b.d, w.b.n, s, 1, Z_BIG_ENDIAN))
         expect_error(p, "little-endian");
     expect_pickle_error("cut_pickle.pth", w.b.d, w.b.n - 40, "truncated");
@@ -78,7 +78,7 @@ TEST(damaged_archives_are_rejected)
         }
     free(w.b.d);
 
-    p = tmp_path("legacy.pt");
+    p = test_tmp_path("legacy.pt");
     if (save_bytes(p, "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15))
         expect_error(p, "legacy");
 }
@@ -98,7 +98,7 @@ TEST(forbidden_globals_are_refused)
     expect_pickle_error("os_system.pth", (const uint8_t *)os, sizeof os - 1, "not allowed");
     mend_err err = {0};
     mend_tf *f = NULL;
-    CHECK(mend_tf_open(tmp_path("os_system.pth"), &f, &err) == MEND_E_FORMAT);
+    CHECK(mend_tf_open(test_tmp_path("os_system.pth"), &f, &err) == MEND_E_FORMAT);
     CHECK(strstr(err.msg, "no code in them is ever run") != NULL);
 }
 
@@ -199,7 +199,7 @@ TEST(damaged_variants_never_crash)
     buf z = {0};
     torch_zip(&z, w.b.d, w.b.n, s, 2, Z_ZIP64);
     free(w.b.d);
-    const char *path = tmp_path("fuzz.ckpt");
+    const char *path = test_tmp_path("fuzz.ckpt");
     uint8_t *v = malloc(z.n);
     int loaded = 0, failed = 0, unnamed = 0;
     rng_state = 2024;

@@ -389,15 +389,6 @@ int write_checkpoint(const char *path, const fx_tensor *t, int nt, const fx_stor
     return ok;
 }
 
-const char *tmp_path(const char *name)
-{
-    static char paths[8][512];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, sizeof paths[0], "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
 uint32_t rng_state = 12345;
 uint32_t rnd(void)
 {
@@ -423,7 +414,7 @@ const char *write_small(const char *name, int flags)
         {.name = "b", .storage = "HalfStorage", .key = "1", .storage_numel = 4, .ndim = 1, .shape = {4}},
     };
     fx_storage s[] = {{"0", A_VALUES, sizeof A_VALUES}, {"1", b_half, sizeof b_half}};
-    const char *path = tmp_path(name);
+    const char *path = test_tmp_path(name);
     return write_checkpoint(path, t, 2, s, 2, 0, flags) ? path : NULL;
 }
 

@@ -75,8 +75,6 @@ void torch_zip(buf *z, const uint8_t *pkl, size_t pn, const fx_storage *s, int n
 int save_bytes(const char *path, const void *d, size_t n);
 int write_torch_file(const char *path, const uint8_t *pkl, size_t pn, const fx_storage *s, int ns, int flags);
 int write_checkpoint(const char *path, const fx_tensor *t, int nt, const fx_storage *s, int ns, int wrap, int flags);
-/* NAME in the test's temporary folder (8 paths live at once). */
-const char *tmp_path(const char *name);
 uint32_t rnd(void);
 float rnd_unit(void); /* in [-1, 1) */
 
