@@ -232,10 +232,17 @@ TEST(table_json_matches_the_library)
         CHECK_MSG((d->flags & MEND_PARAM_API_NULL) ? cJSON_IsNull(ad) : json_default_is(ad, d, &api), "%s: API default",
                   d->name);
         if (d->type != MEND_PARAM_STRING) {
+            double api_min, api_max;
+            mend_param_api_range(d, &api_min, &api_max);
             CHECK_MSG(cJSON_GetObjectItem(e, "min")->valuedouble == d->min &&
                           cJSON_GetObjectItem(e, "max")->valuedouble == d->max &&
+                          cJSON_GetObjectItem(e, "api_min")->valuedouble == api_min &&
+                          cJSON_GetObjectItem(e, "api_max")->valuedouble == api_max &&
                           cJSON_GetObjectItem(e, "step")->valuedouble == d->step,
-                      "%s: range in the JSON", d->name);
+                      "%s: ranges in the JSON", d->name);
+            /* the page's sliders offer nothing the API refuses */
+            CHECK_MSG(api_min <= d->min && d->max <= api_max, "%s: UI range %g..%g outside the API's %g..%g",
+                      d->name, d->min, d->max, api_min, api_max);
             /* the defaults themselves are in range */
             CHECK_MSG(mend_param_check(&ui, d, NULL) == MEND_OK && mend_param_check(&api, d, NULL) == MEND_OK,
                       "%s: a default out of its own range", d->name);
@@ -290,8 +297,9 @@ TEST(api_options_are_the_defaults)
     free(text);
 }
 
-/* Both ends accepted, one step past each refused with the same message by
- * the library, the CLI and the API. */
+/* Both ends of the API range accepted, one step past each refused with the
+ * same message by the library, the CLI and the API (the page's JSON gives
+ * both ranges: checked in table_json_matches_the_library). */
 TEST(range_ends_everywhere)
 {
     int walked = 0;
@@ -300,7 +308,9 @@ TEST(range_ends_everywhere)
         if (d->type == MEND_PARAM_STRING)
             continue;
         walked++;
-        double ends[2] = {d->min, d->max}, past[2] = {d->min - d->step, d->max + d->step};
+        double min, max;
+        mend_param_api_range(d, &min, &max);
+        double ends[2] = {min, max}, past[2] = {min - d->step, max + d->step};
         for (int k = 0; k < 2; k++) {
             mend_gen_params p;
             mend_gen_params_default(&p);
@@ -360,8 +370,8 @@ TEST(infotext_round_trip)
     free(storage);
     /* a value the table refuses names the key and the parameter */
     mend_gen_params_default(&back);
-    CHECK(mend_params_from_infotext("x\nSteps: 151, Sampler: Euler", &back, NULL, NULL, &storage, &err) == MEND_E_ARG &&
-          strstr(err.msg, "infotext 'Steps'") && strstr(err.msg, "parameter 'steps': 151 is out of range 1..150"));
+    CHECK(mend_params_from_infotext("x\nSteps: 10001, Sampler: Euler", &back, NULL, NULL, &storage, &err) == MEND_E_ARG &&
+          strstr(err.msg, "infotext 'Steps'") && strstr(err.msg, "parameter 'steps': 10001 is out of range 1..10000"));
     free(storage);
     free(text);
 }
@@ -370,12 +380,12 @@ TEST(infotext_round_trip)
 TEST(api_infotext_field)
 {
     int status;
-    char *out = http("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 151, Sampler: Euler\"}", &status);
-    CHECK_MSG(status == 422 && out && strstr(out, "parameter 'steps': 151 is out of range 1..150"), "%d %s", status,
+    char *out = http("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 10001, Sampler: Euler\"}", &status);
+    CHECK_MSG(status == 422 && out && strstr(out, "parameter 'steps': 10001 is out of range 1..10000"), "%d %s", status,
               out ? out : "");
     free(out);
     /* the request's own field wins over the infotext's */
-    out = http("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 151\", \"steps\": 20}", &status);
+    out = http("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 10001\", \"steps\": 20}", &status);
     CHECK_MSG(status == 503 && out && !strstr(out, "parameter '"), "%d %s", status, out ? out : "");
     free(out);
 }

@@ -74,7 +74,7 @@ TEST(bad_parameters)
     p = base_params();
     p.steps = 0;
     expect_arg_error(m, &p, NULL, NULL, "steps");
-    p.steps = 151;
+    p.steps = 10001;
     expect_arg_error(m, &p, &img, &mask, "steps");
     float bad_strength[] = {-0.1f, 1.5f, NAN};
     for (int i = 0; i < 3; i++) {

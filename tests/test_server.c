@@ -126,7 +126,7 @@ TEST(bad_requests)
     free(jpeg64);
     expect_error("width 0", t2i, "{\"width\": 0}", 422, "\"loc\":[\"body\",\"width\"]");
     expect_error("huge width", t2i, "{\"width\": 1000000, \"height\": 64}", 422,
-                 "parameter 'width': 1000000 is out of range 64..2048");
+                 "parameter 'width': 1000000 is out of range 64..8192");
     expect_error("denoising strength", i2i, "{\"denoising_strength\": 1.5, \"init_images\": [\"x\"]}", 422,
                  "denoising_strength");
     expect_error("unknown sampler", t2i, "{\"sampler_name\": \"Euler z\", \"width\": 64, \"height\": 64}", 400,
