@@ -153,6 +153,12 @@ mend_status ks_step(ks_ctx *c, int i, const float *x, const float *denoised, flo
     return c->cb->step(c->cb->user, i, c->total, x, denoised, sigma, sigma_hat, c->err);
 }
 
+mend_status ks_denoise_at(ks_ctx *c, const float *sig, int i, const float *x, float *den)
+{
+    MEND_TRY(ks_denoise(c, x, sig[i], den));
+    return ks_step(c, i, x, den, sig[i], sig[i]);
+}
+
 mend_status ks_noise(ks_ctx *c, float *out, float sigma, float sigma_next)
 {
     if (!c->cb->noise)

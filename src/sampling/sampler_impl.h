@@ -23,6 +23,9 @@ void ks_free(ks_ctx *c);
 mend_status ks_denoise(ks_ctx *c, const float *x, float sigma, float *out);
 mend_status ks_step(ks_ctx *c, int i, const float *x, const float *denoised, float sigma, float sigma_hat);
 mend_status ks_noise(ks_ctx *c, float *out, float sigma, float sigma_next);
+/* The first half of most sampler steps: denoise x at sigma_i into den,
+ * then report step i (ks_step). */
+mend_status ks_denoise_at(ks_ctx *c, const float *sig, int i, const float *x, float *den);
 
 /* k-diffusion get_ancestral_step: (sigma_down, sigma_up) for eta. */
 void ks_ancestral(float sigma_from, float sigma_to, float eta, float *down, float *up);

@@ -63,14 +63,31 @@ static mend_status churn(ks_ctx *c, float *x, float *noise, const float *sig, in
     return MEND_OK;
 }
 
+/* The first half of every Euler-family step: churn x to sigma_hat (*sh),
+ * denoise there into den, report the step. */
+static mend_status churned_denoise(ks_ctx *c, const float *sig, int ns, int i, float *x, float *noise, float *den,
+                                   float *sh)
+{
+    MEND_TRY(churn(c, x, noise, sig, ns, i, sh));
+    MEND_TRY(ks_denoise(c, x, *sh, den));
+    return ks_step(c, i, x, den, sig[i], *sh);
+}
+
+/* The first half of every ancestral step: ks_denoise_at, and the step
+ * split into *down and *up (ks_ancestral). */
+static mend_status ancestral_denoise(ks_ctx *c, const float *sig, int i, const float *x, float *den, float *down,
+                                     float *up)
+{
+    ks_ancestral(sig[i], sig[i + 1], c->opts.eta, down, up);
+    return ks_denoise_at(c, sig, i, x, den);
+}
+
 static mend_status run_euler(ks_ctx *c, const float *sig, int ns, float *x)
 {
     float *den = c->buf[0], *noise = c->buf[1];
     for (int i = 0; i < ns - 1; i++) {
         float sh;
-        MEND_TRY(churn(c, x, noise, sig, ns, i, &sh));
-        MEND_TRY(ks_denoise(c, x, sh, den));
-        MEND_TRY(ks_step(c, i, x, den, sig[i], sh));
+        MEND_TRY(churned_denoise(c, sig, ns, i, x, noise, den, &sh));
         euler_update(x, den, sh, sig[i + 1] - sh, c->n);
     }
     return MEND_OK;
@@ -82,9 +99,7 @@ static mend_status run_heun(ks_ctx *c, const float *sig, int ns, float *x)
     int64_t n = c->n;
     for (int i = 0; i < ns - 1; i++) {
         float sh;
-        MEND_TRY(churn(c, x, noise, sig, ns, i, &sh));
-        MEND_TRY(ks_denoise(c, x, sh, den));
-        MEND_TRY(ks_step(c, i, x, den, sig[i], sh));
+        MEND_TRY(churned_denoise(c, sig, ns, i, x, noise, den, &sh));
         float dt = sig[i + 1] - sh;
         if (sig[i + 1] == 0.0f) {
             euler_update(x, den, sh, dt, n);
@@ -123,9 +138,7 @@ static mend_status run_dpm2(ks_ctx *c, const float *sig, int ns, float *x)
     float *den = c->buf[0], *noise = c->buf[1];
     for (int i = 0; i < ns - 1; i++) {
         float sh;
-        MEND_TRY(churn(c, x, noise, sig, ns, i, &sh));
-        MEND_TRY(ks_denoise(c, x, sh, den));
-        MEND_TRY(ks_step(c, i, x, den, sig[i], sh));
+        MEND_TRY(churned_denoise(c, sig, ns, i, x, noise, den, &sh));
         if (sig[i + 1] == 0.0f)
             euler_update(x, den, sh, sig[i + 1] - sh, c->n);
         else
@@ -139,9 +152,7 @@ static mend_status run_dpm2_a(ks_ctx *c, const float *sig, int ns, float *x)
     float *den = c->buf[0], *noise = c->buf[1];
     for (int i = 0; i < ns - 1; i++) {
         float down, up;
-        MEND_TRY(ks_denoise(c, x, sig[i], den));
-        ks_ancestral(sig[i], sig[i + 1], c->opts.eta, &down, &up);
-        MEND_TRY(ks_step(c, i, x, den, sig[i], sig[i]));
+        MEND_TRY(ancestral_denoise(c, sig, i, x, den, &down, &up));
         if (down == 0.0f) {
             euler_update(x, den, sig[i], down - sig[i], c->n);
             continue;
@@ -158,9 +169,7 @@ static mend_status run_euler_a(ks_ctx *c, const float *sig, int ns, float *x)
     float *den = c->buf[0], *noise = c->buf[1];
     for (int i = 0; i < ns - 1; i++) {
         float down, up;
-        MEND_TRY(ks_denoise(c, x, sig[i], den));
-        ks_ancestral(sig[i], sig[i + 1], c->opts.eta, &down, &up);
-        MEND_TRY(ks_step(c, i, x, den, sig[i], sig[i]));
+        MEND_TRY(ancestral_denoise(c, sig, i, x, den, &down, &up));
         euler_update(x, den, sig[i], down - sig[i], c->n);
         if (sig[i + 1] > 0.0f) {
             MEND_TRY(ks_noise(c, noise, sig[i], sig[i + 1]));
@@ -202,13 +211,12 @@ static mend_status run_lms(ks_ctx *c, const float *sig, int ns, float *x)
     float *ds[ORDER] = {c->buf[1], c->buf[2], c->buf[3], c->buf[4]}; /* ds[0] = newest */
     int64_t n = c->n;
     for (int i = 0; i < ns - 1; i++) {
-        MEND_TRY(ks_denoise(c, x, sig[i], den));
+        MEND_TRY(ks_denoise_at(c, sig, i, x, den));
         float *newest = ds[ORDER - 1]; /* recycle the oldest buffer */
         memmove(ds + 1, ds, (ORDER - 1) * sizeof ds[0]);
         ds[0] = newest;
         for (int64_t k = 0; k < n; k++)
             newest[k] = (x[k] - den[k]) / sig[i];
-        MEND_TRY(ks_step(c, i, x, den, sig[i], sig[i]));
         int order = i + 1 < ORDER ? i + 1 : ORDER;
         float coeff[ORDER];
         for (int j = 0; j < order; j++)
@@ -228,8 +236,7 @@ static mend_status run_dpmpp_2m(ks_ctx *c, const float *sig, int ns, float *x)
     float *den = c->buf[0], *old = c->buf[1];
     int64_t n = c->n;
     for (int i = 0; i < ns - 1; i++) {
-        MEND_TRY(ks_denoise(c, x, sig[i], den));
-        MEND_TRY(ks_step(c, i, x, den, sig[i], sig[i]));
+        MEND_TRY(ks_denoise_at(c, sig, i, x, den));
         if (sig[i + 1] == 0.0f) {
             memcpy(x, den, (size_t)n * sizeof *x); /* (0/sigma)*x + 1*D */
         } else {
@@ -261,9 +268,7 @@ static mend_status run_dpmpp_2s_a(ks_ctx *c, const float *sig, int ns, float *x)
     int64_t n = c->n;
     for (int i = 0; i < ns - 1; i++) {
         float down, up;
-        MEND_TRY(ks_denoise(c, x, sig[i], den));
-        ks_ancestral(sig[i], sig[i + 1], c->opts.eta, &down, &up);
-        MEND_TRY(ks_step(c, i, x, den, sig[i], sig[i]));
+        MEND_TRY(ancestral_denoise(c, sig, i, x, den, &down, &up));
         if (down == 0.0f) {
             euler_update(x, den, sig[i], down - sig[i], n);
         } else {
@@ -289,8 +294,7 @@ static mend_status run_dpmpp_sde(ks_ctx *c, const float *sig, int ns, float *x)
     int64_t n = c->n;
     float eta = c->opts.eta, s_noise = c->opts.s_noise;
     for (int i = 0; i < ns - 1; i++) {
-        MEND_TRY(ks_denoise(c, x, sig[i], den));
-        MEND_TRY(ks_step(c, i, x, den, sig[i], sig[i]));
+        MEND_TRY(ks_denoise_at(c, sig, i, x, den));
         if (sig[i + 1] == 0.0f) {
             euler_update(x, den, sig[i], sig[i + 1] - sig[i], n);
             continue;
@@ -328,8 +332,7 @@ static mend_status run_dpmpp_2m_sde(ks_ctx *c, const float *sig, int ns, float *
     double eta = c->opts.eta, h_last = 0;
     int have_old = 0;
     for (int i = 0; i < ns - 1; i++) {
-        MEND_TRY(ks_denoise(c, x, sig[i], den));
-        MEND_TRY(ks_step(c, i, x, den, sig[i], sig[i]));
+        MEND_TRY(ks_denoise_at(c, sig, i, x, den));
         if (sig[i + 1] == 0.0f) {
             memcpy(x, den, (size_t)n * sizeof *x);
         } else {
@@ -363,8 +366,7 @@ static mend_status run_dpmpp_3m_sde(ks_ctx *c, const float *sig, int ns, float *
     double eta = c->opts.eta, h = 0, h1 = 0, h2 = 0;
     int have1 = 0, have2 = 0;
     for (int i = 0; i < ns - 1; i++) {
-        MEND_TRY(ks_denoise(c, x, sig[i], den));
-        MEND_TRY(ks_step(c, i, x, den, sig[i], sig[i]));
+        MEND_TRY(ks_denoise_at(c, sig, i, x, den));
         if (sig[i + 1] == 0.0f) {
             memcpy(x, den, (size_t)n * sizeof *x);
         } else {

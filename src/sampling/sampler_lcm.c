@@ -114,8 +114,7 @@ mend_status ks_run_lcm(ks_ctx *c, const float *sig, int ns, float *x)
 {
     float *den = c->buf[0], *noise = c->buf[1];
     for (int i = 0; i + 1 < ns; i++) {
-        MEND_TRY(ks_denoise(c, x, sig[i], den));
-        MEND_TRY(ks_step(c, i, x, den, sig[i], sig[i]));
+        MEND_TRY(ks_denoise_at(c, sig, i, x, den));
         memcpy(x, den, (size_t)c->n * sizeof *x);
         if (sig[i + 1] > 0.0f) {
             MEND_TRY(ks_noise(c, noise, sig[i], sig[i + 1]));
