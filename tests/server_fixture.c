@@ -15,7 +15,6 @@
 
 /* ---- server process ---------------------------------------------------- */
 
-
 server servers[2];
 
 void stop_server(server *sv)
@@ -38,7 +37,6 @@ int start_server(server *sv, const char *const *args)
 
 /* ---- HTTP client --------------------------------------------------------- */
 
-
 void reply_free(reply *r)
 {
     free(r->head);
@@ -47,63 +45,93 @@ void reply_free(reply *r)
     memset(r, 0, sizeof *r);
 }
 
-/* One request on a fresh connection (Connection: close). extra_headers
- * ends in \r\n or is "". content_length < 0: the body's length. */
-reply http_ex(const server *sv, const char *method, const char *path, const char *body, long long content_length,
-                     const char *extra_headers)
+int connect_lo(int port, int seconds)
 {
-    reply r = {0};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)sv->port)};
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {120, 0};
+    struct timeval tv = {seconds, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return r;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
     }
+    return fd;
+}
+
+int send_all(int fd, const void *data, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t k = send(fd, (const char *)data + off, len - off, MSG_NOSIGNAL);
+        if (k <= 0)
+            return -1;
+        off += (size_t)k;
+    }
+    return 0;
+}
+
+void read_reply(int fd, reply *r)
+{
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    for (ssize_t k; buf && (k = recv(fd, buf + len, cap - len - 1, 0)) > 0;) {
+        len += (size_t)k;
+        if (len + 4096 > cap) {
+            char *more = realloc(buf, cap *= 2);
+            if (!more)
+                free(buf);
+            buf = more;
+        }
+    }
+    if (!buf)
+        return;
+    buf[len] = '\0';
+    char *sep = strstr(buf, "\r\n\r\n");
+    if (sep && sscanf(buf, "HTTP/1.%*d %d", &r->status) == 1) {
+        r->head = strndup(buf, (size_t)(sep - buf));
+        r->body = strdup(sep + 4);
+        r->json = cJSON_Parse(r->body);
+    }
+    free(buf);
+}
+
+reply request_raw(const server *sv, const char *raw, size_t len, int seconds)
+{
+    reply r = {0};
+    int fd = connect_lo(sv->port, seconds);
+    if (fd < 0)
+        return r;
+    send_all(fd, raw, len); /* the server may answer (413) without reading it all */
+    read_reply(fd, &r);
+    close(fd);
+    return r;
+}
+
+reply http_ex(const server *sv, const char *method, const char *path, const char *body, long long content_length,
+              const char *extra_headers, int seconds)
+{
     size_t blen = body ? strlen(body) : 0;
-    char head[1024];
-    int n = snprintf(head, sizeof head,
+    size_t cap = blen + strlen(extra_headers) + strlen(path) + 256;
+    char *raw = malloc(cap);
+    if (!raw)
+        return (reply){0};
+    int n = snprintf(raw, cap,
                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
                      "%sContent-Length: %lld\r\n\r\n",
                      method, path, extra_headers, content_length >= 0 ? content_length : (long long)blen);
-    send(fd, head, (size_t)n, MSG_NOSIGNAL);
-    for (size_t off = 0; off < blen;) {
-        ssize_t k = send(fd, body + off, blen - off, MSG_NOSIGNAL);
-        if (k <= 0)
-            break; /* the server may answer (413) without reading the body */
-        off += (size_t)k;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (len + 4096 > cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-        }
-        ssize_t k = recv(fd, buf + len, cap - len - 1, 0);
-        if (k <= 0)
-            break;
-        len += (size_t)k;
-    }
-    close(fd);
-    buf[len] = '\0';
-    char *sep = strstr(buf, "\r\n\r\n");
-    if (sep && sscanf(buf, "HTTP/1.%*d %d", &r.status) == 1) {
-        r.head = strndup(buf, (size_t)(sep - buf));
-        r.body = strdup(sep + 4);
-        r.json = cJSON_Parse(r.body);
-    }
-    free(buf);
+    if (blen)
+        memcpy(raw + n, body, blen);
+    reply r = request_raw(sv, raw, (size_t)n + blen, seconds);
+    free(raw);
     return r;
 }
 
 reply http(const server *sv, const char *method, const char *path, const char *body)
 {
-    return http_ex(sv, method, path, body, -1, "");
+    return http_ex(sv, method, path, body, -1, "", 120);
 }
 
 const cJSON *get(const cJSON *o, const char *key)

@@ -102,6 +102,9 @@ pid_t test_serve_start(const char *const *args, int *port);
 /* SIGTERM, then SIGKILL after 10 s; *pid becomes 0. */
 void test_serve_stop(pid_t *pid);
 
+/* Seconds on the monotonic clock. */
+double test_now_s(void);
+
 /* A fresh temporary directory for this test binary. */
 const char *test_tmpdir(void);
 /* <tmpdir>/name in one of 16 rotating buffers (copy it to keep it longer). */

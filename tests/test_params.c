@@ -5,92 +5,41 @@
  * refuse one step past them with the library's one message. With the CLIP
  * vocabulary from ../shared, a real img2img job on a tiny random model
  * also checks the API defaults echoed in `parameters`. */
-#include "test.h"
+#include "server_fixture.h"
 
 #include "inpaint/infotext.h"
 #include "mend/params.h"
 
 #include <cjson/cJSON.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-/* ---- a server child and a one-request HTTP client ------------------------ */
+/* ---- a server child (server_fixture.c) ----------------------------------- */
 
-static pid_t server_pid;
-static int server_port;
+static server params_sv;
 
-static void stop_server(void)
+static void stop_params_server(void)
 {
-    test_serve_stop(&server_pid);
+    stop_server(&params_sv);
 }
 
 /* `mend serve --port 0 --models-dir DIR [--vocab V]`. */
-static int start_server(const char *models_dir, const char *vocab)
+static int start_params_server(const char *models_dir, const char *vocab)
 {
     const char *args[] = {"--models-dir", models_dir, vocab ? "--vocab" : NULL, vocab, NULL};
-    server_pid = test_serve_start(args, &server_port);
-    return server_pid > 0;
+    return start_server(&params_sv, args);
 }
 
 /* The response body (malloc'd) and *status, or NULL. */
-static char *http(const char *method, const char *path, const char *body, int *status)
+static char *http_body(const char *method, const char *path, const char *body, int *status)
 {
-    *status = 0;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return NULL;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {120, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return NULL;
-    }
-    size_t blen = body ? strlen(body) : 0;
-    char head[512];
-    int n = snprintf(head, sizeof head,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n\r\n",
-                     method, path, blen);
-    send(fd, head, (size_t)n, MSG_NOSIGNAL);
-    for (size_t off = 0; off < blen;) {
-        ssize_t k = send(fd, body + off, blen - off, MSG_NOSIGNAL);
-        if (k <= 0)
-            break;
-        off += (size_t)k;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (ssize_t k; buf && (k = recv(fd, buf + len, cap - len - 1, 0)) > 0;) {
-        len += (size_t)k;
-        if (len + 4096 > cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = b;
-        }
-    }
-    close(fd);
-    if (!buf)
-        return NULL;
-    buf[len] = '\0';
-    char *sep = strstr(buf, "\r\n\r\n");
-    char *out = NULL;
-    if (sep && sscanf(buf, "HTTP/1.%*d %d", status) == 1)
-        out = strdup(sep + 4);
-    free(buf);
+    reply r = http(&params_sv, method, path, body);
+    char *out = r.body;
+    *status = r.status;
+    r.body = NULL;
+    reply_free(&r);
     return out;
 }
 
@@ -168,7 +117,7 @@ static void check_api(const mend_param_desc *d, double v, const char *expect)
     else
         snprintf(body, sizeof body, "{%s\"%s\": %s}", init, d->api_key, val);
     int status;
-    char *out = http("POST", d->scope == MEND_SCOPE_ALL ? "/sdapi/v1/txt2img" : "/sdapi/v1/img2img", body, &status);
+    char *out = http_body("POST", d->scope == MEND_SCOPE_ALL ? "/sdapi/v1/txt2img" : "/sdapi/v1/img2img", body, &status);
     if (expect)
         CHECK_MSG(out && status == (setting ? 400 : 422) && strstr(out, expect), "API %s: wanted '%s', got %d %s",
                   body, expect, status, out ? out : "");
@@ -183,7 +132,7 @@ static void check_api(const mend_param_desc *d, double v, const char *expect)
 static cJSON *fetch_table(void)
 {
     int status;
-    char *text = http("GET", "/mend/v1/params", NULL, &status);
+    char *text = http_body("GET", "/mend/v1/params", NULL, &status);
     cJSON *j = status == 200 && text ? cJSON_Parse(text) : NULL;
     free(text);
     return j;
@@ -278,7 +227,7 @@ TEST(cli_help_shows_the_defaults)
 TEST(api_options_are_the_defaults)
 {
     int status;
-    char *text = http("GET", "/sdapi/v1/options", NULL, &status);
+    char *text = http_body("GET", "/sdapi/v1/options", NULL, &status);
     cJSON *o = text ? cJSON_Parse(text) : NULL;
     CHECK(status == 200 && o);
     mend_gen_params api;
@@ -380,12 +329,12 @@ TEST(infotext_round_trip)
 TEST(api_infotext_field)
 {
     int status;
-    char *out = http("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 10001, Sampler: Euler\"}", &status);
+    char *out = http_body("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 10001, Sampler: Euler\"}", &status);
     CHECK_MSG(status == 422 && out && strstr(out, "parameter 'steps': 10001 is out of range 1..10000"), "%d %s", status,
               out ? out : "");
     free(out);
     /* the request's own field wins over the infotext's */
-    out = http("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 10001\", \"steps\": 20}", &status);
+    out = http_body("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 10001\", \"steps\": 20}", &status);
     CHECK_MSG(status == 503 && out && !strstr(out, "parameter '"), "%d %s", status, out ? out : "");
     free(out);
 }
@@ -406,7 +355,7 @@ TEST(sampler_registry)
     CHECK(mend_sampler_resolve("Euler", "Wavy", &sa, &sc, &err) == MEND_E_ARG && strstr(err.msg, "'Wavy'"));
     /* every registered name resolves to itself; the API lists the same ones, --help too */
     int status;
-    char *text = http("GET", "/sdapi/v1/samplers", NULL, &status), *help = NULL;
+    char *text = http_body("GET", "/sdapi/v1/samplers", NULL, &status), *help = NULL;
     cJSON *list = text ? cJSON_Parse(text) : NULL;
     CHECK(status == 200 && cJSON_GetArraySize(list) == mend_samplers_count());
     CHECK(test_run_mend("txt2img --help", &help) == 0 && help);
@@ -445,43 +394,12 @@ TEST(model_name_rule)
 
 /* ---- API defaults in a real job's `parameters` ---------------------------- */
 
-static char *b64(const unsigned char *data, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc(4 * ((n + 2) / 3) + 1), *o = out;
-    for (size_t i = 0; out && i < n; i += 3) {
-        unsigned v = (unsigned)data[i] << 16 | (i + 1 < n ? (unsigned)data[i + 1] << 8 : 0) |
-                     (i + 2 < n ? data[i + 2] : 0);
-        *o++ = tab[v >> 18 & 63];
-        *o++ = tab[v >> 12 & 63];
-        *o++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        *o++ = i + 2 < n ? tab[v & 63] : '=';
-    }
-    if (out)
-        *o = '\0';
-    return out;
-}
-
-static char *png_b64(const mend_image *img, const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", test_tmpdir(), name);
-    mend_err err = {0};
-    if (mend_image_save_png(path, img, NULL, 0, &err) != MEND_OK)
-        return NULL;
-    size_t n;
-    char *data = test_read_file(path, &n);
-    char *s = data ? b64((unsigned char *)data, n) : NULL;
-    free(data);
-    return s;
-}
-
 TEST(api_echo_has_the_defaults)
 {
     mend_image init, mask;
     test_make_gradient(&init, 64, 64);
     test_make_square_mask(&mask, 64, 64);
-    char *i64 = png_b64(&init, "init.png"), *m64 = png_b64(&mask, "mask.png");
+    char *i64 = png_b64(&init, 0), *m64 = png_b64(&mask, 0);
     mend_image_free(&init);
     mend_image_free(&mask);
     size_t n = (i64 ? strlen(i64) : 0) + (m64 ? strlen(m64) : 0) + 256;
@@ -494,7 +412,7 @@ TEST(api_echo_has_the_defaults)
     snprintf(body, n, "{\"init_images\": [\"%s\"], \"mask\": \"%s\", \"steps\": 1, \"width\": 64, \"height\": 64}",
              i64, m64);
     int status;
-    char *text = http("POST", "/sdapi/v1/img2img", body, &status);
+    char *text = http_body("POST", "/sdapi/v1/img2img", body, &status);
     cJSON *o = text ? cJSON_Parse(text) : NULL;
     const cJSON *params = cJSON_GetObjectItem(o, "parameters");
     CHECK_MSG(status == 200 && params, "img2img: %d %.300s", status, text ? text : "");
@@ -528,8 +446,8 @@ int main(void)
     snprintf(dir, sizeof dir, "%s/models", test_tmpdir());
     mkdir(dir, 0755);
     test_current = "server";
-    CHECK_MSG(start_server(dir, NULL), "mend serve did not start");
-    if (server_port > 0) {
+    CHECK_MSG(start_params_server(dir, NULL), "mend serve did not start");
+    if (params_sv.port > 0) {
         RUN(table_json_matches_the_library);
         RUN(api_options_are_the_defaults);
         RUN(range_ends_everywhere);
@@ -539,7 +457,7 @@ int main(void)
     RUN(infotext_round_trip);
     RUN(model_name_rule);
     RUN(cli_help_shows_the_defaults);
-    stop_server();
+    stop_params_server();
 
     const char *vocab = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
     if (vocab) {
@@ -548,10 +466,10 @@ int main(void)
                  test_mend_bin(), dir);
         CHECK(test_run(cmd, NULL) == 0);
         test_current = "server with a model";
-        CHECK_MSG(start_server(dir, vocab), "mend serve with a model did not start");
-        if (server_port > 0)
+        CHECK_MSG(start_params_server(dir, vocab), "mend serve with a model did not start");
+        if (params_sv.port > 0)
             RUN(api_echo_has_the_defaults);
-        stop_server();
+        stop_params_server();
     }
     return test_summary();
 }

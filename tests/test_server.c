@@ -147,7 +147,7 @@ TEST(bad_requests)
     expect_error("no model", i2i, body, 503, "no model is loaded");
     free(body);
     /* over the body size limit: announced length, answered before the body is sent */
-    reply r = http_ex(bare, "POST", i2i, NULL, (long long)SRV_MAX_BODY + 1, "");
+    reply r = http_ex(bare, "POST", i2i, NULL, (long long)SRV_MAX_BODY + 1, "", 120);
     CHECK_MSG(r.status == 413 && r.json && strstr(str(r.json, "detail"), "limit"), "413: %d %s", r.status,
               r.body ? r.body : "");
     reply_free(&r);
@@ -177,10 +177,10 @@ TEST(basic_auth)
     CHECK_MSG(r.status == 401 && r.head && strstr(r.head, "WWW-Authenticate: Basic"), "%d", r.status);
     reply_free(&r);
     /* base64("alice:wrong") and base64("alice:s3cret") */
-    r = http_ex(&sv, "GET", "/sdapi/v1/samplers", NULL, -1, "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n");
+    r = http_ex(&sv, "GET", "/sdapi/v1/samplers", NULL, -1, "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n", 120);
     CHECK(r.status == 401);
     reply_free(&r);
-    r = http_ex(&sv, "GET", "/sdapi/v1/samplers", NULL, -1, "Authorization: Basic YWxpY2U6czNjcmV0\r\n");
+    r = http_ex(&sv, "GET", "/sdapi/v1/samplers", NULL, -1, "Authorization: Basic YWxpY2U6czNjcmV0\r\n", 120);
     CHECK(r.status == 200 && cJSON_IsArray(r.json));
     reply_free(&r);
     stop_server(&servers[1]);

@@ -10,10 +10,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* POLLRDHUP, nftw */
 #endif
-#include "test.h"
+#include "server_fixture.h"
 
 #include "server/auth.c"
-#include "server/b64.c" /* srv_b64_value, used by auth.c */
 #include "io/image.h"
 
 #include <zlib.h>
@@ -34,14 +33,31 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hostile/client.h"
+
+/* A request with Connection: close and a timeout of `seconds`. */
+static reply request(const server *sv, const char *method, const char *path, const char *body, int seconds)
+{
+    return http_ex(sv, method, path, body, -1, "", seconds);
+}
+
+/* /progress answers 200 within a second. */
+static int still_up(const server *sv)
+{
+    double t0 = test_now_s();
+    reply r = request(sv, "GET", "/sdapi/v1/progress", NULL, 2);
+    int ok = r.status == 200 && test_now_s() - t0 < 1.0;
+    if (!ok)
+        fprintf(stderr, "still_up: status %d after %.2f s\n", r.status, test_now_s() - t0);
+    reply_free(&r);
+    return ok;
+}
 
 #define TIMEOUT_S 3   /* the servers' --timeout */
 #define MAX_BODY (4 << 20)
 
 static server main_sv, limited_sv, saver_sv;
 
-static void stop_all(void)
+static void stop_hostile_servers(void)
 {
     stop_server(&main_sv);
     stop_server(&limited_sv);
@@ -83,18 +99,18 @@ TEST(trickling_connections_do_not_starve_requests)
     double worst = 0;
     int answered = 0, asked = 0;
     for (int round = 0; round < 4; round++) {
-        double t0 = now_s();
+        double t0 = test_now_s();
         for (int i = 0; i < opened; i++)
             send(fds[i], "a", 1, MSG_NOSIGNAL);
         for (int k = 0; k < 5; k++, asked++) {
-            double t = now_s();
+            double t = test_now_s();
             reply r = request(&main_sv, "GET", "/sdapi/v1/progress", NULL, 5);
-            double dt = now_s() - t;
+            double dt = test_now_s() - t;
             answered += r.status == 200;
             worst = dt > worst ? dt : worst;
             reply_free(&r);
         }
-        while (now_s() - t0 < 1.0)
+        while (test_now_s() - t0 < 1.0)
             poll(NULL, 0, 20); /* the trickle's pace */
     }
     int alive = 0;
@@ -105,9 +121,9 @@ TEST(trickling_connections_do_not_starve_requests)
     CHECK_MSG(answered == asked && worst < 1.0, "%d of %d answered, slowest %.3f s", answered, asked, worst);
     CHECK_MSG(alive == opened, "the server dropped %d trickling connections early", opened - alive);
     /* silent now: the idle timeout closes every one of them */
-    double t0 = now_s();
+    double t0 = test_now_s();
     int closed = 0;
-    while (closed < opened && now_s() - t0 < TIMEOUT_S + 6) {
+    while (closed < opened && test_now_s() - t0 < TIMEOUT_S + 6) {
         closed = 0;
         for (int i = 0; i < opened; i++)
             closed += !still_open(fds[i]);
@@ -115,7 +131,7 @@ TEST(trickling_connections_do_not_starve_requests)
             poll(NULL, 0, 100);
     }
     CHECK_MSG(closed == opened, "%d of %d idle connections closed %.1f s after the last byte", closed, opened,
-              now_s() - t0);
+              test_now_s() - t0);
     for (int i = 0; i < opened; i++)
         close(fds[i]);
     free(fds);
@@ -244,7 +260,7 @@ static char *bomb_request(uint32_t w, uint32_t h, uint32_t rows, const char *key
 {
     size_t len;
     unsigned char *png = png_bomb(w, h, rows, &len);
-    char *b64 = b64_encode(png, len);
+    char *b64 = srv_b64_encode(png, len);
     free(png);
     char *body = malloc(strlen(b64) + 128);
     sprintf(body, "{\"%s\": %s\"data:image/png;base64,%s\"%s}", key, strcmp(key, "image") ? "[" : "", b64,
@@ -266,9 +282,9 @@ TEST(decompression_bombs)
     /* within the side limit, 200 MB of pixels from ~200 KB: decoded, then
      * refused (no model is loaded); the point is an answer, not a crash */
     body = bomb_request(8192, 8192, 8192, "init_images");
-    double t0 = now_s();
+    double t0 = test_now_s();
     r = request(&main_sv, "POST", "/sdapi/v1/img2img", body, 60);
-    printf("8192^2 bomb (%zu bytes of JSON): %d in %.2f s\n", strlen(body), r.status, now_s() - t0);
+    printf("8192^2 bomb (%zu bytes of JSON): %d in %.2f s\n", strlen(body), r.status, test_now_s() - t0);
     CHECK_MSG(r.status >= 400 && r.status < 600 && r.json, "8192^2 bomb: %d %.200s", r.status,
               r.body ? r.body : "(no reply)");
     reply_free(&r);
@@ -298,7 +314,7 @@ TEST(auth_compares_exact_bytes)
         {"alice:s3crett", 13, 0}, {"alice:pw", 8, 0},       {"alice:s3cret,bob:pw", 19, 0}, {"", 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char *b = b64_encode((const unsigned char *)cases[i].plain, cases[i].len);
+        char *b = srv_b64_encode((const uint8_t *)cases[i].plain, cases[i].len);
         int n = snprintf(hdr, sizeof hdr, "Basic %s", b);
         CHECK_MSG(srv_auth_check(creds, hdr, (size_t)n) == cases[i].ok, "case %zu", i);
         free(b);
@@ -309,13 +325,13 @@ TEST(auth_compares_exact_bytes)
     CHECK(srv_auth_check(creds, "Bearer Ym9iOnB3", 15) == 0);
     CHECK(srv_auth_check(NULL, NULL, 0) == 1);
     /* over HTTP: libmicrohttpd's parser would have cut the password at the NUL */
-    char *nul = b64_encode((const unsigned char *)"alice:s3cret\0junk", 17);
+    char *nul = srv_b64_encode((const uint8_t *)"alice:s3cret\0junk", 17);
     snprintf(hdr, sizeof hdr, "Authorization: Basic %s\r\n", nul);
-    reply r = request_h(&limited_sv, "GET", "/sdapi/v1/samplers", NULL, hdr, 10);
+    reply r = http_ex(&limited_sv, "GET", "/sdapi/v1/samplers", NULL, -1, hdr, 10);
     CHECK_MSG(r.status == 401, "password with a NUL: %d", r.status);
     reply_free(&r);
     free(nul);
-    r = request_h(&limited_sv, "GET", "/sdapi/v1/samplers", NULL, "Authorization: Basic YWxpY2U6czNjcmV0\r\n", 10);
+    r = http_ex(&limited_sv, "GET", "/sdapi/v1/samplers", NULL, -1, "Authorization: Basic YWxpY2U6czNjcmV0\r\n", 10);
     CHECK_MSG(r.status == 200, "right password: %d", r.status);
     reply_free(&r);
 }
@@ -348,7 +364,7 @@ TEST(per_ip_limit)
     /* connections of the tests before may still be counted until the
      * server has cleaned them up: retry until it has */
     int n = 0;
-    for (double t0 = now_s(); now_s() - t0 < 5;) {
+    for (double t0 = test_now_s(); test_now_s() - t0 < 5;) {
         n = answered_before_refusal(fds, LIMIT + 4);
         if (n >= LIMIT)
             break;
@@ -357,8 +373,8 @@ TEST(per_ip_limit)
     CHECK_MSG(n == LIMIT, "%d connections from one address were answered with --max-connections-per-ip %d", n, LIMIT);
     /* once they are gone (the server notices on its own time) a request gets through */
     int status = 0;
-    for (double t0 = now_s(); status != 200 && now_s() - t0 < 5;) {
-        reply r = request_h(&limited_sv, "GET", "/sdapi/v1/progress", NULL,
+    for (double t0 = test_now_s(); status != 200 && test_now_s() - t0 < 5;) {
+        reply r = http_ex(&limited_sv, "GET", "/sdapi/v1/progress", NULL, -1,
                             "Authorization: Basic YWxpY2U6czNjcmV0\r\n", 5);
         status = r.status;
         reply_free(&r);
@@ -416,7 +432,7 @@ TEST(kill_9_during_a_save)
     pthread_create(&t, NULL, post_in_background, (void *)job);
     /* kill as soon as the first image is in place, while the others are written */
     int seen = 0;
-    for (double t0 = now_s(); !seen && now_s() - t0 < 60;) {
+    for (double t0 = test_now_s(); !seen && test_now_s() - t0 < 60;) {
         pngs_found = pngs_bad = 0;
         nftw(out, check_output, 8, FTW_PHYS);
         seen = pngs_found > 0;
@@ -520,7 +536,7 @@ int main(void)
         RUN(auth_compares_exact_bytes);
         RUN(per_ip_limit);
     }
-    stop_all();
+    stop_hostile_servers();
     RUN(kill_9_during_a_save);
     RUN(job_over_the_memory_limit_is_413);
     return test_summary();

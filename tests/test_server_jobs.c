@@ -136,19 +136,12 @@ typedef struct bg_request {
     double seconds;
 } bg_request;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void *bg_main(void *arg)
 {
     bg_request *b = arg;
-    double t0 = now_s();
+    double t0 = test_now_s();
     b->r = http(full, "POST", b->path, b->body);
-    b->seconds = now_s() - t0;
+    b->seconds = test_now_s() - t0;
     return NULL;
 }
 
@@ -251,12 +244,12 @@ TEST(interrupt_stops_a_job)
     pthread_t t;
     pthread_create(&t, NULL, bg_main, &b);
     CHECK(wait_for_step(2, 0, NULL, NULL));
-    double t0 = now_s();
+    double t0 = test_now_s();
     reply r = http(full, "POST", "/sdapi/v1/interrupt", "");
     CHECK(r.status == 200);
     reply_free(&r);
     pthread_join(t, NULL);
-    double after = now_s() - t0;
+    double after = test_now_s() - t0;
     /* the first batch is finished from its latest prediction; no further batches run */
     CHECK_MSG(b.r.status == 200 && cJSON_GetArraySize(get(b.r.json, "images")) == 1, "%d, %d images", b.r.status,
               cJSON_GetArraySize(get(b.r.json, "images")));

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int test_failures, test_checks, test_skipped, test_ran;
@@ -283,6 +284,13 @@ const char *test_tmpdir(void)
             snprintf(dir, sizeof dir, "/tmp");
     }
     return dir;
+}
+
+double test_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 const char *test_tmp_path(const char *name)
