@@ -136,6 +136,12 @@ const struct cJSON *test_json_need(const struct cJSON *obj, const char *key, con
 double test_json_number(const struct cJSON *obj, const char *key, double fallback, const char *where);
 const char *test_json_string(const struct cJSON *obj, const char *key, const char *where);
 
+/* A JSON file parsed (free with cJSON_Delete), or NULL with a failed check
+ * naming the file. test_shared_json: ../shared/testdata/<rel>, NULL with a
+ * skip when absent. */
+struct cJSON *test_read_json(const char *path);
+struct cJSON *test_shared_json(const char *rel);
+
 int test_summary(void);
 
 #endif

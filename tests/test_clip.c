@@ -72,9 +72,7 @@ TEST(arch_from_shapes)
     if (fixture_open(&f)) {
         const mend_clip_arch *a = mend_clip_get_arch(f.clip);
         /* the topology the generator wrote into tiny-models.json */
-        const char *jp = test_shared("models/tiny-models.json");
-        char *text = jp ? test_read_file(jp, NULL) : NULL;
-        cJSON *j = text ? cJSON_Parse(text) : NULL;
+        cJSON *j = test_shared_json("models/tiny-models.json");
         const cJSON *hf = test_json_need(j, "text_encoder_config_hf", "tiny-models.json");
         const char *w = "text_encoder_config_hf";
         int64_t W = (int64_t)test_json_number(hf, "hidden_size", 0, w);
@@ -89,7 +87,6 @@ TEST(arch_from_shapes)
         int64_t per_layer = 4 * (W * W + W) + 2 * 2 * W + (M * W + M) + (W * M + W);
         CHECK(mend_clip_params(f.clip) == V * W + P * W + L * per_layer + 2 * W);
         cJSON_Delete(j);
-        free(text);
     }
     fixture_free(&f);
 }

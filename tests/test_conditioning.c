@@ -9,15 +9,6 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
-static cJSON *load_json(const char *path)
-{
-    char *text = test_read_file(path, NULL);
-    cJSON *j = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    CHECK_MSG(j != NULL, "cannot parse %s", path);
-    return j;
-}
-
 static mend_sd_model *load_model(void)
 {
     const char *mp = test_shared("models/tiny-sd1.f16.safetensors");
@@ -35,7 +26,7 @@ TEST(a1111_cond)
     REQUIRE_SHARED(jp, "text_encoder/a1111_cond.json");
     REQUIRE_SHARED(sp, "text_encoder/a1111_cond.safetensors");
     mend_sd_model *m = load_model();
-    cJSON *j = load_json(jp);
+    cJSON *j = test_read_json(jp);
     mend_tf *ref = NULL;
     mend_err err = {0};
     CHECK_OK(mend_tf_open(sp, &ref, &err), &err);
@@ -86,7 +77,7 @@ TEST(a1111_schedules)
     REQUIRE_SHARED(jp, "text_encoder/a1111_schedules.json");
     REQUIRE_SHARED(sp, "text_encoder/a1111_schedules.safetensors");
     mend_sd_model *m = load_model();
-    cJSON *j = load_json(jp);
+    cJSON *j = test_read_json(jp);
     mend_tf *ref = NULL;
     mend_err err = {0};
     CHECK_OK(mend_tf_open(sp, &ref, &err), &err);

@@ -247,18 +247,6 @@ TEST(masking_fill_and_binary_mask)
     mend_tf_close(f);
 }
 
-static cJSON *load_json(const char *rel)
-{
-    const char *path = test_shared(rel);
-    if (!path)
-        return NULL;
-    char *text = test_read_file(path, NULL);
-    cJSON *j = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    CHECK_MSG(j != NULL, "cannot parse %s", path);
-    return j;
-}
-
 static int json_box(const cJSON *arr, int box[4])
 {
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != 4)
@@ -285,7 +273,7 @@ static int load_case_mask(const char *mask_name, mend_image *m)
 
 TEST(crop_regions)
 {
-    cJSON *j = load_json("image_ops/masking.json");
+    cJSON *j = test_shared_json("image_ops/masking.json");
     if (!j)
         return;
     const cJSON *res = cJSON_GetObjectItem(j, "results_json");
@@ -451,7 +439,7 @@ done:
 TEST(mask_pipeline_every_case)
 {
     REQUIRE_SHARED(path, "image_ops/mask_pipeline.safetensors");
-    cJSON *j = load_json("image_ops/mask_pipeline.json");
+    cJSON *j = test_shared_json("image_ops/mask_pipeline.json");
     mend_tf *f = open_ref(path);
     if (!j || !f) {
         cJSON_Delete(j);

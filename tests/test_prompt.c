@@ -11,16 +11,6 @@
 #include "inpaint/prompt_parser.h"
 #include "model/tokenizer.h"
 
-static cJSON *load_json(const char *path)
-{
-    char *text = test_read_file(path, NULL);
-    CHECK_MSG(text != NULL, "cannot read %s", path);
-    cJSON *j = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    CHECK_MSG(j != NULL, "%s is not JSON", path);
-    return j;
-}
-
 static int rel_close(double got, double want, double rel)
 {
     return fabs(got - want) <= rel * fabs(want) || got == want;
@@ -53,7 +43,7 @@ static int pieces_match(const mend_prompt_pieces *got, const cJSON *want, const 
 TEST(attention_matches_a1111)
 {
     REQUIRE_SHARED(path, "prompt_parser/prompt_parser.json");
-    cJSON *j = load_json(path);
+    cJSON *j = test_read_json(path);
     const cJSON *cases = cJSON_GetObjectItem(j, "parse_prompt_attention");
     CHECK_MSG(cJSON_GetArraySize(cases) > 0, "no cases in %s", path);
     int checked = 0;
@@ -150,7 +140,7 @@ TEST(attention_hostile_input)
 TEST(multicond_matches_a1111)
 {
     REQUIRE_SHARED(path, "prompt_parser/prompt_parser.json");
-    cJSON *j = load_json(path);
+    cJSON *j = test_read_json(path);
     const cJSON *cases = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "get_multicond_prompt_list"), "cases");
     CHECK_MSG(cJSON_GetArraySize(cases) > 0, "no cases in %s", path);
     const cJSON *c;
@@ -203,7 +193,7 @@ static int schedule_match(const mend_prompt_schedule *got, const cJSON *want)
 TEST(schedules_match_a1111)
 {
     REQUIRE_SHARED(path, "prompt_parser/prompt_parser.json");
-    cJSON *j = load_json(path);
+    cJSON *j = test_read_json(path);
     const cJSON *cases =
         cJSON_GetObjectItem(cJSON_GetObjectItem(j, "get_learned_conditioning_prompt_schedules"), "cases");
     CHECK_MSG(cJSON_GetArraySize(cases) > 0, "no cases in %s", path);
@@ -477,7 +467,7 @@ TEST(chunks_match_a1111_cond)
     mend_tokenizer *tok = load_tokenizer();
     if (!tok)
         return;
-    cJSON *j = load_json(json_path);
+    cJSON *j = test_read_json(json_path);
     mend_tf *f = NULL;
     mend_err err = {0};
     CHECK_OK(mend_tf_open(st_path, &f, &err), &err);

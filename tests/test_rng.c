@@ -218,9 +218,7 @@ TEST(image_rng_streams_match_reference)
 {
     REQUIRE_SHARED(path, "rng/rng.safetensors");
     REQUIRE_SHARED(json_path, "rng/rng.json");
-    char *text = test_read_file(json_path, NULL);
-    cJSON *root = text ? cJSON_Parse(text) : NULL;
-    CHECK_MSG(root != NULL, "cannot parse %s", json_path);
+    cJSON *root = test_read_json(json_path);
     mend_err err = {0};
     mend_tf *f = NULL;
     CHECK_OK(mend_tf_open(path, &f, &err), &err);
@@ -239,7 +237,6 @@ TEST(image_rng_streams_match_reference)
     }
     mend_tf_close(f);
     cJSON_Delete(root);
-    free(text);
 }
 
 TEST(small_draws_continue_the_cached_normal)

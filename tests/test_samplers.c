@@ -137,11 +137,9 @@ static void run_file(const char *name, int *files_run)
     const char *spath = test_shared(rel);
     if (!jpath || !spath)
         return;
-    char *text = test_read_file(jpath, NULL);
-    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    cJSON *root = test_read_json(jpath);
     mend_err err = {0};
     mend_tf *f = NULL;
-    CHECK_MSG(root != NULL, "cannot parse %s", jpath);
     CHECK_OK(mend_tf_open(spath, &f, &err), &err);
     float *sigmas = NULL, *x = NULL, *want = NULL;
     if (!root || !f)
@@ -188,15 +186,12 @@ done:
     free(want);
     mend_tf_close(f);
     cJSON_Delete(root);
-    free(text);
 }
 
 TEST(trajectories_match_a1111)
 {
     REQUIRE_SHARED(index_path, "samplers/index.json");
-    char *text = test_read_file(index_path, NULL);
-    cJSON *index = text ? cJSON_Parse(text) : NULL;
-    CHECK(index != NULL);
+    cJSON *index = test_read_json(index_path);
     const cJSON *e;
     int listed = 0, run = 0;
     cJSON_ArrayForEach(e, index)
@@ -209,7 +204,6 @@ TEST(trajectories_match_a1111)
     /* every case the index lists must have run, whatever their number */
     CHECK_MSG(listed > 0 && run == listed, "%d of %d listed sampler cases ran", run, listed);
     cJSON_Delete(index);
-    free(text);
 }
 
 /* ------------------------------------------------ behaviour without data */

@@ -158,9 +158,7 @@ static void check_sampler_file(const char *name)
     const char *spath = test_shared(rel);
     if (!jpath || !spath)
         return;
-    char *text = test_read_file(jpath, NULL);
-    cJSON *root = text ? cJSON_Parse(text) : NULL;
-    CHECK_MSG(root != NULL, "cannot parse %s", jpath);
+    cJSON *root = test_read_json(jpath);
     mend_err err = {0};
     mend_tf *f = NULL;
     CHECK_OK(mend_tf_open(spath, &f, &err), &err);
@@ -216,15 +214,12 @@ static void check_sampler_file(const char *name)
     }
     mend_tf_close(f);
     cJSON_Delete(root);
-    free(text);
 }
 
 TEST(sampler_files_sigmas_match)
 {
     REQUIRE_SHARED(index_path, "samplers/index.json");
-    char *text = test_read_file(index_path, NULL);
-    cJSON *index = text ? cJSON_Parse(text) : NULL;
-    CHECK(index != NULL);
+    cJSON *index = test_read_json(index_path);
     const cJSON *e;
     int files = 0;
     cJSON_ArrayForEach(e, index)
@@ -236,7 +231,6 @@ TEST(sampler_files_sigmas_match)
     }
     CHECK_MSG(files > 0, "%s lists no sampler files", index_path);
     cJSON_Delete(index);
-    free(text);
 }
 
 int main(void)

@@ -286,6 +286,21 @@ const char *test_tmpdir(void)
     return dir;
 }
 
+cJSON *test_read_json(const char *path)
+{
+    char *text = test_read_file(path, NULL);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    CHECK_MSG(j != NULL, "cannot read %s as JSON", path);
+    return j;
+}
+
+cJSON *test_shared_json(const char *rel)
+{
+    const char *path = test_shared(rel);
+    return path ? test_read_json(path) : NULL;
+}
+
 double test_now_s(void)
 {
     struct timespec ts;
