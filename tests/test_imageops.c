@@ -73,14 +73,6 @@ static int compare_f32(const float *got, const mend_tf *f, const char *name, int
     return rn == n && d == 0.0;
 }
 
-static mend_tf *open_ref(const char *path)
-{
-    mend_tf *f = NULL;
-    mend_err err = {0};
-    CHECK_OK(mend_tf_open(path, &f, &err), &err);
-    return f;
-}
-
 /* "a/b/c" → component i (0-based) copied into buf. */
 static const char *part(const char *name, int i, char *buf, size_t cap)
 {
@@ -100,6 +92,32 @@ static const char *part(const char *name, int i, char *buf, size_t cap)
     return buf;
 }
 
+/* A golden file's cases: how many it lists, how many were checked, and the
+ * worst pixel difference seen. */
+typedef struct tally {
+    int listed, cases, worst;
+} tally;
+
+/* One case's result, compared with the reference tensor `name` when the
+ * operation succeeded. */
+static void tally_case(tally *t, mend_status s, const mend_err *err, const mend_image *out, const mend_tf *f,
+                       const char *name)
+{
+    CHECK_MSG(s == MEND_OK, "%s: %s", name, err->msg);
+    if (s != MEND_OK)
+        return;
+    int d = compare(out, f, name, 0);
+    t->worst = d > t->worst ? d : t->worst;
+    t->cases++;
+}
+
+/* Every listed case was checked, each exactly. */
+static void tally_report(const tally *t, const char *what)
+{
+    printf("%s: %d cases, max diff %d (tolerance exact)\n", what, t->cases, t->worst);
+    CHECK_MSG(t->cases > 0 && t->cases == t->listed, "%d of %d cases checked", t->cases, t->listed);
+}
+
 static int input_image(const mend_tf *f, const char *img_name, mend_image *img)
 {
     char name[256];
@@ -109,18 +127,17 @@ static int input_image(const mend_tf *f, const char *img_name, mend_image *img)
 
 TEST(blur_every_case)
 {
-    REQUIRE_SHARED(path, "image_ops/blur.safetensors");
-    mend_tf *f = open_ref(path);
+    mend_tf *f = test_open_shared("image_ops/blur.safetensors");
     if (!f)
         return;
-    int cases = 0, worst = 0, listed = 0;
+    tally t = {0};
     for (int i = 0; i < f->count; i++) {
         const char *name = f->tensors[i].name;
         char kind[64], img_name[128], param[64];
         part(name, 0, kind, sizeof kind);
         if (strcmp(kind, "input") == 0)
             continue;
-        listed++;
+        t.listed++;
         part(name, 1, img_name, sizeof img_name);
         part(name, 2, param, sizeof param);
         mend_image in, out = {0};
@@ -137,34 +154,27 @@ TEST(blur_every_case)
             s = mend_pil_gaussian_blur(&in, (float)a, &out, &err);
         else
             CHECK_MSG(0, "unknown blur case %s", name);
-        CHECK_MSG(s == MEND_OK, "%s: %s", name, err.msg);
-        if (s == MEND_OK) {
-            int d = compare(&out, f, name, 0);
-            worst = d > worst ? d : worst;
-            cases++;
-        }
+        tally_case(&t, s, &err, &out, f, name);
         mend_image_free(&in);
         mend_image_free(&out);
     }
-    printf("blur: %d cases, max diff %d (tolerance exact)\n", cases, worst);
-    CHECK_MSG(cases > 0 && cases == listed, "%d of %d cases checked", cases, listed);
+    tally_report(&t, "blur");
     mend_tf_close(f);
 }
 
 TEST(resize_every_case)
 {
-    REQUIRE_SHARED(path, "image_ops/resize.safetensors");
-    mend_tf *f = open_ref(path);
+    mend_tf *f = test_open_shared("image_ops/resize.safetensors");
     if (!f)
         return;
-    int cases = 0, worst = 0, listed = 0;
+    tally t = {0};
     for (int i = 0; i < f->count; i++) {
         const char *name = f->tensors[i].name;
         char kind[64], img_name[128], size[64], mode_s[32];
         part(name, 0, kind, sizeof kind);
         if (strcmp(kind, "input") == 0)
             continue;
-        listed++;
+        t.listed++;
         int lanczos = strcmp(kind, "lanczos") == 0, mode = -1, w, h;
         if (!lanczos)
             sscanf(part(name, 1, mode_s, sizeof mode_s), "mode%d", &mode);
@@ -180,31 +190,26 @@ TEST(resize_every_case)
         mend_err err = {0};
         mend_status s = lanczos ? mend_pil_resize(&in, w, h, MEND_PIL_LANCZOS, NULL, &out, &err)
                                 : mend_resize_image(mode, &in, w, h, &out, &err);
-        CHECK_MSG(s == MEND_OK, "%s: %s", name, err.msg);
         if (s == MEND_OK) {
             /* resize_image modes 1/2 return RGB even for L masks */
-            const mend_tf_tensor *t = mend_tf_find(f, name);
-            CHECK_MSG(!t || out.channels == (t->ndim == 3 ? (int)t->shape[2] : 1), "%s: %d channels", name,
+            const mend_tf_tensor *ref = mend_tf_find(f, name);
+            CHECK_MSG(!ref || out.channels == (ref->ndim == 3 ? (int)ref->shape[2] : 1), "%s: %d channels", name,
                       out.channels);
-            int d = compare(&out, f, name, 0);
-            worst = d > worst ? d : worst;
-            cases++;
         }
+        tally_case(&t, s, &err, &out, f, name);
         mend_image_free(&in);
         mend_image_free(&out);
     }
-    printf("resize: %d cases, max diff %d (tolerance exact)\n", cases, worst);
-    CHECK_MSG(cases > 0 && cases == listed, "%d of %d cases checked", cases, listed);
+    tally_report(&t, "resize");
     mend_tf_close(f);
 }
 
 TEST(masking_fill_and_binary_mask)
 {
-    REQUIRE_SHARED(path, "image_ops/masking.safetensors");
-    mend_tf *f = open_ref(path);
+    mend_tf *f = test_open_shared("image_ops/masking.safetensors");
     if (!f)
         return;
-    int cases = 0, worst = 0, listed = 0;
+    tally t = {0};
     for (int i = 0; i < f->count; i++) {
         const char *name = f->tensors[i].name;
         char kind[64], a[128], b[128];
@@ -214,7 +219,7 @@ TEST(masking_fill_and_binary_mask)
         mend_image img = {0}, mask = {0}, out = {0};
         mend_err err = {0};
         mend_status s;
-        listed += strcmp(kind, "fill") == 0 || strcmp(kind, "create_binary_mask") == 0;
+        t.listed += strcmp(kind, "fill") == 0 || strcmp(kind, "create_binary_mask") == 0;
         if (strcmp(kind, "fill") == 0) {
             if (!input_image(f, a, &img) || !input_image(f, b, &mask)) {
                 mend_image_free(&img);
@@ -232,18 +237,12 @@ TEST(masking_fill_and_binary_mask)
         } else {
             continue;
         }
-        CHECK_MSG(s == MEND_OK, "%s: %s", name, err.msg);
-        if (s == MEND_OK) {
-            int d = compare(&out, f, name, 0);
-            worst = d > worst ? d : worst;
-            cases++;
-        }
+        tally_case(&t, s, &err, &out, f, name);
         mend_image_free(&img);
         mend_image_free(&mask);
         mend_image_free(&out);
     }
-    printf("masking: %d fill/binary cases, max diff %d (tolerance exact)\n", cases, worst);
-    CHECK_MSG(cases > 0 && cases == listed, "%d of %d cases checked", cases, listed);
+    tally_report(&t, "masking (fill, binary mask)");
     mend_tf_close(f);
 }
 
@@ -438,9 +437,8 @@ done:
 
 TEST(mask_pipeline_every_case)
 {
-    REQUIRE_SHARED(path, "image_ops/mask_pipeline.safetensors");
     cJSON *j = test_shared_json("image_ops/mask_pipeline.json");
-    mend_tf *f = open_ref(path);
+    mend_tf *f = test_open_shared("image_ops/mask_pipeline.safetensors");
     if (!j || !f) {
         cJSON_Delete(j);
         mend_tf_close(f);
