@@ -142,6 +142,11 @@ const char *test_json_string(const struct cJSON *obj, const char *key, const cha
 struct cJSON *test_read_json(const char *path);
 struct cJSON *test_shared_json(const char *rel);
 
+/* The CLIP tokenizer of ../shared (clip/bpe_simple_vocab_16e6.txt.gz):
+ * NULL with a skip when absent, NULL with a failed check when it does not
+ * load. */
+struct mend_tokenizer *test_shared_tokenizer(void);
+
 int test_summary(void);
 
 #endif

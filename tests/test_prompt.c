@@ -449,22 +449,11 @@ TEST(emphasis_modes)
 /* ---------------------------------------------------------------- */
 /* Against A1111 with the real CLIP tokenizer                          */
 
-static mend_tokenizer *load_tokenizer(void)
-{
-    const char *vocab = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
-    if (!vocab)
-        return NULL;
-    mend_tokenizer *t = NULL;
-    mend_err err = {0};
-    CHECK_OK(mend_tokenizer_load(vocab, &t, &err), &err);
-    return t;
-}
-
 TEST(chunks_match_a1111_cond)
 {
     REQUIRE_SHARED(json_path, "text_encoder/a1111_cond.json");
     REQUIRE_SHARED(st_path, "text_encoder/a1111_cond.safetensors");
-    mend_tokenizer *tok = load_tokenizer();
+    mend_tokenizer *tok = test_shared_tokenizer();
     if (!tok)
         return;
     cJSON *j = test_read_json(json_path);

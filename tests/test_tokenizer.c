@@ -134,10 +134,8 @@ out:
 
 TEST(long_prompt_is_truncated_to_77)
 {
-    REQUIRE_SHARED(gz, "clip/bpe_simple_vocab_16e6.txt.gz");
-    mend_tokenizer *t = NULL;
+    mend_tokenizer *t = test_shared_tokenizer();
     mend_err err = {0};
-    CHECK_OK(mend_tokenizer_load(gz, &t, &err), &err);
     if (!t)
         return;
     char text[1024] = "";
@@ -160,10 +158,8 @@ TEST(long_prompt_is_truncated_to_77)
 
 TEST(invalid_utf8_prompt_is_an_error)
 {
-    REQUIRE_SHARED(gz, "clip/bpe_simple_vocab_16e6.txt.gz");
-    mend_tokenizer *t = NULL;
+    mend_tokenizer *t = test_shared_tokenizer();
     mend_err err = {0};
-    CHECK_OK(mend_tokenizer_load(gz, &t, &err), &err);
     if (!t)
         return;
     int32_t *ids = NULL;
@@ -178,7 +174,6 @@ TEST(invalid_utf8_prompt_is_an_error)
  * same (or, for `same` = 0, differently). */
 TEST(normalisation_equivalences)
 {
-    REQUIRE_SHARED(gz, "clip/bpe_simple_vocab_16e6.txt.gz");
     static const struct {
         const char *a, *b;
         int same;
@@ -192,9 +187,8 @@ TEST(normalisation_equivalences)
         {"a\x01" "b\xE2\x81\xAA", "ab", 1},              /* control characters removed */
         {"x\xC2\xA0\xE2\x80\x83y", "x y", 1},         /* Unicode spaces collapse */
     };
-    mend_tokenizer *t = NULL;
+    mend_tokenizer *t = test_shared_tokenizer();
     mend_err err = {0};
-    CHECK_OK(mend_tokenizer_load(gz, &t, &err), &err);
     for (size_t i = 0; t && i < sizeof pairs / sizeof *pairs; i++) {
         int32_t *x = NULL, *y = NULL;
         int nx = 0, ny = 0;

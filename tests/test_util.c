@@ -1,6 +1,7 @@
 #include "test.h"
 
 #include "io/image.h"
+#include "model/tokenizer.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -299,6 +300,17 @@ cJSON *test_shared_json(const char *rel)
 {
     const char *path = test_shared(rel);
     return path ? test_read_json(path) : NULL;
+}
+
+mend_tokenizer *test_shared_tokenizer(void)
+{
+    const char *vocab = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
+    if (!vocab)
+        return NULL;
+    mend_tokenizer *t = NULL;
+    mend_err err = {0};
+    CHECK_OK(mend_tokenizer_load(vocab, &t, &err), &err);
+    return t;
 }
 
 double test_now_s(void)
