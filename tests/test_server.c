@@ -11,6 +11,9 @@
 
 #define W 64
 #define H 64
+#define I2I "/sdapi/v1/img2img"
+#define T2I "/sdapi/v1/txt2img"
+#define OPT "/sdapi/v1/options"
 
 /* ---- unit tests of the helpers ------------------------------------------ */
 
@@ -103,51 +106,58 @@ TEST(bad_requests)
     test_make_square_mask(&mask, W, H);
     test_make_square_mask(&small, 32, 32);
     char *init64 = png_b64(&init, 1), *mask64 = png_b64(&mask, 0), *small64 = png_b64(&small, 0);
-    const char *i2i = "/sdapi/v1/img2img", *t2i = "/sdapi/v1/txt2img", *opt = "/sdapi/v1/options";
-    expect_error("malformed JSON", i2i, "{\"prompt\": ", 422, "value_error.jsondecode");
-    expect_error("not an object", t2i, "[1, 2]", 422, "type_error.dict");
-    expect_error("wrong types", t2i, "{\"steps\": \"many\", \"cfg_scale\": [], \"send_images\": \"maybe\"}", 422,
-                 "\"loc\":[\"body\",\"steps\"],\"msg\":\"value is not a valid integer\"");
-    expect_error("wrong types (bool)", t2i, "{\"send_images\": \"maybe\"}", 422, "type_error.bool");
-    expect_error("no init image", i2i, "{\"prompt\": \"x\"}", 404, "Init image not found");
-    expect_error("bad base64", i2i, "{\"init_images\": [\"@@@not base64@@@\"]}", 400, "Invalid encoded image");
-    expect_error("not an image", i2i, "{\"init_images\": [\"aGVsbG8gd29ybGQ=\"]}", 400, "Invalid encoded image");
-    expect_error("URL image", i2i, "{\"init_images\": [\"https://example.com/a.png\"]}", 400, "URL");
-    expect_error("init image not a string", i2i, "{\"init_images\": [5]}", 422, "str type expected");
+    /* requests refused with their status and a fragment of the detail */
+    static const struct {
+        const char *what, *path, *body;
+        int status;
+        const char *fragment;
+    } refused[] = {
+        {"malformed JSON", I2I, "{\"prompt\": ", 422, "value_error.jsondecode"},
+        {"not an object", T2I, "[1, 2]", 422, "type_error.dict"},
+        {"wrong types", T2I, "{\"steps\": \"many\", \"cfg_scale\": [], \"send_images\": \"maybe\"}",
+         422, "\"loc\":[\"body\",\"steps\"],\"msg\":\"value is not a valid integer\""},
+        {"wrong types (bool)", T2I, "{\"send_images\": \"maybe\"}", 422, "type_error.bool"},
+        {"no init image", I2I, "{\"prompt\": \"x\"}", 404, "Init image not found"},
+        {"bad base64", I2I, "{\"init_images\": [\"@@@not base64@@@\"]}", 400, "Invalid encoded image"},
+        {"not an image", I2I, "{\"init_images\": [\"aGVsbG8gd29ybGQ=\"]}", 400, "Invalid encoded image"},
+        {"URL image", I2I, "{\"init_images\": [\"https://example.com/a.png\"]}", 400, "URL"},
+        {"init image not a string", I2I, "{\"init_images\": [5]}", 422, "str type expected"},
+        {"width 0", T2I, "{\"width\": 0}", 422, "\"loc\":[\"body\",\"width\"]"},
+        {"huge width", T2I, "{\"width\": 1000000, \"height\": 64}",
+         422, "parameter 'width': 1000000 is out of range 64..8192"},
+        {"denoising strength", I2I, "{\"denoising_strength\": 1.5, \"init_images\": [\"x\"]}",
+         422, "denoising_strength"},
+        {"unknown sampler", T2I, "{\"sampler_name\": \"Euler z\", \"width\": 64, \"height\": 64}",
+         400, "Sampler not found"},
+        {"unknown scheduler", T2I, "{\"scheduler\": \"Wavy\", \"width\": 64, \"height\": 64}",
+         400, "Scheduler not found"},
+        {"unknown script", T2I, "{\"script_name\": \"X/Y/Z plot\"}", 422, "Script 'X/Y/Z plot' not found"},
+        {"unknown override", T2I, "{\"override_settings\": {\"no_such_option\": 1}}", 400, "no_such_option"},
+        {"unknown model", OPT, "{\"sd_model_checkpoint\": \"nope.safetensors\"}", 404, "not found"},
+        {"../ in a model name", OPT, "{\"sd_model_checkpoint\": \"../models/a.safetensors\"}", 400, "not allowed"},
+        {"path in a model name", OPT, "{\"sd_model_checkpoint\": \"/etc/passwd\"}", 400, "not allowed"},
+        {"unknown option", OPT, "{\"no_such_option\": true}", 400, "no_such_option"},
+        {"png-info of junk", "/sdapi/v1/png-info", "{\"image\": \"aGVsbG8=\"}", 400, "Invalid encoded image"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        expect_error(refused[i].what, refused[i].path, refused[i].body, refused[i].status, refused[i].fragment);
     char *body = strdupf("{\"init_images\": [\"%s\"], \"mask\": \"%s\", \"width\": 64, \"height\": 64}", init64,
                          small64);
-    expect_error("mask of another size", i2i, body, 400, "same size");
+    expect_error("mask of another size", I2I, body, 400, "same size");
     free(body);
     /* a JPEG init image decodes (the request then fails only on the mask's size) */
     char *jpeg64 = jpeg_b64(&init);
     body = strdupf("{\"init_images\": [\"data:image/jpeg;base64,%s\"], \"mask\": \"%s\"}", jpeg64, small64);
-    expect_error("JPEG init, mask of another size", i2i, body, 400, "is 32x32 but init_images[0] is 64x64");
+    expect_error("JPEG init, mask of another size", I2I, body, 400, "is 32x32 but init_images[0] is 64x64");
     free(body);
     free(jpeg64);
-    expect_error("width 0", t2i, "{\"width\": 0}", 422, "\"loc\":[\"body\",\"width\"]");
-    expect_error("huge width", t2i, "{\"width\": 1000000, \"height\": 64}", 422,
-                 "parameter 'width': 1000000 is out of range 64..8192");
-    expect_error("denoising strength", i2i, "{\"denoising_strength\": 1.5, \"init_images\": [\"x\"]}", 422,
-                 "denoising_strength");
-    expect_error("unknown sampler", t2i, "{\"sampler_name\": \"Euler z\", \"width\": 64, \"height\": 64}", 400,
-                 "Sampler not found");
-    expect_error("unknown scheduler", t2i, "{\"scheduler\": \"Wavy\", \"width\": 64, \"height\": 64}", 400,
-                 "Scheduler not found");
-    expect_error("unknown script", t2i, "{\"script_name\": \"X/Y/Z plot\"}", 422, "Script 'X/Y/Z plot' not found");
-    expect_error("unknown override", t2i, "{\"override_settings\": {\"no_such_option\": 1}}", 400, "no_such_option");
-    expect_error("unknown model", opt, "{\"sd_model_checkpoint\": \"nope.safetensors\"}", 404, "not found");
-    expect_error("../ in a model name", opt, "{\"sd_model_checkpoint\": \"../models/a.safetensors\"}", 400,
-                 "not allowed");
-    expect_error("path in a model name", opt, "{\"sd_model_checkpoint\": \"/etc/passwd\"}", 400, "not allowed");
-    expect_error("unknown option", opt, "{\"no_such_option\": true}", 400, "no_such_option");
-    expect_error("png-info of junk", "/sdapi/v1/png-info", "{\"image\": \"aGVsbG8=\"}", 400, "Invalid encoded image");
     /* a valid request without a model loaded is a clear error, not a crash */
     body = strdupf("{\"init_images\": [\"%s\"], \"mask\": \"%s\", \"width\": 64, \"height\": 64, \"steps\": 2}",
                    init64, mask64);
-    expect_error("no model", i2i, body, 503, "no model is loaded");
+    expect_error("no model", I2I, body, 503, "no model is loaded");
     free(body);
     /* over the body size limit: announced length, answered before the body is sent */
-    reply r = http_ex(bare, "POST", i2i, NULL, (long long)SRV_MAX_BODY + 1, "", 120);
+    reply r = http_ex(bare, "POST", I2I, NULL, (long long)SRV_MAX_BODY + 1, "", 120);
     CHECK_MSG(r.status == 413 && r.json && strstr(str(r.json, "detail"), "limit"), "413: %d %s", r.status,
               r.body ? r.body : "");
     reply_free(&r);
