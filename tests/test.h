@@ -142,6 +142,12 @@ const char *test_json_string(const struct cJSON *obj, const char *key, const cha
 struct cJSON *test_read_json(const char *path);
 struct cJSON *test_shared_json(const char *rel);
 
+/* A golden case of ../shared/testdata: <stem>.json (its metadata) and
+ * <stem>.safetensors (its tensors). Returns 1 with both open (the caller
+ * closes them); 0 with a skip when one is absent or a failed check when one
+ * does not open, *json and *tf then NULL. */
+int test_open_golden(const char *stem, struct cJSON **json, mend_tf **tf);
+
 /* The CLIP tokenizer of ../shared (clip/bpe_simple_vocab_16e6.txt.gz):
  * NULL with a skip when absent, NULL with a failed check when it does not
  * load. */

@@ -23,14 +23,14 @@ static mend_sd_model *load_model(void)
 
 TEST(a1111_cond)
 {
-    REQUIRE_SHARED(jp, "text_encoder/a1111_cond.json");
-    REQUIRE_SHARED(sp, "text_encoder/a1111_cond.safetensors");
+    const char *jp = "text_encoder/a1111_cond";
+    cJSON *j;
+    mend_tf *ref;
+    if (!test_open_golden(jp, &j, &ref))
+        return;
     mend_sd_model *m = load_model();
-    cJSON *j = test_read_json(jp);
-    mend_tf *ref = NULL;
     mend_err err = {0};
-    CHECK_OK(mend_tf_open(sp, &ref, &err), &err);
-    if (!m || !j || !ref)
+    if (!m)
         goto done;
     int cases = 0, width = mend_clip_get_arch(m->clip)->width;
     double worst = 0;
@@ -74,14 +74,14 @@ done:
 
 TEST(a1111_schedules)
 {
-    REQUIRE_SHARED(jp, "text_encoder/a1111_schedules.json");
-    REQUIRE_SHARED(sp, "text_encoder/a1111_schedules.safetensors");
+    const char *jp = "text_encoder/a1111_schedules";
+    cJSON *j;
+    mend_tf *ref;
+    if (!test_open_golden(jp, &j, &ref))
+        return;
     mend_sd_model *m = load_model();
-    cJSON *j = test_read_json(jp);
-    mend_tf *ref = NULL;
     mend_err err = {0};
-    CHECK_OK(mend_tf_open(sp, &ref, &err), &err);
-    if (!m || !j || !ref)
+    if (!m)
         goto done;
     cJSON *c;
     int cases = 0;

@@ -451,20 +451,18 @@ TEST(emphasis_modes)
 
 TEST(chunks_match_a1111_cond)
 {
-    REQUIRE_SHARED(json_path, "text_encoder/a1111_cond.json");
-    REQUIRE_SHARED(st_path, "text_encoder/a1111_cond.safetensors");
-    mend_tokenizer *tok = test_shared_tokenizer();
-    if (!tok)
+    const char *json_path = "text_encoder/a1111_cond";
+    cJSON *j;
+    mend_tf *f;
+    if (!test_open_golden(json_path, &j, &f))
         return;
-    cJSON *j = test_read_json(json_path);
-    mend_tf *f = NULL;
+    mend_tokenizer *tok = test_shared_tokenizer();
     mend_err err = {0};
-    CHECK_OK(mend_tf_open(st_path, &f, &err), &err);
     int checked = 0;
     const cJSON *cases = cJSON_GetObjectItem(j, "cases"), *c;
     cJSON_ArrayForEach(c, cases)
     {
-        if (!f)
+        if (!tok)
             break;
         const char *key = test_json_string(c, "key", json_path), *prompt = test_json_string(c, "prompt", json_path);
         const char *emphasis = test_json_string(c, "emphasis", json_path);

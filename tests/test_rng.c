@@ -216,13 +216,10 @@ done:
 
 TEST(image_rng_streams_match_reference)
 {
-    REQUIRE_SHARED(path, "rng/rng.safetensors");
-    REQUIRE_SHARED(json_path, "rng/rng.json");
-    cJSON *root = test_read_json(json_path);
-    mend_err err = {0};
-    mend_tf *f = NULL;
-    CHECK_OK(mend_tf_open(path, &f, &err), &err);
-    if (root && f) {
+    const char *json_path = "rng/rng";
+    cJSON *root;
+    mend_tf *f;
+    if (test_open_golden(json_path, &root, &f)) {
         totals tot = {0};
         const cJSON *c;
         int cases = 0;

@@ -130,20 +130,14 @@ static mend_status replay_step(void *user, int step, int total, const float *x, 
 
 static void run_file(const char *name, int *files_run)
 {
-    char rel[256];
-    snprintf(rel, sizeof rel, "samplers/%s.json", name);
-    const char *jpath = test_shared(rel);
-    snprintf(rel, sizeof rel, "samplers/%s.safetensors", name);
-    const char *spath = test_shared(rel);
-    if (!jpath || !spath)
-        return;
-    cJSON *root = test_read_json(jpath);
+    char jpath[256];
+    snprintf(jpath, sizeof jpath, "samplers/%s", name);
+    cJSON *root;
+    mend_tf *f;
     mend_err err = {0};
-    mend_tf *f = NULL;
-    CHECK_OK(mend_tf_open(spath, &f, &err), &err);
     float *sigmas = NULL, *x = NULL, *want = NULL;
-    if (!root || !f)
-        goto done;
+    if (!test_open_golden(jpath, &root, &f))
+        return;
     const char *sampler_name = test_json_string(test_json_need(root, "case", jpath), "sampler", jpath);
     const mend_sampler_info *info = NULL;
     if (!sampler_name)

@@ -151,18 +151,12 @@ TEST(img2img_steps)
  * resolves to its default), sliced by the denoising strength. */
 static void check_sampler_file(const char *name)
 {
-    char rel[256];
-    snprintf(rel, sizeof rel, "samplers/%s.json", name);
-    const char *jpath = test_shared(rel);
-    snprintf(rel, sizeof rel, "samplers/%s.safetensors", name);
-    const char *spath = test_shared(rel);
-    if (!jpath || !spath)
-        return;
-    cJSON *root = test_read_json(jpath);
+    char stem[256];
+    snprintf(stem, sizeof stem, "samplers/%s", name);
+    cJSON *root;
+    mend_tf *f;
     mend_err err = {0};
-    mend_tf *f = NULL;
-    CHECK_OK(mend_tf_open(spath, &f, &err), &err);
-    if (root && f) {
+    if (test_open_golden(stem, &root, &f)) {
         const cJSON *c = cJSON_GetObjectItem(root, "case");
         const char *sampler_name = test_json_string(c, "sampler", name);
         int steps = (int)test_json_number(c, "steps", 0, name);

@@ -302,6 +302,23 @@ cJSON *test_shared_json(const char *rel)
     return path ? test_read_json(path) : NULL;
 }
 
+int test_open_golden(const char *stem, cJSON **json, mend_tf **tf)
+{
+    char rel[512];
+    *json = NULL;
+    *tf = NULL;
+    snprintf(rel, sizeof rel, "%s.json", stem);
+    const char *json_path = test_shared(rel);
+    snprintf(rel, sizeof rel, "%s.safetensors", stem);
+    *tf = json_path ? test_open_shared(rel) : NULL;
+    *json = *tf ? test_read_json(json_path) : NULL;
+    if (*json)
+        return 1;
+    mend_tf_close(*tf);
+    *tf = NULL;
+    return 0;
+}
+
 mend_tokenizer *test_shared_tokenizer(void)
 {
     const char *vocab = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
