@@ -258,53 +258,65 @@ TEST(every_sampler_converges_to_a_perfect_denoiser)
     }
 }
 
-TEST(ddim_keeps_the_noise_estimate_for_a_perfect_denoiser)
-{
-    /* eta = 0 and D = x0: the implied eps is constant, so DDIM must end at
-     * sqrt(abar[1]) x0 + sqrt(1 - abar[1]) eps0 after steps-1 model calls. */
+/* A perfect denoiser (D = x0) run by a timestep sampler from x = z over
+ * the last of `steps` DDIM timesteps: the implied eps is the same at every
+ * timestep, so the run must end at sqrt(abar[1]) x0 + sqrt(1 - abar[1]) eps0. */
+typedef struct perfect_run {
     mend_noise_schedule s;
-    mend_schedule_init_sd1(&s);
-    float x0[4] = {0.3f, -0.7f, 1.1f, 0.0f}, z[4] = {1.0f, -0.5f, 0.25f, 2.0f}, x[4];
-    const int steps = 10;
-    double a0 = s.alphas_cumprod[mend_ddim_timestep(steps, steps - 1)], a1 = s.alphas_cumprod[1];
-    for (int i = 0; i < 4; i++)
-        x[i] = z[i];
-    fixed_x0 d = {x0, 4, 0, -1};
-    mend_sampler_callbacks cb = {const_denoise, zero_noise, NULL, &d};
-    mend_err err = {0};
-    CHECK_OK(mend_sample_ddim(&s, steps, steps - 1, NULL, x, 4, &cb, &err), &err);
-    CHECK(d.calls == steps - 1);
-    CHECK(mend_ddim_timestep(20, 1) == 51 && mend_ddim_timestep(20, 19) == 951);
+    float x0[4], z[4], x[4];
+    int steps;
+    fixed_x0 d;
+    mend_sampler_callbacks cb;
+} perfect_run;
+
+static void perfect_run_init(perfect_run *r, int with_noise)
+{
+    mend_schedule_init_sd1(&r->s);
+    const float x0[4] = {0.3f, -0.7f, 1.1f, 0.0f}, z[4] = {1.0f, -0.5f, 0.25f, 2.0f};
+    memcpy(r->x0, x0, sizeof x0);
+    memcpy(r->z, z, sizeof z);
+    memcpy(r->x, z, sizeof z);
+    r->steps = 10;
+    r->d = (fixed_x0){r->x0, 4, 0, -1};
+    r->cb = (mend_sampler_callbacks){const_denoise, with_noise ? zero_noise : NULL, NULL, &r->d};
+}
+
+static void check_ends_at_the_ddim_target(const perfect_run *r)
+{
+    double a0 = r->s.alphas_cumprod[mend_ddim_timestep(r->steps, r->steps - 1)], a1 = r->s.alphas_cumprod[1];
     for (int i = 0; i < 4; i++) {
-        double eps0 = (z[i] - sqrt(a0) * x0[i]) / sqrt(1 - a0);
-        CHECK_NEAR(x[i], sqrt(a1) * x0[i] + sqrt(1 - a1) * eps0, 1e-4);
+        double eps0 = (r->z[i] - sqrt(a0) * r->x0[i]) / sqrt(1 - a0);
+        CHECK_NEAR(r->x[i], sqrt(a1) * r->x0[i] + sqrt(1 - a1) * eps0, 1e-4);
     }
 }
 
+/* eta = 0: DDIM ends at the target after steps-1 model calls. */
+TEST(ddim_keeps_the_noise_estimate_for_a_perfect_denoiser)
+{
+    perfect_run r;
+    perfect_run_init(&r, 1);
+    mend_err err = {0};
+    CHECK_OK(mend_sample_ddim(&r.s, r.steps, r.steps - 1, NULL, r.x, 4, &r.cb, &err), &err);
+    CHECK(r.d.calls == r.steps - 1);
+    CHECK(mend_ddim_timestep(20, 1) == 51 && mend_ddim_timestep(20, 19) == 951);
+    check_ends_at_the_ddim_target(&r);
+}
+
+/* Improved Euler and the Adams-Bashforth combinations (weights summing to
+ * 1) all give eps0, so PLMS ends where DDIM does, with one extra call on
+ * the first step. */
 TEST(plms_keeps_the_noise_estimate_for_a_perfect_denoiser)
 {
-    /* D = x0: eps is the same at every timestep, so improved Euler and the
-     * Adams-Bashforth combinations (weights summing to 1) all give eps0 and
-     * PLMS ends where DDIM does, with one extra call on the first step. */
-    mend_noise_schedule s;
-    mend_schedule_init_sd1(&s);
-    float x0[4] = {0.3f, -0.7f, 1.1f, 0.0f}, z[4] = {1.0f, -0.5f, 0.25f, 2.0f}, x[4];
-    const int steps = 10;
-    double a0 = s.alphas_cumprod[mend_ddim_timestep(steps, steps - 1)], a1 = s.alphas_cumprod[1];
-    memcpy(x, z, sizeof x);
-    fixed_x0 d = {x0, 4, 0, -1};
-    mend_sampler_callbacks cb = {const_denoise, NULL, NULL, &d};
+    perfect_run r;
+    perfect_run_init(&r, 0);
     mend_err err = {0};
     const mend_sampler_info *info = NULL;
     CHECK_OK(mend_sampler_from_name("PLMS", &info, &err), &err);
     CHECK(info && (info->flags & MEND_SAMPLER_TIMESTEPS));
-    CHECK_OK(mend_sample_timesteps(MEND_SAMPLER_PLMS, &s, steps, steps - 1, NULL, x, 4, &cb, &err), &err);
-    CHECK_MSG(d.calls == steps, "PLMS: %d calls", d.calls);
-    for (int i = 0; i < 4; i++) {
-        double eps0 = (z[i] - sqrt(a0) * x0[i]) / sqrt(1 - a0);
-        CHECK_NEAR(x[i], sqrt(a1) * x0[i] + sqrt(1 - a1) * eps0, 1e-4);
-    }
-    CHECK(mend_sample(MEND_SAMPLER_PLMS, NULL, (float[]){2, 1, 0}, 3, x, 4, &cb, &err) == MEND_E_ARG);
+    CHECK_OK(mend_sample_timesteps(MEND_SAMPLER_PLMS, &r.s, r.steps, r.steps - 1, NULL, r.x, 4, &r.cb, &err), &err);
+    CHECK_MSG(r.d.calls == r.steps, "PLMS: %d calls", r.d.calls);
+    check_ends_at_the_ddim_target(&r);
+    CHECK(mend_sample(MEND_SAMPLER_PLMS, NULL, (float[]){2, 1, 0}, 3, r.x, 4, &r.cb, &err) == MEND_E_ARG);
 }
 
 TEST(step_callback_interrupts)
