@@ -123,37 +123,30 @@ TEST(bad_files)
     write_raw(p, 1000000, "{}", NULL, 0);
     expect_error(p, "header length", "past the end");
 
-    write_header(p, "{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]", 8);
-    expect_error(p, "not a valid JSON", NULL);
-
-    write_header(p, "[1, 2, 3]", 0);
-    expect_error(p, "JSON object", NULL);
-
-    write_header(p, "{\"w\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [0, 16]}}", 8);
-    expect_error(p, "'w'", "past the end");
-
-    write_header(p, "{\"w\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [8, 4]}}", 16);
-    expect_error(p, "'w'", "data_offsets");
-
-    write_header(p, "{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]},"
-                    " \"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}", 12);
-    expect_error(p, "overlap", "'b'");
-
-    write_header(p, "{\"q\": {\"dtype\": \"Q4_K\", \"shape\": [2], \"data_offsets\": [0, 8]}}", 8);
-    expect_error(p, "unknown dtype", "'q'");
-
-    write_header(p, "{\"s\": {\"dtype\": \"F16\", \"shape\": [3], \"data_offsets\": [0, 8]}}", 8);
-    expect_error(p, "'s'", "need 6");
-
-    write_header(p, "{\"n\": {\"dtype\": \"F32\", \"shape\": [-2], \"data_offsets\": [0, 8]}}", 8);
-    expect_error(p, "'n'", "shape");
-
-    write_header(p, "{\"m\": {\"dtype\": \"F32\", \"shape\": [2]}}", 8);
-    expect_error(p, "'m'", "data_offsets");
-
-    write_header(p, "{\"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]},"
-                    " \"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 8]}}", 8);
-    expect_error(p, "twice", "'x'");
+    /* headers refused, with the size of the data after them and what the
+     * message must say */
+    static const struct {
+        const char *header;
+        size_t data_len;
+        const char *needle1, *needle2;
+    } bad[] = {
+        {"{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]", 8, "not a valid JSON", NULL},
+        {"[1, 2, 3]", 0, "JSON object", NULL},
+        {"{\"w\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [0, 16]}}", 8, "'w'", "past the end"},
+        {"{\"w\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [8, 4]}}", 16, "'w'", "data_offsets"},
+        {"{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]},"
+         " \"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}", 12, "overlap", "'b'"},
+        {"{\"q\": {\"dtype\": \"Q4_K\", \"shape\": [2], \"data_offsets\": [0, 8]}}", 8, "unknown dtype", "'q'"},
+        {"{\"s\": {\"dtype\": \"F16\", \"shape\": [3], \"data_offsets\": [0, 8]}}", 8, "'s'", "need 6"},
+        {"{\"n\": {\"dtype\": \"F32\", \"shape\": [-2], \"data_offsets\": [0, 8]}}", 8, "'n'", "shape"},
+        {"{\"m\": {\"dtype\": \"F32\", \"shape\": [2]}}", 8, "'m'", "data_offsets"},
+        {"{\"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]},"
+         " \"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 8]}}", 8, "twice", "'x'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        write_header(p, bad[i].header, bad[i].data_len);
+        expect_error(p, bad[i].needle1, bad[i].needle2);
+    }
 }
 
 TEST(truncated_real_writer_output)

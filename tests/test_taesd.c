@@ -13,6 +13,16 @@
 #define REF "taesd/taesd_random.safetensors"
 #define TOL 1e-3
 
+/* Prints and checks the largest difference from the reference; 1 (one
+ * case compared) either way. */
+static int check_close(const float *got, const float *want, int64_t n, const char *name)
+{
+    double d = test_max_abs_diff(got, want, n);
+    printf("  %-28s max abs err %.3g (tol %g)\n", name, d, TOL);
+    CHECK_MSG(d <= TOL, "'%s' max abs err %g > %g", name, d, TOL);
+    return 1;
+}
+
 static mend_tf *open_file(const char *path)
 {
     mend_err err = {0};
@@ -80,10 +90,7 @@ static void check_all(fixture *fx, int encode)
             CHECK_OK(encode ? mend_taesd_encode(fx->t, in, N, h, w, got, &err)
                             : mend_taesd_decode(fx->t, in, N, h, w, got, &err),
                      &err);
-            double d = test_max_abs_diff(got, want, n);
-            printf("  %-28s max abs err %.3g (tol %g)\n", want_name, d, TOL);
-            CHECK_MSG(d <= TOL, "'%s' max abs err %g > %g", want_name, d, TOL);
-            checked++;
+            checked += check_close(got, want, n, want_name);
         }
         free(in);
         free(want);
@@ -234,10 +241,7 @@ static void check_eval(const char *component, const char *model, const char *fro
         int64_t n = 0, m = 0;
         float *g = test_load_f32(got, name, &n), *r = test_load_f32(ref, name, &m);
         if (g && r && n == m) {
-            double d = test_max_abs_diff(g, r, n);
-            printf("  %-28s max abs err %.3g (tol %g)\n", name, d, TOL);
-            CHECK_MSG(d <= TOL, "eval '%s' max abs err %g > %g", name, d, TOL);
-            compared++;
+            compared += check_close(g, r, n, name);
         }
         free(g);
         free(r);
