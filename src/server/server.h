@@ -204,6 +204,8 @@ void h_refresh_checkpoints(srv_server *s, srv_response *r);
 void h_samplers(srv_response *r);
 void h_schedulers(srv_response *r);
 void h_png_info(const char *body, size_t len, srv_response *r);
+void h_loras(srv_response *r);         /* h_networks.c */
+void h_refresh_loras(srv_response *r);
 /* GET / and /web/NAME: the embedded page (static.c). 1 when r was filled. */
 int srv_static(const char *method, const char *url, srv_response *r);
 /* Switches the model via the worker; fills r with an error and returns 0 on failure. */
