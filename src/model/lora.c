@@ -247,6 +247,7 @@ mend_status mend_lora_module_delta(const mend_tf *f, const char *module, const i
      * op's result to it); LoRA factors are upcast to fp32 at load. */
     int rnd = kind == 0 ? 0 : lyco_dtype(f, module, PARTS[kind]);
     mend_lora_round(ud, numel_of(shape, ndim), rnd);
+    mend_lora_round(&scale, 1, rnd); /* torch 1.13 casts a Python scalar to the tensor's dtype */
     for (int64_t i = 0; i < numel_of(shape, ndim); i++) ud[i] *= scale;
     mend_lora_round(ud, numel_of(shape, ndim), rnd);
     *out = ud;

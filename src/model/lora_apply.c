@@ -26,6 +26,7 @@ mend_status mend_lora_layer_f32(const mend_wmat *w, float **out, mend_err *err) 
 }
 
 void mend_lora_merge(float *w, float *d, int64_t n, float mult, int how) {
+    mend_lora_round(&mult, 1, how); /* torch 1.13 casts a Python scalar to the tensor's dtype */
     mend_lora_round(w, n, how);
     for (int64_t k = 0; k < n; k++) d[k] *= mult;
     mend_lora_round(d, n, how);
