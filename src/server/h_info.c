@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* ---------------- progress ---------------- */
@@ -55,6 +56,9 @@ void h_progress(srv_server *s, int skip_image, srv_response *r)
     cJSON_AddItemToObject(o, "current_image", b64 ? cJSON_CreateString(b64) : cJSON_CreateNull());
     free(b64);
     cJSON_AddNullToObject(o, "textinfo");
+    /* the running job's id: its force_task_id, or one made as A1111's create_task_id does */
+    cJSON_AddItemToObject(o, "current_task",
+                          p.current_task[0] ? cJSON_CreateString(p.current_task) : cJSON_CreateNull());
     srv_reply_json(r, 200, o);
 }
 
@@ -160,8 +164,25 @@ void h_options_post(srv_server *s, const char *body, size_t len, srv_response *r
     cJSON_Delete(json);
 }
 
+/* The loaded checkpoint is hashed once (A1111 hashes it when loading it);
+ * outside the lock, so /progress answers meanwhile. */
+static void hash_loaded_model(srv_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    char *path = s->model_path ? strdup(s->model_path) : NULL;
+    pthread_mutex_unlock(&s->lock);
+    char hex[65];
+    mend_err err = {0};
+    struct stat st;
+    int file = path && stat(path, &st) == 0 && S_ISREG(st.st_mode); /* diffusers folders are not hashed */
+    if (file && mend_checkpoint_sha256(path, 1, hex, &err) != MEND_OK)
+        fprintf(stderr, "mend serve: cannot hash %s: %s\n", path, err.msg);
+    free(path);
+}
+
 void h_sd_models(srv_server *s, srv_response *r)
 {
+    hash_loaded_model(s);
     cJSON *a = cJSON_CreateArray();
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < s->models.count; i++) {
@@ -169,8 +190,19 @@ void h_sd_models(srv_server *s, srv_response *r)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "title", c->title);
         cJSON_AddStringToObject(o, "model_name", c->model_name);
-        cJSON_AddNullToObject(o, "hash");
-        cJSON_AddNullToObject(o, "sha256");
+        /* as A1111: the hashes already computed (the loaded model's, once
+         * an image names it), never a hashing pass over every file */
+        char hex[65];
+        mend_err err = {0};
+        if (mend_checkpoint_sha256(c->filename, 0, hex, &err) == MEND_OK) {
+            char shorthash[11];
+            snprintf(shorthash, sizeof shorthash, "%.10s", hex);
+            cJSON_AddStringToObject(o, "hash", shorthash);
+            cJSON_AddStringToObject(o, "sha256", hex);
+        } else {
+            cJSON_AddNullToObject(o, "hash");
+            cJSON_AddNullToObject(o, "sha256");
+        }
         cJSON_AddStringToObject(o, "filename", c->filename);
         cJSON_AddNullToObject(o, "config");
         cJSON_AddItemToArray(a, o);
