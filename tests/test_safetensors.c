@@ -154,6 +154,10 @@ TEST(bad_files)
     write_header(p, "{\"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]},"
                     " \"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 8]}}", 8);
     expect_error(p, "twice", "'x'");
+
+    /* a second __metadata__ once leaked the first one's text (found by fuzz_tensorfile) */
+    write_header(p, "{\"__metadata__\": {\"a\": \"1\"}, \"__metadata__\": {\"b\": \"2\"}}", 0);
+    expect_error(p, "__metadata__", "twice");
 }
 
 TEST(truncated_real_writer_output)

@@ -131,6 +131,7 @@ typedef struct srv_progress_state {
     int job_count; /* 0 idle; -1 starting */
     int job_no, sampling_step, sampling_steps;
     int interrupted, skipped;
+    mend_stop stop; /* the same requests, polled inside the UNet and VAE passes */
     const char *job;
     char job_timestamp[16];
     char current_task[80]; /* "" when idle */
