@@ -71,7 +71,7 @@ mend_gen_params base_params(void)
 mend_status gen(mend_sd_model *m, const mend_gen_params *p, const mend_image *init, const mend_image *mask,
                        mend_gen_output *out, mend_err *err)
 {
-    mend_gen_inputs in = {init, mask};
+    mend_gen_inputs in = {.init_image = init, .mask = mask};
     return mend_generate(m, p, &in, NULL, NULL, out, err);
 }
 
@@ -116,7 +116,7 @@ float *init_latent(mend_sd_model *m, const mend_gen_params *p, const mend_image 
 {
     float *lat = NULL, *nm = NULL;
     mend_err err = {0};
-    mend_gen_inputs in = {img, mask};
+    mend_gen_inputs in = {.init_image = img, .mask = mask};
     CHECK_OK(mend_generate_init_latent(m, p, &in, &lat, &nm, &err), &err);
     if (nmask)
         *nmask = nm;

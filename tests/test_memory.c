@@ -137,7 +137,7 @@ static int child_measure(char **argv)
         init.data[i] = (uint8_t)(i * 7);
     printf("%ld %llu\n", rss_kb(), (unsigned long long)(mend_gen_memory_estimate(m, &p, init.width, init.height) >> 10));
     fflush(stdout);
-    mend_gen_inputs in = {img2img ? &init : NULL, NULL};
+    mend_gen_inputs in = {.init_image = img2img ? &init : NULL, .mask = NULL};
     mend_gen_output out;
     mend_status s = mend_generate(m, &p, &in, NULL, NULL, &out, &err);
     mend_gen_output_free(&out);

@@ -153,7 +153,7 @@ TEST(strength_zero_and_one)
         p.denoising_strength = (float)k;
         step_log log = {0, 0, 1, {0}, -1, MEND_OK};
         mend_gen_output out;
-        mend_gen_inputs in = {&img, NULL};
+        mend_gen_inputs in = {.init_image = &img, .mask = NULL};
         mend_err err = {0};
         CHECK_OK(mend_generate(m, &p, &in, log_step, &log, &out, &err), &err);
         CHECK_MSG(log.calls == (k ? p.steps : 1) && log.last_total == log.calls, "strength %d: %d steps of %d", k,
@@ -219,7 +219,7 @@ TEST(every_sampler_runs)
             p.sampler_name = list[i].name;
             p.steps = 3;
             step_log log = {0, 0, 1, {0}, -1, MEND_OK};
-            mend_gen_inputs in = {inpaint ? &img : NULL, inpaint ? &mask : NULL};
+            mend_gen_inputs in = {.init_image = inpaint ? &img : NULL, .mask = inpaint ? &mask : NULL};
             mend_gen_output out;
             mend_err err = {0};
             CHECK_OK(mend_generate(m, &p, &in, log_step, &log, &out, &err), &err);
@@ -252,7 +252,7 @@ TEST(ddim_timesteps_as_a1111)
     for (int k = 0; k < 3; k++) {
         p.denoising_strength = strength[k];
         step_log log = {0, 0, 1, {0}, -1, MEND_OK};
-        mend_gen_inputs in = {k ? &img : NULL, NULL};
+        mend_gen_inputs in = {.init_image = k ? &img : NULL, .mask = NULL};
         mend_gen_output out;
         mend_err err = {0};
         CHECK_OK(mend_generate(m, &p, &in, log_step, &log, &out, &err), &err);
@@ -278,7 +278,7 @@ TEST(interrupt_yields_images)
     p.steps = 4;
     for (int inpaint = 0; inpaint < 2; inpaint++) {
         step_log log = {0, 0, 1, {0}, 1, MEND_E_INTERRUPTED};
-        mend_gen_inputs in = {inpaint ? &img : NULL, inpaint ? &mask : NULL};
+        mend_gen_inputs in = {.init_image = inpaint ? &img : NULL, .mask = inpaint ? &mask : NULL};
         mend_gen_output out;
         mend_err err = {0};
         CHECK_OK(mend_generate(m, &p, &in, log_step, &log, &out, &err), &err);

@@ -142,6 +142,8 @@ TEST(bad_files)
         {"{\"m\": {\"dtype\": \"F32\", \"shape\": [2]}}", 8, "'m'", "data_offsets"},
         {"{\"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]},"
          " \"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 8]}}", 8, "twice", "'x'"},
+        /* a second __metadata__ once leaked the first one's text (found by fuzz_tensorfile) */
+        {"{\"__metadata__\": {\"a\": \"1\"}, \"__metadata__\": {\"b\": \"2\"}}", 0, "__metadata__", "twice"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         write_header(p, bad[i].header, bad[i].data_len);

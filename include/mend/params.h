@@ -100,6 +100,11 @@ const char *mend_param_get_label(const mend_gen_params *p, const mend_param_desc
 /* Text form (integers, Python-style floats "7.0", choice labels, the string). */
 void mend_param_format(const mend_gen_params *p, const mend_param_desc *d, char *buf, size_t size);
 
+/* A float as Python's repr of the number the user sent: the shortest
+ * decimal that reads back as the same float ("0.6", "7.0", "0.001";
+ * NaN/inf as Python's "nan"/"inf"). */
+void mend_float_repr(float v, char *buf, size_t size);
+
 /* Checks the field's current value. */
 mend_status mend_param_check(const mend_gen_params *p, const mend_param_desc *d, mend_err *err);
 /* Checks every parameter of the scope (has_init: img2img/inpaint too);

@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 #include "cli/generate.h"
 
+#include "mend/mend.h"
 #include "mend/params.h"
 
 #include <errno.h>
@@ -91,6 +92,28 @@ int cli_get_int(const cli_opt *opts, int nopts, const char *name, int def, int l
     }
     *out = (int)x;
     return 1;
+}
+
+int cli_set_lora_dir(const cli_opt *opts, int nopts)
+{
+    const char *dir = cli_get(opts, nopts, "lora-dir"), *alias = cli_get(opts, nopts, "lora-model-dir");
+    if (dir && alias)
+        return cli_errorf("give the LoRA folder once (--lora-dir or --lora-model-dir)") + 1;
+    if (dir && !*dir)
+        return cli_errorf("--lora-dir: expected a folder") + 1;
+    if (alias && !*alias)
+        return cli_errorf("--lora-model-dir: expected a folder") + 1;
+    mend_set_lora_dir(dir ? dir : alias);
+    return 0;
+}
+
+void cli_print_lines(const char *prefix, const char *text)
+{
+    for (const char *l = text; l && *l;) {
+        size_t k = strcspn(l, "\n");
+        fprintf(stderr, "%s%.*s\n", prefix, (int)k, l);
+        l += k + (l[k] == '\n');
+    }
 }
 
 /* ---------------- generation options from the parameter table ---------------- */

@@ -29,6 +29,14 @@ const char *cli_get(const cli_opt *opts, int nopts, const char *name);
 /* Integer option in [lo, hi] or the default; returns 0 on error after printing. */
 int cli_get_int(const cli_opt *opts, int nopts, const char *name, int def, int lo, int hi, int *out);
 
+/* --lora-dir DIR (sd.cpp's --lora-model-dir as an alias): the LoRA folder
+ * for the jobs; 0, or 2 after a message when the option is given twice or
+ * empty. */
+int cli_set_lora_dir(const cli_opt *opts, int nopts);
+
+/* Each line of text (may be NULL) on stderr after prefix. */
+void cli_print_lines(const char *prefix, const char *text);
+
 /* Prints "mend: <message>" to stderr and returns 1. */
 int cli_error(const mend_err *err);
 int cli_errorf(const char *fmt, ...) MEND_PRINTF(1, 2);

@@ -107,7 +107,7 @@ static void store_number(mend_gen_params *p, const mend_param_desc *d, double v)
 static void format_number(const mend_param_desc *d, double v, char *buf, size_t size)
 {
     if (d->type == MEND_PARAM_FLOAT)
-        mend_py_float(v, buf, (int)size);
+        mend_float_repr((float)v, buf, size);
     else
         snprintf(buf, size, "%.0f", v);
 }
