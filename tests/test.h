@@ -107,11 +107,17 @@ double test_now_s(void);
 
 /* A fresh temporary directory for this test binary. */
 const char *test_tmpdir(void);
+/* Removes the temporary directory and all in it (at the end of main). */
+void test_remove_tmpdir(void);
 /* <tmpdir>/name in one of 16 rotating buffers (copy it to keep it longer). */
 const char *test_tmp_path(const char *name);
 int test_path_exists(const char *path);
 /* Number of entries of dir whose name starts with prefix, -1 without dir. */
 int test_count_entries(const char *dir, const char *prefix);
+/* Writes n bytes (or a C string) to path: 1, or 0 with a failed check
+ * naming the path. */
+int test_write_file(const char *path, const void *data, size_t n);
+int test_write_text(const char *path, const char *text);
 /* Runs `$MEND_BIN ARGS` with stdout and stderr into one file; returns the
  * exit status and, when output is not NULL, *output = that text (freed by
  * the caller). */

@@ -70,15 +70,6 @@ static void rewrite(const char *out, const char *drop, const char *reshape)
     mend_tf_close(f);
 }
 
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fwrite(data, 1, n, f);
-        fclose(f);
-    }
-}
-
 /* 8-byte length + header + `dlen` zero bytes. */
 static void write_st(const char *path, const char *header, size_t dlen)
 {
@@ -87,7 +78,7 @@ static void write_st(const char *path, const char *header, size_t dlen)
     for (int i = 0; i < 8; i++)
         buf[i] = (unsigned char)((uint64_t)hl >> (8 * i));
     memcpy(buf + 8, header, hl);
-    write_bytes(path, buf, 8 + hl + dlen);
+    test_write_file(path, buf, 8 + hl + dlen);
     free(buf);
 }
 
@@ -99,37 +90,36 @@ TEST(broken_files)
     size_t len = 0;
     char *bytes = test_read_file(g_tiny, &len);
     const char *p = test_tmp_path("truncated.safetensors");
-    write_bytes(p, bytes, len / 2);
+    test_write_file(p, bytes, len / 2);
     free(bytes);
     snprintf(args, sizeof args, "info '%s'", p);
     expect_failure(args, "truncated.safetensors", "truncated");
 
     p = test_tmp_path("hlen.safetensors");
     unsigned char big[16] = {0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0, '{', '}'};
-    write_bytes(p, big, sizeof big);
+    test_write_file(p, big, sizeof big);
     snprintf(args, sizeof args, "info '%s'", p);
     expect_failure(args, "hlen.safetensors", "header length");
 
-    p = test_tmp_path("json.safetensors");
-    write_st(p, "{\"a\": {\"dtype\": \"F32\", \"shape\": [1], ", 4);
-    snprintf(args, sizeof args, "info '%s'", p);
-    expect_failure(args, "json.safetensors", "JSON");
-
-    p = test_tmp_path("range.safetensors");
-    write_st(p, "{\"w\": {\"dtype\": \"F32\", \"shape\": [64], \"data_offsets\": [0, 256]}}", 16);
-    snprintf(args, sizeof args, "info '%s'", p);
-    expect_failure(args, "range.safetensors", "'w'");
-
-    p = test_tmp_path("overlap.safetensors");
-    write_st(p, "{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}, "
-                "\"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}", 12);
-    snprintf(args, sizeof args, "info '%s'", p);
-    expect_failure(args, "overlap.safetensors", "overlap");
-
-    p = test_tmp_path("dtype.safetensors");
-    write_st(p, "{\"q\": {\"dtype\": \"Q8_0\", \"shape\": [4], \"data_offsets\": [0, 4]}}", 4);
-    snprintf(args, sizeof args, "info '%s'", p);
-    expect_failure(args, "dtype.safetensors", "unknown dtype");
+    /* headers `mend info` refuses, with what the message must say */
+    static const struct {
+        const char *file, *header;
+        size_t data_len;
+        const char *phrase;
+    } bad[] = {
+        {"json.safetensors", "{\"a\": {\"dtype\": \"F32\", \"shape\": [1], ", 4, "JSON"},
+        {"range.safetensors", "{\"w\": {\"dtype\": \"F32\", \"shape\": [64], \"data_offsets\": [0, 256]}}", 16, "'w'"},
+        {"overlap.safetensors", "{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}, "
+         "\"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}", 12, "overlap"},
+        {"dtype.safetensors", "{\"q\": {\"dtype\": \"Q8_0\", \"shape\": [4], \"data_offsets\": [0, 4]}}", 4,
+         "unknown dtype"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        p = test_tmp_path(bad[i].file);
+        write_st(p, bad[i].header, bad[i].data_len);
+        snprintf(args, sizeof args, "info '%s'", p);
+        expect_failure(args, bad[i].file, bad[i].phrase);
+    }
 }
 
 TEST(missing_and_misshapen_tensors)
@@ -167,11 +157,11 @@ TEST(unreadable_vocabulary)
     snprintf(args, sizeof args, "info '%s' --vocab '%s'", g_tiny, test_tmp_path("no-such-vocab.txt.gz"));
     expect_failure(args, "no-such-vocab.txt.gz", NULL);
     const char *p = test_tmp_path("garbage.txt.gz");
-    write_bytes(p, "\x1f\x8b\x08garbage", 10);
+    test_write_file(p, "\x1f\x8b\x08garbage", 10);
     snprintf(args, sizeof args, "info '%s' --vocab '%s'", g_tiny, p);
     expect_failure(args, "garbage.txt.gz", NULL);
     p = test_tmp_path("vocab.json");
-    write_bytes(p, "{\"a\": ", 6);
+    test_write_file(p, "{\"a\": ", 6);
     snprintf(args, sizeof args, "eval tokenize --vocab '%s' --prompts /dev/null --out '%s'", p, test_tmp_path("ids.safetensors"));
     expect_failure(args, "vocab.json", NULL);
     CHECK(access(test_tmp_path("ids.safetensors"), F_OK) != 0);

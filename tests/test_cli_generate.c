@@ -206,10 +206,7 @@ TEST(default_name_sequence)
     const char *names[] = {"00041-3.png", "7.png", "notes.txt", "foo-12.png", "00002-9-x.png"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         snprintf(f, sizeof f, "%s/%s", dir, names[i]);
-        FILE *fp = fopen(f, "w");
-        CHECK(fp != NULL);
-        if (fp)
-            fclose(fp);
+        test_write_text(f, "");
     }
     free(p);
     CHECK_OK(cli_default_path(root, "img2img", 5, &p, &err), &err);
@@ -514,11 +511,7 @@ TEST(bad_inputs)
     snprintf(text_file, sizeof text_file, "%s", test_tmp_path("not-an-image.png"));
     save(small_mask, &small);
     mend_image_free(&small);
-    FILE *f = fopen(text_file, "w");
-    if (f) {
-        fputs("hello\n", f);
-        fclose(f);
-    }
+    test_write_text(text_file, "hello\n");
     char m[1024], img[2048], a[4096];
     snprintf(m, sizeof m, "--model '%s' -q", model_path);
     snprintf(img, sizeof img, "%s --init '%s'", m, init_path);

@@ -336,11 +336,7 @@ TEST(diffusers_output_folder_must_be_new)
     snprintf(out, sizeof out, "%s/existing", test_tmpdir());
     mkdir(out, 0777);
     snprintf(keep, sizeof keep, "%s/keep.txt", out);
-    FILE *fp = fopen(keep, "w");
-    if (fp) {
-        fputs("x", fp);
-        fclose(fp);
-    }
+    test_write_text(keep, "x");
     snprintf(args, sizeof args, "tools make-model --arch sd1 --size tiny --dtype f16 --layout diffusers '%s'", out);
     expect_failure(args, "already exists");
     CHECK(test_path_exists(keep));
@@ -368,11 +364,8 @@ TEST(info_errors_on_missing_and_corrupt_files)
     snprintf(args, sizeof args, "info '%s'", path);
     expect_one_line_error(args, "absent.safetensors");
     snprintf(path, sizeof path, "%s/corrupt.safetensors", test_tmpdir());
-    FILE *fp = fopen(path, "wb");
-    if (fp) {
-        fputs("\x10\x00\x00\x00\x00\x00\x00\x00{not json at all", fp);
-        fclose(fp);
-    }
+    static const char corrupt[] = "\x10\x00\x00\x00\x00\x00\x00\x00{not json at all";
+    test_write_file(path, corrupt, sizeof corrupt - 1);
     snprintf(args, sizeof args, "info '%s'", path);
     expect_one_line_error(args, "corrupt.safetensors");
     remove(path);
@@ -478,8 +471,6 @@ int main(void)
     RUN(diffusers_output_folder_must_be_new);
     RUN(info_errors_on_missing_and_corrupt_files);
     RUN(diffusers_layout_renames_to_the_single_file_tensors);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_tmpdir());
-    test_run(cmd, NULL);
+    test_remove_tmpdir();
     return test_summary();
 }

@@ -47,12 +47,7 @@ TEST(unreadable_image_files)
     CHECK(mend_image_load(path, &img, &err) == MEND_E_IO);
     CHECK(strstr(err.msg, "no-such-image.png") != NULL);
     snprintf(path, sizeof path, "%s/not-an-image.png", test_tmpdir());
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (f) {
-        fputs("this is a prompt, not a picture\n", f);
-        fclose(f);
-    }
+    test_write_text(path, "this is a prompt, not a picture\n");
     mend_status s = mend_image_load(path, &img, &err);
     CHECK_MSG(s == MEND_E_FORMAT && strstr(err.msg, "not-an-image.png"), "%s: %s", mend_status_name(s), err.msg);
     CHECK(img.data == NULL);
@@ -134,11 +129,7 @@ TEST(long_prompt_works)
  * 512 byte symbols, these merges, then <|startoftext|> <|endoftext|>. */
 static int write_tiny_vocab(const char *path)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return 0;
-    fputs("#version: tiny test vocabulary\nc a\nca t</w>\nr e\nre d</w>\n", f);
-    return fclose(f) == 0;
+    return test_write_text(path, "#version: tiny test vocabulary\nc a\nca t</w>\nr e\nre d</w>\n");
 }
 
 TEST(self_made_model)

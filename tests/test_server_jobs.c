@@ -234,6 +234,22 @@ TEST(taesd_preview_at_full_size)
         CHECK_MSG(preview_width(taesd_server) == 128, "TAESD preview of a 128 px job should be 128 px wide");
 }
 
+/* Starts b in the background and waits until its job has made 2 steps. */
+static void start_long_job(bg_request *b, pthread_t *t)
+{
+    pthread_create(t, NULL, bg_main, b);
+    CHECK(wait_for_step(2, 0, NULL, NULL));
+}
+
+/* POST path with an empty body; the reply's status. */
+static int post_status(const char *path)
+{
+    reply r = http(full, "POST", path, "");
+    int status = r.status;
+    reply_free(&r);
+    return status;
+}
+
 TEST(interrupt_stops_a_job)
 {
     CHECK_MSG(full != NULL, "no server");
@@ -242,12 +258,9 @@ TEST(interrupt_stops_a_job)
     bg_request b = {"/sdapi/v1/txt2img", "{\"prompt\": \"long\", \"steps\": 150, \"width\": 128, \"height\": 128,"
                                          " \"n_iter\": 3, \"seed\": 7}", {0}, 0};
     pthread_t t;
-    pthread_create(&t, NULL, bg_main, &b);
-    CHECK(wait_for_step(2, 0, NULL, NULL));
+    start_long_job(&b, &t);
     double t0 = test_now_s();
-    reply r = http(full, "POST", "/sdapi/v1/interrupt", "");
-    CHECK(r.status == 200);
-    reply_free(&r);
+    CHECK(post_status("/sdapi/v1/interrupt") == 200);
     pthread_join(t, NULL);
     double after = test_now_s() - t0;
     /* the first batch is finished from its latest prediction; no further batches run */
@@ -259,7 +272,7 @@ TEST(interrupt_stops_a_job)
     CHECK_MSG(after < b.seconds, "interrupt took %.2f s of %.2f", after, b.seconds);
     reply_free(&b.r);
     /* the next job is not interrupted */
-    r = http(full, "POST", "/sdapi/v1/txt2img", "{\"steps\": 2, \"width\": 64, \"height\": 64, \"n_iter\": 2}");
+    reply r = http(full, "POST", "/sdapi/v1/txt2img", "{\"steps\": 2, \"width\": 64, \"height\": 64, \"n_iter\": 2}");
     CHECK(r.status == 200 && cJSON_GetArraySize(get(r.json, "images")) == 2);
     reply_free(&r);
 }
@@ -275,15 +288,12 @@ TEST(skip_ends_the_current_batch)
     bg_request b = {"/sdapi/v1/txt2img", "{\"prompt\": \"long\", \"steps\": 150, \"width\": 128, \"height\": 128,"
                                          " \"n_iter\": 2, \"seed\": 11}", {0}, 0};
     pthread_t t;
-    pthread_create(&t, NULL, bg_main, &b);
-    CHECK(wait_for_step(2, 0, NULL, NULL));
-    reply r = http(full, "POST", "/sdapi/v1/skip", "");
-    CHECK(r.status == 200);
-    reply_free(&r);
+    start_long_job(&b, &t);
+    CHECK(post_status("/sdapi/v1/skip") == 200);
     /* the second batch must start: job_no 1 while the first batch had 150 steps to go */
     int second = 0, first_step_max = 0;
     for (int i = 0; i < 3000 && !second; i++) {
-        r = http(full, "GET", "/sdapi/v1/progress?skip_current_image=true", NULL);
+        reply r = http(full, "GET", "/sdapi/v1/progress?skip_current_image=true", NULL);
         const cJSON *st = get(r.json, "state");
         if ((int)num(st, "job_no") >= 1)
             second = 1;
@@ -295,8 +305,7 @@ TEST(skip_ends_the_current_batch)
     }
     CHECK_MSG(second && first_step_max < 100, "second batch %s, first batch reached step %d",
               second ? "started" : "never started", first_step_max);
-    r = http(full, "POST", "/sdapi/v1/interrupt", ""); /* end the 150-step second batch */
-    reply_free(&r);
+    post_status("/sdapi/v1/interrupt"); /* end the 150-step second batch */
     pthread_join(t, NULL);
     CHECK_MSG(b.r.status == 200 && cJSON_GetArraySize(get(b.r.json, "images")) == 2, "%d, %d images", b.r.status,
               cJSON_GetArraySize(get(b.r.json, "images")));

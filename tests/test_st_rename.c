@@ -180,8 +180,6 @@ int main(void)
     RUN(tf_rename_renames_resorts_and_is_all_or_nothing);
     RUN(unknown_diffusers_names_are_refused_by_name);
     RUN(vae_legacy_attention_names);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_tmpdir());
-    test_run(cmd, NULL);
+    test_remove_tmpdir();
     return test_summary();
 }

@@ -209,11 +209,7 @@ static char g_path[512];
 static const char *tmp_file(const char *name, const void *data, size_t len)
 {
     snprintf(g_path, sizeof g_path, "%s/%s", test_tmpdir(), name);
-    FILE *f = fopen(g_path, "wb");
-    if (f) {
-        fwrite(data, 1, len, f);
-        fclose(f);
-    }
+    test_write_file(g_path, data, len);
     return g_path;
 }
 
@@ -279,22 +275,16 @@ TEST(corrupt_vocab_json)
     snprintf(path, sizeof path, "%s/vocab.json", dir);
 
     /* not JSON */
-    FILE *f = fopen(path, "wb");
-    fputs("{\"a\": 1, this is not json", f);
-    fclose(f);
+    test_write_text(path, "{\"a\": 1, this is not json");
     expect_load_error(path, MEND_E_FORMAT, path);
     expect_load_error(dir, MEND_E_FORMAT, path); /* through the folder */
 
     /* JSON, but not token -> id */
-    f = fopen(path, "wb");
-    fputs("[1, 2, 3]", f);
-    fclose(f);
+    test_write_text(path, "[1, 2, 3]");
     expect_load_error(path, MEND_E_FORMAT, path);
 
     /* valid tiny vocabulary but no merges.txt beside it */
-    f = fopen(path, "wb");
-    fputs("{\"a\": 0, \"b\": 1}", f);
-    fclose(f);
+    test_write_text(path, "{\"a\": 0, \"b\": 1}");
     expect_load_error(path, MEND_E_IO, "merges.txt");
 
     /* with the real merges.txt its tokens are unknown to this vocabulary */
@@ -302,9 +292,7 @@ TEST(corrupt_vocab_json)
     char *m = test_read_file(merges, &len);
     char mpath[700];
     snprintf(mpath, sizeof mpath, "%s/merges.txt", dir);
-    f = fopen(mpath, "wb");
-    fwrite(m, 1, len, f);
-    fclose(f);
+    test_write_file(mpath, m, len);
     free(m);
     expect_load_error(path, MEND_E_FORMAT, mpath);
 }

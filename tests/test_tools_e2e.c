@@ -327,8 +327,6 @@ int main(void)
     RUN(info_refuses_an_unknown_architecture);
     RUN(single_and_diffusers_layouts_compute_the_same);
     RUN(full_size_model_stays_finite);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_tmpdir());
-    test_run(cmd, NULL);
+    test_remove_tmpdir();
     return test_summary();
 }

@@ -48,10 +48,10 @@ TEST(damaged_archives_are_rejected)
     if (!bytes)
         return;
     const char *p = test_tmp_path("truncated.pth");
-    if (save_bytes(p, bytes, n * 2 / 3))
+    if (test_write_file(p, bytes, n * 2 / 3))
         expect_error(p, "truncated");
     p = test_tmp_path("tiny.pth");
-    if (save_bytes(p, bytes, 10))
+    if (test_write_file(p, bytes, 10))
         expect_error(p, "too short");
     free(bytes);
 
@@ -79,7 +79,7 @@ TEST(damaged_archives_are_rejected)
     free(w.b.d);
 
     p = test_tmp_path("legacy.pt");
-    if (save_bytes(p, "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15))
+    if (test_write_file(p, "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15))
         expect_error(p, "legacy");
 }
 
@@ -214,7 +214,7 @@ TEST(damaged_variants_never_crash)
         }
         if (k % 10 == 9)
             n = 1 + rnd() % n;
-        if (!save_bytes(path, v, n))
+        if (!test_write_file(path, v, n))
             break;
         mend_err err = {0};
         mend_tf *f = NULL;

@@ -337,6 +337,13 @@ double test_now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+void test_remove_tmpdir(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_tmpdir());
+    test_run(cmd, NULL);
+}
+
 const char *test_tmp_path(const char *name)
 {
     static char paths[16][1024];
@@ -363,6 +370,21 @@ int test_count_entries(const char *dir, const char *prefix)
         n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
     closedir(d);
     return n;
+}
+
+int test_write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(data, 1, n, f) == n;
+    if (f)
+        ok = fclose(f) == 0 && ok;
+    CHECK_MSG(ok, "cannot write %s", path);
+    return ok;
+}
+
+int test_write_text(const char *path, const char *text)
+{
+    return test_write_file(path, text, strlen(text));
 }
 
 int test_run_mend(const char *args, char **output)

@@ -326,30 +326,30 @@ TEST(eval_vae_encode_from_uint8)
     mend_tf_close(ref);
 }
 
-TEST(eval_vae_decode)
+/* `mend eval vae-decode` on a reference file's latents: its `tensor`
+ * within TOL_DEC of the reference, and its uint8 image equal. */
+static void check_eval_decode(const char *in_rel, const char *out_name, const char *tensor)
 {
     REQUIRE_SHARED(model, MODEL);
-    REQUIRE_SHARED(in, "vae/vae_decode_random_2x4x8x12.safetensors");
-    mend_tf *ref = open_ref(in), *got = run_eval("vae-decode", model, in, "vae-decode.safetensors");
+    REQUIRE_SHARED(in, in_rel);
+    mend_tf *ref = open_ref(in), *got = run_eval("vae-decode", model, in, out_name);
     if (ref && got) {
-        compare_files(ref, got, "decoded", TOL_DEC);
+        compare_files(ref, got, tensor, TOL_DEC);
         compare_uint8(ref, got);
     }
     mend_tf_close(got);
     mend_tf_close(ref);
 }
 
+TEST(eval_vae_decode)
+{
+    check_eval_decode("vae/vae_decode_random_2x4x8x12.safetensors", "vae-decode.safetensors", "decoded");
+}
+
 TEST(eval_vae_decode_from_z_mean)
 {
-    REQUIRE_SHARED(model, MODEL);
-    REQUIRE_SHARED(in, "vae/vae_roundtrip_chelsea-64.safetensors");
-    mend_tf *ref = open_ref(in), *got = run_eval("vae-decode", model, in, "vae-decode-mean.safetensors");
-    if (ref && got) {
-        compare_files(ref, got, "decoded_from_z_mean", TOL_DEC);
-        compare_uint8(ref, got);
-    }
-    mend_tf_close(got);
-    mend_tf_close(ref);
+    check_eval_decode("vae/vae_roundtrip_chelsea-64.safetensors", "vae-decode-mean.safetensors",
+                      "decoded_from_z_mean");
 }
 
 int main(void)

@@ -341,16 +341,6 @@ static void zip_bytes(buf *z, const zfile *f, int n, int zip64)
     free(crc);
 }
 
-int save_bytes(const char *path, const void *d, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    int ok = fp && fwrite(d, 1, n, fp) == n;
-    if (fp)
-        ok = fclose(fp) == 0 && ok;
-    CHECK_MSG(ok, "cannot write %s", path);
-    return ok;
-}
-
 /* A torch.save archive "archive/..." around a pickle and its storages. */
 void torch_zip(buf *z, const uint8_t *pkl, size_t pn, const fx_storage *s, int ns, int flags)
 {
@@ -374,7 +364,7 @@ int write_torch_file(const char *path, const uint8_t *pkl, size_t pn, const fx_s
 {
     buf z = {0};
     torch_zip(&z, pkl, pn, s, ns, flags);
-    int ok = save_bytes(path, z.d, z.n);
+    int ok = test_write_file(path, z.d, z.n);
     free(z.d);
     return ok;
 }

@@ -72,7 +72,6 @@ void make_pickle(pw *w, const fx_tensor *t, int n, int wrap);
  * flags are Z_*. */
 void torch_zip(buf *z, const uint8_t *pkl, size_t pn, const fx_storage *s, int ns, int flags);
 /* The writers return 1 on success, or fail the current check and return 0. */
-int save_bytes(const char *path, const void *d, size_t n);
 int write_torch_file(const char *path, const uint8_t *pkl, size_t pn, const fx_storage *s, int ns, int flags);
 int write_checkpoint(const char *path, const fx_tensor *t, int nt, const fx_storage *s, int ns, int wrap, int flags);
 uint32_t rnd(void);
