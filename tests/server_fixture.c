@@ -119,9 +119,9 @@ reply http_ex(const server *sv, const char *method, const char *path, const char
     if (!raw)
         return (reply){0};
     int n = snprintf(raw, cap,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                     "%sContent-Length: %lld\r\n\r\n",
-                     method, path, extra_headers, content_length >= 0 ? content_length : (long long)blen);
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%sContent-Length: %lld\r\n\r\n",
+                     method, path, body || content_length >= 0 ? "Content-Type: application/json\r\n" : "",
+                     extra_headers, content_length >= 0 ? content_length : (long long)blen);
     if (blen)
         memcpy(raw + n, body, blen);
     reply r = request_raw(sv, raw, (size_t)n + blen, seconds);

@@ -11,7 +11,6 @@
 #include "mend/image.h"
 #include "mend/params.h"
 #include "mend/png_text.h"
-#include "server/b64.c"
 
 #include "core/sha256.h"
 
