@@ -8,36 +8,21 @@
 //
 // usage: node tests/e2e/cors.mjs MEND_BIN SHARED_DIR
 // Exit 0 pass, 1 fail, 77 skipped (no chromium / playwright-core / vocabulary).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { CHROMIUM, loadPlaywright, sharedFile, startMendServe } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
 const [mendBin, sharedDir] = process.argv.slice(2);
 if (!mendBin || !sharedDir) {
   console.error('usage: node cors.mjs MEND_BIN SHARED_DIR');
   process.exit(2);
 }
 
-function skip(why) {
-  console.log(`skipped: ${why}`);
-  process.exit(77);
-}
-
-let playwright;
-try {
-  if (!fs.existsSync(CHROMIUM)) throw new Error('no chromium');
-  playwright = createRequire(path.join(HERE, 'package.json'))('playwright-core');
-} catch (e) {
-  skip('chromium/playwright-core not found');
-}
-const vocab = path.join(sharedDir, 'testdata/clip/bpe_simple_vocab_16e6.txt.gz');
-if (!fs.existsSync(vocab)) skip(`${vocab} not found`);
+const playwright = loadPlaywright();
+const vocab = sharedFile(sharedDir, 'clip/bpe_simple_vocab_16e6.txt.gz');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mend-cors-'));
 let failures = 0;
@@ -100,20 +85,10 @@ function pageServer() {
   });
 }
 
-function startMend(args) {
-  return new Promise((resolve, reject) => {
-    server = spawn(mendBin, ['serve', '--port', '0', '--threads', '2', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`mend serve did not start in 60 s:\n${log}`)), 60000);
-    const onData = (d) => {
-      log += d;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(log);
-      if (m) { clearTimeout(timer); resolve(`http://127.0.0.1:${m[1]}`); }
-    };
-    server.stdout.on('data', onData);
-    server.stderr.on('data', onData);
-    server.once('exit', (code) => { clearTimeout(timer); reject(new Error(`mend serve exited (${code}):\n${log}`)); });
-  });
+async function startMend(args) {
+  const s = startMendServe(mendBin, args);
+  server = s.child;
+  return `http://127.0.0.1:${await s.port}`;
 }
 
 async function cleanup() {

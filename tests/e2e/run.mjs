@@ -6,15 +6,12 @@
 //
 // usage: node tests/e2e/run.mjs MEND_BIN SHARED_DIR [SCREENSHOT_DIR]
 // Exit 0 pass, 1 fail, 77 skipped (no chromium / playwright-core / vocabulary).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { CHROMIUM, loadPlaywright, sharedFile, startMendServe } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
 const TOTAL_TIMEOUT_MS = 10 * 60 * 1000;
 const GENERATE_TIMEOUT_MS = 180 * 1000;
 const STEP_TIMEOUT_MS = 20 * 1000;
@@ -26,22 +23,9 @@ if (!mendBin || !sharedDir) {
 }
 const shotDir = path.resolve(shotDirArg || 'e2e-screenshots');
 
-function skip(why) {
-  console.log(`skipped: ${why}`);
-  process.exit(77);
-}
-
-let playwright;
-try {
-  if (!fs.existsSync(CHROMIUM)) throw new Error('no chromium');
-  playwright = createRequire(path.join(HERE, 'package.json'))('playwright-core');
-} catch (e) {
-  skip('chromium/playwright-core not found');
-}
-const vocab = path.join(sharedDir, 'testdata/clip/bpe_simple_vocab_16e6.txt.gz');
-if (!fs.existsSync(vocab)) skip(`${vocab} not found`);
-const photo = path.join(sharedDir, 'testdata/images/chelsea-128.png');
-if (!fs.existsSync(photo)) skip(`${photo} not found`);
+const playwright = loadPlaywright();
+const vocab = sharedFile(sharedDir, 'clip/bpe_simple_vocab_16e6.txt.gz');
+const photo = sharedFile(sharedDir, 'images/chelsea-128.png');
 
 /* ------------------------------------------------------------ harness */
 
@@ -80,20 +64,9 @@ function run(args) {
 }
 
 function startServer(model) {
-  return new Promise((resolve, reject) => {
-    server = spawn(mendBin, ['serve', '--model', model, '--vocab', vocab, '--port', '0', '--threads', '2',
-      '--outputs', path.join(tmp, 'outputs')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`mend serve did not start in 60 s:\n${log}`)), 60000);
-    const onData = (d) => {
-      log += d;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(log);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-    };
-    server.stdout.on('data', onData);
-    server.stderr.on('data', onData);
-    server.once('exit', (code) => { clearTimeout(timer); reject(new Error(`mend serve exited (${code}):\n${log}`)); });
-  });
+  const s = startMendServe(mendBin, ['--model', model, '--vocab', vocab, '--outputs', path.join(tmp, 'outputs')]);
+  server = s.child;
+  return s.port;
 }
 
 /* ------------------------------------------------------ page helpers */
