@@ -59,11 +59,8 @@ mend_status mend_sampler_from_name(const char *name, const mend_sampler_info **o
             return MEND_OK;
         }
     char list[512] = "";
-    for (int i = 0; i < MEND_SAMPLER_COUNT; i++) {
-        strncat(list, sampler_table[i].name, sizeof list - strlen(list) - 1);
-        if (i + 1 < MEND_SAMPLER_COUNT)
-            strncat(list, ", ", sizeof list - strlen(list) - 1);
-    }
+    for (int i = 0; i < MEND_SAMPLER_COUNT; i++)
+        mend_names_append(list, sizeof list, sampler_table[i].name, i + 1 < MEND_SAMPLER_COUNT);
     return mend_fail(err, MEND_E_ARG, "unknown sampler '%s' (names are case-sensitive; valid: %s)",
                      name ? name : "(null)", list);
 }

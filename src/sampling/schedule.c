@@ -130,6 +130,13 @@ const char *mend_scheduler_name(mend_scheduler sch)
     return (unsigned)sch < MEND_SCHED_COUNT ? sched_names[sch].name : "?";
 }
 
+void mend_names_append(char *list, size_t size, const char *name, int more)
+{
+    strncat(list, name, size - strlen(list) - 1);
+    if (more)
+        strncat(list, ", ", size - strlen(list) - 1);
+}
+
 mend_status mend_scheduler_from_name(const char *name, mend_scheduler *out, mend_err *err)
 {
     for (int i = 0; name && i < MEND_SCHED_COUNT; i++)
@@ -143,11 +150,8 @@ mend_status mend_scheduler_from_name(const char *name, mend_scheduler *out, mend
             return MEND_OK;
         }
     char list[512] = "";
-    for (int i = 0; i < MEND_SCHED_COUNT; i++) {
-        strncat(list, sched_names[i].label, sizeof list - strlen(list) - 1);
-        if (i + 1 < MEND_SCHED_COUNT)
-            strncat(list, ", ", sizeof list - strlen(list) - 1);
-    }
+    for (int i = 0; i < MEND_SCHED_COUNT; i++)
+        mend_names_append(list, sizeof list, sched_names[i].label, i + 1 < MEND_SCHED_COUNT);
     return mend_fail(err, MEND_E_ARG, "unknown schedule type '%s' (valid: %s)",
                      name ? name : "(null)", list);
 }

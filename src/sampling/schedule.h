@@ -53,6 +53,10 @@ const char *mend_scheduler_name(mend_scheduler sch);
  * A1111's schedulers_map does. Unknown -> MEND_E_ARG listing valid labels. */
 mend_status mend_scheduler_from_name(const char *name, mend_scheduler *out, mend_err *err);
 
+/* Appends name to the comma-separated list of valid names an "unknown
+ * name" message shows (truncated at size); more: another name follows. */
+void mend_names_append(char *list, size_t size, const char *name, int more);
+
 /* Capacity `out` needs for mend_schedule_sigmas() of `steps` steps (the
  * DDIM schedule has up to 999 non-zero values whatever the step count). */
 static inline int mend_schedule_sigmas_capacity(int steps) { return steps + 3 > 1001 ? steps + 3 : 1001; }
