@@ -43,6 +43,22 @@ static void add_noise(float *x, const float *noise, float scale, int64_t n)
         x[k] = x[k] + noise[k] * scale;
 }
 
+/* x += fresh noise from sigma_i to sigma_{i+1}, scaled (the SDE part of a step). */
+static mend_status step_noise(ks_ctx *c, const float *sig, int i, float *x, float *noise, float scale)
+{
+    MEND_TRY(ks_noise(c, noise, sig[i], sig[i + 1]));
+    add_noise(x, noise, scale, c->n);
+    return MEND_OK;
+}
+
+/* The multistep samplers keep the previous prediction: this step's becomes it. */
+static void swap_buffers(float **a, float **b)
+{
+    float *t = *a;
+    *a = *b;
+    *b = t;
+}
+
 /* Euler-family churn: sigma_hat = sigma*(1+gamma), noise added when gamma > 0. */
 static mend_status churn(ks_ctx *c, float *x, float *noise, const float *sig, int n_sig, int i, float *sigma_hat)
 {
@@ -158,8 +174,7 @@ static mend_status run_dpm2_a(ks_ctx *c, const float *sig, int ns, float *x)
             continue;
         }
         MEND_TRY(dpm2_midpoint(c, x, den, sig[i], down));
-        MEND_TRY(ks_noise(c, noise, sig[i], sig[i + 1]));
-        add_noise(x, noise, c->opts.s_noise * up, c->n);
+        MEND_TRY(step_noise(c, sig, i, x, noise, c->opts.s_noise * up));
     }
     return MEND_OK;
 }
@@ -171,10 +186,8 @@ static mend_status run_euler_a(ks_ctx *c, const float *sig, int ns, float *x)
         float down, up;
         MEND_TRY(ancestral_denoise(c, sig, i, x, den, &down, &up));
         euler_update(x, den, sig[i], down - sig[i], c->n);
-        if (sig[i + 1] > 0.0f) {
-            MEND_TRY(ks_noise(c, noise, sig[i], sig[i + 1]));
-            add_noise(x, noise, c->opts.s_noise * up, c->n);
-        }
+        if (sig[i + 1] > 0.0f)
+            MEND_TRY(step_noise(c, sig, i, x, noise, c->opts.s_noise * up));
     }
     return MEND_OK;
 }
@@ -255,9 +268,7 @@ static mend_status run_dpmpp_2m(ks_ctx *c, const float *sig, int ns, float *x)
                 }
             }
         }
-        float *tmp = old;
-        old = den;
-        den = tmp;
+        swap_buffers(&old, &den);
     }
     return MEND_OK;
 }
@@ -279,10 +290,8 @@ static mend_status run_dpmpp_2s_a(ks_ctx *c, const float *sig, int ns, float *x)
             MEND_TRY(ks_denoise(c, x2, sigma_s, den2));
             lincomb(x, (float)((double)down / sig[i]), x, (float)-expm1(-h), den2, n);
         }
-        if (sig[i + 1] > 0.0f) {
-            MEND_TRY(ks_noise(c, noise, sig[i], sig[i + 1]));
-            add_noise(x, noise, c->opts.s_noise * up, n);
-        }
+        if (sig[i + 1] > 0.0f)
+            MEND_TRY(step_noise(c, sig, i, x, noise, c->opts.s_noise * up));
     }
     return MEND_OK;
 }
@@ -319,8 +328,7 @@ static mend_status run_dpmpp_sde(ks_ctx *c, const float *sig, int ns, float *x)
             float dd = a * den[k] + b * den2[k];
             x[k] = ratio * x[k] + w * dd;
         }
-        MEND_TRY(ks_noise(c, noise, sig[i], sig[i + 1]));
-        add_noise(x, noise, s_noise * su, n);
+        MEND_TRY(step_noise(c, sig, i, x, noise, s_noise * su));
     }
     return MEND_OK;
 }
@@ -346,15 +354,13 @@ static mend_status run_dpmpp_2m_sde(ks_ctx *c, const float *sig, int ns, float *
                     x[k] = x[k] + corr * (den[k] - old[k]);
             }
             if (eta != 0.0) {
-                MEND_TRY(ks_noise(c, noise, sig[i], sig[i + 1]));
-                add_noise(x, noise, (float)(sig[i + 1] * sqrt(-expm1(-2.0 * eta_h)) * c->opts.s_noise), n);
+                MEND_TRY(step_noise(c, sig, i, x, noise,
+                                    (float)(sig[i + 1] * sqrt(-expm1(-2.0 * eta_h)) * c->opts.s_noise)));
             }
             h_last = h;
         }
         have_old = 1;
-        float *tmp = old;
-        old = den;
-        den = tmp;
+        swap_buffers(&old, &den);
     }
     return MEND_OK;
 }
@@ -391,8 +397,8 @@ static mend_status run_dpmpp_3m_sde(ks_ctx *c, const float *sig, int ns, float *
                     x[k] = x[k] + p2 * ((den[k] - den1[k]) / fr);
             }
             if (eta != 0.0) {
-                MEND_TRY(ks_noise(c, noise, sig[i], sig[i + 1]));
-                add_noise(x, noise, (float)(sig[i + 1] * sqrt(-expm1(-2.0 * h * eta)) * c->opts.s_noise), n);
+                MEND_TRY(step_noise(c, sig, i, x, noise,
+                                    (float)(sig[i + 1] * sqrt(-expm1(-2.0 * h * eta)) * c->opts.s_noise)));
             }
         }
         /* denoised_1, denoised_2 = denoised, denoised_1; h_1, h_2 = h, h_1 */
