@@ -128,6 +128,8 @@ int test_run_mend(const char *args, char **output);
  * x, y in [24, 40). */
 void test_make_gradient(mend_image *img, int w, int h);
 void test_make_square_mask(mend_image *img, int w, int h);
+/* A copy of init with a red stroke y in [26, 38), x in [12, 52) (Inpaint sketch). */
+void test_make_sketch(const mend_image *init, mend_image *img);
 
 /* Cases of a golden data set: the names (without `suffix`) of the files in
  * ../shared/testdata/<dir_rel> that end in `suffix`, sorted. Returns how

@@ -2,19 +2,14 @@
  * model made here with `mend tools make-model` and small images written
  * here. Runs that load the model need the CLIP vocabulary from ../shared
  * (skipped without it); bad-input checks fail before the model is loaded
- * and always run. The sketch and naming helpers are unit-tested directly. */
+ * and always run. The sketch and naming helpers: test_cli_output.c. */
 #include "test.h"
 
-#include "cli/output.c"
-#include "cli/sketch.c"
 #include "inpaint/imageops.h"
 #include "io/png_text.h"
 
-#include <dirent.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #define W 64
 #define H 64
@@ -35,19 +30,6 @@ static void save(const char *path, const mend_image *img)
     CHECK_OK(mend_image_save_png(path, img, NULL, 0, &err), &err);
 }
 
-
-/* The init image with a red stroke y in [26, 38), x in [12, 52). */
-static void make_sketch(const mend_image *init, mend_image *img)
-{
-    mend_err err = {0};
-    CHECK_OK(mend_image_copy(init, img, &err), &err);
-    for (int y = 26; y < 38; y++)
-        for (int x = 12; x < 52; x++) {
-            uint8_t *p = img->data + 3 * (y * W + x);
-            p[0] = 255, p[1] = 0, p[2] = 0;
-        }
-}
-
 static const char *model_path, *vocab_path; /* vocab_path NULL: no ../shared vocabulary */
 static const char *init_path, *mask_path, *sketch_path;
 
@@ -64,7 +46,7 @@ static void setup(void)
     mend_image init, mask, sketch;
     test_make_gradient(&init, W, H);
     test_make_square_mask(&mask, W, H);
-    make_sketch(&init, &sketch);
+    test_make_sketch(&init, &sketch);
     init_path = strdup(test_tmp_path("init.png"));
     mask_path = strdup(test_tmp_path("mask.png"));
     sketch_path = strdup(test_tmp_path("sketch.png"));
@@ -114,104 +96,6 @@ static int same_file(const char *a, const char *b)
     free(da);
     free(db);
     return same;
-}
-
-/* ---- unit tests of the helpers ----------------------------------------- */
-
-TEST(numbered_paths)
-{
-    const char *cases[][3] = {{"out.png", "out.png", "out-1.png"},
-                              {"a/b.c/img.png", "a/b.c/img.png", "a/b.c/img-1.png"},
-                              {"a/b.c/img", "a/b.c/img", "a/b.c/img-1"},
-                              {".hidden", ".hidden", ".hidden-1"}};
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-        for (int k = 0; k < 2; k++) {
-            char *p = cli_numbered_path(cases[i][0], k);
-            CHECK_MSG(p && !strcmp(p, cases[i][1 + k]), "%s #%d -> %s", cases[i][0], k, p ? p : "(null)");
-            free(p);
-        }
-    char *p = cli_numbered_path("x.png", 12);
-    CHECK(p && !strcmp(p, "x-12.png"));
-    free(p);
-}
-
-TEST(sketch_mask_and_composite)
-{
-    mend_err err = {0};
-    mend_image orig, sketch, init_out, mask_out;
-    test_make_gradient(&orig, W, H);
-    make_sketch(&orig, &sketch);
-    /* expected mask value for each transparency, as Pillow's blend truncates */
-    const struct {
-        float alpha;
-        int value;
-    } alphas[] = {{0, 255}, {40, 153}, {50, 127}, {100, 0}};
-    for (size_t a = 0; a < sizeof alphas / sizeof *alphas; a++) {
-        CHECK_OK(cli_sketch_inputs(&orig, &sketch, 0, alphas[a].alpha, &init_out, &mask_out, &err), &err);
-        CHECK(mask_out.channels == 1 && mask_out.width == W && mask_out.height == H);
-        int bad = 0;
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++) {
-                int stroke = y >= 26 && y < 38 && x >= 12 && x < 52;
-                int i = y * W + x, m = stroke ? alphas[a].value : 0;
-                bad += mask_out.data[i] != m;
-                /* blur 0: out = round((orig * (255 - m) + sketch * m) / 255) */
-                for (int c = 0; c < 3; c++) {
-                    int o = orig.data[3 * i + c], s = sketch.data[3 * i + c];
-                    int want = (int)((o * (255 - m) + s * m) / 255.0 + 0.5);
-                    bad += init_out.data[3 * i + c] != want;
-                }
-            }
-        CHECK_MSG(bad == 0, "alpha %g: %d wrong values", alphas[a].alpha, bad);
-        mend_image_free(&init_out);
-        mend_image_free(&mask_out);
-    }
-    /* with a blur the composite spreads around the stroke but the mask stays unblurred */
-    CHECK_OK(cli_sketch_inputs(&orig, &sketch, 4, 0, &init_out, &mask_out, &err), &err);
-    int mask_grey = 0, changed_near = 0, changed_far = 0;
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++) {
-            int i = y * W + x;
-            mask_grey += mask_out.data[i] != 0 && mask_out.data[i] != 255;
-            int diff = memcmp(init_out.data + 3 * i, orig.data + 3 * i, 3) != 0;
-            int near = y >= 22 && y < 42 && x >= 8 && x < 56;
-            changed_near += diff && near && (y < 26 || y >= 38);
-            changed_far += diff && (y < 12 || y >= 52);
-        }
-    CHECK(mask_grey == 0);
-    CHECK(changed_near > 0);
-    CHECK(changed_far == 0);
-    mend_image_free(&init_out);
-    mend_image_free(&mask_out);
-    /* sizes must match */
-    mend_image small;
-    test_make_square_mask(&small, 32, 32);
-    CHECK(cli_sketch_inputs(&orig, &small, 4, 0, &init_out, &mask_out, &err) == MEND_E_ARG &&
-          strstr(err.msg, "same size"));
-    mend_image_free(&small);
-    mend_image_free(&orig);
-    mend_image_free(&sketch);
-}
-
-TEST(default_name_sequence)
-{
-    mend_err err = {0};
-    const char *root = test_tmp_path("seq");
-    char *p = NULL;
-    CHECK_OK(cli_default_path(root, "img2img", 77, &p, &err), &err);
-    CHECK(p && strstr(p, "/img2img-images/") && strstr(p, "/00000-77.png"));
-    /* A1111 takes 1 + the largest leading number, ignoring other names */
-    char dir[1024], f[1200];
-    snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(p, '/') - p), p);
-    const char *names[] = {"00041-3.png", "7.png", "notes.txt", "foo-12.png", "00002-9-x.png"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        snprintf(f, sizeof f, "%s/%s", dir, names[i]);
-        test_write_text(f, "");
-    }
-    free(p);
-    CHECK_OK(cli_default_path(root, "img2img", 5, &p, &err), &err);
-    CHECK_MSG(p && strstr(p, "/00042-5.png"), "%s", p ? p : "(null)");
-    free(p);
 }
 
 /* ---- end to end -------------------------------------------------------- */
@@ -335,7 +219,7 @@ TEST(inpaint_sketch_changes_only_near_strokes)
     mend_image init, sketch, diff = {0}, blurred = {0};
     mend_err err = {0};
     test_make_gradient(&init, W, H);
-    make_sketch(&init, &sketch);
+    test_make_sketch(&init, &sketch);
     CHECK_OK(mend_image_alloc(&diff, W, H, 1, &err), &err);
     for (int i = 0; i < W * H && diff.data; i++)
         diff.data[i] = memcmp(init.data + 3 * i, sketch.data + 3 * i, 3) ? 255 : 0;
@@ -557,9 +441,6 @@ TEST(bad_inputs)
 int main(void)
 {
     setup();
-    RUN(numbered_paths);
-    RUN(sketch_mask_and_composite);
-    RUN(default_name_sequence);
     RUN(png_info_errors);
     RUN(bad_inputs);
     RUN(txt2img_infotext_and_png_info);

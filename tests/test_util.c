@@ -422,6 +422,17 @@ void test_make_square_mask(mend_image *img, int w, int h)
             img->data[y * w + x] = 255;
 }
 
+void test_make_sketch(const mend_image *init, mend_image *img)
+{
+    mend_err err = {0};
+    CHECK_OK(mend_image_copy(init, img, &err), &err);
+    for (int y = 26; y < 38 && y < img->height && img->data; y++)
+        for (int x = 12; x < 52 && x < img->width; x++) {
+            uint8_t *p = img->data + 3 * ((size_t)y * img->width + x);
+            p[0] = 255, p[1] = 0, p[2] = 0;
+        }
+}
+
 int test_summary(void)
 {
     printf("%d subtests, %d skipped; %d checks, %d failed, %d skips\n", test_ran, subtests_skipped, test_checks,
