@@ -20,10 +20,10 @@ static mend_sd_model *load_shared(const char *rel, mend_sd_model **slot, int *tr
     return *slot;
 }
 
-mend_sd_model *sd_model(void) { return load_shared("models/tiny-sd1.f16.safetensors", &g_sd, &g_sd_tried); }
+mend_sd_model *sd_model(void) { return load_shared(SD_MODEL, &g_sd, &g_sd_tried); }
 mend_sd_model *inpaint_model(void)
 {
-    return load_shared("models/tiny-sd1-inpaint.f16.safetensors", &g_inp, &g_inp_tried);
+    return load_shared(INPAINT_MODEL, &g_inp, &g_inp_tried);
 }
 
 /* A picture with structure on every scale: gradients, a disc, stripes. */

@@ -11,7 +11,10 @@
 #include "inpaint/pipeline.h"
 #include "model/sd_model.h"
 
-/* tiny-sd1 and tiny-sd1-inpaint, or NULL (skipped) without ../shared. */
+#define SD_MODEL "models/tiny-sd1.f16.safetensors"
+#define INPAINT_MODEL "models/tiny-sd1-inpaint.f16.safetensors"
+
+/* tiny-sd1 and tiny-sd1-inpaint (loaded once), or NULL (skipped) without ../shared. */
 mend_sd_model *sd_model(void);
 mend_sd_model *inpaint_model(void);
 void pipeline_models_free(void);

@@ -1,7 +1,7 @@
 /* Colour correction (A1111 img2img_color_correction): OpenCV-style 8-bit
  * LAB, skimage histogram matching, blendmodes luminosity, and the pipeline
  * with the option on and off; plus the infotext's Model hash. */
-#include "test.h"
+#include "pipeline_fixture.h"
 
 #include "core/sha256.h"
 #include "inpaint/color_correction.h"
@@ -199,25 +199,6 @@ TEST(correction_towards_itself_is_nearly_identity)
 
 /* ---------------- pipeline ---------------- */
 
-static mend_sd_model *g_inp;
-
-static mend_sd_model *inpaint_model(const char **path_out)
-{
-    static int tried;
-    static const char *path;
-    if (!tried) {
-        tried = 1;
-        const char *vocab = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
-        path = vocab ? test_shared("models/tiny-sd1-inpaint.f16.safetensors") : NULL;
-        if (path) {
-            mend_err err = {0};
-            CHECK_OK(mend_sd_load(path, vocab, MEND_COMP_ALL, &g_inp, &err), &err);
-        }
-    }
-    *path_out = path;
-    return g_inp;
-}
-
 static mend_image test_image(int w, int h)
 {
     mend_image img = {0};
@@ -235,8 +216,8 @@ static mend_image test_image(int w, int h)
 
 TEST(pipeline_on_off)
 {
-    const char *path;
-    mend_sd_model *m = inpaint_model(&path);
+    mend_sd_model *m = inpaint_model();
+    const char *path = test_shared(INPAINT_MODEL);
     if (!m)
         return;
     enum { S = 64 };
@@ -304,6 +285,6 @@ int main(void)
     RUN(luminosity_keeps_foreground_luma);
     RUN(correction_towards_itself_is_nearly_identity);
     RUN(pipeline_on_off);
-    mend_sd_free(g_inp);
+    pipeline_models_free();
     return test_summary();
 }
