@@ -431,6 +431,7 @@ TEST(batch_of_two_with_output_file)
     REQUIRE_VOCAB();
     const char *out = tmp_path("batch/b.png"), *second = tmp_path("batch/b-1.png"), *third = tmp_path("batch/b-2.png");
     char args[4096], *text = NULL;
+    mkdir(tmp_path("batch"), 0755); /* -o's folder must exist */
     snprintf(args, sizeof args, "txt2img %s --batch-size 2 --seed 7 -o '%s' 'two cats'", common(), out);
     int rc = run_mend(args, &text);
     CHECK_MSG(rc == 0, "-> %d: %s", rc, text ? text : "");
