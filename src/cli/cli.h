@@ -43,6 +43,14 @@ int cmd_completion(int argc, char **argv);
  * (euler_a, dpm++2m, ...) as A1111 names; other names unchanged. */
 const char *cli_sampler_name(const char *name);
 
+/* --lora-dir DIR (sd.cpp's --lora-model-dir as an alias): the LoRA folder
+ * for the jobs; 0, or 2 after a message when the option is given twice or
+ * empty. */
+int cli_set_lora_dir(const cli_opt *opts, int nopts);
+
+/* Each line of text (may be NULL) on stderr after prefix. */
+void cli_print_lines(const char *prefix, const char *text);
+
 /* Prints "mend: <message>" to stderr and returns 1. */
 int cli_error(const mend_err *err);
 int cli_errorf(const char *fmt, ...) MEND_PRINTF(1, 2);

@@ -27,6 +27,7 @@ static const cli_gen_opt file_opts[] = {
     {"image", 1, MEND_SCOPE_IMG2IMG, NULL, 0}, {"mask", 1, MEND_SCOPE_INPAINT, NULL, 0},
     {"sketch", 1, MEND_SCOPE_INPAINT, NULL, 0}, {"max-memory", 1, MEND_SCOPE_ALL, NULL, 0},
     {"init-img", 1, MEND_SCOPE_IMG2IMG, NULL, 0}, /* stable-diffusion.cpp's name */
+    {"lora-dir", 1, MEND_SCOPE_ALL, NULL, 0}, {"lora-model-dir", 1, MEND_SCOPE_ALL, NULL, 0},
 };
 #define N_FILE_OPTS ((int)(sizeof file_opts / sizeof *file_opts))
 #define MAX_GEN_OPTS 128
@@ -45,6 +46,8 @@ static const char *usage_head =
     "  --outdir DIR                 without -o, A1111's naming: DIR/{txt2img,img2img}-images/YYYY-MM-DD/\n"
     "                               NNNNN-SEED.png, NNNNN = the folder's highest number + 1 (./outputs)\n"
     "  -q, --quiet                  no progress bar\n"
+    "  --lora-dir DIR               LoRA/LyCORIS networks for <lora:NAME:MULT> prompt tags (models/Lora);\n"
+    "                               --lora-model-dir DIR is the same\n"
     "  --max-memory SIZE            refuse a job whose estimated peak (beyond the model) is larger, e.g. 6G\n"
     "                               (what the machine has available when the job starts)\n";
 
@@ -246,6 +249,8 @@ static int read_args(gen_opts *t, int argc, char **argv, gen_args *a)
     if (maxmem && !mend_parse_bytes(maxmem, &limit))
         return cli_errorf("%s: --max-memory '%s': expected a size such as 6G or 512M", argv[0], maxmem) + 1;
     mend_set_memory_limit(limit);
+    if (cli_set_lora_dir(t->o, t->n))
+        return 2;
     if (!a->model)
         return cli_errorf("%s: --model is required (see mend %s --help)", argv[0], argv[0]) + 1;
     if (a->command != CMD_TXT2IMG && !a->init)
@@ -350,10 +355,12 @@ static int load_images(const gen_args *a, gen_images *g, mend_gen_inputs *in)
 /* ---------------- run and save ---------------- */
 
 static volatile sig_atomic_t interrupt_requested;
+static mend_stop stop_request; /* the same, seen inside the model's passes (an atomic store: signal-safe) */
 
 static void on_sigint(int sig)
 {
     interrupt_requested = 1;
+    mend_stop_request(&stop_request, MEND_E_INTERRUPTED);
     signal(sig, SIG_DFL); /* a second Ctrl-C ends the process */
 }
 
@@ -398,8 +405,11 @@ static int run_job(const gen_args *a, const mend_gen_inputs *in)
     cli_progress_init(&prog, !a->quiet, &interrupt_requested);
     mend_gen_output out;
     interrupt_requested = 0;
+    mend_stop_request(&stop_request, MEND_OK);
+    mend_gen_inputs job_in = *in;
+    job_in.stop = &stop_request;
     void (*old)(int) = signal(SIGINT, on_sigint);
-    mend_status s = mend_generate(m, &a->p, in, cli_progress_step, &prog, &out, &err);
+    mend_status s = mend_generate(m, &a->p, &job_in, cli_progress_step, &prog, &out, &err);
     signal(SIGINT, old);
     cli_progress_end(&prog);
     mend_model_free(m);
@@ -407,6 +417,8 @@ static int run_job(const gen_args *a, const mend_gen_inputs *in)
         return cli_error(&err);
     if (out.comment)
         fprintf(stderr, "mend: note: %s\n", out.comment);
+    cli_print_lines("mend: warning: ", out.warnings);
+    cli_print_lines("mend: ", out.log);
     if (out.interrupted)
         fprintf(stderr, "mend: interrupted: saving %d image(s) finished from their latest prediction\n", out.count);
     int rc = save_outputs(a, &out);

@@ -13,6 +13,7 @@
 
 static const char *serve_usage =
     "usage: mend serve [--model PATH] [--models-dir DIR] [--vocab PATH] [--taesd PATH] [--port 7860] [--listen]\n"
+    "                  [--lora-dir DIR]\n"
     "                  [--api-auth user:pass[,user2:pass2]] [--outputs DIR] [--threads N]\n"
     "                  [--max-body SIZE] [--max-connections N] [--max-connections-per-ip N] [--timeout S]\n"
     "                  [--cors-allow-origins LIST] [--cors-allow-origins-regex RE] [--api-server-stop]\n"
@@ -22,6 +23,8 @@ static const char *serve_usage =
     "                     full-resolution live previews (else a cheap latent->RGB projection)\n"
     "  --models-dir DIR   checkpoints (*.safetensors, diffusers folders) that sd_model_checkpoint can switch to\n"
     "  --vocab PATH       CLIP vocabulary for models without a tokenizer/ folder\n"
+    "  --lora-dir DIR     LoRA/LyCORIS networks for <lora:NAME:MULT> prompt tags (models/Lora; alias\n"
+    "                     --lora-model-dir)\n"
     "  --port N           TCP port (7860; 0 = any free port, printed at start)\n"
     "  --listen           listen on all interfaces (default: 127.0.0.1 only)\n"
     "  --api-auth U:P     HTTP Basic auth on every route\n"
@@ -44,6 +47,7 @@ static const cli_opt serve_opts[] = {
     {"outputs", 1, NULL},        {"threads", 1, NULL},         {"taesd", 1, NULL},
     {"help", 0, NULL},           {"max-body", 1, NULL},        {"max-connections", 1, NULL},
     {"max-connections-per-ip", 1, NULL},                       {"timeout", 1, NULL},
+    {"lora-dir", 1, NULL},       {"lora-model-dir", 1, NULL},
     {"cors-allow-origins", 1, NULL},                           {"cors-allow-origins-regex", 1, NULL},
     {"api-server-stop", 0, NULL}, {"api", 0, NULL},            {"nowebui", 0, NULL},
 };
@@ -150,7 +154,7 @@ int cmd_serve(int argc, char **argv)
     if (!cli_get_int(o, n, "port", 7860, 0, 65535, &port) || !cli_get_int(o, n, "threads", 0, 0, 1024, &threads))
         return 2;
     srv_limits lim;
-    if (get_limits(o, n, &lim))
+    if (get_limits(o, n, &lim) || cli_set_lora_dir(o, n))
         return 2;
     const char *auth = cli_get(o, n, "api-auth");
     if (auth && !strchr(auth, ':'))

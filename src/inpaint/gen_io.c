@@ -49,5 +49,7 @@ void mend_gen_output_free(mend_gen_output *o)
     free(o->subseeds);
     free(o->infotexts);
     free(o->comment);
+    free(o->warnings);
+    free(o->log);
     memset(o, 0, sizeof *o);
 }

@@ -174,6 +174,8 @@ char *mend_infotext_build(const mend_infotext_ctx *c)
         if (not_default(p, "inpainting_fill"))
             kv_param(&b, &first, p, "inpainting_fill");
     }
+    if (c->lora_hashes) /* A1111 adds it per batch, after init()'s keys */
+        kv(&b, &first, "Lora hashes", c->lora_hashes);
     if (c->img2img && not_default(p, "initial_noise_multiplier"))
         kv_param(&b, &first, p, "initial_noise_multiplier");
     kv(&b, &first, "Version", "mend-" MEND_VERSION);

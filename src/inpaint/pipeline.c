@@ -6,11 +6,13 @@
  *   per batch: seeds -> noise -> sampler(CFG denoiser) -> final blend
  *              -> VAE decode -> composite over the original -> infotext */
 #include "inpaint/pipeline.h"
+#include "core/stop.h"
 
 #include "inpaint/color_correction.h"
 #include "inpaint/conditioning.h"
 #include "inpaint/denoiser.h"
 #include "inpaint/infotext.h"
+#include "inpaint/lora_run.h"
 #include "inpaint/mask_prep.h"
 #include "model/model_hash.h"
 #include "sampling/sampler.h"
@@ -42,6 +44,7 @@ typedef struct job {
     int64_t seed, subseed;
     mend_rng gens[64];   /* per image of the current batch */
     int batch;
+    mend_lora_run lora;  /* the prompt's networks, applied for the job */
 } job;
 
 static void job_free(job *j)
@@ -54,6 +57,7 @@ static void job_free(job *j)
     free(j->init_latent);
     free(j->nmask);
     free(j->image_cond);
+    mend_lora_run_end(&j->lora); /* the model's own weights back */
 }
 
 static int64_t random_seed(void)
@@ -102,8 +106,7 @@ static mend_status prepare_conds(job *j, mend_err *err)
     mend_cond_opts o;
     mend_cond_opts_default(&o);
     o.clip_skip = j->p->clip_skip;
-    MEND_TRY(mend_cond_build(j->m->clip, j->m->tokenizer, j->p->prompt ? j->p->prompt : "", j->p->steps, &o,
-                             &j->cond, err));
+    MEND_TRY(mend_cond_build(j->m->clip, j->m->tokenizer, j->lora.tags.text, j->p->steps, &o, &j->cond, err));
     return mend_cond_build(j->m->clip, j->m->tokenizer, j->p->negative_prompt ? j->p->negative_prompt : "",
                            j->p->steps, &o, &j->uncond, err);
 }
@@ -412,7 +415,7 @@ static mend_status make_infotext(job *j, int index, mend_gen_output *out, mend_e
     const char *hash = j->m->model_hash[0] ? j->m->model_hash : NULL;
     mend_infotext_ctx c = {j->p, j->sampler->name, label, out->seeds[index], out->subseeds[index], name, hash,
                            j->img2img, j->inpaint, j->inpaint && j->prep.has_crop, j->inpainting_model,
-                           (j->sampler->flags & MEND_SAMPLER_USES_ENSD) != 0};
+                           (j->sampler->flags & MEND_SAMPLER_USES_ENSD) != 0, j->lora.hashes};
     out->infotexts[index] = mend_infotext_build(&c);
     free(name);
     return out->infotexts[index] ? MEND_OK : mend_fail(err, MEND_E_NOMEM, "out of memory");
@@ -487,8 +490,7 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
             /* A1111 finishes the batch from the latest x0 prediction; after
              * a skip the next batch still runs */
             memcpy(x, den.last_denoised, (size_t)n * sizeof *x);
-            out->interrupted |= s == MEND_E_INTERRUPTED;
-            s = MEND_OK;
+            s = mend_stop_honour(s, &out->interrupted);
         }
         mend_cfg_denoiser_free(&den);
         if (s != MEND_OK)
@@ -509,6 +511,7 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
             if (s == MEND_OK)
                 out->count = it * B + b + 1;
         }
+        s = mend_stop_honour(s, &out->interrupted); /* in a VAE decode: drops the images not decoded yet */
     }
 done:
     free(x);
@@ -551,6 +554,8 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
     MEND_TRY(alloc_output(p, out, err));
     assign_seeds(j, out);
     double t0 = mend_clock_s();
+    MEND_TRY(mend_lora_run_begin(m, p->prompt, mend_lora_dir(), &j->lora, err));
+    mend_lora_run_move_notes(&j->lora, &out->warnings, &out->log);
     MEND_TRY(prepare_conds(j, err));
     out->timings.conditioning = mend_clock_s() - t0;
     t0 = mend_clock_s();
@@ -567,11 +572,13 @@ mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend
                           mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err)
 {
     job j;
+    mend_stop *caller_stop = mend_stop_bind(in ? in->stop : NULL);
     mend_status s = job_prepare(&j, m, p, in, out, err);
     if (s == MEND_OK)
         ensure_model_hash(m);
     if (s == MEND_OK)
         s = run_batches(&j, progress, user, out, err);
+    mend_stop_bind(caller_stop);
     job_free(&j);
     if (s != MEND_OK)
         mend_gen_output_free(out);

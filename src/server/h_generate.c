@@ -369,6 +369,8 @@ static char *build_info(srv_server *s, const srv_job *j, const gen_req *q)
     cJSON_AddBoolToObject(info, "is_using_inpainting_conditioning", j->inpainting_model && j->inputs.init_image);
     cJSON_AddStringToObject(info, "version", "mend " MEND_VERSION);
     cJSON_AddBoolToObject(info, "interrupted", o->interrupted);
+    /* A1111's Processed.comments (its UI shows them): the LoRA warnings */
+    cJSON_AddStringToObject(info, "comments", o->warnings ? o->warnings : "");
     char *text = cJSON_PrintUnformatted(info);
     cJSON_Delete(info);
     return text;
@@ -412,6 +414,8 @@ static void reply_result(srv_server *s, const srv_job *j, const gen_req *q, cons
     }
     cJSON_AddItemToObject(o, "parameters", echo_parameters(body, command, q));
     char *info = build_info(s, j, q);
+    if (j->out.log) /* LoRA layers left unchanged: key and shapes */
+        fprintf(stderr, "mend serve: %s", j->out.log);
     cJSON_AddStringToObject(o, "info", info ? info : "{}");
     free(info);
     srv_reply_json(resp, 200, o);

@@ -69,6 +69,7 @@ void h_interrupt(srv_server *s, int skip, srv_response *r)
             s->prog.skipped = 1;
         else
             s->prog.interrupted = 1;
+        mend_stop_request(&s->prog.stop, skip ? MEND_E_SKIPPED : MEND_E_INTERRUPTED);
     }
     pthread_mutex_unlock(&s->lock);
     srv_reply_json(r, 200, skip ? cJSON_CreateNull() : cJSON_CreateObject());

@@ -402,6 +402,7 @@ void srv_http_stop(srv_http *h)
     pthread_mutex_lock(&h->s->lock);
     h->s->stopping = 1;
     h->s->prog.interrupted = 1;
+    mend_stop_request(&h->s->prog.stop, MEND_E_INTERRUPTED);
     pthread_cond_broadcast(&h->s->wake);
     pthread_mutex_unlock(&h->s->lock);
     pool_stop(h);

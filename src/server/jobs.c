@@ -94,6 +94,7 @@ static void begin_job(srv_server *s, srv_job *j)
     p->job_count = j->params.n_iter;
     p->job_no = p->sampling_step = p->sampling_steps = 0;
     p->interrupted = p->skipped = 0;
+    mend_stop_request(&p->stop, MEND_OK);
     p->job = j->name;
     if (j->task_id)
         snprintf(p->current_task, sizeof p->current_task, "%s", j->task_id);
@@ -132,6 +133,7 @@ static void run_generate(srv_server *s, srv_job *j)
     j->inpainting_model = mend_model_is_inpainting(s->model);
     /* the library's batch/seed loop; on_step turns Interrupt and Skip into statuses */
     run_ctx c = {s, 0};
+    j->inputs.stop = &s->prog.stop;
     j->status = mend_generate(s->model, &j->params, &j->inputs, on_step, &c, &j->out, &j->err);
     pthread_mutex_lock(&s->lock);
     if (s->prog.interrupted)

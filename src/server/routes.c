@@ -6,7 +6,7 @@
 
 typedef enum route_id {
     R_TXT2IMG, R_IMG2IMG, R_PROGRESS, R_INTERRUPT, R_SKIP, R_OPTIONS, R_SD_MODELS, R_REFRESH, R_SAMPLERS,
-    R_SCHEDULERS, R_PNG_INFO, R_PARAMS
+    R_SCHEDULERS, R_PNG_INFO, R_PARAMS, R_LORAS, R_REFRESH_LORAS
 } route_id;
 
 typedef struct route {
@@ -27,6 +27,8 @@ static const route routes[] = {
     {"/sdapi/v1/samplers", "GET", R_SAMPLERS},
     {"/sdapi/v1/schedulers", "GET", R_SCHEDULERS},
     {"/sdapi/v1/png-info", "POST", R_PNG_INFO},
+    {"/sdapi/v1/loras", "GET", R_LORAS},
+    {"/sdapi/v1/refresh-loras", "POST", R_REFRESH_LORAS},
     {"/mend/v1/params", "GET", R_PARAMS}, /* the parameter table (the page builds its controls from it) */
 };
 
@@ -222,5 +224,7 @@ void srv_route(srv_server *s, const char *method, const char *url, const char *q
     case R_SCHEDULERS: h_schedulers(r); break;
     case R_PNG_INFO: h_png_info(body, len, r); break;
     case R_PARAMS: h_params(r); break;
+    case R_LORAS: h_loras(r); break;
+    case R_REFRESH_LORAS: h_refresh_loras(r); break;
     }
 }

@@ -131,6 +131,7 @@ typedef struct srv_progress_state {
     int job_count; /* 0 idle; -1 starting */
     int job_no, sampling_step, sampling_steps;
     int interrupted, skipped;
+    mend_stop stop; /* the same requests, polled inside the UNet and VAE passes */
     const char *job;
     char job_timestamp[16];
     char current_task[80]; /* "" when idle */
@@ -285,6 +286,8 @@ void h_refresh_checkpoints(srv_server *s, srv_response *r);
 void h_samplers(srv_response *r);
 void h_schedulers(srv_response *r);
 void h_png_info(const char *body, size_t len, srv_response *r);
+void h_loras(srv_response *r);         /* h_networks.c */
+void h_refresh_loras(srv_response *r);
 /* GET / and /web/NAME: the embedded page (static.c). 1 when r was filled. */
 int srv_static(const char *method, const char *url, srv_response *r);
 /* Switches the model via the worker; fills r with an error and returns 0 on failure. */
