@@ -102,6 +102,10 @@ pid_t test_serve_start(const char *const *args, int *port);
 /* SIGTERM, then SIGKILL after 10 s; *pid becomes 0. */
 void test_serve_stop(pid_t *pid);
 
+/* `$MEND_BIN tools make-model --arch sd1 --size tiny --dtype f16 --seed
+ * SEED PATH`: a random-weight tiny checkpoint; 1 when it was written. */
+int test_make_tiny_model(const char *path, int seed);
+
 /* A fresh temporary directory for this test binary. */
 const char *test_tmpdir(void);
 /* <tmpdir>/name in one of 16 rotating buffers (copy it to keep it longer). */

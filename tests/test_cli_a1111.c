@@ -193,11 +193,8 @@ int main(void)
     RUN(completion_script_comes_from_the_options);
     vocab = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
     if (vocab) {
-        char cmd[4096];
         snprintf(model, sizeof model, "%s/m.safetensors", test_tmpdir());
-        snprintf(cmd, sizeof cmd, "'%s' tools make-model --arch sd1 --size tiny --dtype f16 --seed 4 '%s'",
-                 test_mend_bin(), model);
-        CHECK(test_run(cmd, NULL) == 0);
+        CHECK(test_make_tiny_model(model, 4));
         RUN(stable_diffusion_cpp_flags);
     }
     return test_summary();

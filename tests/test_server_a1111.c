@@ -547,11 +547,8 @@ int main(void)
     stop_server(bare);
     const char *vocab = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
     if (vocab) {
-        char cmd[4096];
         snprintf(model_path, sizeof model_path, "%s/m.safetensors", test_tmpdir());
-        snprintf(cmd, sizeof cmd, "'%s' tools make-model --arch sd1 --size tiny --dtype f16 --seed 3 '%s'",
-                 test_mend_bin(), model_path);
-        CHECK(test_run(cmd, NULL) == 0);
+        CHECK(test_make_tiny_model(model_path, 3));
         const char *args[] = {"--model", model_path, "--vocab", vocab, NULL};
         int full_up = start_server(full, args);
         CHECK_MSG(full_up, "mend serve with a model did not start");
