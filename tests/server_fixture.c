@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -132,6 +133,21 @@ reply http_ex(const server *sv, const char *method, const char *path, const char
 reply http(const server *sv, const char *method, const char *path, const char *body)
 {
     return http_ex(sv, method, path, body, -1, "", 120);
+}
+
+int reply_header(const reply *r, const char *name, char *out, size_t size)
+{
+    size_t n = strlen(name);
+    for (const char *l = r->head ? strstr(r->head, "\r\n") : NULL; l; l = strstr(l + 2, "\r\n")) {
+        const char *h = l + 2;
+        if (!strncasecmp(h, name, n) && h[n] == ':') {
+            h += n + 1;
+            h += strspn(h, " ");
+            snprintf(out, size, "%.*s", (int)strcspn(h, "\r\n"), h);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 const cJSON *get(const cJSON *o, const char *key)

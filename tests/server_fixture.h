@@ -47,6 +47,8 @@ reply http_ex(const server *sv, const char *method, const char *path, const char
               const char *extra_headers, int seconds);
 /* http_ex with no extra headers and a 120 s timeout. */
 reply http(const server *sv, const char *method, const char *path, const char *body);
+/* A response header's value (name case-insensitive) copied into out; 0 when absent. */
+int reply_header(const reply *r, const char *name, char *out, size_t size);
 
 /* A member of a JSON object; its number (-12345 when it is none) or string ("" when none). */
 const cJSON *get(const cJSON *o, const char *key);

@@ -105,6 +105,10 @@ void test_serve_stop(pid_t *pid);
 /* Seconds on the monotonic clock. */
 double test_now_s(void);
 
+/* `$MEND_BIN tools make-model --arch sd1 --size tiny --dtype f16 --seed
+ * SEED PATH`: a random-weight tiny checkpoint; 1 when it was written. */
+int test_make_tiny_model(const char *path, int seed);
+
 /* A fresh temporary directory for this test binary. */
 const char *test_tmpdir(void);
 /* Removes the temporary directory and all in it (at the end of main). */

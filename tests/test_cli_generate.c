@@ -281,6 +281,7 @@ TEST(batch_of_two_with_output_file)
     REQUIRE_VOCAB();
     const char *out = test_tmp_path("batch/b.png"), *second = test_tmp_path("batch/b-1.png"), *third = test_tmp_path("batch/b-2.png");
     char args[4096], *text = NULL;
+    mkdir(test_tmp_path("batch"), 0755); /* -o's folder must exist */
     snprintf(args, sizeof args, "txt2img %s --batch-size 2 --seed 7 -o '%s' 'two cats'", common(), out);
     int rc = test_run_mend(args, &text);
     CHECK_MSG(rc == 0, "-> %d: %s", rc, text ? text : "");

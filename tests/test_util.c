@@ -195,6 +195,14 @@ int test_run(const char *cmd, const char *out_path)
     return WEXITSTATUS(st);
 }
 
+int test_make_tiny_model(const char *path, int seed)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' tools make-model --arch sd1 --size tiny --dtype f16 --seed %d '%s'", test_mend_bin(),
+             seed, path);
+    return test_run(cmd, NULL) == 0;
+}
+
 char *test_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

@@ -30,9 +30,19 @@ int cli_errorf(const char *fmt, ...)
 int cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char **pos, int max_pos, int *npos)
 {
     *npos = 0;
+    int options_end = 0; /* after "--" everything is an argument, even "-x" */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+        if (!options_end && !strcmp(a, "--")) {
+            options_end = 1;
+            continue;
+        }
+        if (!options_end && a[0] == '-' && a[1] && a[1] != '-') {
+            cli_errorf("%s: unknown option '%s' (see mend %s --help; '--' before an argument that starts with '-')",
+                       argv[0], a, argv[0]);
+            return 2;
+        }
+        if (options_end || strncmp(a, "--", 2) != 0) {
             if (*npos >= max_pos) {
                 cli_errorf("%s: unexpected argument '%s'", argv[0], a);
                 return 2;
@@ -92,6 +102,23 @@ int cli_get_int(const cli_opt *opts, int nopts, const char *name, int def, int l
     }
     *out = (int)x;
     return 1;
+}
+
+/* Sampler names A1111 and stable-diffusion.cpp users type that are not the
+ * registry's name or alias: A1111's second alias of Euler a and sd.cpp's
+ * --sampling-method names (with A1111's sampler behind them; the schedule
+ * stays Automatic, A1111's choice for that sampler). */
+static const char *const sampler_aliases[][2] = {
+    {"k_euler_ancestral", "Euler a"}, {"euler_a", "Euler a"}, {"euler", "Euler"},        {"heun", "Heun"},
+    {"dpm2", "DPM2"},                 {"dpm++2s_a", "DPM++ 2S a"}, {"dpm++2m", "DPM++ 2M"}, {"lcm", "LCM"},
+};
+
+const char *cli_sampler_name(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof sampler_aliases / sizeof *sampler_aliases; i++)
+        if (!strcmp(name, sampler_aliases[i][0]))
+            return sampler_aliases[i][1];
+    return name;
 }
 
 int cli_set_lora_dir(const cli_opt *opts, int nopts)

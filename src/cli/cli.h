@@ -3,6 +3,7 @@
 #define MEND_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "mend/err.h"
 
@@ -22,12 +23,25 @@ typedef struct cli_opt {
     const char *value;  /* set when seen ("" for flags) */
 } cli_opt;
 
+/* Options are "--name value" or "--name=value"; a lone "--" ends them
+ * (what follows is positional, even "-x"); any other argument starting
+ * with '-' is an unknown option (short flags are expanded beforehand). */
 /* Parses argv into opts; positional arguments are collected into pos
  * (up to max_pos). Returns 0 or prints a message and returns 2. */
 int cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char **pos, int max_pos, int *npos);
 const char *cli_get(const cli_opt *opts, int nopts, const char *name);
 /* Integer option in [lo, hi] or the default; returns 0 on error after printing. */
 int cli_get_int(const cli_opt *opts, int nopts, const char *name, int def, int lo, int hi, int *out);
+
+/* Shell completion (cmd_completion.c) from each command's own option
+ * list: " --name" words written to f. */
+void cli_generate_words(FILE *f, const char *command); /* txt2img, img2img, inpaint */
+void cli_serve_words(FILE *f);
+int cmd_completion(int argc, char **argv);
+
+/* A1111's extra sampler alias and stable-diffusion.cpp's sampler names
+ * (euler_a, dpm++2m, ...) as A1111 names; other names unchanged. */
+const char *cli_sampler_name(const char *name);
 
 /* --lora-dir DIR (sd.cpp's --lora-model-dir as an alias): the LoRA folder
  * for the jobs; 0, or 2 after a message when the option is given twice or

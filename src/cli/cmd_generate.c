@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum { CMD_TXT2IMG = 1, CMD_IMG2IMG = 2, CMD_INPAINT = 4 };
 
@@ -25,6 +26,7 @@ static const cli_gen_opt file_opts[] = {
     {"quiet", 0, MEND_SCOPE_ALL, NULL, 0},    {"init", 1, MEND_SCOPE_IMG2IMG, NULL, 0},
     {"image", 1, MEND_SCOPE_IMG2IMG, NULL, 0}, {"mask", 1, MEND_SCOPE_INPAINT, NULL, 0},
     {"sketch", 1, MEND_SCOPE_INPAINT, NULL, 0}, {"max-memory", 1, MEND_SCOPE_ALL, NULL, 0},
+    {"init-img", 1, MEND_SCOPE_IMG2IMG, NULL, 0}, /* stable-diffusion.cpp's name */
     {"lora-dir", 1, MEND_SCOPE_ALL, NULL, 0}, {"lora-model-dir", 1, MEND_SCOPE_ALL, NULL, 0},
 };
 #define N_FILE_OPTS ((int)(sizeof file_opts / sizeof *file_opts))
@@ -99,6 +101,25 @@ static int gen_opts_init(gen_opts *t)
     return 1;
 }
 
+static int command_scope_ok(int command, int scope)
+{
+    return scope == MEND_SCOPE_ALL || (scope == MEND_SCOPE_IMG2IMG && command != CMD_TXT2IMG) ||
+           (scope == MEND_SCOPE_INPAINT && command == CMD_INPAINT);
+}
+
+void cli_generate_words(FILE *f, const char *command)
+{
+    int cmd = !strcmp(command, "txt2img") ? CMD_TXT2IMG : !strcmp(command, "img2img") ? CMD_IMG2IMG : CMD_INPAINT;
+    gen_opts *t = malloc(sizeof *t);
+    if (t && gen_opts_init(t)) {
+        for (int k = 0; k < t->n; k++)
+            if (command_scope_ok(cmd, t->g[k].scope))
+                fprintf(f, " --%s", t->g[k].name);
+        cli_param_options_free(t->g + N_FILE_OPTS, t->n_params);
+    }
+    free(t);
+}
+
 static int takes_value(const gen_opts *t, const char *arg)
 {
     if (strncmp(arg, "--", 2) != 0 || strchr(arg, '='))
@@ -114,12 +135,13 @@ static const char *long_name(const gen_opts *t, const char *arg)
 {
     if (arg[0] != '-' || !arg[1] || arg[2])
         return NULL;
-    if (arg[1] == 'o')
-        return "--output";
-    if (arg[1] == 'q')
-        return "--quiet";
-    if (arg[1] == 'h')
-        return "--help";
+    /* -o -q -h, and stable-diffusion.cpp's -m -i -t -b (batch count) */
+    static const char shorts[][2][16] = {{"o", "--output"}, {"q", "--quiet"},   {"h", "--help"},
+                                         {"m", "--model"},  {"i", "--init"},    {"t", "--threads"},
+                                         {"b", "--batch-count"}};
+    for (size_t k = 0; k < sizeof shorts / sizeof *shorts; k++)
+        if (arg[1] == shorts[k][0][0])
+            return shorts[k][1];
     static char buf[72];
     for (int k = 0; k < t->n; k++)
         if (t->g[k].param && cli_param_short(t->g[k].name) == arg[1]) {
@@ -138,17 +160,19 @@ static char **expand_short_options(const gen_opts *t, int argc, char **argv, cha
     char **out = malloc((size_t)(argc + 1) * sizeof *out);
     if (!out)
         return NULL;
+    int options_end = 0;
     for (int i = 0; i < argc; i++) {
         out[i] = argv[i];
         owned[i] = NULL;
-        const char *l = i > 0 ? long_name(t, argv[i]) : NULL;
+        options_end |= i > 0 && !strcmp(argv[i], "--"); /* cli_parse takes the rest as arguments */
+        const char *l = i > 0 && !options_end ? long_name(t, argv[i]) : NULL;
         if (l && !(out[i] = owned[i] = strdup(l))) {
             for (int k = 0; k < i; k++)
                 free(owned[k]);
             free(out);
             return NULL;
         }
-        if (i > 0 && takes_value(t, out[i]) && i + 1 < argc) {
+        if (i > 0 && !options_end && takes_value(t, out[i]) && i + 1 < argc) {
             i++;
             out[i] = argv[i];
             owned[i] = NULL;
@@ -156,12 +180,6 @@ static char **expand_short_options(const gen_opts *t, int argc, char **argv, cha
     }
     out[argc] = NULL;
     return out;
-}
-
-static int command_scope_ok(int command, int scope)
-{
-    return scope == MEND_SCOPE_ALL || (scope == MEND_SCOPE_IMG2IMG && command != CMD_TXT2IMG) ||
-           (scope == MEND_SCOPE_INPAINT && command == CMD_INPAINT);
 }
 
 static int scan_args(gen_opts *t, int argc, char **argv, const char **pos, int *npos)
@@ -208,13 +226,15 @@ static int read_args(gen_opts *t, int argc, char **argv, gen_args *a)
         a->p.prompt = pos[0];
     a->model = cli_get(t->o, t->n, "model");
     a->vocab = cli_get(t->o, t->n, "vocab");
-    a->init = cli_get(t->o, t->n, "init");
-    if (a->init && cli_get(t->o, t->n, "image")) {
-        cli_errorf("%s: give the init image once (--init or --image)", argv[0]);
-        return 2;
+    const char *init_names[] = {"init", "image", "init-img"};
+    for (size_t k = 0; k < sizeof init_names / sizeof *init_names; k++) {
+        const char *v = cli_get(t->o, t->n, init_names[k]);
+        if (v && a->init) {
+            cli_errorf("%s: give the init image once (--init, --image or --init-img)", argv[0]);
+            return 2;
+        }
+        a->init = a->init ? a->init : v;
     }
-    if (!a->init)
-        a->init = cli_get(t->o, t->n, "image");
     a->mask = cli_get(t->o, t->n, "mask");
     a->sketch = cli_get(t->o, t->n, "sketch");
     a->output = cli_get(t->o, t->n, "output");
@@ -254,11 +274,30 @@ static int parse_args(int argc, char **argv, gen_args *a)
     return rc;
 }
 
+/* The folder of -o must exist: a typo in it is better reported than
+ * silently created (--outdir folders are created, as A1111 does). Checked
+ * before the model loads, so nothing waits on it. */
+static int check_output_folder(const char *output)
+{
+    const char *slash = strrchr(output, '/');
+    if (!slash || slash == output)
+        return 0;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - output), output);
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return cli_errorf("-o '%s': the folder '%s' does not exist", output, dir);
+    if (!S_ISDIR(st.st_mode))
+        return cli_errorf("-o '%s': '%s' is not a folder", output, dir);
+    return 0;
+}
+
 /* Range checks that need no file: the library's, the sampler and schedule
  * names, -o with a folder. */
 static int check_params(gen_args *a)
 {
     mend_err err = {0};
+    a->p.sampler_name = cli_sampler_name(a->p.sampler_name);
     /* the registry's names: aliases (k_euler) and "DPM++ 2M Karras" resolve as in the API */
     if (mend_gen_params_validate(&a->p, a->command != CMD_TXT2IMG, &err) != MEND_OK ||
         mend_sampler_resolve(a->p.sampler_name, a->p.scheduler, &a->p.sampler_name, &a->p.scheduler, &err) != MEND_OK)
@@ -400,6 +439,8 @@ static int cmd_generate(int command, const char *kind, int argc, char **argv)
     gen_images g = {0};
     mend_gen_inputs in;
     rc = load_images(&a, &g, &in);
+    if (rc == 0 && a.output) /* after the images: their errors come first */
+        rc = check_output_folder(a.output);
     if (rc == 0)
         rc = run_job(&a, &in);
     gen_images_free(&g);

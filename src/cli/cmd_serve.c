@@ -40,6 +40,24 @@ static const char *serve_usage =
     "  --api, --nowebui   accepted for A1111 command lines (mend serve is always the API)\n"
     "Endpoints: A1111 1.10's /sdapi/v1 routes (but training); GET /openapi.json lists them, /docs shows it.\n";
 
+/* serve's options (copied per run: cli_parse fills in their values) */
+static const cli_opt serve_opts[] = {
+    {"model", 1, NULL},          {"models-dir", 1, NULL},      {"vocab", 1, NULL},
+    {"port", 1, NULL},           {"listen", 0, NULL},          {"api-auth", 1, NULL},
+    {"outputs", 1, NULL},        {"threads", 1, NULL},         {"taesd", 1, NULL},
+    {"help", 0, NULL},           {"max-body", 1, NULL},        {"max-connections", 1, NULL},
+    {"max-connections-per-ip", 1, NULL},                       {"timeout", 1, NULL},
+    {"lora-dir", 1, NULL},       {"lora-model-dir", 1, NULL},
+    {"cors-allow-origins", 1, NULL},                           {"cors-allow-origins-regex", 1, NULL},
+    {"api-server-stop", 0, NULL}, {"api", 0, NULL},            {"nowebui", 0, NULL},
+};
+
+void cli_serve_words(FILE *f)
+{
+    for (size_t k = 0; k < sizeof serve_opts / sizeof *serve_opts; k++)
+        fprintf(f, " --%s", serve_opts[k].name);
+}
+
 /* --model must load; without it the first checkpoint of --models-dir that
  * loads is used, and the ones that do not are named and skipped. */
 static int start_model(srv_server *s, const char *model)
@@ -122,13 +140,8 @@ static void free_server(srv_server *s)
 
 int cmd_serve(int argc, char **argv)
 {
-    cli_opt o[] = {{"model", 1, NULL},    {"models-dir", 1, NULL}, {"vocab", 1, NULL},   {"port", 1, NULL},
-                   {"listen", 0, NULL},   {"api-auth", 1, NULL},   {"outputs", 1, NULL}, {"threads", 1, NULL},
-                   {"taesd", 1, NULL},    {"help", 0, NULL},       {"max-body", 1, NULL}, {"max-connections", 1, NULL},
-                   {"max-connections-per-ip", 1, NULL}, {"timeout", 1, NULL}, {"lora-dir", 1, NULL},
-                   {"lora-model-dir", 1, NULL}, {"cors-allow-origins", 1, NULL},
-                   {"cors-allow-origins-regex", 1, NULL}, {"api-server-stop", 0, NULL}, {"api", 0, NULL},
-                   {"nowebui", 0, NULL}};
+    cli_opt o[sizeof serve_opts / sizeof *serve_opts];
+    memcpy(o, serve_opts, sizeof o);
     const int n = (int)(sizeof o / sizeof *o);
     const char *pos[1];
     int npos, port, threads;

@@ -23,6 +23,9 @@ static const char *usage =
     "  serve [--model PATH] [--models-dir DIR] [--port 7860] [--listen] [--api-auth U:P]\n"
     "                                     A1111-compatible HTTP API (/sdapi/v1/img2img, txt2img, progress, ...)\n"
     "  info MODEL [--vocab PATH]          print the detected architecture, dtypes and parameter counts\n"
+    "  completion bash                    print a bash completion script (source it, or put it in\n"
+    "                                     /etc/bash_completion.d/mend)\n"
+    "  --version                          print the version\n"
     "  eval COMPONENT ...                 developer commands of mend-dev (built from tools/ beside mend):\n"
     "  tools make-model ...               one component on reference inputs; a random-weight checkpoint;\n"
     "                                     see mend-dev --help\n"
@@ -76,7 +79,7 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {{"info", cmd_info}, {"txt2img", cmd_txt2img}, {"img2img", cmd_img2img}, {"inpaint", cmd_inpaint},
-                {"png-info", cmd_png_info}, {"serve", cmd_serve}};
+                {"png-info", cmd_png_info}, {"serve", cmd_serve}, {"completion", cmd_completion}};
     if (!strcmp(argv[1], "eval") || !strcmp(argv[1], "tools"))
         return forward_to_dev(argv + 1);
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)

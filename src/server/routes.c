@@ -87,7 +87,10 @@ static const char *const summaries[] = {
     [R_SCHEDULERS] = "Schedule types",
     [R_PNG_INFO] = "Read the infotext of an image",
     [R_PARAMS] = "mend's parameter table",
+    [R_LORAS] = "LoRA networks of --lora-dir",
+    [R_REFRESH_LORAS] = "Rescan LoRA networks",
 };
+#define N_SUMMARIES (sizeof summaries / sizeof *summaries)
 
 static int n_routes(void)
 {
@@ -103,7 +106,8 @@ srv_route_info srv_route_at(const srv_server *s, int i)
 {
     (void)s;
     if (i < n_routes())
-        return (srv_route_info){routes[i].path, routes[i].methods, summaries[routes[i].id]};
+        return (srv_route_info){routes[i].path, routes[i].methods,
+                                (size_t)routes[i].id < N_SUMMARIES ? summaries[routes[i].id] : NULL};
     i -= n_routes();
     const call_route *c = i < N_CALL_ROUTES ? &call_routes[i] : &stop_routes[i - N_CALL_ROUTES];
     return (srv_route_info){c->path, c->methods, c->summary};
