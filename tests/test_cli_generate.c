@@ -8,6 +8,7 @@
 #include "inpaint/imageops.h"
 #include "io/png_text.h"
 
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 

@@ -29,7 +29,7 @@ static char model_path[1024];
 /* A request with extra headers ("" or lines ending in \r\n). */
 static reply req(const server *sv, const char *method, const char *path, const char *body, const char *headers)
 {
-    return http_ex(sv, method, path, body, -1, headers);
+    return http_ex(sv, method, path, body, -1, headers, 120);
 }
 
 static char *b64_png(const mend_image *img, const char *parameters)

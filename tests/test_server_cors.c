@@ -19,7 +19,7 @@ static server sv_cors, sv_plain, sv_star;
 /* A request with extra headers ("" or lines ending in \r\n). */
 static reply req(const server *sv, const char *method, const char *path, const char *body, const char *headers)
 {
-    return http_ex(sv, method, path, body, -1, headers);
+    return http_ex(sv, method, path, body, -1, headers, 120);
 }
 
 static const char *const PREFLIGHT_FMT = "Origin: %s\r\nAccess-Control-Request-Method: POST\r\n"
