@@ -157,11 +157,25 @@ mend_status mend_gen_params_validate(const mend_gen_params *p, int has_init, men
 /* ------------------------------------------------------------------ */
 /* Generation: txt2img, img2img, or inpainting when a mask is given.  */
 
+/* A stop request a front end raises from any thread while mend_generate
+ * runs (A1111's Interrupt and Skip buttons). The job polls it between the
+ * blocks of every UNet and VAE pass, so it takes effect within one block of
+ * a model call rather than after a whole sampler step: Interrupt and Skip
+ * then end the batch as the progress callback's statuses do (finished from
+ * the latest prediction); an Interrupt that arrives during a VAE pass drops
+ * the images not decoded yet (out->interrupted is set, earlier batches stay).
+ * The library clears a Skip once it has ended a batch with it. */
+typedef struct mend_stop {
+    int request; /* MEND_OK, MEND_E_INTERRUPTED or MEND_E_SKIPPED: set it with mend_stop_request */
+} mend_stop;
+void mend_stop_request(mend_stop *s, mend_status request);
+
 typedef struct mend_gen_inputs {
     const mend_image *init_image; /* NULL: txt2img */
     const mend_image *mask;       /* NULL: no mask (img2img); white = repaint. Must have the
                                      init image's size: mend refuses a mismatch (spec §15.3)
                                      rather than apply a mask-derived crop to another size */
+    mend_stop *stop;              /* NULL: only the progress callback stops the job */
 } mend_gen_inputs;
 
 typedef struct mend_gen_progress {

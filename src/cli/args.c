@@ -223,8 +223,10 @@ static void help_line(FILE *f, const mend_param_desc *d)
     mend_gen_params_default(&p);
     flag_text(d, d->cli_flag, d->type != MEND_PARAM_BOOL, flag, sizeof flag);
     mend_param_format(&p, d, def, sizeof def);
+    double min, max;
+    mend_param_api_range(d, &min, &max);
     if (d->type == MEND_PARAM_INT || d->type == MEND_PARAM_INT64 || d->type == MEND_PARAM_FLOAT)
-        snprintf(range, sizeof range, ", %.10g..%.10g%s", d->min, d->max,
+        snprintf(range, sizeof range, ", %.10g..%.10g%s", min, max,
                  d->flags & MEND_PARAM_STRICT_STEP ? ", multiples of 8" : "");
     fprintf(f, "  %-28s %s%s (%s%s%s)\n", flag, d->help, range, d->type == MEND_PARAM_STRING ? "'" : "", def,
             d->type == MEND_PARAM_STRING ? "'" : "");

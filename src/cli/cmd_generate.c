@@ -316,10 +316,12 @@ static int load_images(const gen_args *a, gen_images *g, mend_gen_inputs *in)
 /* ---------------- run and save ---------------- */
 
 static volatile sig_atomic_t interrupt_requested;
+static mend_stop stop_request; /* the same, seen inside the model's passes (an atomic store: signal-safe) */
 
 static void on_sigint(int sig)
 {
     interrupt_requested = 1;
+    mend_stop_request(&stop_request, MEND_E_INTERRUPTED);
     signal(sig, SIG_DFL); /* a second Ctrl-C ends the process */
 }
 
@@ -364,8 +366,11 @@ static int run_job(const gen_args *a, const mend_gen_inputs *in)
     cli_progress_init(&prog, !a->quiet, &interrupt_requested);
     mend_gen_output out;
     interrupt_requested = 0;
+    mend_stop_request(&stop_request, MEND_OK);
+    mend_gen_inputs job_in = *in;
+    job_in.stop = &stop_request;
     void (*old)(int) = signal(SIGINT, on_sigint);
-    mend_status s = mend_generate(m, &a->p, in, cli_progress_step, &prog, &out, &err);
+    mend_status s = mend_generate(m, &a->p, &job_in, cli_progress_step, &prog, &out, &err);
     signal(SIGINT, old);
     cli_progress_end(&prog);
     mend_model_free(m);

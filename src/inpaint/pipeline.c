@@ -6,6 +6,7 @@
  *   per batch: seeds -> noise -> sampler(CFG denoiser) -> final blend
  *              -> VAE decode -> composite over the original -> infotext */
 #include "inpaint/pipeline.h"
+#include "core/stop.h"
 
 #include "inpaint/color_correction.h"
 #include "inpaint/conditioning.h"
@@ -489,8 +490,7 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
             /* A1111 finishes the batch from the latest x0 prediction; after
              * a skip the next batch still runs */
             memcpy(x, den.last_denoised, (size_t)n * sizeof *x);
-            out->interrupted |= s == MEND_E_INTERRUPTED;
-            s = MEND_OK;
+            s = mend_stop_honour(s, &out->interrupted);
         }
         mend_cfg_denoiser_free(&den);
         if (s != MEND_OK)
@@ -511,6 +511,7 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
             if (s == MEND_OK)
                 out->count = it * B + b + 1;
         }
+        s = mend_stop_honour(s, &out->interrupted); /* in a VAE decode: drops the images not decoded yet */
     }
 done:
     free(x);
@@ -571,11 +572,13 @@ mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend
                           mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err)
 {
     job j;
+    mend_stop *caller_stop = mend_stop_bind(in ? in->stop : NULL);
     mend_status s = job_prepare(&j, m, p, in, out, err);
     if (s == MEND_OK)
         ensure_model_hash(m);
     if (s == MEND_OK)
         s = run_batches(&j, progress, user, out, err);
+    mend_stop_bind(caller_stop);
     job_free(&j);
     if (s != MEND_OK)
         mend_gen_output_free(out);

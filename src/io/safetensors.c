@@ -134,8 +134,9 @@ static mend_status parse_header(mend_tf *f, const char *text, size_t len, const 
     char *sp = f->strings;
     for (const cJSON *e = root->child; e; e = e->next) {
         if (strcmp(e->string, "__metadata__") == 0) {
-            if (!cJSON_IsObject(e)) {
-                s = mend_fail(err, MEND_E_FORMAT, "%s: __metadata__ is not an object", f->path);
+            if (!cJSON_IsObject(e) || f->metadata_json) {
+                s = mend_fail(err, MEND_E_FORMAT, "%s: __metadata__ is %s", f->path,
+                              f->metadata_json ? "given twice" : "not an object");
                 goto done;
             }
             f->metadata_json = cJSON_PrintUnformatted(e);

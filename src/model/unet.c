@@ -15,6 +15,7 @@
  * [B*HW, C] token rows so its projections are single GEMMs over all tokens.
  * Every block allocates its output and frees its scratch; only the skip
  * tensors of the input blocks live until their output block consumes them. */
+#include "core/stop.h"
 #include "model/unet_impl.h"
 
 #include <math.h>
@@ -235,6 +236,7 @@ typedef struct fwd {
 /* One input/output block on x (not consumed) into a new activation. */
 static mend_status block_forward(const fwd *f, const block *b, const act *x, act *y)
 {
+    MEND_TRY(mend_stop_poll(1, f->err)); /* Interrupt/Skip within one call */
     mend_status s;
     if (b->has_conv)
         s = conv_new(&b->conv, x, f->B, y, f->err);
@@ -327,6 +329,7 @@ static mend_status middle_forward(const fwd *f, const act *x, act *y)
 {
     const mend_unet *u = f->u;
     act t = {0};
+    MEND_TRY(mend_stop_poll(1, f->err));
     MEND_TRY(resblock_forward(&u->mid_res1, x, f->B, f->emb_silu, &t, f->err));
     mend_status s = xformer_forward(&u->mid_attn, &t, f->B, f->ctx, f->T, f->err);
     if (s == MEND_OK)

@@ -7,6 +7,7 @@
  * at 512x512 the peak is three or four 128-channel full-resolution tensors
  * (128 MiB each). The mid-block attention uses the blocked mend_attention, so
  * no HW x HW score matrix is ever built. */
+#include "core/stop.h"
 #include "model/vae_impl.h"
 
 #include <math.h>
@@ -66,6 +67,7 @@ static void norm_silu(const vae_norm *n, const act *a, float *y)
  * failure a->d is still a valid buffer owned by the caller. */
 static mend_status res_step(const vae_res *r, act *a, mend_err *err)
 {
+    MEND_TRY(mend_stop_poll(0, err)); /* an Interrupt between blocks; a Skip ends sampling, not decoding */
     act h;
     if (r->has_nin) {
         /* the 1x1 shortcut first, so the input can then be normalised in
