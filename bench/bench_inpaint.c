@@ -59,7 +59,7 @@ static int lcm_rows(mend_sd_model *m, const char *lora, const mend_image *img, c
         p.denoising_strength = 1.0f;
         p.seed = 1234;
         p.precision = precs[k];
-        mend_gen_inputs in = {img, mask};
+        mend_gen_inputs in = {.init_image = img, .mask = mask};
         mend_gen_output o;
         double t0 = bench_now();
         if (mend_generate(m, &p, &in, NULL, NULL, &o, &err) != MEND_OK) {

@@ -3,10 +3,11 @@
  * stderr, `Lora hashes` in the PNG, the --lora-model-dir alias, bad folder
  * options and a corrupt file refused), and `mend serve --lora-dir`
  * (GET /sdapi/v1/loras in A1111's shape, POST /sdapi/v1/refresh-loras, the
- * warnings in a job's info). HTTP goes through curl. */
+ * warnings in a job's info). */
 #include "test.h"
 
 #include "cJSON.h"
+#include "http_client.h"
 
 #include <errno.h>
 #include <string.h>
@@ -113,22 +114,6 @@ TEST(cli_corrupt_file)
     free(bytes);
 }
 
-/* curl METHOD URL [BODY]: the reply's body (malloc'd) and HTTP status. */
-static char *curl(int port, const char *method, const char *path, const char *body, int *status)
-{
-    char cmd[4096], out[1100], code[1100];
-    snprintf(out, sizeof out, "%s/curl-body.txt", test_tmpdir());
-    snprintf(code, sizeof code, "%s/curl-code.txt", test_tmpdir());
-    snprintf(cmd, sizeof cmd, "curl -s -X %s -H 'Content-Type: application/json' %s%s%s -o '%s' -w '%%{http_code}' "
-             "http://127.0.0.1:%d%s", method, body ? "--data '" : "", body ? body : "", body ? "'" : "", out, port, path);
-    *status = test_run(cmd, code) == 0 ? 0 : -1;
-    char *c = test_read_file(code, NULL);
-    if (c && *status == 0)
-        *status = atoi(c);
-    free(c);
-    return test_read_file(out, NULL);
-}
-
 static const cJSON *lora_named(const cJSON *list, const char *name)
 {
     const cJSON *e;
@@ -144,20 +129,16 @@ TEST(server)
 {
     if (!have_inputs())
         return;
-    if (test_run("curl --version", NULL) != 0) {
-        test_skip("curl not found");
-        return;
-    }
     const char *args[] = {"--model", g_model, "--vocab", g_vocab, "--lora-dir", g_dir, NULL};
-    int port = 0, st = 0;
+    int port = 0;
     pid_t pid = test_serve_start(args, &port);
     CHECK(pid > 0);
     if (pid <= 0)
         return;
-    char *body = curl(port, "GET", "/sdapi/v1/loras", NULL, &st);
-    cJSON *list = body ? cJSON_Parse(body) : NULL;
-    const cJSON *e = lora_named(list, "tiny_locon");
-    CHECK_MSG(st == 200 && cJSON_IsArray(list) && cJSON_GetArraySize(list) >= 6, "loras: %d %s", st, body ? body : "");
+    hc_reply h = hc_get(port, "/sdapi/v1/loras");
+    const cJSON *list = h.json, *e = lora_named(list, "tiny_locon");
+    CHECK_MSG(h.status == 200 && cJSON_IsArray(list) && cJSON_GetArraySize(list) >= 6, "loras: %d %s", h.status,
+              h.body ? h.body : "");
     const cJSON *alias = cJSON_GetObjectItemCaseSensitive(e, "alias"), *path = cJSON_GetObjectItemCaseSensitive(e, "path");
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(e, "metadata");
     CHECK_MSG(cJSON_IsString(alias) && !strcmp(alias->valuestring, "tinystyle"), "tiny_locon alias");
@@ -167,26 +148,26 @@ TEST(server)
     const cJSON *peft = lora_named(list, "tiny_peft");
     CHECK_MSG(peft && !strcmp(cJSON_GetObjectItemCaseSensitive(peft, "alias")->valuestring, "tiny_peft"),
               "alias without ss_output_name: the name");
-    cJSON_Delete(list), free(body);
-    body = curl(port, "POST", "/sdapi/v1/refresh-loras", NULL, &st);
-    CHECK_MSG(st == 200 && body && !strcmp(body, "null"), "refresh-loras: %d %s", st, body ? body : "");
-    free(body);
-    body = curl(port, "GET", "/sdapi/v1/refresh-loras", NULL, &st);
-    CHECK_MSG(st == 405, "GET refresh-loras: %d", st);
-    free(body);
-    body = curl(port, "POST", "/sdapi/v1/txt2img",
+    hc_free(&h);
+    h = hc_post(port, "/sdapi/v1/refresh-loras", NULL);
+    CHECK_MSG(h.status == 200 && h.body && !strcmp(h.body, "null"), "refresh-loras: %d %s", h.status, h.body ? h.body : "");
+    hc_free(&h);
+    h = hc_get(port, "/sdapi/v1/refresh-loras");
+    CHECK_MSG(h.status == 405, "GET refresh-loras: %d", h.status);
+    hc_free(&h);
+    h = hc_post(port, "/sdapi/v1/txt2img",
                 "{\"prompt\": \"a cat <lora:nope:1> <lora:tiny_locon:0.5>\", \"steps\": 2, \"width\": 64, "
-                "\"height\": 64, \"seed\": 3}", &st);
-    cJSON *r = body ? cJSON_Parse(body) : NULL;
-    const cJSON *info = cJSON_GetObjectItemCaseSensitive(r, "info");
+                "\"height\": 64, \"seed\": 3}");
+    const cJSON *info = cJSON_GetObjectItemCaseSensitive(h.json, "info");
     cJSON *ij = cJSON_IsString(info) ? cJSON_Parse(info->valuestring) : NULL;
     const cJSON *comments = cJSON_GetObjectItemCaseSensitive(ij, "comments");
     const cJSON *texts = cJSON_GetObjectItemCaseSensitive(ij, "infotexts");
     const cJSON *t0 = cJSON_GetArrayItem(texts, 0);
-    CHECK_MSG(st == 200 && cJSON_IsString(comments) && !strcmp(comments->valuestring, "Lora not found: nope\n"),
-              "txt2img: %d %s", st, body ? body : "");
+    CHECK_MSG(h.status == 200 && cJSON_IsString(comments) && !strcmp(comments->valuestring, "Lora not found: nope\n"),
+              "txt2img: %d %s", h.status, h.body ? h.body : "");
     CHECK_MSG(cJSON_IsString(t0) && strstr(t0->valuestring, "Lora hashes: \"tiny_locon: 4bc618172724\""), "infotext");
-    cJSON_Delete(ij), cJSON_Delete(r), free(body);
+    cJSON_Delete(ij);
+    hc_free(&h);
     test_serve_stop(&pid);
 }
 
