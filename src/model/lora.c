@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/half.h"
+#include "kernels/kernels.h"
 #include "model/lora.h"
 
 
@@ -60,14 +61,10 @@ static mend_status load_part(const mend_tf *f, const char *module, const char *s
 static int64_t rows(const mat *m) { return m->ndim ? m->shape[0] : 1; }
 static int64_t cols(const mat *m) { return m->ndim ? numel_of(m->shape, m->ndim) / m->shape[0] : 1; }
 
-/* c[r x n] = a[:, :k] @ b[:k, :] where a is [r x lda], b is [k.. x n]. */
+/* c[r x n] = a[:, :k] @ b[:k, :] where a is [r x lda], b is [k.. x n], on
+ * the engine's parallel GEMM (a rank-64 LoRA of SD 1.5 is ~55 G multiply-adds). */
 static void matmul(const float *a, int64_t lda, const float *b, int64_t n, int64_t r, int64_t k, float *c) {
-    for (int64_t i = 0; i < r; i++)
-        for (int64_t j = 0; j < n; j++) {
-            float s = 0.0f;
-            for (int64_t q = 0; q < k; q++) s += a[i * lda + q] * b[q * n + j];
-            c[i * n + j] = s;
-        }
+    mend_gemm(0, 0, r, n, k, 1.0f, a, lda, b, n, 0.0f, c, n);
 }
 
 /* lyco_helpers.make_weight_cp: out[p,r,kl] = sum_ij t[i,j,kl] wb[j,r] wa[i,p]. */
