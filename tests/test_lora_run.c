@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cJSON.h"
+#include "core/half.h"
 #include "inpaint/lora_run.h"
 #include "mend/mend.h"
 #include "model/lora.h"
@@ -219,6 +220,56 @@ TEST(live_model_goldens)
     test_free_list(sets, ns);
 }
 
+/* ---- the live weights read back ----------------------------------------- */
+
+/* An owned fp32 conv weight [cout, cin, 3, 3] (as a model file's). */
+static mend_wmat owned_conv(int cout, int cin, float *copy)
+{
+    mend_wmat w = {.type = MEND_W_F32, .rows = cout, .cols = (int64_t)cin * 9};
+    int64_t n = w.rows * w.cols;
+    w.data = mend_big_alloc((size_t)n * sizeof(float));
+    for (int64_t i = 0; w.data && i < n; i++)
+        ((float *)w.data)[i] = copy[i] = (float)((i * 7919 % 2003) - 1001) / 997.0f;
+    return w;
+}
+
+/* After a convolution or linear has replaced a layer's source by its
+ * prepared (reordered; bf16: rounded) copy, the merge base read back is
+ * the source (fp32) or its bf16 rounding. */
+static void read_back(mend_kprec prec, int linear)
+{
+    enum { CO = 24, CI = 16 };
+    float want[CO * CI * 9], got[CO * CI * 9], x[CI * 9 * 4 * 4], y[CO * 9 * 16];
+    mend_wmat w = owned_conv(CO, CI, want);
+    if (linear)
+        w.cols = CI, w.rows = CO * 9; /* the same buffer as a [216, 16] linear */
+    mend_wmat_set_prec(&w, prec);
+    for (int i = 0; i < (int)(sizeof x / sizeof *x); i++)
+        x[i] = (float)(i % 13) / 13.0f;
+    mend_conv2d_desc d = {CI, CO, 3, 3, 1, 1, 1, 1, 1};
+    mend_status st = linear ? mend_linear(x, 4, CI, &w, NULL, CO * 9, y) : mend_conv2d(&d, x, 1, 4, 4, &w, NULL, y);
+    CHECK(st == MEND_OK && w.prep != NULL);
+    CHECK_MSG(!w.data, "prec %d linear %d: the source was kept (the test needs a prepared copy)", (int)prec, linear);
+    CHECK(mend_wmat_read_f32(&w, got) == MEND_OK);
+    for (int i = 0; prec == MEND_KPREC_BF16 && i < CO * CI * 9; i++)
+        want[i] = mend_bf16_to_f32(mend_f32_to_bf16(want[i]));
+    CHECK_MSG(memcmp(got, want, sizeof got) == 0, "prec %d linear %d: read back differs by %g", (int)prec, linear,
+              test_max_abs_diff(got, want, CO * CI * 9));
+    mend_wmat_free(&w);
+}
+
+TEST(prepared_copies_read_back)
+{
+    read_back(MEND_KPREC_FP32, 0);
+    mend_err err = {0};
+    if (!mend_precision_name(MEND_PRECISION_BF16, &err)) {
+        printf("bf16 read-back not checked: %s\n", err.msg);
+        return;
+    }
+    read_back(MEND_KPREC_BF16, 0);
+    read_back(MEND_KPREC_BF16, 1);
+}
+
 /* ---- whole jobs ---------------------------------------------------------- */
 
 static void job_params(mend_gen_params *p, const char *prompt, mend_precision prec)
@@ -386,6 +437,7 @@ out:
 
 int main(void)
 {
+    RUN(prepared_copies_read_back);
     RUN(live_model_goldens);
     RUN(same_image_after_a_lora_run);
     RUN(warnings);
