@@ -339,9 +339,10 @@ TEST(warnings)
         return;
     char *info = NULL, *warn = NULL, *log = NULL;
     uint8_t *plain = job(m, "a cat , ", NULL, MEND_PRECISION_FP32, NULL, NULL, NULL);
-    uint8_t *miss = job(m, "a cat <lora:nope:1>, <lora:gone:0.5>", NULL, MEND_PRECISION_FP32, &info, &warn, &log);
+    uint8_t *miss = job(m, "a cat <lora:nope:1>, <lora:../files/tiny_locon:0.5>", NULL, MEND_PRECISION_FP32, &info,
+                        &warn, &log);
     CHECK_MSG(same(plain, miss), "a missing network changed the image");
-    CHECK_MSG(warn && !strcmp(warn, "Lora not found: nope, gone\n"), "warnings: %s", warn);
+    CHECK_MSG(warn && !strcmp(warn, "Lora not found: nope, ../files/tiny_locon\n"), "warnings: %s", warn);
     CHECK_MSG(info && !strstr(info, "Lora hashes") && !log, "infotext: %s", info);
     free(info), free(warn), free(log), info = warn = log = NULL;
     uint8_t *bad = job(m, "a cat , <lora:tiny_badshape:1>", NULL, MEND_PRECISION_FP32, &info, &warn, &log);
