@@ -1,7 +1,7 @@
 /* mend-bench: speed of each SD component on this machine.
  *
  *   mend-bench [--threads N] [--size 512] [--reps R] [--only unet|vae|clip]
- *              [--inpaint --vocab PATH] MODEL
+ *              [--inpaint --vocab PATH [--lora NAME --lora-dir DIR]] MODEL
  *
  * First measures the machine's FMA peak with a register-only kernel on every
  * thread, then times the text encoder (batch 2 x 77 tokens), one UNet step
@@ -141,7 +141,7 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 512 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     int threads = 0, size = 512, reps = 1;
-    const char *only = NULL, *model = NULL, *vocab = NULL;
+    const char *only = NULL, *model = NULL, *vocab = NULL, *lora = NULL;
     int inpaint = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -156,11 +156,15 @@ int main(int argc, char **argv)
             vocab = argv[++i];
         else if (!strcmp(argv[i], "--inpaint"))
             inpaint = 1;
+        else if (!strcmp(argv[i], "--lora") && i + 1 < argc)
+            lora = argv[++i]; /* e.g. from `mend-dev make-lora --model MODEL DIR/lcm.safetensors` */
+        else if (!strcmp(argv[i], "--lora-dir") && i + 1 < argc)
+            mend_set_lora_dir(argv[++i]);
         else if (argv[i][0] != '-')
             model = argv[i];
         else {
             fprintf(stderr, "usage: mend-bench [--threads N] [--size PX] [--reps R] [--only unet|vae|clip] "
-                            "[--inpaint --vocab PATH] MODEL\n");
+                            "[--inpaint --vocab PATH [--lora NAME --lora-dir DIR]] MODEL\n");
             return 2;
         }
     }
@@ -194,7 +198,7 @@ int main(int argc, char **argv)
 
     int lat = size / 8, status = 0;
     if (inpaint) {
-        status = bench_inpaint(m);
+        status = bench_inpaint(m, lora);
         printf("\npeak RSS: %.0f MiB\n", peak_rss_mib());
         mend_model_free(m);
         return status;

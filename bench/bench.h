@@ -5,6 +5,7 @@
 #include "mend/mend.h"
 
 double bench_now(void);
-int bench_inpaint(mend_sd_model *m);
+/* lora: a network of the LoRA folder for the LCM-LoRA rows, or NULL. */
+int bench_inpaint(mend_sd_model *m, const char *lora);
 
 #endif

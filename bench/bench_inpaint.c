@@ -1,7 +1,10 @@
 /* Whole inpaint jobs for mend-bench --inpaint: a 512x512 inpaint
  * (20 steps, strength 0.75, DPM++ 2M Karras, whole picture) split by stage,
  * and "only masked" on a 2048x2048 photo with a small mask, whose cost must
- * follow the 512x512 target, not the photo. */
+ * follow the 512x512 target, not the photo. With --lora NAME first the
+ * few-step set-up: 512x512, LCM, 4 steps, CFG 1.5, strength 1, the LoRA
+ * applied and restored inside the job, in fp32 and (where the CPU has it)
+ * bf16. */
 #include "bench.h"
 #include "mend/image.h"
 
@@ -34,12 +37,56 @@ static void print_job(const char *what, const mend_gen_output *o, double total)
            t->decode, t->composite, total);
 }
 
-int bench_inpaint(mend_sd_model *m)
+/* The LCM-LoRA rows (fp32 first: a model that ran in bf16 needs a reload
+ * for fp32). */
+static int lcm_rows(mend_sd_model *m, const char *lora, const mend_image *img, const mend_image *mask)
+{
+    char prompt[512], what[64];
+    snprintf(prompt, sizeof prompt, "a red knitted hat, photo <lora:%s:1>", lora);
+    mend_precision precs[2] = {MEND_PRECISION_FP32, MEND_PRECISION_BF16};
+    int status = 0;
+    for (int k = 0; k < 2; k++) {
+        mend_err err = {0};
+        const char *name = mend_precision_name(precs[k], &err);
+        if (!name)
+            continue; /* no bf16 on this CPU */
+        mend_gen_params p;
+        mend_gen_params_default(&p);
+        p.prompt = prompt;
+        p.sampler_name = "LCM";
+        p.steps = 4;
+        p.cfg_scale = 1.5f;
+        p.denoising_strength = 1.0f;
+        p.seed = 1234;
+        p.precision = precs[k];
+        mend_gen_inputs in = {.init_image = img, .mask = mask};
+        mend_gen_output o;
+        double t0 = bench_now();
+        if (mend_generate(m, &p, &in, NULL, NULL, &o, &err) != MEND_OK) {
+            fprintf(stderr, "mend-bench: %s\n", err.msg);
+            status = 1;
+            continue;
+        }
+        snprintf(what, sizeof what, "512x512 LCM-LoRA, 4 steps, CFG 1.5, %s", name);
+        print_job(what, &o, bench_now() - t0);
+        if (o.warnings)
+            fprintf(stderr, "mend-bench: %s", o.warnings);
+        mend_gen_output_free(&o);
+    }
+    return status;
+}
+
+int bench_inpaint(mend_sd_model *m, const char *lora)
 {
     printf("\n| %-44s | %8s | %8s | %8s | %8s | %8s | %8s |\n", "inpaint job (s)", "cond", "prepare", "sampling",
            "decode", "overlay", "total");
     printf("|----------------------------------------------|----------|----------|----------|----------|----------|----------|\n");
     int status = 0;
+    mend_image limg = {0}, lmask = {0};
+    if (lora && make_inputs(512, 512 / 3, 512 / 2, 512 / 16, 512 / 12, &limg, &lmask))
+        status |= lcm_rows(m, lora, &limg, &lmask);
+    mend_image_free(&limg);
+    mend_image_free(&lmask);
     struct {
         const char *what;
         int size, full_res;

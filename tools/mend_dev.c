@@ -24,6 +24,8 @@ static const char *usage =
     "             [--layout single|diffusers] OUT\n"
     "                                     write a random-weight SD 1.x checkpoint (single .safetensors file, or a\n"
     "                                     diffusers folder without tokenizer/: pass --vocab or add one)\n"
+    "  make-lora --model MODEL [--rank 64] [--seed N] [--unet-only] OUT\n"
+    "                                     a random fp16 kohya LoRA for every linear/conv layer of MODEL\n"
     "\n"
     "For taesd-*, --model is taesd_{encoder,decoder}.safetensors|.pth or a folder holding them.\n";
 
@@ -46,6 +48,8 @@ int main(int argc, char **argv)
         return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "make-model"))
         return cmd_make_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "make-lora"))
+        return cmd_make_lora(argc - 1, argv + 1);
     if (!strcmp(cmd, "tools"))
         return tools(argc - 1, argv + 1);
     if (!*cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {

@@ -137,11 +137,14 @@ mend_status mend_lora_run_begin(mend_sd_model *m, const char *prompt, const char
     return st;
 }
 
-void mend_lora_run_move_notes(mend_lora_run *r, char **warnings, char **log)
+mend_status mend_lora_run_job(mend_sd_model *m, const char *prompt, mend_lora_run *r, char **warnings, char **log,
+                              mend_err *err)
 {
+    mend_status st = mend_lora_run_begin(m, prompt, lora_dir, r, err);
     *warnings = r->warnings;
     *log = r->log;
     r->warnings = r->log = NULL;
+    return st;
 }
 
 void mend_lora_run_end(mend_lora_run *r)

@@ -28,8 +28,10 @@ typedef struct mend_lora_run {
 mend_status mend_lora_run_begin(mend_sd_model *m, const char *prompt, const char *dir, mend_lora_run *r,
                                 mend_err *err);
 
-/* Hands r's warnings and log over to the caller (who frees them). */
-void mend_lora_run_move_notes(mend_lora_run *r, char **warnings, char **log);
+/* A job's begin: the folder of mend_set_lora_dir, and r's warnings and log
+ * handed over to *warnings and *log (the caller frees them). */
+mend_status mend_lora_run_job(mend_sd_model *m, const char *prompt, mend_lora_run *r, char **warnings, char **log,
+                              mend_err *err);
 
 /* Restores the model and frees r. */
 void mend_lora_run_end(mend_lora_run *r);

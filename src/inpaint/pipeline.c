@@ -384,10 +384,9 @@ static mend_status finish_image(job *j, const float *sample, int index, mend_gen
     return MEND_OK;
 }
 
-/* A1111's "Model hash" of a single-file checkpoint, looked up (or computed
- * and cached, model/model_hash.h) once per loaded model on its first job. Diffusers folders have none (A1111 has no
- * hash for them either). A file that cannot be read again leaves the hash
- * out of the infotext rather than failing a finished generation. */
+/* A1111's "Model hash" of a single-file checkpoint, looked up (or computed and cached, model/model_hash.h)
+ * once per loaded model on its first job. Diffusers folders have none (A1111 has no hash for them either).
+ * A file that cannot be read again leaves the hash out of the infotext rather than failing a generation. */
 static void ensure_model_hash(mend_sd_model *m)
 {
     if (m->model_hash_tried || m->diffusers || !m->path)
@@ -520,9 +519,8 @@ done:
     return s;
 }
 
-/* Everything before sampling: checks, seeds, conditioning, init latent,
- * latent mask, masked content, 9-channel conditioning. On failure the
- * caller still calls job_free and mend_gen_output_free. */
+/* Everything before sampling: checks, seeds, LoRA, conditioning, init latent, latent mask, masked
+ * content, 9-channel conditioning. On failure the caller still calls job_free and mend_gen_output_free. */
 static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
                                mend_gen_output *out, mend_err *err)
 {
@@ -554,8 +552,7 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
     MEND_TRY(alloc_output(p, out, err));
     assign_seeds(j, out);
     double t0 = mend_clock_s();
-    MEND_TRY(mend_lora_run_begin(m, p->prompt, mend_lora_dir(), &j->lora, err));
-    mend_lora_run_move_notes(&j->lora, &out->warnings, &out->log);
+    MEND_TRY(mend_lora_run_job(m, p->prompt, &j->lora, &out->warnings, &out->log, err));
     MEND_TRY(prepare_conds(j, err));
     out->timings.conditioning = mend_clock_s() - t0;
     t0 = mend_clock_s();

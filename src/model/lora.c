@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/half.h"
+#include "kernels/kernels.h"
 #include "model/lora.h"
 
 
@@ -60,20 +61,60 @@ static mend_status load_part(const mend_tf *f, const char *module, const char *s
 static int64_t rows(const mat *m) { return m->ndim ? m->shape[0] : 1; }
 static int64_t cols(const mat *m) { return m->ndim ? numel_of(m->shape, m->ndim) / m->shape[0] : 1; }
 
-/* c[r x n] = a[:, :k] @ b[:k, :] where a is [r x lda], b is [k.. x n]. */
-static void matmul(const float *a, int64_t lda, const float *b, int64_t n, int64_t r, int64_t k, float *c) {
+/* s + a * b as torch 1.13 computes it on the CPU in fp16/bf16 (rnd 1/2):
+ * the product rounded to the dtype, then the sum. */
+static float mac_rounded(float s, float a, float b, int rnd) {
+    float t = a * b;
+    mend_lora_round(&t, 1, rnd);
+    s += t;
+    mend_lora_round(&s, 1, rnd);
+    return s;
+}
+
+/* c[r x n] = a[:, :k] @ b[:k, :] where a is [r x lda], b is [k.. x n]: fp32
+ * on the engine's parallel GEMM (a rank-64 LoRA of SD 1.5 is ~55 G
+ * multiply-adds); a LyCORIS file's fp16/bf16 (rnd) as torch 1.13's CPU gemm
+ * does it, rounding every step with k ascending (the bf16 LoKr goldens). */
+static void matmul(const float *a, int64_t lda, const float *b, int64_t n, int64_t r, int64_t k, float *c, int rnd) {
+    if (!rnd) {
+        mend_gemm(0, 0, r, n, k, 1.0f, a, lda, b, n, 0.0f, c, n);
+        return;
+    }
     for (int64_t i = 0; i < r; i++)
         for (int64_t j = 0; j < n; j++) {
             float s = 0.0f;
-            for (int64_t q = 0; q < k; q++) s += a[i * lda + q] * b[q * n + j];
+            for (int64_t q = 0; q < k; q++) s = mac_rounded(s, a[i * lda + q], b[q * n + j], rnd);
             c[i * n + j] = s;
         }
 }
 
-/* lyco_helpers.make_weight_cp: out[p,r,kl] = sum_ij t[i,j,kl] wb[j,r] wa[i,p]. */
-static float *make_cp(const mat *t, const mat *wa, const mat *wb, int64_t *shape) {
+/* make_weight_cp in fp16/bf16: torch's einsum contracts left to right,
+ * j first (into [i, r, kl]), then i, each a gemm rounded as mac_rounded. */
+static float *make_cp_rounded(const mat *t, const mat *wa, const mat *wb, int64_t *shape, int rnd) {
     int64_t ni = t->shape[0], nj = t->shape[1], kl = numel_of(t->shape + 2, t->ndim - 2);
     int64_t np = cols(wa), nr = cols(wb);
+    float *tmp = calloc((size_t)(ni * nr * kl), sizeof(float)), *o = calloc((size_t)(np * nr * kl), sizeof(float));
+    for (int64_t i = 0; tmp && o && i < ni; i++)
+        for (int64_t r = 0; r < nr; r++)
+            for (int64_t q = 0; q < kl; q++)
+                for (int64_t j = 0; j < nj; j++)
+                    tmp[(i * nr + r) * kl + q] = mac_rounded(tmp[(i * nr + r) * kl + q], t->v[(i * nj + j) * kl + q], wb->v[j * nr + r], rnd);
+    for (int64_t p = 0; tmp && o && p < np; p++)
+        for (int64_t r = 0; r < nr; r++)
+            for (int64_t q = 0; q < kl; q++)
+                for (int64_t i = 0; i < ni; i++)
+                    o[(p * nr + r) * kl + q] = mac_rounded(o[(p * nr + r) * kl + q], tmp[(i * nr + r) * kl + q], wa->v[i * np + p], rnd);
+    free(tmp);
+    if (!tmp) free(o), o = NULL;
+    shape[0] = np, shape[1] = nr, shape[2] = t->ndim > 2 ? t->shape[2] : 1, shape[3] = t->ndim > 3 ? t->shape[3] : 1;
+    return o;
+}
+
+/* lyco_helpers.make_weight_cp: out[p,r,kl] = sum_ij t[i,j,kl] wb[j,r] wa[i,p]. */
+static float *make_cp(const mat *t, const mat *wa, const mat *wb, int64_t *shape, int rnd) {
+    int64_t ni = t->shape[0], nj = t->shape[1], kl = numel_of(t->shape + 2, t->ndim - 2);
+    int64_t np = cols(wa), nr = cols(wb);
+    if (rnd) return make_cp_rounded(t, wa, wb, shape, rnd);
     float *o = calloc((size_t)(np * nr * kl), sizeof(float));
     if (!o) return NULL;
     for (int64_t p = 0; p < np; p++)
@@ -101,18 +142,18 @@ static float *lora_updown(mat *m, int dyn, int64_t *shape) {
         for (int64_t i = 0; i < out; i++)
             for (int64_t n = 0; n < r; n++) upt.v[n * out + i] = up->v[i * r + n];
         mat d2 = {down->v, {r, in, 1, 1}, 2};
-        float *o = make_cp(mid, &upt, &d2, shape);
+        float *o = make_cp(mid, &upt, &d2, shape, 0);
         free(upt.v);
         return o;
     }
     int64_t k = dyn > 0 && dyn < r ? dyn : r;
     float *o = malloc((size_t)(out * in) * sizeof(float));
-    if (o) matmul(up->v, r, down->v, in, out, k, o);
+    if (o) matmul(up->v, r, down->v, in, out, k, o, 0);
     return o;
 }
 
 /* a[r1 x k1] @ b[k1 x c1] into a new matrix (or a copy of the full tensor). */
-static float *product_or_full(mat *full, mat *a, mat *b, int64_t *r, int64_t *c) {
+static float *product_or_full(mat *full, mat *a, mat *b, int64_t *r, int64_t *c, int rnd) {
     if (full->v) {
         *r = rows(full), *c = cols(full);
         float *o = full->v;
@@ -122,7 +163,7 @@ static float *product_or_full(mat *full, mat *a, mat *b, int64_t *r, int64_t *c)
     if (!a->v || !b->v || cols(a) != rows(b)) return NULL;
     *r = rows(a), *c = cols(b);
     float *o = malloc((size_t)(*r * *c) * sizeof(float));
-    if (o) matmul(a->v, cols(a), b->v, *c, *r, cols(a), o);
+    if (o) matmul(a->v, cols(a), b->v, *c, *r, cols(a), o, rnd);
     return o;
 }
 
@@ -130,13 +171,13 @@ static float *loha_updown(mat *m, int64_t *shape, int rnd) {
     int64_t s2[4] = {1, 1, 1, 1};
     float *p1, *p2;
     if (m[4].v && m[5].v) { /* tucker: hada_w*_a are [rank, out], w*_b [rank, in] */
-        p1 = make_cp(&m[4], &m[0], &m[1], shape);
-        p2 = make_cp(&m[5], &m[2], &m[3], s2);
+        p1 = make_cp(&m[4], &m[0], &m[1], shape, rnd);
+        p2 = make_cp(&m[5], &m[2], &m[3], s2, rnd);
     } else {
         int64_t r, c;
         mat none = {0};
-        p1 = product_or_full(&none, &m[0], &m[1], &r, &c);
-        p2 = product_or_full(&none, &m[2], &m[3], &s2[0], &s2[1]);
+        p1 = product_or_full(&none, &m[0], &m[1], &r, &c, rnd);
+        p2 = product_or_full(&none, &m[2], &m[3], &s2[0], &s2[1], rnd);
         shape[0] = r, shape[1] = c, shape[2] = shape[3] = 1;
         s2[2] = s2[3] = 1;
     }
@@ -153,9 +194,9 @@ static float *loha_updown(mat *m, int64_t *shape, int rnd) {
 /* torch.kron(w1, w2) with w1 [a x b] and w2 [c x d x kl]: [a*c, b*d, kl]. */
 static float *lokr_updown(mat *m, int64_t *shape, int rnd) {
     int64_t a, b, s2[4] = {1, 1, 1, 1};
-    float *w1 = product_or_full(&m[0], &m[1], &m[2], &a, &b), *w2;
-    if (m[6].v) w2 = make_cp(&m[6], &m[4], &m[5], s2);
-    else w2 = product_or_full(&m[3], &m[4], &m[5], &s2[0], &s2[1]);
+    float *w1 = product_or_full(&m[0], &m[1], &m[2], &a, &b, rnd), *w2;
+    if (m[6].v) w2 = make_cp(&m[6], &m[4], &m[5], s2, rnd);
+    else w2 = product_or_full(&m[3], &m[4], &m[5], &s2[0], &s2[1], rnd);
     if (!m[6].v && m[3].ndim == 4) s2[1] = m[3].shape[1], s2[2] = m[3].shape[2], s2[3] = m[3].shape[3];
     if (w1) mend_lora_round(w1, a * b, rnd);
     if (w2) mend_lora_round(w2, numel_of(s2, 4), rnd);

@@ -25,6 +25,9 @@ static int has_suffix(const char *s, const char *suf) {
 }
 
 mend_status mend_lora_find(const char *dir, const char *name, char *path, size_t size, mend_err *err) {
+    /* A1111 knows networks by file stem: a name with a path in it names
+     * nothing (and must not reach files outside the folder) */
+    if (strchr(name, '/') || strchr(name, '\\') || !*name) return mend_fail(err, MEND_E_IO, "Lora not found: %s", name);
     snprintf(path, size, "%s/%s.safetensors", dir, name);
     FILE *fp = fopen(path, "rb");
     if (fp) return fclose(fp), MEND_OK;
