@@ -29,6 +29,13 @@ const char *cli_get(const cli_opt *opts, int nopts, const char *name);
 /* Integer option in [lo, hi] or the default; returns 0 on error after printing. */
 int cli_get_int(const cli_opt *opts, int nopts, const char *name, int def, int lo, int hi, int *out);
 
+/* --max-pixels (a count, 64M or WxH) into mend_set_max_pixels; the default
+ * when absent. Returns 0 on error after printing. */
+int cli_set_max_pixels(const cli_opt *opts, int nopts);
+#define CLI_MAX_PIXELS_HELP                                                                            \
+    "  --max-pixels N               refuse an input image with more pixels (a count, 64M or WxH; 64M =\n" \
+    "                               8192x8192), from its header before decoding\n"
+
 /* Prints "mend: <message>" to stderr and returns 1. */
 int cli_error(const mend_err *err);
 int cli_errorf(const char *fmt, ...) MEND_PRINTF(1, 2);

@@ -15,6 +15,7 @@ static const char *serve_usage =
     "usage: mend serve [--model PATH] [--models-dir DIR] [--vocab PATH] [--taesd PATH] [--port 7860] [--listen]\n"
     "                  [--api-auth user:pass[,user2:pass2]] [--outputs DIR] [--threads N]\n"
     "                  [--max-body SIZE] [--max-connections N] [--max-connections-per-ip N] [--timeout S]\n"
+    "                  [--max-pixels N]\n"
     "\n"
     "  --model PATH       checkpoint loaded at start (else the first of --models-dir)\n"
     "  --taesd PATH       TAESD decoder weights (taesd_decoder.safetensors|.pth, or a folder holding it) for\n"
@@ -30,6 +31,7 @@ static const char *serve_usage =
     "  --max-connections N         open connections in all (4096, less when the descriptor limit is lower)\n"
     "  --max-connections-per-ip N  open connections from one address (256; 0 = no limit)\n"
     "  --timeout S        seconds a connection may stay idle, headers and body included (30)\n"
+    CLI_MAX_PIXELS_HELP
     "Endpoints: POST /sdapi/v1/{txt2img,img2img,interrupt,skip,png-info,refresh-checkpoints},\n"
     "GET /sdapi/v1/{progress,sd-models,samplers,schedulers}, GET/POST /sdapi/v1/options.\n";
 
@@ -117,7 +119,7 @@ int cmd_serve(int argc, char **argv)
     cli_opt o[] = {{"model", 1, NULL},    {"models-dir", 1, NULL}, {"vocab", 1, NULL},   {"port", 1, NULL},
                    {"listen", 0, NULL},   {"api-auth", 1, NULL},   {"outputs", 1, NULL}, {"threads", 1, NULL},
                    {"taesd", 1, NULL},    {"help", 0, NULL},       {"max-body", 1, NULL}, {"max-connections", 1, NULL},
-                   {"max-connections-per-ip", 1, NULL}, {"timeout", 1, NULL}};
+                   {"max-connections-per-ip", 1, NULL}, {"timeout", 1, NULL}, {"max-pixels", 1, NULL}};
     const int n = (int)(sizeof o / sizeof *o);
     const char *pos[1];
     int npos, port, threads;
@@ -130,7 +132,7 @@ int cmd_serve(int argc, char **argv)
     if (!cli_get_int(o, n, "port", 7860, 0, 65535, &port) || !cli_get_int(o, n, "threads", 0, 0, 1024, &threads))
         return 2;
     srv_limits lim;
-    if (get_limits(o, n, &lim))
+    if (get_limits(o, n, &lim) || !cli_set_max_pixels(o, n))
         return 2;
     const char *auth = cli_get(o, n, "api-auth");
     if (auth && !strchr(auth, ':'))

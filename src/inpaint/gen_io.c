@@ -1,5 +1,6 @@
 /* A job's inputs checked before any work, and its outputs freed: the two
- * ends of mend_generate (pipeline.c) that need nothing of the pipeline. */
+ * ends of mend_generate (pipeline.c) that need nothing of the pipeline;
+ * and mend_generate itself, the stoppable job without a stop request. */
 #include "inpaint/pipeline.h"
 
 #include "core/err.h"
@@ -50,4 +51,10 @@ void mend_gen_output_free(mend_gen_output *o)
     free(o->infotexts);
     free(o->comment);
     memset(o, 0, sizeof *o);
+}
+
+mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
+                          mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err)
+{
+    return mend_generate_stoppable(m, p, in, NULL, progress, user, out, err);
 }

@@ -564,11 +564,12 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
     return s;
 }
 
-mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
-                          mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err)
+mend_status mend_generate_stoppable(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
+                                    mend_stop *stop, mend_gen_progress_fn progress, void *user, mend_gen_output *out,
+                                    mend_err *err)
 {
     job j;
-    mend_stop *caller_stop = mend_stop_bind(in ? in->stop : NULL);
+    mend_stop *caller_stop = mend_stop_bind(stop);
     mend_status s = job_prepare(&j, m, p, in, out, err);
     if (s == MEND_OK)
         ensure_model_hash(m);

@@ -360,12 +360,14 @@ static char *build_info(srv_server *s, const srv_job *j, const gen_req *q)
  * request's failure: a 500 naming the file, never a 200. */
 static mend_status save_images(srv_server *s, const srv_job *j, mend_err *err)
 {
+    mend_image_format format = srv_samples_format(s);
     for (int i = 0; i < j->out.count; i++) {
         char *path = NULL;
-        mend_png_text text = {"parameters", j->out.infotexts[i]};
         mend_status st = mend_output_path(s->outputs, j->name, j->out.seeds[i], &path, err);
         if (st == MEND_OK)
-            st = mend_image_save_png(path, &j->out.images[i], &text, 1, err);
+            st = srv_path_for_format(&path, format, err);
+        if (st == MEND_OK)
+            st = mend_image_save(path, &j->out.images[i], format, j->out.infotexts[i], err);
         free(path);
         if (st != MEND_OK) {
             fprintf(stderr, "mend serve: cannot save an image: %s\n", err->msg);
@@ -380,8 +382,9 @@ static void reply_result(srv_server *s, const srv_job *j, const gen_req *q, cons
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *images = cJSON_AddArrayToObject(o, "images");
+    mend_image_format format = srv_samples_format(s); /* A1111 encodes API images in it too */
     for (int i = 0; q->send_images && i < j->out.count; i++) {
-        char *b64 = srv_png_b64(&j->out.images[i], j->out.infotexts[i]);
+        char *b64 = srv_image_b64(&j->out.images[i], j->out.infotexts[i], format);
         if (!b64) {
             cJSON_Delete(o);
             srv_reply_error(resp, 500, "MemoryError", "cannot encode image %d", i);
