@@ -60,7 +60,7 @@ int bench_inpaint(mend_sd_model *m)
         p.negative_prompt = "blurry, lowres";
         p.seed = 1234;
         p.inpaint_full_res = jobs[k].full_res;
-        mend_gen_inputs in = {&img, &mask};
+        mend_gen_inputs in = {.init_image = &img, .mask = &mask};
         mend_gen_output o;
         mend_err err = {0};
         double t0 = bench_now();

@@ -27,7 +27,7 @@ int main(int argc, char **argv)
         p.width = image.width;
         p.height = image.height;
         p.seed = 1234;
-        mend_gen_inputs in = {&image, &mask};
+        mend_gen_inputs in = {.init_image = &image, .mask = &mask};
         ok = mend_generate(model, &p, &in, NULL, NULL, &out, &err) == MEND_OK;
     }
     if (ok) {

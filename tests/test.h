@@ -104,6 +104,15 @@ void test_serve_stop(pid_t *pid);
 
 /* A fresh temporary directory for this test binary. */
 const char *test_tmpdir(void);
+/* <tmpdir>/name in one of 16 rotating buffers (copy it to keep it longer). */
+const char *test_tmp_path(const char *name);
+int test_path_exists(const char *path);
+/* Number of entries of dir whose name starts with prefix, -1 without dir. */
+int test_count_entries(const char *dir, const char *prefix);
+/* Runs `$MEND_BIN ARGS` with stdout and stderr into one file; returns the
+ * exit status and, when output is not NULL, *output = that text (freed by
+ * the caller). */
+int test_run_mend(const char *args, char **output);
 
 /* Synthetic inputs shared by the CLI and server tests: an RGB gradient
  * (R = 4x, G = 4y, B = 100 + (x ^ y)) and a mask with a white square

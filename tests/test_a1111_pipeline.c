@@ -11,6 +11,7 @@
 #include "inpaint/conditioning.h"
 #include "inpaint/denoiser.h"
 #include "inpaint/imageops.h"
+#include "inpaint/lora_run.h"
 #include "model/sd_model.h"
 #include "sampling/lcm.h"
 #include "sampling/sampler.h"
@@ -155,6 +156,28 @@ static void check_cond(const mend_tf *ref, const char *name, const mend_cond_sch
     free(want);
 }
 
+/* A case with <lora:...> in its prompt (its json's "lora"): the networks
+ * applied to the live model as a job applies them, from lora/files; the
+ * text left for the encoder, the infotext hashes and each network's matched
+ * modules as A1111 recorded them. */
+static void begin_lora(mend_sd_model *m, const cJSON *lora, const char *prompt, mend_lora_run *run, const char *file)
+{
+    mend_err err = {0};
+    CHECK_OK(mend_lora_run_begin(m, prompt, test_shared("lora/files"), run, &err), &err);
+    const char *text = test_json_string(lora, "prompt_after_tags_removed", file);
+    const char *hashes = test_json_string(lora, "infotext_Lora_hashes", file);
+    CHECK_MSG(text && run->tags.text && !strcmp(text, run->tags.text), "%s: text left '%s'", file, run->tags.text);
+    CHECK_MSG(hashes && run->hashes && !strcmp(hashes, run->hashes), "%s: Lora hashes '%s'", file, run->hashes);
+    const cJSON *nets = test_json_need(lora, "networks", file);
+    CHECK_MSG(cJSON_GetArraySize(nets) == run->nnets, "%s: %d networks", file, run->nnets);
+    for (int i = 0; i < run->nnets && i < cJSON_GetArraySize(nets); i++) {
+        int want = (int)test_json_number(cJSON_GetArrayItem(nets, i), "modules_matched", -1, file);
+        CHECK_MSG(run->nets[i].modules == want, "%s: %s matched %d modules, A1111 %d", file, run->nets[i].name,
+                  run->nets[i].modules, want);
+    }
+    CHECK_MSG(!run->warnings, "%s: warnings %s", file, run->warnings);
+}
+
 /* One recorded trajectory; returns 1 if it was replayed. */
 static int run_file(const char *dir, const char *json_name)
 {
@@ -178,8 +201,9 @@ static int run_file(const char *dir, const char *json_name)
         cJSON_Delete(j);
         return 0;
     }
-    if (cJSON_IsObject(cJSON_GetObjectItem(j, "lora"))) {
-        test_skip("%s: needs LoRA (<lora:...> in the prompt), not applied in this test", file);
+    const cJSON *lora = cJSON_GetObjectItem(j, "lora");
+    if (cJSON_IsObject(lora) && !test_shared("lora/files")) {
+        test_skip("%s: lora/files not found", file);
         cJSON_Delete(j);
         return 0;
     }
@@ -206,7 +230,11 @@ static int run_file(const char *dir, const char *json_name)
     const char *neg = cJSON_GetStringValue(cJSON_GetObjectItem(cs, "negative"));
     int steps = (int)test_json_number(cs, "steps", 20, file);
     float cfg = (float)test_json_number(cs, "cfg", 7.0, file);
-    CHECK_OK(mend_cond_build(m->clip, m->tokenizer, prompt, steps, &o, &cond, &err), &err);
+    mend_lora_run run = {0};
+    if (cJSON_IsObject(lora))
+        begin_lora(m, lora, prompt, &run, file);
+    CHECK_OK(mend_cond_build(m->clip, m->tokenizer, run.tags.text ? run.tags.text : prompt, steps, &o, &cond, &err),
+             &err);
     CHECK_OK(mend_cond_build(m->clip, m->tokenizer, neg ? neg : "", steps, &o, &uncond, &err), &err);
     check_cond(ref, "cond", &cond, file);
     check_cond(ref, "uncond", &uncond, file);
@@ -243,6 +271,7 @@ static int run_file(const char *dir, const char *json_name)
     mend_cond_free(&cond);
     mend_cond_free(&uncond);
     free(init), free(nmask), free(icond), free(x), free(sig);
+    mend_lora_run_end(&run); /* the cached model's own weights back for the next cases */
     mend_tf_close(ref);
     cJSON_Delete(j);
     return 1;

@@ -32,15 +32,6 @@ static void expect_failure(const char *args, const char *needle1, const char *ne
     free(text);
 }
 
-static const char *tmp(const char *name)
-{
-    static char paths[8][1024];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, sizeof paths[0], "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
 static int make_tiny(void)
 {
     snprintf(g_tiny, sizeof g_tiny, "%s/tiny.safetensors", test_tmpdir());
@@ -107,35 +98,35 @@ TEST(broken_files)
     char args[2048];
     size_t len = 0;
     char *bytes = test_read_file(g_tiny, &len);
-    const char *p = tmp("truncated.safetensors");
+    const char *p = test_tmp_path("truncated.safetensors");
     write_bytes(p, bytes, len / 2);
     free(bytes);
     snprintf(args, sizeof args, "info '%s'", p);
     expect_failure(args, "truncated.safetensors", "truncated");
 
-    p = tmp("hlen.safetensors");
+    p = test_tmp_path("hlen.safetensors");
     unsigned char big[16] = {0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0, '{', '}'};
     write_bytes(p, big, sizeof big);
     snprintf(args, sizeof args, "info '%s'", p);
     expect_failure(args, "hlen.safetensors", "header length");
 
-    p = tmp("json.safetensors");
+    p = test_tmp_path("json.safetensors");
     write_st(p, "{\"a\": {\"dtype\": \"F32\", \"shape\": [1], ", 4);
     snprintf(args, sizeof args, "info '%s'", p);
     expect_failure(args, "json.safetensors", "JSON");
 
-    p = tmp("range.safetensors");
+    p = test_tmp_path("range.safetensors");
     write_st(p, "{\"w\": {\"dtype\": \"F32\", \"shape\": [64], \"data_offsets\": [0, 256]}}", 16);
     snprintf(args, sizeof args, "info '%s'", p);
     expect_failure(args, "range.safetensors", "'w'");
 
-    p = tmp("overlap.safetensors");
+    p = test_tmp_path("overlap.safetensors");
     write_st(p, "{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}, "
                 "\"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}", 12);
     snprintf(args, sizeof args, "info '%s'", p);
     expect_failure(args, "overlap.safetensors", "overlap");
 
-    p = tmp("dtype.safetensors");
+    p = test_tmp_path("dtype.safetensors");
     write_st(p, "{\"q\": {\"dtype\": \"Q8_0\", \"shape\": [4], \"data_offsets\": [0, 4]}}", 4);
     snprintf(args, sizeof args, "info '%s'", p);
     expect_failure(args, "dtype.safetensors", "unknown dtype");
@@ -146,23 +137,23 @@ TEST(missing_and_misshapen_tensors)
     if (!g_tiny[0] && !make_tiny())
         return;
     char args[2048];
-    const char *p = tmp("missing.safetensors");
+    const char *p = test_tmp_path("missing.safetensors");
     rewrite(p, "model.diffusion_model.output_blocks.4.0.out_layers.3.weight", NULL);
     snprintf(args, sizeof args, "info '%s'", p);
     expect_failure(args, "missing.safetensors", "output_blocks.4.0.out_layers.3.weight");
 
-    p = tmp("shape.safetensors");
+    p = test_tmp_path("shape.safetensors");
     rewrite(p, NULL, "first_stage_model.decoder.mid.block_1.conv1.weight");
     snprintf(args, sizeof args, "info '%s'", p);
     expect_failure(args, "shape.safetensors", "decoder.mid.block_1.conv1.weight");
 
-    p = tmp("clip.safetensors");
+    p = test_tmp_path("clip.safetensors");
     rewrite(p, "cond_stage_model.transformer.text_model.final_layer_norm.weight", NULL);
     snprintf(args, sizeof args, "info '%s'", p);
     expect_failure(args, "clip.safetensors", "final_layer_norm.weight");
 
     /* not an SD checkpoint at all: a TAESD-like file */
-    p = tmp("unknown.safetensors");
+    p = test_tmp_path("unknown.safetensors");
     write_st(p, "{\"0.weight\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}", 4);
     snprintf(args, sizeof args, "info '%s'", p);
     expect_failure(args, "unknown.safetensors", NULL);
@@ -173,17 +164,17 @@ TEST(unreadable_vocabulary)
     if (!g_tiny[0] && !make_tiny())
         return;
     char args[2048];
-    snprintf(args, sizeof args, "info '%s' --vocab '%s'", g_tiny, tmp("no-such-vocab.txt.gz"));
+    snprintf(args, sizeof args, "info '%s' --vocab '%s'", g_tiny, test_tmp_path("no-such-vocab.txt.gz"));
     expect_failure(args, "no-such-vocab.txt.gz", NULL);
-    const char *p = tmp("garbage.txt.gz");
+    const char *p = test_tmp_path("garbage.txt.gz");
     write_bytes(p, "\x1f\x8b\x08garbage", 10);
     snprintf(args, sizeof args, "info '%s' --vocab '%s'", g_tiny, p);
     expect_failure(args, "garbage.txt.gz", NULL);
-    p = tmp("vocab.json");
+    p = test_tmp_path("vocab.json");
     write_bytes(p, "{\"a\": ", 6);
-    snprintf(args, sizeof args, "eval tokenize --vocab '%s' --prompts /dev/null --out '%s'", p, tmp("ids.safetensors"));
+    snprintf(args, sizeof args, "eval tokenize --vocab '%s' --prompts /dev/null --out '%s'", p, test_tmp_path("ids.safetensors"));
     expect_failure(args, "vocab.json", NULL);
-    CHECK(access(tmp("ids.safetensors"), F_OK) != 0);
+    CHECK(access(test_tmp_path("ids.safetensors"), F_OK) != 0);
 }
 
 int main(void)

@@ -2,7 +2,6 @@
  * (the writer and renaming rules: test_st_rename.c). Nothing here needs the UNet/VAE/CLIP loaders (see test_tools_e2e.c for
  * the tests that do). */
 #include "test.h"
-#include "test_files.h"
 
 #include "io/st_writer.h"
 #include "model/diffusers.h"
@@ -13,25 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Runs `mend ARGS`, output into a file; returns the exit status. */
-static int run_mend(const char *args, char **output)
-{
-    char cmd[4096];
-    const char *out = tmp_path("mend-output.txt");
-    snprintf(cmd, sizeof cmd, "'%s' %s", test_mend_bin(), args);
-    int rc = test_run(cmd, out);
-    if (output)
-        *output = test_read_file(out, NULL);
-    return rc;
-}
-
 static int make_model(const char *arch, const char *dtype, const char *layout, const char *seed, const char *out)
 {
     char args[2048];
     snprintf(args, sizeof args, "tools make-model --arch %s --size tiny --dtype %s --layout %s --seed %s '%s'", arch,
              dtype, layout, seed, out);
     char *text = NULL;
-    int rc = run_mend(args, &text);
+    int rc = test_run_mend(args, &text);
     CHECK_MSG(rc == 0, "make-model %s %s %s -> %d: %s", arch, dtype, layout, rc, text ? text : "");
     free(text);
     return rc;
@@ -105,7 +92,7 @@ static void matches_reference(const char *arch, const char *seed)
     snprintf(name, sizeof name, "tiny-%s.f16.safetensors", arch);
     snprintf(rel, sizeof rel, "models/%s", name);
     REQUIRE_SHARED(ref, rel);
-    const char *out = tmp_path(name);
+    const char *out = test_tmp_path(name);
     if (make_model(arch, "f16", "single", seed, out) == 0)
         check_same_table(out, ref);
     remove(out);
@@ -125,7 +112,7 @@ TEST(tiny_sd1_inpaint_matches_reference_layout)
 TEST(schedule_buffers_match_reference)
 {
     REQUIRE_SHARED(ref_path, "models/tiny-sd1.f16.safetensors");
-    const char *out = tmp_path("sched.safetensors");
+    const char *out = test_tmp_path("sched.safetensors");
     mend_make_model_opts o = {.arch = MEND_MM_SD1, .size = MEND_MM_TINY, .dtype = MEND_DT_F16, .seed = 3};
     mend_err err = {0};
     CHECK_OK(mend_make_model(&o, out, &err), &err);
@@ -160,8 +147,8 @@ TEST(schedule_buffers_match_reference)
 
 TEST(same_seed_same_bytes_other_seed_other_values)
 {
-    const char *a = tmp_path("seed-a.safetensors"), *b = tmp_path("seed-b.safetensors"),
-               *c = tmp_path("seed-c.safetensors");
+    const char *a = test_tmp_path("seed-a.safetensors"), *b = test_tmp_path("seed-b.safetensors"),
+               *c = test_tmp_path("seed-c.safetensors");
     mend_make_model_opts o = {.arch = MEND_MM_SD1, .size = MEND_MM_TINY, .dtype = MEND_DT_F16, .seed = 7};
     mend_err err = {0};
     CHECK_OK(mend_make_model(&o, a, &err), &err);
@@ -215,7 +202,7 @@ static void check_stats(const mend_tf *f, const char *name, double mean, double 
  * hold the same numbers rounded. */
 TEST(weight_statistics_and_dtypes)
 {
-    const char *p32 = tmp_path("stats.f32.safetensors"), *pbf = tmp_path("stats.bf16.safetensors");
+    const char *p32 = test_tmp_path("stats.f32.safetensors"), *pbf = test_tmp_path("stats.bf16.safetensors");
     mend_make_model_opts o = {.arch = MEND_MM_SD1_INPAINT, .size = MEND_MM_TINY, .dtype = MEND_DT_F32, .seed = 11};
     mend_err err = {0};
     CHECK_OK(mend_make_model(&o, p32, &err), &err);
@@ -277,7 +264,7 @@ TEST(weight_statistics_and_dtypes)
 static void expect_failure(const char *args, const char *what)
 {
     char *text = NULL;
-    int rc = run_mend(args, &text);
+    int rc = test_run_mend(args, &text);
     CHECK_MSG(rc != 0, "'%s' exited 0", args);
     CHECK_MSG(text && strstr(text, "mend: ") && strstr(text, what), "'%s' said: %s (expected '%s')", args,
               text ? text : "", what);
@@ -287,7 +274,7 @@ static void expect_failure(const char *args, const char *what)
 TEST(bad_arguments_fail_with_a_message)
 {
     char out[1024], a[2048];
-    snprintf(out, sizeof out, "%s", tmp_path("never.safetensors")); /* tmp_path's buffers get reused */
+    snprintf(out, sizeof out, "%s", test_tmp_path("never.safetensors")); /* tmp_path's buffers get reused */
     snprintf(a, sizeof a, "tools make-model --arch sd3 --size tiny --dtype f16 '%s'", out);
     expect_failure(a, "unknown --arch 'sd3'");
     snprintf(a, sizeof a, "tools make-model --arch sd1 --size huge --dtype f16 '%s'", out);
@@ -303,7 +290,7 @@ TEST(bad_arguments_fail_with_a_message)
     expect_failure("tools make-model --arch sd1 --size tiny --dtype f16", "missing the output path");
     expect_failure("tools make-model --arch sd1 --size tiny --dtype f16 --bogus x y", "unknown option '--bogus'");
     expect_failure("tools frobnicate", "unknown subcommand 'frobnicate'");
-    CHECK(!path_exists(out));
+    CHECK(!test_path_exists(out));
 }
 
 TEST(no_partial_output_when_writing_fails)
@@ -314,11 +301,11 @@ TEST(no_partial_output_when_writing_fails)
     snprintf(out, sizeof out, "%s/m.safetensors", dir);
     snprintf(args, sizeof args, "tools make-model --arch sd1 --size tiny --dtype f16 '%s'", out);
     expect_failure(args, "m.safetensors");
-    CHECK(!path_exists(dir));
+    CHECK(!test_path_exists(dir));
     snprintf(out, sizeof out, "%s/m-diffusers", dir);
     snprintf(args, sizeof args, "tools make-model --arch sd1 --size tiny --dtype f16 --layout diffusers '%s'", out);
     expect_failure(args, "m-diffusers");
-    CHECK(!path_exists(dir));
+    CHECK(!test_path_exists(dir));
 
     /* the disk "fills up" half-way (file size limit; SIGXFSZ ignored so that
      * the write fails with EFBIG instead of killing the process) */
@@ -333,12 +320,12 @@ TEST(no_partial_output_when_writing_fails)
                  "sh -c \"trap '' XFSZ; ulimit -f 1024; exec '%s' tools make-model --arch sd1 --size tiny "
                  "--dtype f32 --layout %s '%s'\"",
                  test_mend_bin(), kinds[k], out);
-        const char *log = tmp_path("fsize.txt");
+        const char *log = test_tmp_path("fsize.txt");
         int rc = test_run(cmd, log);
         text = test_read_file(log, NULL);
         CHECK_MSG(rc == 1 && text && strstr(text, "mend: "), "%s: rc %d: %s", kinds[k], rc, text ? text : "");
         free(text);
-        CHECK_MSG(count_entries(sub, "") == 2, "%s: something was left in %s", kinds[k], sub); /* . and .. */
+        CHECK_MSG(test_count_entries(sub, "") == 2, "%s: something was left in %s", kinds[k], sub); /* . and .. */
     }
     rmdir(sub);
 }
@@ -356,8 +343,8 @@ TEST(diffusers_output_folder_must_be_new)
     }
     snprintf(args, sizeof args, "tools make-model --arch sd1 --size tiny --dtype f16 --layout diffusers '%s'", out);
     expect_failure(args, "already exists");
-    CHECK(path_exists(keep));
-    CHECK(count_entries(out, "") == 3);
+    CHECK(test_path_exists(keep));
+    CHECK(test_count_entries(out, "") == 3);
     remove(keep);
     rmdir(out);
 }
@@ -367,7 +354,7 @@ TEST(diffusers_output_folder_must_be_new)
 static void expect_one_line_error(const char *args, const char *what)
 {
     char *text = NULL;
-    int rc = run_mend(args, &text);
+    int rc = test_run_mend(args, &text);
     CHECK_MSG(rc == 1, "'%s' exited %d", args, rc);
     CHECK_MSG(text && !strncmp(text, "mend: ", 6) && strstr(text, what) && strchr(text, '\n') == text + strlen(text) - 1,
               "'%s' said: %s (expected one 'mend: ...%s...' line)", args, text ? text : "", what);
@@ -390,7 +377,7 @@ TEST(info_errors_on_missing_and_corrupt_files)
     expect_one_line_error(args, "corrupt.safetensors");
     remove(path);
     char *text = NULL;
-    CHECK(run_mend("info", &text) != 0 && text && strstr(text, "mend: info: missing MODEL"));
+    CHECK(test_run_mend("info", &text) != 0 && text && strstr(text, "mend: info: missing MODEL"));
     free(text);
 }
 

@@ -253,7 +253,7 @@ TEST(pipeline_on_off)
     p.sampler_name = "Euler";
     p.seed = 1234;
     p.mask_blur_x = p.mask_blur_y = 0; /* a hard mask: outside pixels are the original's */
-    mend_gen_inputs in = {&init, &mask};
+    mend_gen_inputs in = {.init_image = &init, .mask = &mask};
     mend_gen_output off = {0}, on = {0};
     CHECK_OK(mend_generate(m, &p, &in, NULL, NULL, &off, &err), &err);
     p.color_correction = 1;

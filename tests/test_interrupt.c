@@ -1,4 +1,4 @@
-/* Interrupt and Skip through a mend_stop request (mend_gen_inputs.stop):
+/* Interrupt and Skip through a mend_stop request (mend_generate_stoppable):
  * they take effect between the blocks of a UNet or VAE pass, not after a
  * whole model call. Measured by events, not time: the UNet's block tap
  * raises the request in the middle of the first call and counts the blocks

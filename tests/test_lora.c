@@ -61,11 +61,6 @@ typedef struct net_ctx {
     int round_dtype; /* LoHa/LoKr merge in the file dtype: 0 none, 1 f16, 2 bf16 */
 } net_ctx;
 
-static void round_to(float *w, int64_t n, int how) {
-    for (int64_t i = 0; i < n; i++)
-        w[i] = how == 1 ? mend_f16_to_f32(mend_f32_to_f16(w[i])) : how == 2 ? mend_bf16_to_f32(mend_f32_to_bf16(w[i])) : w[i];
-}
-
 /* Adds every module of the network that names `layer` to w (A1111 order). */
 static void apply_net(net_ctx *n, const char *layer, const mend_tf_tensor *t, float *w) {
     char last[MEND_TF_NAME_MAX] = "";
@@ -86,12 +81,8 @@ static void apply_net(net_ctx *n, const char *layer, const mend_tf_tensor *t, fl
         CHECK_OK(st, &err);
         if (st != MEND_OK) continue;
         int how = mend_lora_module_merge_dtype(n->f, mod);
-        float mult = mend_lora_layer_is_te(layer) ? n->te : n->unet;
-        if (how) round_to(w, numel, how);
-        for (int64_t k = 0; k < numel; k++) d[k] *= mult;
-        if (how) round_to(d, numel, how);
-        for (int64_t k = 0; k < numel; k++) w[k] += d[k];
-        if (how) round_to(w, numel, how), n->round_dtype = how;
+        mend_lora_merge(w, d, numel, mend_lora_layer_is_te(layer) ? n->te : n->unet, how);
+        if (how) n->round_dtype = how;
         free(d);
     }
 }

@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include "io/image.h"
+#include "mend/params.h"
 #include "model/sd_model.h"
 
 #include <string.h>
@@ -51,6 +52,31 @@ TEST(estimate_grows_with_the_job)
     /* A1111's largest request shape must not overflow */
     mend_gen_params huge = job(8192, 8192, 64);
     CHECK(mend_gen_memory_estimate(m, &huge, 16384, 16384) > ((uint64_t)64 << 30));
+    mend_sd_free(m);
+}
+
+/* The API takes sizes and batches the UI sliders do not (the table's API
+ * range); the largest it takes passes the table and is refused by memory
+ * admission, before any work, on a machine with 32 GiB for jobs. */
+TEST(largest_api_job_passes_the_table_and_is_refused_by_admission)
+{
+    mend_sd_model *m = load();
+    if (!m)
+        return;
+    double lo, w, h, batch;
+    mend_param_api_range(mend_param_find("width"), &lo, &w);
+    mend_param_api_range(mend_param_find("height"), &lo, &h);
+    mend_param_api_range(mend_param_find("batch_size"), &lo, &batch);
+    mend_gen_params p = job((int)w, (int)h, (int)batch);
+    mend_err err = {0};
+    CHECK_OK(mend_params_validate(&p, 0, NULL, &err), &err);
+    mend_set_memory_limit((uint64_t)32 << 30);
+    mend_gen_inputs in = {0};
+    mend_gen_output out;
+    mend_status s = mend_generate(m, &p, &in, NULL, NULL, &out, &err);
+    CHECK_MSG(s == MEND_E_LIMIT && strstr(err.msg, "GiB"), "%s: %s", mend_status_name(s), err.msg);
+    CHECK(out.count == 0 && out.images == NULL);
+    mend_set_memory_limit(0);
     mend_sd_free(m);
 }
 
@@ -111,7 +137,7 @@ static int child_measure(char **argv)
         init.data[i] = (uint8_t)(i * 7);
     printf("%ld %llu\n", rss_kb(), (unsigned long long)(mend_gen_memory_estimate(m, &p, init.width, init.height) >> 10));
     fflush(stdout);
-    mend_gen_inputs in = {img2img ? &init : NULL, NULL};
+    mend_gen_inputs in = {.init_image = img2img ? &init : NULL, .mask = NULL};
     mend_gen_output out;
     mend_status s = mend_generate(m, &p, &in, NULL, NULL, &out, &err);
     mend_gen_output_free(&out);
@@ -221,6 +247,7 @@ int main(int argc, char **argv)
     RUN(estimate_bounds_what_jobs_take);
     RUN(estimate_grows_with_the_job);
     RUN(job_over_the_limit_is_refused_before_work);
+    RUN(largest_api_job_passes_the_table_and_is_refused_by_admission);
     RUN(cli_refuses_over_max_memory);
     RUN(sizes_parse_and_bad_ones_are_refused);
     return test_summary();

@@ -96,17 +96,6 @@ static char *http(const char *method, const char *path, const char *body, int *s
 
 /* ---- the command line ---------------------------------------------------- */
 
-/* Runs `mend ARGS`; returns the exit code, *out = stdout + stderr. */
-static int run_mend(const char *args, char **out)
-{
-    char cmd[4096], file[512];
-    snprintf(file, sizeof file, "%s/cli-out.txt", test_tmpdir());
-    snprintf(cmd, sizeof cmd, "'%s' %s", test_mend_bin(), args);
-    int rc = test_run(cmd, file);
-    *out = test_read_file(file, NULL);
-    return rc;
-}
-
 /* The command whose scope the entry has, with inputs that fail only after
  * every option was checked. */
 static const char *cli_command(const mend_param_desc *d)
@@ -147,7 +136,7 @@ static void check_cli(const mend_param_desc *d, double v, const char *expect)
         return;
     number_text(d, v, val, sizeof val);
     snprintf(args, sizeof args, "%s --%s %s", cli_command(d), flag, val);
-    int rc = run_mend(args, &out);
+    int rc = test_run_mend(args, &out);
     if (expect)
         CHECK_MSG(rc == 2 && out && strstr(out, expect), "CLI --%s %s: wanted '%s', got rc %d: %s", flag, val, expect,
                   rc, out ? out : "");
@@ -243,10 +232,17 @@ TEST(table_json_matches_the_library)
         CHECK_MSG((d->flags & MEND_PARAM_API_NULL) ? cJSON_IsNull(ad) : json_default_is(ad, d, &api), "%s: API default",
                   d->name);
         if (d->type != MEND_PARAM_STRING) {
+            double api_min, api_max;
+            mend_param_api_range(d, &api_min, &api_max);
             CHECK_MSG(cJSON_GetObjectItem(e, "min")->valuedouble == d->min &&
                           cJSON_GetObjectItem(e, "max")->valuedouble == d->max &&
+                          cJSON_GetObjectItem(e, "api_min")->valuedouble == api_min &&
+                          cJSON_GetObjectItem(e, "api_max")->valuedouble == api_max &&
                           cJSON_GetObjectItem(e, "step")->valuedouble == d->step,
-                      "%s: range in the JSON", d->name);
+                      "%s: ranges in the JSON", d->name);
+            /* the page's sliders offer nothing the API refuses */
+            CHECK_MSG(api_min <= d->min && d->max <= api_max, "%s: UI range %g..%g outside the API's %g..%g",
+                      d->name, d->min, d->max, api_min, api_max);
             /* the defaults themselves are in range */
             CHECK_MSG(mend_param_check(&ui, d, NULL) == MEND_OK && mend_param_check(&api, d, NULL) == MEND_OK,
                       "%s: a default out of its own range", d->name);
@@ -259,7 +255,7 @@ TEST(table_json_matches_the_library)
 TEST(cli_help_shows_the_defaults)
 {
     char *out = NULL;
-    CHECK(run_mend("inpaint --help", &out) == 0 && out);
+    CHECK(test_run_mend("inpaint --help", &out) == 0 && out);
     mend_gen_params ui;
     mend_gen_params_default(&ui);
     for (int i = 0; out && i < mend_param_count(); i++) {
@@ -301,8 +297,9 @@ TEST(api_options_are_the_defaults)
     free(text);
 }
 
-/* Both ends accepted, one step past each refused with the same message by
- * the library, the CLI and the API. */
+/* Both ends of the API range accepted, one step past each refused with the
+ * same message by the library, the CLI and the API (the page's JSON gives
+ * both ranges: checked in table_json_matches_the_library). */
 TEST(range_ends_everywhere)
 {
     int walked = 0;
@@ -311,7 +308,9 @@ TEST(range_ends_everywhere)
         if (d->type == MEND_PARAM_STRING)
             continue;
         walked++;
-        double ends[2] = {d->min, d->max}, past[2] = {d->min - d->step, d->max + d->step};
+        double min, max;
+        mend_param_api_range(d, &min, &max);
+        double ends[2] = {min, max}, past[2] = {min - d->step, max + d->step};
         for (int k = 0; k < 2; k++) {
             mend_gen_params p;
             mend_gen_params_default(&p);
@@ -352,7 +351,7 @@ TEST(infotext_round_trip)
     p.inpainting_fill = MEND_FILL_LATENT_NOISE;
     p.initial_noise_multiplier = 0.9f;
     p.inpainting_mask_weight = 0.5f;
-    mend_infotext_ctx c = {&p, "Euler a", "Karras", 1234, 99, "model", NULL, 1, 1, 1, 1, 1};
+    mend_infotext_ctx c = {&p, "Euler a", "Karras", 1234, 99, "model", NULL, 1, 1, 1, 1, 1, NULL};
     char *text = mend_infotext_build(&c);
     CHECK(text != NULL);
     mend_gen_params_default(&back);
@@ -371,8 +370,8 @@ TEST(infotext_round_trip)
     free(storage);
     /* a value the table refuses names the key and the parameter */
     mend_gen_params_default(&back);
-    CHECK(mend_params_from_infotext("x\nSteps: 151, Sampler: Euler", &back, NULL, NULL, &storage, &err) == MEND_E_ARG &&
-          strstr(err.msg, "infotext 'Steps'") && strstr(err.msg, "parameter 'steps': 151 is out of range 1..150"));
+    CHECK(mend_params_from_infotext("x\nSteps: 10001, Sampler: Euler", &back, NULL, NULL, &storage, &err) == MEND_E_ARG &&
+          strstr(err.msg, "infotext 'Steps'") && strstr(err.msg, "parameter 'steps': 10001 is out of range 1..10000"));
     free(storage);
     free(text);
 }
@@ -381,12 +380,12 @@ TEST(infotext_round_trip)
 TEST(api_infotext_field)
 {
     int status;
-    char *out = http("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 151, Sampler: Euler\"}", &status);
-    CHECK_MSG(status == 422 && out && strstr(out, "parameter 'steps': 151 is out of range 1..150"), "%d %s", status,
+    char *out = http("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 10001, Sampler: Euler\"}", &status);
+    CHECK_MSG(status == 422 && out && strstr(out, "parameter 'steps': 10001 is out of range 1..10000"), "%d %s", status,
               out ? out : "");
     free(out);
     /* the request's own field wins over the infotext's */
-    out = http("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 151\", \"steps\": 20}", &status);
+    out = http("POST", "/sdapi/v1/txt2img", "{\"infotext\": \"a cat\\nSteps: 10001\", \"steps\": 20}", &status);
     CHECK_MSG(status == 503 && out && !strstr(out, "parameter '"), "%d %s", status, out ? out : "");
     free(out);
 }
@@ -410,7 +409,7 @@ TEST(sampler_registry)
     char *text = http("GET", "/sdapi/v1/samplers", NULL, &status), *help = NULL;
     cJSON *list = text ? cJSON_Parse(text) : NULL;
     CHECK(status == 200 && cJSON_GetArraySize(list) == mend_samplers_count());
-    CHECK(run_mend("txt2img --help", &help) == 0 && help);
+    CHECK(test_run_mend("txt2img --help", &help) == 0 && help);
     for (int i = 0; i < mend_samplers_count(); i++) {
         mend_sampler_entry e = mend_samplers_at(i);
         CHECK_MSG(mend_sampler_resolve(e.name, NULL, &sa, &sc, &err) == MEND_OK && !strcmp(sa, e.name), "%s", e.name);

@@ -35,7 +35,7 @@ TEST(inpaint_through_the_public_header)
     p.width = p.height = 128;
     p.steps = 3;
     p.seed = 7;
-    mend_gen_inputs in = {&init, &mask};
+    mend_gen_inputs in = {.init_image = &init, .mask = &mask};
     mend_gen_output out;
     CHECK_OK(mend_generate(m, &p, &in, NULL, NULL, &out, &err), &err);
     if (err.code == MEND_OK) {

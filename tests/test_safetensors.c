@@ -10,13 +10,6 @@
 
 #include <string.h>
 
-static char g_path[512];
-
-static const char *tmp_path(const char *name)
-{
-    snprintf(g_path, sizeof g_path, "%s/%s", test_tmpdir(), name);
-    return g_path;
-}
 
 /* Writes a file made of an 8-byte length, the given header and data bytes. */
 static void write_raw(const char *path, uint64_t hlen, const char *header, const void *data, size_t dlen)
@@ -49,7 +42,7 @@ TEST(roundtrip_all_float_dtypes)
     int32_t ids[3] = {49406, 7, 49407};
     CHECK_OK(mend_st_writer_add(w, "ids", MEND_DT_I32, 1, (int64_t[]){3}, ids, 0, &err), &err);
     CHECK_OK(mend_st_writer_set_meta(w, "format", "pt", &err), &err);
-    const char *p = tmp_path("rt.safetensors");
+    const char *p = test_tmp_path("rt.safetensors");
     CHECK_OK(mend_st_writer_write(w, p, &err), &err);
     mend_st_writer_free(w);
 
@@ -119,8 +112,8 @@ static void expect_error(const char *path, const char *needle1, const char *need
 
 TEST(bad_files)
 {
-    const char *p = tmp_path("bad.safetensors");
-    expect_error(tmp_path("does-not-exist.safetensors"), "cannot open", NULL);
+    const char *p = test_tmp_path("bad.safetensors");
+    expect_error(test_tmp_path("does-not-exist.safetensors"), "cannot open", NULL);
 
     FILE *fp = fopen(p, "wb");
     fwrite("abc", 1, 3, fp);
@@ -174,7 +167,7 @@ TEST(truncated_real_writer_output)
     mend_err err = {0};
     mend_st_writer *w = mend_st_writer_new();
     CHECK_OK(mend_st_writer_add(w, "t", MEND_DT_F32, 1, (int64_t[]){256}, v, 0, &err), &err);
-    const char *p = tmp_path("trunc.safetensors");
+    const char *p = test_tmp_path("trunc.safetensors");
     CHECK_OK(mend_st_writer_write(w, p, &err), &err);
     mend_st_writer_free(w);
     size_t len;
@@ -196,7 +189,7 @@ TEST(truncated_while_open)
     mend_st_writer *w = mend_st_writer_new();
     CHECK_OK(mend_st_writer_add(w, "big", MEND_DT_F32, 1, (int64_t[]){N}, v, 0, &err), &err);
     CHECK_OK(mend_st_writer_add_f32_as(w, "half", MEND_DT_F16, 1, (int64_t[]){N}, v, &err), &err);
-    const char *p = tmp_path("shrinks.safetensors");
+    const char *p = test_tmp_path("shrinks.safetensors");
     CHECK_OK(mend_st_writer_write(w, p, &err), &err);
     mend_st_writer_free(w);
     mend_tf *f = NULL;
@@ -218,7 +211,7 @@ TEST(model_truncated_while_loading)
     REQUIRE_SHARED(src, "models/tiny-sd1.f16.safetensors");
     size_t len;
     char *bytes = test_read_file(src, &len);
-    const char *p = tmp_path("tiny-cut.safetensors");
+    const char *p = test_tmp_path("tiny-cut.safetensors");
     FILE *fp = fopen(p, "wb");
     CHECK(bytes && fp && fwrite(bytes, 1, len, fp) == len);
     if (fp)

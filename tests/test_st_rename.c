@@ -2,7 +2,6 @@
  * mend_tf_rename, and the diffusers -> single-file renaming rules. Split
  * from test_cli_tools.c, which tests make-model itself. */
 #include "test.h"
-#include "test_files.h"
 
 #include "io/st_writer.h"
 #include "model/diffusers.h"
@@ -32,7 +31,7 @@ TEST(generated_tensors_are_written_and_failures_leave_nothing)
 {
     mend_err err = {0};
     int calls = 0;
-    const char *p = tmp_path("gen.safetensors");
+    const char *p = test_tmp_path("gen.safetensors");
     mend_st_writer *w = mend_st_writer_new();
     CHECK_OK(mend_st_writer_add_generated(w, "a", MEND_DT_F32, 2, (int64_t[]){3, 5}, fill_counting, &calls, &err),
              &err);
@@ -55,8 +54,8 @@ TEST(generated_tensors_are_written_and_failures_leave_nothing)
     mend_status s = mend_st_writer_write(w, p, &err);
     mend_st_writer_free(w);
     CHECK(s == MEND_E_ARG && strstr(err.msg, "bad"));
-    CHECK(!path_exists(p));
-    CHECK(count_entries(test_tmpdir(), "gen.safetensors.tmp") == 0);
+    CHECK(!test_path_exists(p));
+    CHECK(test_count_entries(test_tmpdir(), "gen.safetensors.tmp") == 0);
 }
 
 /* ---- mend_tf_rename ------------------------------------------------------ */
@@ -75,7 +74,7 @@ static mend_status rename_all_same(void *ctx, const char *name, char *out, size_
 
 static const char *write_small(const char *file, const char *const *names, int n)
 {
-    const char *p = tmp_path(file);
+    const char *p = test_tmp_path(file);
     mend_st_writer *w = mend_st_writer_new();
     mend_err err = {0};
     static float v[4] = {1, 2, 3, 4};

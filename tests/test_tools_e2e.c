@@ -31,17 +31,6 @@ static char *tmp_file(const char *name)
     return p;
 }
 
-static int run_mend(const char *args, char **output)
-{
-    char cmd[4096];
-    char *out = tmp_file("mend-output.txt");
-    snprintf(cmd, sizeof cmd, "'%s' %s", test_mend_bin(), args);
-    int rc = test_run(cmd, out);
-    *output = test_read_file(out, NULL);
-    free(out);
-    return rc;
-}
-
 static int make_sized(mend_mm_arch arch, mend_mm_size size, mend_dtype dt, mend_mm_layout layout, const char *path)
 {
     mend_make_model_opts o = {.arch = arch, .size = size, .dtype = dt, .seed = 1234, .layout = layout};
@@ -80,7 +69,7 @@ static void check_info(const char *model, int diffusers, int inpaint, int64_t un
     char args[2048], want[256];
     char *text = NULL;
     snprintf(args, sizeof args, "info '%s'", model);
-    int rc = run_mend(args, &text);
+    int rc = test_run_mend(args, &text);
     if (placeholder(text)) {
         free(text);
         return;
@@ -130,7 +119,7 @@ TEST(info_on_reference_models_with_vocab)
     char args[2048];
     char *text = NULL;
     snprintf(args, sizeof args, "info '%s' --vocab '%s'", model, vocab);
-    int rc = run_mend(args, &text);
+    int rc = test_run_mend(args, &text);
     if (!placeholder(text)) {
         CHECK_MSG(rc == 0, "info -> %d: %s", rc, text ? text : "");
         check_contains(text, "inpainting:   yes");
@@ -157,7 +146,7 @@ TEST(info_refuses_an_unknown_architecture)
     char args[2048];
     char *text = NULL;
     snprintf(args, sizeof args, "info '%s'", p);
-    int rc = run_mend(args, &text);
+    int rc = test_run_mend(args, &text);
     if (!placeholder(text)) {
         CHECK_MSG(rc == 1, "rc %d", rc);
         CHECK_MSG(text && !strncmp(text, "mend: ", 6) && strchr(text, '\n') == text + strlen(text) - 1,

@@ -285,6 +285,49 @@ const char *test_tmpdir(void)
     return dir;
 }
 
+const char *test_tmp_path(const char *name)
+{
+    static char paths[16][1024];
+    static int next;
+    char *p = paths[next++ % 16];
+    snprintf(p, sizeof paths[0], "%s/%s", test_tmpdir(), name);
+    return p;
+}
+
+int test_path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int test_count_entries(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+int test_run_mend(const char *args, char **output)
+{
+    size_t n = strlen(args) + strlen(test_mend_bin()) + 8; /* long prompts make long command lines */
+    char *cmd = malloc(n), out[1024];
+    if (!cmd)
+        return -1;
+    snprintf(out, sizeof out, "%s/mend-output.txt", test_tmpdir());
+    snprintf(cmd, n, "'%s' %s", test_mend_bin(), args);
+    int rc = test_run(cmd, out);
+    free(cmd);
+    if (output)
+        *output = test_read_file(out, NULL);
+    return rc;
+}
+
 void test_make_gradient(mend_image *img, int w, int h)
 {
     mend_err err = {0};

@@ -1,6 +1,6 @@
 /* mend web page: the controls built from the library's parameter table
  * (GET /mend/v1/params). Loaded before app.js, which uses params,
- * loadParams and fitParam. */
+ * buildSlider, loadParams and fitParam. */
 'use strict';
 
 /* Every control's label, range, step, default and choices come from the
@@ -44,6 +44,16 @@ function configureControl(el, p) {
   const box = boxes[boxes.length - 1];
   if (box.value === '') box.value = p.default; /* a value set before the table came stays */
   el.value = box.value;
+}
+
+/* Fills a <label data-slider="PARAM" [data-id="ID"]> with its label text,
+ * a range slider (id ID, default PARAM) and a number box (ID_n), like
+ * Gradio's sliders; range and default come later, from loadParams. Returns ID. */
+function buildSlider(el) {
+  const name = el.dataset.slider, id = el.dataset.id || name;
+  el.innerHTML = `<span class="label" data-label="${name}"></span> ` +
+    `<input type="range" id="${id}" data-param="${name}"><input type="number" id="${id}_n">`;
+  return id;
 }
 
 async function loadParams() {

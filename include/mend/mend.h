@@ -210,6 +210,10 @@ typedef struct mend_gen_output {
     char *comment;      /* e.g. the blank-mask fallback note, or NULL */
     const char *precision; /* "fp32" or "bf16": what the job ran in (static) */
     mend_gen_timings timings;
+    /* A1111's comments on the job's networks, one a line ("Lora not found:
+     * a, b", "Networks with errors: name (1)"), or NULL; the job still ran */
+    char *warnings;
+    char *log; /* the details behind them (each failing layer's key and shapes), or NULL */
 } mend_gen_output;
 
 mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
@@ -237,6 +241,27 @@ int mend_parse_bytes(const char *s, uint64_t *out);
 /* MEND_OK, or MEND_E_LIMIT with a message naming both numbers. */
 mend_status mend_gen_memory_check(const mend_sd_model *m, const mend_gen_params *p, int init_width, int init_height,
                                   mend_err *err);
+
+/* ------------------------------------------------------------------ */
+/* LoRA / LyCORIS networks, named in the prompt as <lora:NAME:MULT>.  */
+
+/* The folder networks are looked up in (by file stem or ss_output_name
+ * alias); NULL or "" = the default "models/Lora". A process setting, like
+ * the thread count: set it before jobs run. */
+void mend_set_lora_dir(const char *dir);
+const char *mend_lora_dir(void);
+
+typedef struct mend_lora_info {
+    char *name;     /* file stem */
+    char *alias;    /* metadata ss_output_name, else the name */
+    char *path;
+    char *metadata; /* the file's safetensors metadata as a JSON object text ("{}" when none) */
+} mend_lora_info;
+
+/* The networks (*.safetensors) in dir, sorted by name; a folder that does
+ * not exist has none. Files that cannot be read are left out. */
+mend_status mend_lora_list(const char *dir, mend_lora_info **out, int *count, mend_err *err);
+void mend_lora_list_free(mend_lora_info *list, int count);
 
 /* ------------------------------------------------------------------ */
 /* Inputs and outputs around a job, shared by the CLI and the server.  */

@@ -83,6 +83,11 @@ int mend_model_is_inpainting(const mend_sd_model *m);
  * folders, which A1111 does not hash. */
 mend_status mend_model_short_hash(mend_sd_model *m, char out[11], mend_err *err);
 
+/* A checkpoint file's full SHA-256 (lower-case hex), from the same cache.
+ * compute = 0 only looks it up, as A1111's listings show only hashes
+ * already computed: MEND_E_IO when the file was never hashed. */
+mend_status mend_checkpoint_sha256(const char *path, int compute, char hex[65], mend_err *err);
+
 /* A checkpoint's title (A1111's checkpoint "title" without "[hash]", what
  * sd_model_checkpoint names): the last component of the path, trailing '/'
  * ignored ("sd15.safetensors"); malloc'd, NULL when out of memory. Its name

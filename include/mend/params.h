@@ -7,7 +7,7 @@
  * the server's JSON fields and its GET /mend/v1/params all come from it.
  *
  * Errors use one message format, whoever sets the value:
- *     parameter 'steps': 0 is out of range 1..150
+ *     parameter 'steps': 0 is out of range 1..10000
  *     parameter 'width': 63 is out of range 64..2048 (multiples of 8)
  *     parameter 'inpainting_fill': 'paint' is not one of fill (0), original (1), ...
  *     parameter 'steps': 'abc' is not an integer */
@@ -69,6 +69,10 @@ typedef struct mend_param_desc {
     const char *infotext_key; /* A1111's infotext key, or NULL when not written */
     const char *help;
     size_t offset;            /* of the field in mend_gen_params */
+    /* The range the API and the CLI take where A1111's API takes more than
+     * its UI sliders (min..max above, what the page offers); api_min >
+     * api_max: the same as the UI's. Read it with mend_param_api_range. */
+    double api_min, api_max;
 } mend_param_desc;
 
 int mend_param_count(void);
@@ -76,7 +80,10 @@ const mend_param_desc *mend_param_at(int i);
 /* By C name, API key, CLI flag or alias (without dashes); NULL if none. */
 const mend_param_desc *mend_param_find(const char *name);
 
-/* Value setters: each stores the value and checks it (range, step or
+/* The range values are checked against: the API range (the CLI's too). */
+void mend_param_api_range(const mend_param_desc *d, double *min, double *max);
+
+/* Value setters: each stores the value and checks it (API range, step or
  * choice). They fail with MEND_E_ARG and the one message format, leaving
  * the field unchanged. Text: integers, numbers, booleans (1/0, true/false,
  * yes/no, on/off), a choice's label or CLI name (case, '-', '_' and ' '
@@ -92,6 +99,11 @@ double mend_param_get_number(const mend_gen_params *p, const mend_param_desc *d)
 const char *mend_param_get_label(const mend_gen_params *p, const mend_param_desc *d);
 /* Text form (integers, Python-style floats "7.0", choice labels, the string). */
 void mend_param_format(const mend_gen_params *p, const mend_param_desc *d, char *buf, size_t size);
+
+/* A float as Python's repr of the number the user sent: the shortest
+ * decimal that reads back as the same float ("0.6", "7.0", "0.001";
+ * NaN/inf as Python's "nan"/"inf"). */
+void mend_float_repr(float v, char *buf, size_t size);
 
 /* Checks the field's current value. */
 mend_status mend_param_check(const mend_gen_params *p, const mend_param_desc *d, mend_err *err);

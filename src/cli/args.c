@@ -2,6 +2,7 @@
 #include "cli/generate.h"
 
 #include "mend/image.h"
+#include "mend/mend.h"
 #include "mend/params.h"
 
 #include <errno.h>
@@ -104,6 +105,28 @@ int cli_get_int(const cli_opt *opts, int nopts, const char *name, int def, int l
     }
     *out = (int)x;
     return 1;
+}
+
+int cli_set_lora_dir(const cli_opt *opts, int nopts)
+{
+    const char *dir = cli_get(opts, nopts, "lora-dir"), *alias = cli_get(opts, nopts, "lora-model-dir");
+    if (dir && alias)
+        return cli_errorf("give the LoRA folder once (--lora-dir or --lora-model-dir)") + 1;
+    if (dir && !*dir)
+        return cli_errorf("--lora-dir: expected a folder") + 1;
+    if (alias && !*alias)
+        return cli_errorf("--lora-model-dir: expected a folder") + 1;
+    mend_set_lora_dir(dir ? dir : alias);
+    return 0;
+}
+
+void cli_print_lines(const char *prefix, const char *text)
+{
+    for (const char *l = text; l && *l;) {
+        size_t k = strcspn(l, "\n");
+        fprintf(stderr, "%s%.*s\n", prefix, (int)k, l);
+        l += k + (l[k] == '\n');
+    }
 }
 
 /* ---------------- generation options from the parameter table ---------------- */
@@ -213,8 +236,10 @@ static void help_line(FILE *f, const mend_param_desc *d)
     mend_gen_params_default(&p);
     flag_text(d, d->cli_flag, d->type != MEND_PARAM_BOOL, flag, sizeof flag);
     mend_param_format(&p, d, def, sizeof def);
+    double min, max;
+    mend_param_api_range(d, &min, &max);
     if (d->type == MEND_PARAM_INT || d->type == MEND_PARAM_INT64 || d->type == MEND_PARAM_FLOAT)
-        snprintf(range, sizeof range, ", %.10g..%.10g%s", d->min, d->max,
+        snprintf(range, sizeof range, ", %.10g..%.10g%s", min, max,
                  d->flags & MEND_PARAM_STRICT_STEP ? ", multiples of 8" : "");
     fprintf(f, "  %-28s %s%s (%s%s%s)\n", flag, d->help, range, d->type == MEND_PARAM_STRING ? "'" : "", def,
             d->type == MEND_PARAM_STRING ? "'" : "");

@@ -36,6 +36,14 @@ int cli_set_max_pixels(const cli_opt *opts, int nopts);
     "  --max-pixels N               refuse an input image with more pixels (a count, 64M or WxH; 64M =\n" \
     "                               8192x8192), from its header before decoding\n"
 
+/* --lora-dir DIR (sd.cpp's --lora-model-dir as an alias): the LoRA folder
+ * for the jobs; 0, or 2 after a message when the option is given twice or
+ * empty. */
+int cli_set_lora_dir(const cli_opt *opts, int nopts);
+
+/* Each line of text (may be NULL) on stderr after prefix. */
+void cli_print_lines(const char *prefix, const char *text);
+
 /* Prints "mend: <message>" to stderr and returns 1. */
 int cli_error(const mend_err *err);
 int cli_errorf(const char *fmt, ...) MEND_PRINTF(1, 2);

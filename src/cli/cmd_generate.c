@@ -25,6 +25,7 @@ static const cli_gen_opt file_opts[] = {
     {"quiet", 0, MEND_SCOPE_ALL, NULL, 0},    {"init", 1, MEND_SCOPE_IMG2IMG, NULL, 0},
     {"image", 1, MEND_SCOPE_IMG2IMG, NULL, 0}, {"mask", 1, MEND_SCOPE_INPAINT, NULL, 0},
     {"sketch", 1, MEND_SCOPE_INPAINT, NULL, 0}, {"max-memory", 1, MEND_SCOPE_ALL, NULL, 0},
+    {"lora-dir", 1, MEND_SCOPE_ALL, NULL, 0}, {"lora-model-dir", 1, MEND_SCOPE_ALL, NULL, 0},
     {"max-pixels", 1, MEND_SCOPE_ALL, NULL, 0},
 };
 #define N_FILE_OPTS ((int)(sizeof file_opts / sizeof *file_opts))
@@ -46,6 +47,8 @@ static const char *usage_head =
     "  --outdir DIR                 without -o, A1111's naming: DIR/{txt2img,img2img}-images/YYYY-MM-DD/\n"
     "                               NNNNN-SEED.png, NNNNN = the folder's highest number + 1 (./outputs)\n"
     "  -q, --quiet                  no progress bar\n"
+    "  --lora-dir DIR               LoRA/LyCORIS networks for <lora:NAME:MULT> prompt tags (models/Lora);\n"
+    "                               --lora-model-dir DIR is the same\n"
     "  --max-memory SIZE            refuse a job whose estimated peak (beyond the model) is larger, e.g. 6G\n"
     "                               (what the machine has available when the job starts)\n"
     CLI_MAX_PIXELS_HELP;
@@ -230,6 +233,8 @@ static int read_args(gen_opts *t, int argc, char **argv, gen_args *a)
     if (maxmem && !mend_parse_bytes(maxmem, &limit))
         return cli_errorf("%s: --max-memory '%s': expected a size such as 6G or 512M", argv[0], maxmem) + 1;
     mend_set_memory_limit(limit);
+    if (cli_set_lora_dir(t->o, t->n))
+        return 2;
     if (!cli_set_max_pixels(t->o, t->n))
         return 2;
     mend_err format_err = {0};
@@ -380,6 +385,8 @@ static int run_job(const gen_args *a, const mend_gen_inputs *in)
         return cli_error(&err);
     if (out.comment)
         fprintf(stderr, "mend: note: %s\n", out.comment);
+    cli_print_lines("mend: warning: ", out.warnings);
+    cli_print_lines("mend: ", out.log);
     if (out.interrupted)
         fprintf(stderr, "mend: interrupted: saving %d image(s) finished from their latest prediction\n", out.count);
     int rc = save_outputs(a, &out);

@@ -13,8 +13,10 @@
 
 static const char *serve_usage =
     "usage: mend serve [--model PATH] [--models-dir DIR] [--vocab PATH] [--taesd PATH] [--port 7860] [--listen]\n"
+    "                  [--lora-dir DIR]\n"
     "                  [--api-auth user:pass[,user2:pass2]] [--outputs DIR] [--threads N]\n"
     "                  [--max-body SIZE] [--max-connections N] [--max-connections-per-ip N] [--timeout S]\n"
+    "                  [--cors-allow-origins LIST] [--cors-allow-origins-regex RE] [--api-server-stop]\n"
     "                  [--max-pixels N]\n"
     "\n"
     "  --model PATH       checkpoint loaded at start (else the first of --models-dir)\n"
@@ -22,6 +24,8 @@ static const char *serve_usage =
     "                     full-resolution live previews (else a cheap latent->RGB projection)\n"
     "  --models-dir DIR   checkpoints (*.safetensors, diffusers folders) that sd_model_checkpoint can switch to\n"
     "  --vocab PATH       CLIP vocabulary for models without a tokenizer/ folder\n"
+    "  --lora-dir DIR     LoRA/LyCORIS networks for <lora:NAME:MULT> prompt tags (models/Lora; alias\n"
+    "                     --lora-model-dir)\n"
     "  --port N           TCP port (7860; 0 = any free port, printed at start)\n"
     "  --listen           listen on all interfaces (default: 127.0.0.1 only)\n"
     "  --api-auth U:P     HTTP Basic auth on every route\n"
@@ -31,9 +35,12 @@ static const char *serve_usage =
     "  --max-connections N         open connections in all (4096, less when the descriptor limit is lower)\n"
     "  --max-connections-per-ip N  open connections from one address (256; 0 = no limit)\n"
     "  --timeout S        seconds a connection may stay idle, headers and body included (30)\n"
+    "  --cors-allow-origins LIST     browser origins allowed to call the API, comma separated ('*': any)\n"
+    "  --cors-allow-origins-regex RE origins matching this POSIX extended regex (whole origin) too\n"
+    "  --api-server-stop  enable POST /sdapi/v1/server-kill, server-stop (and server-restart: 501)\n"
+    "  --api, --nowebui   accepted for A1111 command lines (mend serve is always the API)\n"
     CLI_MAX_PIXELS_HELP
-    "Endpoints: POST /sdapi/v1/{txt2img,img2img,interrupt,skip,png-info,refresh-checkpoints},\n"
-    "GET /sdapi/v1/{progress,sd-models,samplers,schedulers}, GET/POST /sdapi/v1/options.\n";
+    "Endpoints: A1111 1.10's /sdapi/v1 routes (but training); GET /openapi.json lists them, /docs shows it.\n";
 
 /* --model must load; without it the first checkpoint of --models-dir that
  * loads is used, and the ones that do not are named and skipped. */
@@ -106,6 +113,7 @@ static int get_limits(const cli_opt *o, int n, srv_limits *lim)
 
 static void free_server(srv_server *s)
 {
+    srv_cors_free(&s->cors);
     srv_models_free(&s->models);
     cJSON_Delete(s->options);
     mend_model_free(s->model);
@@ -119,7 +127,10 @@ int cmd_serve(int argc, char **argv)
     cli_opt o[] = {{"model", 1, NULL},    {"models-dir", 1, NULL}, {"vocab", 1, NULL},   {"port", 1, NULL},
                    {"listen", 0, NULL},   {"api-auth", 1, NULL},   {"outputs", 1, NULL}, {"threads", 1, NULL},
                    {"taesd", 1, NULL},    {"help", 0, NULL},       {"max-body", 1, NULL}, {"max-connections", 1, NULL},
-                   {"max-connections-per-ip", 1, NULL}, {"timeout", 1, NULL}, {"max-pixels", 1, NULL}};
+                   {"max-connections-per-ip", 1, NULL}, {"timeout", 1, NULL}, {"lora-dir", 1, NULL},
+                   {"lora-model-dir", 1, NULL}, {"cors-allow-origins", 1, NULL},
+                   {"cors-allow-origins-regex", 1, NULL}, {"api-server-stop", 0, NULL}, {"api", 0, NULL},
+                   {"nowebui", 0, NULL}, {"max-pixels", 1, NULL}};
     const int n = (int)(sizeof o / sizeof *o);
     const char *pos[1];
     int npos, port, threads;
@@ -132,7 +143,7 @@ int cmd_serve(int argc, char **argv)
     if (!cli_get_int(o, n, "port", 7860, 0, 65535, &port) || !cli_get_int(o, n, "threads", 0, 0, 1024, &threads))
         return 2;
     srv_limits lim;
-    if (get_limits(o, n, &lim) || !cli_set_max_pixels(o, n))
+    if (get_limits(o, n, &lim) || cli_set_lora_dir(o, n) || !cli_set_max_pixels(o, n))
         return 2;
     const char *auth = cli_get(o, n, "api-auth");
     if (auth && !strchr(auth, ':'))
@@ -146,12 +157,20 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "mend serve: removed %d unfinished temporary file(s) from %s\n", stale, s.outputs);
     s.models.dir = (char *)cli_get(o, n, "models-dir");
     s.models.extra = (char *)cli_get(o, n, "model");
+    s.flags = (srv_flags){cli_get(o, n, "model"), cli_get(o, n, "models-dir"), cli_get(o, n, "taesd"), port,
+                          cli_get(o, n, "listen") != NULL, threads, cli_get(o, n, "api-server-stop") != NULL};
     mend_set_threads(threads);
     mend_err err = {0};
-    if (cli_get(o, n, "taesd") && mend_preview_taesd_load(cli_get(o, n, "taesd"), &s.taesd, &err) != MEND_OK)
+    if (srv_cors_init(&s.cors, cli_get(o, n, "cors-allow-origins"), cli_get(o, n, "cors-allow-origins-regex"), &err) !=
+        MEND_OK)
         return cli_error(&err);
+    if (cli_get(o, n, "taesd") && mend_preview_taesd_load(cli_get(o, n, "taesd"), &s.taesd, &err) != MEND_OK) {
+        srv_cors_free(&s.cors);
+        return cli_error(&err);
+    }
     if (srv_init(&s, &err) != MEND_OK) {
         mend_preview_taesd_free(s.taesd);
+        srv_cors_free(&s.cors);
         return cli_error(&err);
     }
     int rc = start_model(&s, s.models.extra);
@@ -179,6 +198,7 @@ int cmd_serve(int argc, char **argv)
         srv_http_stop(h);
         srv_shutdown(&s);
         mend_preview_taesd_free(s.taesd);
+        srv_cors_free(&s.cors);
         return rc;
     }
     free_server(&s);

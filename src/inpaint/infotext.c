@@ -27,6 +27,19 @@ void mend_py_float(double v, char *buf, int size)
         strncat(buf, ".0", (size_t)size - strlen(buf) - 1);
 }
 
+void mend_float_repr(float v, char *buf, size_t size)
+{
+    /* the shortest decimal that reads back as this float is what the user
+     * typed (0.6, not the double 0.6000000238418579 the float widens to) */
+    char tmp[64];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, (double)v);
+        if (strtof(tmp, NULL) == v)
+            break;
+    }
+    mend_py_float(strtod(tmp, NULL), buf, (int)size);
+}
+
 typedef struct sbuf {
     char *s;
     size_t len, cap;
@@ -161,6 +174,8 @@ char *mend_infotext_build(const mend_infotext_ctx *c)
         if (not_default(p, "inpainting_fill"))
             kv_param(&b, &first, p, "inpainting_fill");
     }
+    if (c->lora_hashes) /* A1111 adds it per batch, after init()'s keys */
+        kv(&b, &first, "Lora hashes", c->lora_hashes);
     if (c->img2img && not_default(p, "initial_noise_multiplier"))
         kv_param(&b, &first, p, "initial_noise_multiplier");
     kv(&b, &first, "Version", "mend-" MEND_VERSION);

@@ -107,7 +107,7 @@ static void store_number(mend_gen_params *p, const mend_param_desc *d, double v)
 static void format_number(const mend_param_desc *d, double v, char *buf, size_t size)
 {
     if (d->type == MEND_PARAM_FLOAT)
-        mend_py_float(v, buf, (int)size);
+        mend_float_repr((float)v, buf, size);
     else
         snprintf(buf, size, "%.0f", v);
 }
@@ -139,6 +139,13 @@ static void choice_list(const mend_param_desc *d, char *buf, size_t size)
     }
 }
 
+void mend_param_api_range(const mend_param_desc *d, double *min, double *max)
+{
+    int own = d->api_min <= d->api_max;
+    *min = own ? d->api_min : d->min;
+    *max = own ? d->api_max : d->max;
+}
+
 static mend_status range_error(const mend_param_desc *d, double v, mend_err *err)
 {
     char val[64], lo[64], hi[64], list[512];
@@ -147,9 +154,11 @@ static mend_status range_error(const mend_param_desc *d, double v, mend_err *err
         message_number(d, v, val, sizeof val);
         return mend_fail(err, MEND_E_ARG, "parameter '%s': %s is not one of %s", d->name, val, list);
     }
+    double min, max;
+    mend_param_api_range(d, &min, &max);
     message_number(d, v, val, sizeof val);
-    message_number(d, d->min, lo, sizeof lo);
-    message_number(d, d->max, hi, sizeof hi);
+    message_number(d, min, lo, sizeof lo);
+    message_number(d, max, hi, sizeof hi);
     if (d->flags & MEND_PARAM_STRICT_STEP)
         return mend_fail(err, MEND_E_ARG, "parameter '%s': %s is out of range %s..%s (multiples of %g)", d->name, val,
                          lo, hi, d->step);
@@ -161,11 +170,13 @@ static mend_status check_number(const mend_param_desc *d, double v, mend_err *er
 {
     if (d->type == MEND_PARAM_STRING)
         return MEND_OK;
-    if (!isfinite(v) || v < d->min || v > d->max)
+    double min, max;
+    mend_param_api_range(d, &min, &max);
+    if (!isfinite(v) || v < min || v > max)
         return range_error(d, v, err);
     if (d->type != MEND_PARAM_FLOAT && v != floor(v))
         return range_error(d, v, err);
-    if ((d->flags & MEND_PARAM_STRICT_STEP) && fmod(v - d->min, d->step) != 0)
+    if ((d->flags & MEND_PARAM_STRICT_STEP) && fmod(v - min, d->step) != 0)
         return range_error(d, v, err);
     return MEND_OK;
 }

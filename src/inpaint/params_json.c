@@ -78,6 +78,10 @@ static cJSON *entry(const mend_param_desc *d)
         cJSON_AddNumberToObject(o, "min", d->min);
         cJSON_AddNumberToObject(o, "max", d->max);
         cJSON_AddNumberToObject(o, "step", d->step);
+        double api_min, api_max;
+        mend_param_api_range(d, &api_min, &api_max);
+        cJSON_AddNumberToObject(o, "api_min", api_min);
+        cJSON_AddNumberToObject(o, "api_max", api_max);
         cJSON_AddBoolToObject(o, "strict_step", (d->flags & MEND_PARAM_STRICT_STEP) != 0);
     }
     if (d->nchoices) {

@@ -12,6 +12,7 @@
 #include "inpaint/conditioning.h"
 #include "inpaint/denoiser.h"
 #include "inpaint/infotext.h"
+#include "inpaint/lora_run.h"
 #include "inpaint/mask_prep.h"
 #include "model/model_hash.h"
 #include "sampling/sampler.h"
@@ -43,6 +44,7 @@ typedef struct job {
     int64_t seed, subseed;
     mend_rng gens[64];   /* per image of the current batch */
     int batch;
+    mend_lora_run lora;  /* the prompt's networks, applied for the job */
 } job;
 
 static void job_free(job *j)
@@ -55,6 +57,7 @@ static void job_free(job *j)
     free(j->init_latent);
     free(j->nmask);
     free(j->image_cond);
+    mend_lora_run_end(&j->lora); /* the model's own weights back */
 }
 
 static int64_t random_seed(void)
@@ -103,8 +106,7 @@ static mend_status prepare_conds(job *j, mend_err *err)
     mend_cond_opts o;
     mend_cond_opts_default(&o);
     o.clip_skip = j->p->clip_skip;
-    MEND_TRY(mend_cond_build(j->m->clip, j->m->tokenizer, j->p->prompt ? j->p->prompt : "", j->p->steps, &o,
-                             &j->cond, err));
+    MEND_TRY(mend_cond_build(j->m->clip, j->m->tokenizer, j->lora.tags.text, j->p->steps, &o, &j->cond, err));
     return mend_cond_build(j->m->clip, j->m->tokenizer, j->p->negative_prompt ? j->p->negative_prompt : "",
                            j->p->steps, &o, &j->uncond, err);
 }
@@ -413,7 +415,7 @@ static mend_status make_infotext(job *j, int index, mend_gen_output *out, mend_e
     const char *hash = j->m->model_hash[0] ? j->m->model_hash : NULL;
     mend_infotext_ctx c = {j->p, j->sampler->name, label, out->seeds[index], out->subseeds[index], name, hash,
                            j->img2img, j->inpaint, j->inpaint && j->prep.has_crop, j->inpainting_model,
-                           (j->sampler->flags & MEND_SAMPLER_USES_ENSD) != 0};
+                           (j->sampler->flags & MEND_SAMPLER_USES_ENSD) != 0, j->lora.hashes};
     out->infotexts[index] = mend_infotext_build(&c);
     free(name);
     return out->infotexts[index] ? MEND_OK : mend_fail(err, MEND_E_NOMEM, "out of memory");
@@ -552,6 +554,8 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
     MEND_TRY(alloc_output(p, out, err));
     assign_seeds(j, out);
     double t0 = mend_clock_s();
+    MEND_TRY(mend_lora_run_begin(m, p->prompt, mend_lora_dir(), &j->lora, err));
+    mend_lora_run_move_notes(&j->lora, &out->warnings, &out->log);
     MEND_TRY(prepare_conds(j, err));
     out->timings.conditioning = mend_clock_s() - t0;
     t0 = mend_clock_s();
@@ -564,18 +568,15 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
     return s;
 }
 
-mend_status mend_generate_stoppable(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
-                                    mend_stop *stop, mend_gen_progress_fn progress, void *user, mend_gen_output *out,
-                                    mend_err *err)
+mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
+                          mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err)
 {
     job j;
-    mend_stop *caller_stop = mend_stop_bind(stop);
     mend_status s = job_prepare(&j, m, p, in, out, err);
     if (s == MEND_OK)
         ensure_model_hash(m);
     if (s == MEND_OK)
         s = run_batches(&j, progress, user, out, err);
-    mend_stop_bind(caller_stop);
     job_free(&j);
     if (s != MEND_OK)
         mend_gen_output_free(out);

@@ -182,6 +182,29 @@ int mend_wmat_set_prec(mend_wmat *w, mend_kprec p)
     return 1;
 }
 
+mend_status mend_wmat_read_f32(const mend_wmat *W, float *out)
+{
+    size_t n = (size_t)(W->rows * W->cols);
+    if (W->data) {
+        if (W->type == MEND_W_F32)
+            memcpy(out, W->data, n * sizeof *out);
+        else if (W->type == MEND_W_F16)
+            mend_f16_to_f32_n(W->data, out, n);
+        else
+            mend_bf16_to_f32_n(W->data, out, n);
+        return MEND_OK;
+    }
+    if (!W->prep || !W->prep->buf)
+        return MEND_E_ARG;
+    /* prepared copies are of linears (dims {cols, rows}, plain tag ba) or
+     * convolutions (oihw) */
+    const dnnl_memory_desc_t *src = &W->prep->md;
+    dnnl_memory_desc_t plain;
+    if (dnnl_memory_desc_init_by_tag(&plain, src->ndims, src->dims, dnnl_f32, src->ndims == 2 ? dnnl_ba : dnnl_abcd))
+        return MEND_E_NOMEM;
+    return mend_dnnl_reorder(src, W->prep->buf, &plain, out);
+}
+
 /* The source: a prepared copy if there is one, else the original data. */
 static const void *source_of(const mend_wmat *W, const dnnl_memory_desc_t *plain, dnnl_memory_desc_t *md)
 {

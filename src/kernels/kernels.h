@@ -47,6 +47,10 @@ void mend_wmat_free(mend_wmat *w);
 /* Sets the precision of the next uses; MEND_E_STATE-like failure when fp32
  * is asked after the fp32-exact source was already replaced by bf16. */
 int mend_wmat_set_prec(mend_wmat *w, mend_kprec p);
+/* The weights the kernels hold now as plain fp32 [rows, cols] in out: the
+ * source widened, or the prepared copy reordered back (after a bf16 run:
+ * the bf16-rounded values). For LoRA merges, which need the live weights. */
+mend_status mend_wmat_read_f32(const mend_wmat *w, float *out);
 
 /* C[M,N] = alpha * op(A) * op(B) + beta * C, row-major, parallel. */
 void mend_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,

@@ -272,3 +272,8 @@ mend_status mend_clip_set_prec(mend_clip *m, mend_kprec p, mend_err *err)
 {
     return mend_wstore_set_prec(&m->store, p, err);
 }
+
+mend_wstore *mend_clip_weights(mend_clip *m)
+{
+    return &m->store;
+}

@@ -25,6 +25,9 @@ typedef struct mend_clip mend_clip;
 mend_status mend_clip_load(const mend_wload *l, mend_clip **out, mend_err *err);
 /* Compute precision of its convolutions and linears (see kernels.h). */
 mend_status mend_clip_set_prec(mend_clip *m, mend_kprec p, mend_err *err);
+/* Its weight matrices by canonical name ("text_model.encoder.layers.0.
+ * self_attn.q_proj.weight"), for LoRA. */
+mend_wstore *mend_clip_weights(mend_clip *m);
 void mend_clip_free(mend_clip *c);
 const mend_clip_arch *mend_clip_get_arch(const mend_clip *c);
 int64_t mend_clip_params(const mend_clip *c);

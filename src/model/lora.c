@@ -9,7 +9,6 @@
 #include "core/half.h"
 #include "model/lora.h"
 
-static void round_n(float *v, int64_t n, int how);
 
 typedef struct mat {
     float *v;
@@ -38,7 +37,7 @@ static int lyco_dtype(const mend_tf *f, const char *module, const char *const *p
     return 0;
 }
 
-static void round_n(float *v, int64_t n, int how) {
+void mend_lora_round(float *v, int64_t n, int how) {
     for (int64_t i = 0; how && i < n; i++)
         v[i] = how == 1 ? mend_f16_to_f32(mend_f32_to_f16(v[i])) : mend_bf16_to_f32(mend_f32_to_bf16(v[i]));
 }
@@ -141,8 +140,8 @@ static float *loha_updown(mat *m, int64_t *shape, int rnd) {
         shape[0] = r, shape[1] = c, shape[2] = shape[3] = 1;
         s2[2] = s2[3] = 1;
     }
-    if (p1) round_n(p1, numel_of(shape, 4), rnd);
-    if (p2) round_n(p2, numel_of(s2, 4), rnd);
+    if (p1) mend_lora_round(p1, numel_of(shape, 4), rnd);
+    if (p2) mend_lora_round(p2, numel_of(s2, 4), rnd);
     if (p1 && p2 && numel_of(shape, 4) == numel_of(s2, 4))
         for (int64_t i = 0; i < numel_of(shape, 4); i++) p1[i] *= p2[i];
     else
@@ -158,8 +157,8 @@ static float *lokr_updown(mat *m, int64_t *shape, int rnd) {
     if (m[6].v) w2 = make_cp(&m[6], &m[4], &m[5], s2);
     else w2 = product_or_full(&m[3], &m[4], &m[5], &s2[0], &s2[1]);
     if (!m[6].v && m[3].ndim == 4) s2[1] = m[3].shape[1], s2[2] = m[3].shape[2], s2[3] = m[3].shape[3];
-    if (w1) round_n(w1, a * b, rnd);
-    if (w2) round_n(w2, numel_of(s2, 4), rnd);
+    if (w1) mend_lora_round(w1, a * b, rnd);
+    if (w2) mend_lora_round(w2, numel_of(s2, 4), rnd);
     float *o = w1 && w2 ? malloc((size_t)(a * b * numel_of(s2, 4)) * sizeof(float)) : NULL;
     int64_t c = s2[0], d = s2[1], kl = s2[2] * s2[3];
     if (o)
@@ -247,9 +246,10 @@ mend_status mend_lora_module_delta(const mend_tf *f, const char *module, const i
     /* LoHa/LoKr factors stay in the file dtype in A1111 (torch rounds every
      * op's result to it); LoRA factors are upcast to fp32 at load. */
     int rnd = kind == 0 ? 0 : lyco_dtype(f, module, PARTS[kind]);
-    round_n(ud, numel_of(shape, ndim), rnd);
+    mend_lora_round(ud, numel_of(shape, ndim), rnd);
+    mend_lora_round(&scale, 1, rnd); /* torch 1.13 casts a Python scalar to the tensor's dtype */
     for (int64_t i = 0; i < numel_of(shape, ndim); i++) ud[i] *= scale;
-    round_n(ud, numel_of(shape, ndim), rnd);
+    mend_lora_round(ud, numel_of(shape, ndim), rnd);
     *out = ud;
     return MEND_OK;
 }

@@ -53,4 +53,7 @@ mend_status mend_lora_module_delta(const mend_tf *f, const char *module, const i
  * rounded to that dtype; the delta returned is already rounded). */
 int mend_lora_module_merge_dtype(const mend_tf *f, const char *module);
 
+/* v rounded in place to dtype `how` (0 none, 1 fp16, 2 bf16). */
+void mend_lora_round(float *v, int64_t n, int how);
+
 #endif

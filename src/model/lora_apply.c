@@ -4,19 +4,34 @@
 #include <string.h>
 
 #include "core/half.h"
+#include "model/lora.h"
 
 mend_status mend_lora_layer_f32(const mend_wmat *w, float **out, mend_err *err) {
     int64_t n = w->rows * w->cols;
     *out = NULL;
-    if (!w->data || w->inexact)
-        return mend_fail(err, MEND_E_ARG, "LoRA: the layer's source weights were released (bf16 run); reload the model");
     float *f = mend_big_alloc((size_t)n * sizeof(float));
     if (!f) return mend_fail(err, MEND_E_NOMEM, "LoRA: out of memory for a merged layer");
-    if (w->type == MEND_W_F32) memcpy(f, w->data, (size_t)n * sizeof(float));
-    else if (w->type == MEND_W_F16) mend_f16_to_f32_n(w->data, f, (size_t)n);
-    else mend_bf16_to_f32_n(w->data, f, (size_t)n);
+    mend_status st = mend_wmat_read_f32(w, f);
+    if (st != MEND_OK) {
+        mend_big_free(f);
+        return mend_fail(err, st, "LoRA: cannot read a layer's weights back");
+    }
+    /* bf16 mode: the base is what the kernels multiply with, bf16(W), whether
+     * or not the model already ran (its source may be gone by then), so the
+     * same job gives the same image the first time and every time after */
+    if (w->prec == MEND_KPREC_BF16 && w->type != MEND_W_BF16)
+        for (int64_t i = 0; i < n; i++) f[i] = mend_bf16_to_f32(mend_f32_to_bf16(f[i]));
     *out = f;
     return MEND_OK;
+}
+
+void mend_lora_merge(float *w, float *d, int64_t n, float mult, int how) {
+    mend_lora_round(&mult, 1, how); /* torch 1.13 casts a Python scalar to the tensor's dtype */
+    mend_lora_round(w, n, how);
+    for (int64_t k = 0; k < n; k++) d[k] *= mult;
+    mend_lora_round(d, n, how);
+    for (int64_t k = 0; k < n; k++) w[k] += d[k];
+    mend_lora_round(w, n, how);
 }
 
 void mend_lora_layer_swap(mend_wmat *w, float *merged, mend_lora_saved *s) {

@@ -8,6 +8,7 @@
 
 #include "cJSON.h"
 #include "core/sha256.h"
+#include "mend/mend.h"
 #include "model/lora.h"
 
 /* The ss_output_name of an open file, copied into out ("" when none). */
@@ -66,4 +67,63 @@ mend_status mend_lora_addnet_hash(const char *path, char hex[65], mend_err *err)
     mend_sha256_final(&s, digest);
     mend_sha256_hex(digest, hex);
     return MEND_OK;
+}
+
+/* One listing entry for dir/file (0 when the file cannot be read). */
+static int list_entry(const char *dir, const char *file, mend_lora_info *e) {
+    char path[4096], alias[MEND_LORA_NAME_MAX];
+    mend_tf *f = NULL;
+    mend_err err = {0};
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (mend_tf_open(path, &f, &err) != MEND_OK) return 0;
+    alias_of(f, alias, sizeof alias);
+    e->name = strndup(file, strlen(file) - strlen(".safetensors"));
+    e->alias = strdup(alias[0] ? alias : e->name ? e->name : "");
+    e->path = strdup(path);
+    e->metadata = strdup(f->metadata_json ? f->metadata_json : "{}");
+    mend_tf_close(f);
+    return 1;
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const mend_lora_info *)a)->name, ((const mend_lora_info *)b)->name);
+}
+
+mend_status mend_lora_list(const char *dir, mend_lora_info **out, int *count, mend_err *err) {
+    *out = NULL;
+    *count = 0;
+    DIR *d = opendir(dir);
+    if (!d) return MEND_OK; /* A1111 lists nothing for a missing folder */
+    int cap = 0, ok = 1;
+    for (struct dirent *e; ok && (e = readdir(d));) {
+        if (!has_suffix(e->d_name, ".safetensors")) continue;
+        if (*count == cap) {
+            mend_lora_info *n = realloc(*out, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *n);
+            if (!(ok = n != NULL)) break;
+            *out = n;
+        }
+        mend_lora_info *it = &(*out)[*count];
+        memset(it, 0, sizeof *it);
+        if (!list_entry(dir, e->d_name, it)) continue;
+        (*count)++;
+        ok = it->name && it->alias && it->path && it->metadata;
+    }
+    closedir(d);
+    if (!ok) {
+        mend_lora_list_free(*out, *count);
+        *out = NULL, *count = 0;
+        return mend_fail(err, MEND_E_NOMEM, "%s: out of memory listing LoRA networks", dir);
+    }
+    if (*count > 1) qsort(*out, (size_t)*count, sizeof **out, by_name);
+    return MEND_OK;
+}
+
+void mend_lora_list_free(mend_lora_info *list, int count) {
+    for (int i = 0; list && i < count; i++) {
+        free(list[i].name);
+        free(list[i].alias);
+        free(list[i].path);
+        free(list[i].metadata);
+    }
+    free(list);
 }

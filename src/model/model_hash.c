@@ -1,6 +1,7 @@
 #include "model/model_hash.h"
 
 #include "core/sha256.h"
+#include "mend/model.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -71,6 +72,19 @@ static void cache_store(const char *dir, const char *file, const char *key, cons
         fprintf(f, "%s\t%s\n", hex, key);
         fclose(f);
     }
+}
+
+mend_status mend_checkpoint_sha256(const char *path, int compute, char hex[65], mend_err *err)
+{
+    if (compute)
+        return mend_model_hash(path, hex, err);
+    char dir[PATH_MAX], file[PATH_MAX + 16], key[PATH_MAX + 100];
+    if (cache_dir(dir, sizeof dir) && file_key(path, key, sizeof key)) {
+        snprintf(file, sizeof file, "%s/hashes.tsv", dir);
+        if (cache_lookup(file, key, hex))
+            return MEND_OK;
+    }
+    return mend_fail(err, MEND_E_IO, "%s: not hashed yet", path);
 }
 
 mend_status mend_model_hash(const char *path, char hex[65], mend_err *err)

@@ -488,3 +488,8 @@ mend_status mend_unet_set_prec(mend_unet *m, mend_kprec p, mend_err *err)
 {
     return mend_wstore_set_prec(&m->store, p, err);
 }
+
+mend_wstore *mend_unet_weights(mend_unet *m)
+{
+    return &m->store;
+}

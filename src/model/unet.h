@@ -35,6 +35,9 @@ typedef void (*mend_unet_tap_fn)(void *user, const char *name, const float *data
 mend_status mend_unet_load(const mend_wload *l, mend_unet **out, mend_err *err);
 /* Compute precision of its convolutions and linears (see kernels.h). */
 mend_status mend_unet_set_prec(mend_unet *m, mend_kprec p, mend_err *err);
+/* Its weight matrices by canonical (LDM) name ("input_blocks.1.1.proj_in.
+ * weight"), for LoRA. */
+mend_wstore *mend_unet_weights(mend_unet *m);
 void mend_unet_free(mend_unet *u);
 const mend_unet_arch *mend_unet_get_arch(const mend_unet *u);
 int64_t mend_unet_params(const mend_unet *u);

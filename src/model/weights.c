@@ -15,8 +15,10 @@ void mend_wstore_free(mend_wstore *s)
     for (int i = 0; i < s->nmats; i++) {
         mend_wmat_free(s->mats[i]);
         free(s->mats[i]);
+        free(s->names[i].name);
     }
     free(s->mats);
+    free(s->names);
     memset(s, 0, sizeof *s);
 }
 
@@ -149,19 +151,47 @@ float *mend_wl_get_opt(mend_wload *l, int ndim, const int64_t *shape, const char
     return p;
 }
 
-static int mats_add(mend_wstore *s, mend_wmat *m)
+static int mats_grow(mend_wstore *s)
 {
-    if (s->nmats == s->mats_cap) {
-        int cap = s->mats_cap ? 2 * s->mats_cap : 256;
-        mend_wmat **b = realloc(s->mats, (size_t)cap * sizeof *b);
-        if (!b)
-            return 0;
+    int cap = s->mats_cap ? 2 * s->mats_cap : 256;
+    mend_wmat **b = realloc(s->mats, (size_t)cap * sizeof *b);
+    if (b)
         s->mats = b;
-        s->mats_cap = cap;
-    }
+    mend_wname *n = b ? realloc(s->names, (size_t)cap * sizeof *n) : NULL;
+    if (n)
+        s->names = n;
+    if (!b || !n)
+        return 0;
+    s->mats_cap = cap;
+    return 1;
+}
+
+/* Keeps m with the name and file shape of tensor t (canonical = t's name
+ * without the loader's prefix). */
+static int mats_add(mend_wstore *s, mend_wmat *m, const char *canonical, const mend_tf_tensor *t)
+{
+    if (s->nmats == s->mats_cap && !mats_grow(s))
+        return 0;
+    mend_wname n = {strdup(canonical), t->ndim > 4 ? 4 : t->ndim, {1, 1, 1, 1}};
+    if (!n.name)
+        return 0;
+    for (int i = 0; i < n.ndim; i++)
+        n.shape[i] = t->shape[i];
+    s->names[s->nmats] = n;
     s->mats[s->nmats++] = m;
     s->params += m->rows * m->cols;
     return 1;
+}
+
+mend_wmat *mend_wstore_find(const mend_wstore *s, const char *name, const mend_wname **info)
+{
+    for (int i = 0; i < s->nmats; i++)
+        if (strcmp(s->names[i].name, name) == 0) {
+            if (info)
+                *info = &s->names[i];
+            return s->mats[i];
+        }
+    return NULL;
 }
 
 /* Reads t into m->data in its own dtype (f16/bf16/f32), else as f32. */
@@ -193,7 +223,8 @@ mend_wmat *mend_wl_mat(mend_wload *l, int ndim, const int64_t *shape, const char
         for (int i = 1; i < ndim; i++)
             m->cols *= shape[i];
     }
-    if (!m || !mats_add(l->store, m)) {
+    size_t pl = l->prefix ? strlen(l->prefix) : 0;
+    if (!m || !mats_add(l->store, m, full + pl, t)) {
         free(m);
         l->status = mend_fail(l->err, MEND_E_NOMEM, "%s: out of memory loading '%s'", l->file->path, full);
         return NULL;

@@ -22,15 +22,29 @@
 #include "io/tensorfile.h"
 #include "kernels/kernels.h"
 
+/* What a weight matrix was loaded as: its canonical name (relative to the
+ * component, e.g. "input_blocks.1.1.proj_in.weight") and the file's shape,
+ * so that LoRA can find a live layer by its checkpoint key. */
+typedef struct mend_wname {
+    char *name;
+    int ndim;
+    int64_t shape[4];
+} mend_wname;
+
 typedef struct mend_wstore {
     float **bufs;
     int count, cap;
     mend_wmat **mats; /* weight matrices, kept in their file precision */
+    mend_wname *names; /* names[i] describes mats[i] */
     int nmats, mats_cap;
     int64_t params; /* total number of parameters held */
 } mend_wstore;
 
 void mend_wstore_free(mend_wstore *s);
+
+/* The matrix loaded under canonical name `name` (NULL if none), and its
+ * file shape in *info when info is not NULL. */
+mend_wmat *mend_wstore_find(const mend_wstore *s, const char *name, const mend_wname **info);
 
 /* Sets the compute precision of every matrix; MEND_E_ARG when fp32 is asked
  * after bf16 already replaced the exact weights (reload the model). */

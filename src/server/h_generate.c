@@ -107,6 +107,25 @@ static void req_free(gen_req *r)
     }
 }
 
+void srv_generate_schema(cJSON *props, int img2img)
+{
+    gen_req d;
+    req_defaults(&d);
+    for (int i = 0; i < N_FIELDS; i++) {
+        const field *f = &fields[i];
+        if (!(f->commands & (img2img ? F_IMG : F_TXT)))
+            continue;
+        const char *slot = f->at == NONE ? NULL : (const char *)&d + f->at;
+        cJSON *dflt = !slot                   ? cJSON_Parse(f->absent)
+                      : f->type == SRV_INT    ? cJSON_CreateNumber(*(const int *)slot)
+                      : f->type == SRV_BOOL   ? cJSON_CreateBool(*(const int *)slot)
+                      : *(char *const *)slot ? cJSON_CreateString(*(char *const *)slot)
+                                              : cJSON_CreateNull();
+        cJSON_AddItemToObject(props, f->name, srv_schema_property(f->type, f->name, dflt));
+    }
+    req_free(&d);
+}
+
 /* Coerces every known field (the table's into r->p); unknown keys are
  * ignored as pydantic does. Returns the FastAPI error list (NULL when all
  * fields are valid). */
@@ -167,7 +186,7 @@ static cJSON *echo_parameters(const cJSON *body, int command, const gen_req *r)
                 v = cJSON_CreateNumber((double)*(const int64_t *)slot);
                 break;
             case SRV_FLOAT:
-                v = cJSON_CreateNumber(*(const float *)slot);
+                v = srv_float_json(*(const float *)slot);
                 break;
             case SRV_BOOL:
                 v = cJSON_CreateBool(*(const int *)slot);
@@ -319,11 +338,11 @@ static char *build_info(srv_server *s, const srv_job *j, const gen_req *q)
     cJSON_AddItemToObject(info, "all_seeds", seeds);
     cJSON_AddNumberToObject(info, "subseed", o->count ? (double)o->subseeds[0] : (double)p->subseed);
     cJSON_AddItemToObject(info, "all_subseeds", subseeds);
-    cJSON_AddNumberToObject(info, "subseed_strength", p->subseed_strength);
+    cJSON_AddItemToObject(info, "subseed_strength", srv_float_json(p->subseed_strength));
     cJSON_AddNumberToObject(info, "width", p->width);
     cJSON_AddNumberToObject(info, "height", p->height);
     cJSON_AddStringToObject(info, "sampler_name", p->sampler_name);
-    cJSON_AddNumberToObject(info, "cfg_scale", p->cfg_scale);
+    cJSON_AddItemToObject(info, "cfg_scale", srv_float_json(p->cfg_scale));
     cJSON_AddNumberToObject(info, "steps", p->steps);
     cJSON_AddNumberToObject(info, "batch_size", p->batch_size);
     cJSON_AddFalseToObject(info, "restore_faces");
@@ -336,7 +355,7 @@ static char *build_info(srv_server *s, const srv_job *j, const gen_req *q)
     cJSON_AddNullToObject(info, "sd_vae_hash");
     cJSON_AddNumberToObject(info, "seed_resize_from_w", q->seed_resize_from_w);
     cJSON_AddNumberToObject(info, "seed_resize_from_h", q->seed_resize_from_h);
-    cJSON_AddNumberToObject(info, "denoising_strength", p->denoising_strength);
+    cJSON_AddItemToObject(info, "denoising_strength", srv_float_json(p->denoising_strength));
     cJSON *extra = cJSON_AddObjectToObject(info, "extra_generation_params");
     if (o->comment)
         cJSON_AddStringToObject(extra, "Comment", o->comment);
@@ -350,6 +369,8 @@ static char *build_info(srv_server *s, const srv_job *j, const gen_req *q)
     cJSON_AddBoolToObject(info, "is_using_inpainting_conditioning", j->inpainting_model && j->inputs.init_image);
     cJSON_AddStringToObject(info, "version", "mend " MEND_VERSION);
     cJSON_AddBoolToObject(info, "interrupted", o->interrupted);
+    /* A1111's Processed.comments (its UI shows them): the LoRA warnings */
+    cJSON_AddStringToObject(info, "comments", o->warnings ? o->warnings : "");
     char *text = cJSON_PrintUnformatted(info);
     cJSON_Delete(info);
     return text;
@@ -396,6 +417,8 @@ static void reply_result(srv_server *s, const srv_job *j, const gen_req *q, cons
     }
     cJSON_AddItemToObject(o, "parameters", echo_parameters(body, command, q));
     char *info = build_info(s, j, q);
+    if (j->out.log) /* LoRA layers left unchanged: key and shapes */
+        fprintf(stderr, "mend serve: %s", j->out.log);
     cJSON_AddStringToObject(o, "info", info ? info : "{}");
     free(info);
     srv_reply_json(resp, 200, o);
@@ -517,7 +540,8 @@ static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *
         return;
     const cJSON *ov = cJSON_GetObjectItemCaseSensitive(body, "override_settings");
     gen_images g = {0};
-    srv_job j = {.kind = SRV_JOB_GENERATE, .name = img2img ? "img2img" : "txt2img", .params = q->p};
+    srv_job j = {.kind = SRV_JOB_GENERATE, .name = img2img ? "img2img" : "txt2img", .params = q->p,
+                 .task_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "force_task_id"))};
     if ((!img2img || decode_images(body, q, &g, &j.inputs, resp)) &&
         (!cJSON_IsObject(ov) || override_model(s, ov, resp))) {
         srv_run_job(s, &j);

@@ -4,12 +4,12 @@
 
 #include "mend/params.h"
 
-#include "mend/png_text.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* ---------------- progress ---------------- */
@@ -55,6 +55,9 @@ void h_progress(srv_server *s, int skip_image, srv_response *r)
     cJSON_AddItemToObject(o, "current_image", b64 ? cJSON_CreateString(b64) : cJSON_CreateNull());
     free(b64);
     cJSON_AddNullToObject(o, "textinfo");
+    /* the running job's id: its force_task_id, or one made as A1111's create_task_id does */
+    cJSON_AddItemToObject(o, "current_task",
+                          p.current_task[0] ? cJSON_CreateString(p.current_task) : cJSON_CreateNull());
     srv_reply_json(r, 200, o);
 }
 
@@ -161,8 +164,25 @@ void h_options_post(srv_server *s, const char *body, size_t len, srv_response *r
     cJSON_Delete(json);
 }
 
+/* The loaded checkpoint is hashed once (A1111 hashes it when loading it);
+ * outside the lock, so /progress answers meanwhile. */
+static void hash_loaded_model(srv_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    char *path = s->model_path ? strdup(s->model_path) : NULL;
+    pthread_mutex_unlock(&s->lock);
+    char hex[65];
+    mend_err err = {0};
+    struct stat st;
+    int file = path && stat(path, &st) == 0 && S_ISREG(st.st_mode); /* diffusers folders are not hashed */
+    if (file && mend_checkpoint_sha256(path, 1, hex, &err) != MEND_OK)
+        fprintf(stderr, "mend serve: cannot hash %s: %s\n", path, err.msg);
+    free(path);
+}
+
 void h_sd_models(srv_server *s, srv_response *r)
 {
+    hash_loaded_model(s);
     cJSON *a = cJSON_CreateArray();
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < s->models.count; i++) {
@@ -170,8 +190,19 @@ void h_sd_models(srv_server *s, srv_response *r)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "title", c->title);
         cJSON_AddStringToObject(o, "model_name", c->model_name);
-        cJSON_AddNullToObject(o, "hash");
-        cJSON_AddNullToObject(o, "sha256");
+        /* as A1111: the hashes already computed (the loaded model's, once
+         * an image names it), never a hashing pass over every file */
+        char hex[65];
+        mend_err err = {0};
+        if (mend_checkpoint_sha256(c->filename, 0, hex, &err) == MEND_OK) {
+            char shorthash[11];
+            snprintf(shorthash, sizeof shorthash, "%.10s", hex);
+            cJSON_AddStringToObject(o, "hash", shorthash);
+            cJSON_AddStringToObject(o, "sha256", hex);
+        } else {
+            cJSON_AddNullToObject(o, "hash");
+            cJSON_AddNullToObject(o, "sha256");
+        }
         cJSON_AddStringToObject(o, "filename", c->filename);
         cJSON_AddNullToObject(o, "config");
         cJSON_AddItemToArray(a, o);
@@ -240,133 +271,4 @@ void h_schedulers(srv_response *r)
         cJSON_AddItemToArray(a, o);
     }
     srv_reply_json(r, 200, a);
-}
-
-/* ---------------- png-info ---------------- */
-
-/* A1111's parse_generation_parameters, simplified: prompt lines, the
- * "Negative prompt:" lines, and the last line as "Key: value, ..." pairs
- * (quoted values kept verbatim), with "WxH" values split into -1/-2 keys. */
-static void add_param(cJSON *o, const char *key, size_t klen, const char *val, size_t vlen)
-{
-    char k[128], v[4096];
-    snprintf(k, sizeof k, "%.*s", (int)klen, key);
-    snprintf(v, sizeof v, "%.*s", (int)vlen, val);
-    int w, h;
-    char tail;
-    if (sscanf(v, "%dx%d%c", &w, &h, &tail) == 2) {
-        char k1[140], k2[140], n[32];
-        snprintf(k1, sizeof k1, "%s-1", k);
-        snprintf(k2, sizeof k2, "%s-2", k);
-        snprintf(n, sizeof n, "%d", w);
-        cJSON_AddStringToObject(o, k1, n);
-        snprintf(n, sizeof n, "%d", h);
-        cJSON_AddStringToObject(o, k2, n);
-        return;
-    }
-    cJSON_AddStringToObject(o, k, v);
-}
-
-static void parse_param_line(cJSON *o, const char *s)
-{
-    while (*s) {
-        while (*s == ' ' || *s == ',')
-            s++;
-        const char *colon = strchr(s, ':');
-        if (!colon)
-            break;
-        const char *key = s;
-        size_t klen = (size_t)(colon - s);
-        s = colon + 1;
-        while (*s == ' ')
-            s++;
-        const char *val = s;
-        if (*s == '"') { /* a quoted value runs to its closing quote */
-            s++;
-            while (*s && *s != '"')
-                s += (*s == '\\' && s[1]) ? 2 : 1;
-            if (*s)
-                s++;
-        } else {
-            while (*s && *s != ',')
-                s++;
-        }
-        size_t vlen = (size_t)(s - val);
-        while (vlen && val[vlen - 1] == ' ')
-            vlen--;
-        add_param(o, key, klen, val, vlen);
-    }
-}
-
-static cJSON *parse_infotext(const char *text)
-{
-    cJSON *o = cJSON_CreateObject();
-    const char *last_nl = strrchr(text, '\n');
-    const char *last = last_nl ? last_nl + 1 : text;
-    int has_params = strstr(last, "Steps:") != NULL;
-    size_t head_len = has_params ? (size_t)(last - text) : strlen(text);
-    char *head = strndup(text, head_len);
-    if (!head)
-        return o;
-    while (head_len && head[head_len - 1] == '\n')
-        head[--head_len] = '\0';
-    char *neg = strstr(head, "Negative prompt:");
-    if (neg && (neg == head || neg[-1] == '\n')) {
-        if (neg != head)
-            neg[-1] = '\0';
-        else
-            *neg = '\0';
-        const char *n = neg + strlen("Negative prompt:");
-        while (*n == ' ')
-            n++;
-        cJSON_AddStringToObject(o, "Prompt", head);
-        cJSON_AddStringToObject(o, "Negative prompt", n);
-    } else {
-        cJSON_AddStringToObject(o, "Prompt", head);
-        cJSON_AddStringToObject(o, "Negative prompt", "");
-    }
-    free(head);
-    if (has_params)
-        parse_param_line(o, last);
-    if (!cJSON_GetObjectItemCaseSensitive(o, "Clip skip"))
-        cJSON_AddStringToObject(o, "Clip skip", "1");
-    return o;
-}
-
-void h_png_info(const char *body, size_t len, srv_response *r)
-{
-    cJSON *json = srv_parse_body(body, len, 1, r);
-    if (!json)
-        return;
-    const cJSON *img = cJSON_GetObjectItemCaseSensitive(json, "image");
-    char msg[1200];
-    size_t n = 0;
-    uint8_t *bytes = NULL;
-    int w = 0, h = 0;
-    mend_err err = {0};
-    if (!cJSON_IsString(img) || !img->valuestring[0]) {
-        srv_reply_error(r, 404, "HTTPException", "Image not found");
-    } else if (!(bytes = srv_image_bytes(img->valuestring, "image", &n, msg, sizeof msg))) {
-        srv_reply_error(r, 400, "HTTPException", "%s", msg);
-    } else if (mend_image_probe(bytes, n, "image", &w, &h, &err) != MEND_OK) {
-        srv_reply_error(r, 400, "HTTPException", "Invalid encoded image: %s", err.msg);
-    } else {
-        /* a PNG or JPEG header: read the text chunks, never the pixels
-         * (JPEG has none mend reads) */
-        mend_png_text_list l = {0};
-        int has_text = mend_png_text_read_buffer(bytes, n, "image", MEND_PNG_CRC_IGNORE, &l, &err) == MEND_OK;
-        const char *params = has_text ? mend_png_text_get(&l, "parameters") : NULL;
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "info", params ? params : "");
-        cJSON *items = cJSON_AddObjectToObject(o, "items");
-        for (int i = 0; has_text && i < l.count; i++)
-            if (strcmp(l.items[i].key, "parameters") && !cJSON_GetObjectItemCaseSensitive(items, l.items[i].key))
-                cJSON_AddStringToObject(items, l.items[i].key, l.items[i].text);
-        cJSON_AddItemToObject(o, "parameters", params ? parse_infotext(params) : cJSON_CreateObject());
-        if (has_text)
-            mend_png_text_list_free(&l);
-        srv_reply_json(r, 200, o);
-    }
-    free(bytes);
-    cJSON_Delete(json);
 }

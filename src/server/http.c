@@ -58,8 +58,19 @@ struct conn_state {
     conn_state *next;
 };
 
-static enum MHD_Result send_response(struct MHD_Connection *c, srv_response *r, double started, int auth_fail,
-                                     int close)
+static const char *header_of(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+static void add_headers(struct MHD_Response *resp, const srv_header *hs, int n)
+{
+    for (int i = 0; i < n; i++)
+        MHD_add_response_header(resp, hs[i].name, hs[i].value);
+}
+
+static enum MHD_Result send_response(srv_http *h, struct MHD_Connection *c, srv_response *r, double started,
+                                     int auth_fail, int close)
 {
     char *body = r->body ? r->body : strdup("null");
     if (!body)
@@ -76,6 +87,9 @@ static enum MHD_Result send_response(struct MHD_Connection *c, srv_response *r, 
     MHD_add_response_header(resp, "X-Process-Time", t);
     if (auth_fail)
         MHD_add_response_header(resp, "WWW-Authenticate", "Basic realm=\"mend\"");
+    srv_header cors[SRV_CORS_MAX_HEADERS];
+    add_headers(resp, cors,
+                srv_cors_headers(&h->s->cors, header_of(c, "Origin"), header_of(c, "Cookie") != NULL, cors));
     if (close) /* answered before the body: the rest of the stream is not a request */
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
@@ -174,6 +188,28 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
+/* A CORS preflight, answered before auth as Starlette's middleware does; 1 when answered. */
+static int answer_preflight(srv_http *h, struct MHD_Connection *c, const char *method, enum MHD_Result *ret)
+{
+    srv_header hs[SRV_CORS_MAX_HEADERS];
+    int n = 0, status = 0;
+    const char *text = NULL;
+    if (!srv_cors_preflight(&h->s->cors, method, header_of(c, "Origin"),
+                            header_of(c, "Access-Control-Request-Method"),
+                            header_of(c, "Access-Control-Request-Headers"), &status, &text, hs, &n))
+        return 0;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        *ret = MHD_NO;
+        return 1;
+    }
+    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    add_headers(resp, hs, n);
+    *ret = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return 1;
+}
+
 /* The checks made once the headers are in: fills r (and returns 1) when the request is refused. */
 static int refuse_early(srv_http *h, struct MHD_Connection *c, srv_response *r, int *auth_fail)
 {
@@ -251,9 +287,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st->started = mend_clock_s();
         *con_cls = st;
         int auth_fail = 0;
+        enum MHD_Result ret;
+        if (answer_preflight(h, c, method, &ret)) {
+            st->answered = 1;
+            return ret;
+        }
         if (refuse_early(h, c, &r, &auth_fail)) {
             st->answered = 1;
-            return send_response(c, &r, st->started, auth_fail, 1);
+            return send_response(h, c, &r, st->started, auth_fail, 1);
         }
         return MHD_YES;
     }
@@ -262,7 +303,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (st->ready) /* resumed by the handler pool */
-        return send_response(c, &st->resp, st->started, 0, 0);
+        return send_response(h, c, &st->resp, st->started, 0, 0);
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
@@ -273,11 +314,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     const char *skip = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "skip_current_image");
     if (st->too_large)
         srv_reply_error(&r, 413, "HTTPException", "request body over the limit of %zu bytes", h->lim.max_body);
-    else if (srv_route_may_block(method, url) && pool_submit(h, c, st, method, url, skip))
+    else if (srv_route_may_block(h->s, method, url) && pool_submit(h, c, st, method, url, skip))
         return MHD_YES;
     else
         srv_route(h->s, method, url, skip, st->buf, st->len, &r);
-    enum MHD_Result ret = send_response(c, &r, st->started, 0, st->too_large);
+    enum MHD_Result ret = send_response(h, c, &r, st->started, 0, st->too_large);
     free(r.body);
     return ret;
 }

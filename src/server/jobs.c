@@ -96,6 +96,10 @@ static void begin_job(srv_server *s, srv_job *j)
     p->interrupted = p->skipped = 0;
     mend_stop_request(&p->stop, MEND_OK);
     p->job = j->name;
+    if (j->task_id)
+        snprintf(p->current_task, sizeof p->current_task, "%s", j->task_id);
+    else /* A1111's create_task_id shape */
+        snprintf(p->current_task, sizeof p->current_task, "task(%s-%u)", j->name, ++p->task_serial);
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
@@ -113,6 +117,7 @@ static void end_job(srv_server *s)
     s->prog.job_count = 0;
     s->prog.job_no = s->prog.sampling_step = s->prog.sampling_steps = 0;
     s->prog.job = NULL;
+    s->prog.current_task[0] = '\0';
     mend_image_free(&s->prog.preview);
     pthread_mutex_unlock(&s->lock);
 }
@@ -148,6 +153,17 @@ static void run_load(srv_server *s, srv_job *j)
     end_job(s);
 }
 
+/* unload-checkpoint: the weights go, the path stays for reload-checkpoint */
+static void run_unload(srv_server *s, srv_job *j)
+{
+    pthread_mutex_lock(&s->lock);
+    mend_sd_model *m = s->model;
+    s->model = NULL;
+    pthread_mutex_unlock(&s->lock);
+    mend_model_free(m);
+    j->status = MEND_OK;
+}
+
 static void *worker_main(void *arg)
 {
     srv_server *s = arg;
@@ -164,6 +180,8 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&s->lock);
         if (j->kind == SRV_JOB_GENERATE)
             run_generate(s, j);
+        else if (j->kind == SRV_JOB_UNLOAD_MODEL)
+            run_unload(s, j);
         else
             run_load(s, j);
         pthread_mutex_lock(&s->lock);

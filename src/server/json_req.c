@@ -61,6 +61,11 @@ static void add_error(cJSON *errors, const char *name, const char *msg, const ch
     cJSON_AddItemToArray(errors, e);
 }
 
+void srv_add_field_error(cJSON *errors, const char *name, const char *msg, const char *type)
+{
+    add_error(errors, name, msg, type);
+}
+
 /* Python int(str): optional sign, digits, surrounding whitespace, '_' between digits. */
 static int parse_py_int(const char *s, long long *out)
 {

@@ -120,7 +120,18 @@ void srv_params_read(const cJSON *body, int img2img, mend_gen_params *p, srv_par
         }
 }
 
-static cJSON *value_json(const mend_param_desc *d, const mend_gen_params *p)
+cJSON *srv_float_json(float v)
+{
+    char buf[64];
+    mend_float_repr(v, buf, sizeof buf);
+    if (strpbrk(buf, "ni")) /* nan, inf: JSON has no such numbers (the table's ranges keep them out) */
+        return cJSON_CreateNull();
+    return cJSON_CreateRaw(buf);
+}
+
+/* exact_floats: floats as the Python repr text (the echo, like A1111's
+ * 7.0); else as plain numbers, which the options' coercion reads back. */
+static cJSON *value_json(const mend_param_desc *d, const mend_gen_params *p, int exact_floats)
 {
     double x = mend_param_get_number(p, d);
     switch (d->type) {
@@ -134,6 +145,8 @@ static cJSON *value_json(const mend_param_desc *d, const mend_gen_params *p)
         if (d->flags & MEND_PARAM_API_NAME)
             return cJSON_CreateString(mend_param_get_label(p, d));
         return cJSON_CreateNumber(x);
+    case MEND_PARAM_FLOAT:
+        return exact_floats ? srv_float_json((float)x) : cJSON_CreateNumber(x);
     default:
         return cJSON_CreateNumber(x);
     }
@@ -147,7 +160,7 @@ void srv_params_echo(cJSON *o, int img2img, const mend_gen_params *p, const srv_
             continue;
         int sent = i < SRV_MAX_PARAMS && st->sent[i];
         cJSON_AddItemToObject(o, d->api_key,
-                              (d->flags & MEND_PARAM_API_NULL) && !sent ? cJSON_CreateNull() : value_json(d, p));
+                              (d->flags & MEND_PARAM_API_NULL) && !sent ? cJSON_CreateNull() : value_json(d, p, 1));
     }
 }
 
@@ -178,7 +191,68 @@ void srv_params_add_options(cJSON *options)
         const mend_param_desc *d = mend_param_at(i);
         if ((d->flags & (MEND_PARAM_SETTING | MEND_PARAM_ALSO_SETTING)) &&
             !cJSON_GetObjectItemCaseSensitive(options, d->api_key))
-            cJSON_AddItemToObject(options, d->api_key, value_json(d, &p));
+            cJSON_AddItemToObject(options, d->api_key, value_json(d, &p, 0));
+    }
+}
+
+static const char *schema_type(srv_ftype t)
+{
+    switch (t) {
+    case SRV_INT:
+    case SRV_INT64:
+        return "integer";
+    case SRV_FLOAT:
+        return "number";
+    case SRV_BOOL:
+        return "boolean";
+    case SRV_STR:
+        return "string";
+    case SRV_STR_LIST:
+        return "array";
+    case SRV_DICT:
+        return "object";
+    default:
+        return NULL;
+    }
+}
+
+cJSON *srv_schema_property(srv_ftype t, const char *title, cJSON *dflt)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "title", title);
+    if (schema_type(t))
+        cJSON_AddStringToObject(o, "type", schema_type(t));
+    if (t == SRV_STR_LIST)
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "items"), "type", "string");
+    if (dflt)
+        cJSON_AddItemToObject(o, "default", dflt);
+    return o;
+}
+
+void srv_params_schema(cJSON *props, int img2img)
+{
+    mend_gen_params p;
+    mend_gen_params_api_default(&p);
+    for (int i = 0; i < mend_param_count(); i++) {
+        const mend_param_desc *d = mend_param_at(i);
+        if (!srv_param_is_field(d, img2img))
+            continue;
+        srv_ftype t = api_type(d);
+        cJSON *dflt = d->flags & MEND_PARAM_API_NULL ? cJSON_CreateNull() : value_json(d, &p, 0);
+        cJSON *o = srv_schema_property(t, d->label ? d->label : d->name, dflt);
+        if (d->help)
+            cJSON_AddStringToObject(o, "description", d->help);
+        if ((t == SRV_INT64 || t == SRV_FLOAT) && d->type != MEND_PARAM_CHOICE && d->type != MEND_PARAM_BOOL &&
+            !(d->flags & MEND_PARAM_NO_CHECK) && d->max > d->min) {
+            cJSON_AddNumberToObject(o, "minimum", d->min);
+            cJSON_AddNumberToObject(o, "maximum", d->max);
+        }
+        if (d->type == MEND_PARAM_CHOICE || (d->type == MEND_PARAM_BOOL && t == SRV_INT64)) {
+            cJSON *e = cJSON_AddArrayToObject(o, "enum");
+            for (int k = 0; k < d->nchoices; k++)
+                cJSON_AddItemToArray(e, t == SRV_STR ? cJSON_CreateString(d->choices[k]) : cJSON_CreateNumber(k));
+        }
+        cJSON_AddItemToObject(props, d->api_key, o);
     }
 }
 

@@ -28,6 +28,9 @@ int srv_params_apply_settings(const cJSON *settings, const char *what, mend_gen_
 /* The request's table fields into p: type errors are appended to errors
  * (FastAPI's list), the first range error goes to st->bad. */
 void srv_params_read(const cJSON *body, int img2img, mend_gen_params *p, srv_param_state *st, cJSON *errors);
+/* A float field as JSON: the number the user sent (0.6, 7.0), never its
+ * float32 rounding (0.6000000238418579). */
+cJSON *srv_float_json(float v);
 /* Adds the table fields of `parameters` to o. */
 void srv_params_echo(cJSON *o, int img2img, const mend_gen_params *p, const srv_param_state *st);
 void srv_param_state_free(srv_param_state *st);
@@ -36,6 +39,13 @@ void srv_param_state_free(srv_param_state *st);
 void srv_reply_param_error(srv_response *resp, const mend_param_desc *d, const char *msg);
 /* The table's settings with their API defaults, added to an options object. */
 void srv_params_add_options(cJSON *options);
+/* An OpenAPI property: type from t, title, default (taken, may be NULL). */
+cJSON *srv_schema_property(srv_ftype t, const char *title, cJSON *dflt);
+/* The table's request fields of txt2img (img2img = 0) or img2img as
+ * OpenAPI properties: type, default, minimum/maximum, enum, description. */
+void srv_params_schema(cJSON *props, int img2img);
+/* The other request fields (h_generate.c) likewise. */
+void srv_generate_schema(cJSON *props, int img2img);
 /* GET /mend/v1/params */
 void h_params(srv_response *r);
 

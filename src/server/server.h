@@ -12,6 +12,7 @@
 #define MEND_SERVER_H
 
 #include <pthread.h>
+#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,33 @@ typedef struct srv_limits {
     unsigned max_per_ip;      /* 0: no per-address limit */
     unsigned timeout_s;       /* a connection idle this long (headers, body, keep-alive) is closed */
 } srv_limits;
+
+/* ---------------- CORS (cors.c) ---------------- */
+
+/* A1111's --cors-allow-origins / --cors-allow-origins-regex with
+ * Starlette's CORSMiddleware semantics (methods and headers: all,
+ * credentials allowed). Neither flag: no CORS headers at all. */
+typedef struct srv_cors {
+    const char *origins; /* comma list, or NULL; "*" allows every origin */
+    const char *regex_text;
+    int has_regex;
+    regex_t regex; /* compiled REG_EXTENDED, matched against the whole origin */
+} srv_cors;
+
+typedef struct srv_header {
+    const char *name, *value;
+} srv_header;
+#define SRV_CORS_MAX_HEADERS 6
+
+mend_status srv_cors_init(srv_cors *c, const char *origins, const char *regex, mend_err *err);
+void srv_cors_free(srv_cors *c);
+int srv_cors_allowed(const srv_cors *c, const char *origin);
+/* A preflight (OPTIONS with Origin and Access-Control-Request-Method):
+ * 1 and status/body/out filled when CORS is on, else 0. */
+int srv_cors_preflight(const srv_cors *c, const char *method, const char *origin, const char *req_method,
+                       const char *req_headers, int *status, const char **body, srv_header *out, int *nout);
+/* Headers for an ordinary response to a request with this Origin (may be NULL). */
+int srv_cors_headers(const srv_cors *c, const char *origin, int has_cookie, srv_header *out);
 
 /* ---------------- responses (http.c) ---------------- */
 
@@ -78,12 +106,13 @@ mend_status srv_models_find(const srv_models *m, const char *name, const srv_che
 
 /* ---------------- jobs (jobs.c) ---------------- */
 
-typedef enum srv_job_kind { SRV_JOB_GENERATE, SRV_JOB_LOAD_MODEL } srv_job_kind;
+typedef enum srv_job_kind { SRV_JOB_GENERATE, SRV_JOB_LOAD_MODEL, SRV_JOB_UNLOAD_MODEL } srv_job_kind;
 
 typedef struct srv_job {
     srv_job_kind kind;
     /* generate */
     const char *name; /* "txt2img" / "img2img" (progress state.job) */
+    const char *task_id; /* force_task_id, or NULL: one is made (progress current_task) */
     mend_gen_params params;
     mend_gen_inputs inputs;
     mend_gen_output out; /* all iterations together */
@@ -105,13 +134,23 @@ typedef struct srv_progress_state {
     mend_stop stop; /* the same requests, polled inside the UNet and VAE passes */
     const char *job;
     char job_timestamp[16];
+    char current_task[80]; /* "" when idle */
+    unsigned task_serial;
     double started;
     mend_image preview; /* latest x0 preview (RGB), width 0 when none */
     int preview_serial;
 } srv_progress_state;
 
+/* The command line as GET /sdapi/v1/cmd-flags shows it. */
+typedef struct srv_flags {
+    const char *model, *models_dir, *taesd;
+    int port, listen, threads, api_server_stop;
+} srv_flags;
+
 typedef struct srv_server {
     /* configuration */
+    srv_flags flags;
+    srv_cors cors;
     const char *vocab;
     const char *outputs;
     const char *auth; /* "user:pass[,user2:pass2]" or NULL */
@@ -173,6 +212,8 @@ typedef enum srv_ftype { SRV_INT, SRV_INT64, SRV_FLOAT, SRV_BOOL, SRV_STR, SRV_S
  * error entry for loc ["body", name] to errors and returns 0. Strings are
  * returned as malloc'd copies in *(char **)out. */
 int srv_coerce(const cJSON *v, srv_ftype t, const char *name, void *out, cJSON *errors);
+/* Appends one FastAPI error entry (loc ["body", name]) to errors. */
+void srv_add_field_error(cJSON *errors, const char *name, const char *msg, const char *type);
 /* JSON parse with a FastAPI-shaped error. NULL + filled response on failure. */
 cJSON *srv_parse_body(const char *body, size_t len, int need_object, srv_response *r);
 
@@ -192,9 +233,49 @@ static inline mend_status srv_taesd_preview(const mend_preview_taesd *t, const f
 
 /* ---------------- handlers ---------------- */
 
+/* One request as the table-driven handlers see it. */
+typedef struct srv_call {
+    const char *method;
+    const char *body;
+    size_t len;
+} srv_call;
+typedef void (*srv_handler)(srv_server *s, const srv_call *c, srv_response *r);
+
+/* The routes (routes.c), for /openapi.json: index i < srv_route_count(). */
+typedef struct srv_route_info {
+    const char *path, *methods; /* "GET", "POST" or "GET POST" */
+    const char *summary;
+} srv_route_info;
+int srv_route_count(const srv_server *s);
+srv_route_info srv_route_at(const srv_server *s, int i);
+
+/* h_misc.c: listings of what mend has (A1111's shapes), memory, cmd-flags,
+ * interrogate, checkpoint unload/reload, server stop */
+void h_upscalers(srv_server *s, const srv_call *c, srv_response *r);
+void h_latent_upscale_modes(srv_server *s, const srv_call *c, srv_response *r);
+void h_empty_list(srv_server *s, const srv_call *c, srv_response *r);
+void h_null(srv_server *s, const srv_call *c, srv_response *r);
+void h_embeddings(srv_server *s, const srv_call *c, srv_response *r);
+void h_scripts(srv_server *s, const srv_call *c, srv_response *r);
+void h_cmd_flags(srv_server *s, const srv_call *c, srv_response *r);
+void h_memory(srv_server *s, const srv_call *c, srv_response *r);
+void h_interrogate(srv_server *s, const srv_call *c, srv_response *r);
+void h_unload_checkpoint(srv_server *s, const srv_call *c, srv_response *r);
+void h_reload_checkpoint(srv_server *s, const srv_call *c, srv_response *r);
+void h_server_stop(srv_server *s, const srv_call *c, srv_response *r);
+void h_server_restart(srv_server *s, const srv_call *c, srv_response *r);
+/* styles.c: styles.csv of the working directory */
+void h_prompt_styles(srv_server *s, const srv_call *c, srv_response *r);
+/* h_extras.c */
+void h_extra_single_image(srv_server *s, const srv_call *c, srv_response *r);
+void h_extra_batch_images(srv_server *s, const srv_call *c, srv_response *r);
+/* openapi.c */
+void h_openapi(srv_server *s, const srv_call *c, srv_response *r);
+void h_docs(srv_server *s, const srv_call *c, srv_response *r);
+
 /* 1 for the routes that may wait on the worker or decode images (the POSTs
  * but /interrupt and /skip): http.c runs them off its polling threads. */
-int srv_route_may_block(const char *method, const char *url);
+int srv_route_may_block(const srv_server *s, const char *method, const char *url);
 /* --api-auth check of an Authorization header value (auth.c): 1 when creds
  * is NULL or the header carries one of them, byte for byte. */
 int srv_auth_check(const char *creds, const char *header, size_t header_len);
@@ -210,6 +291,8 @@ void h_refresh_checkpoints(srv_server *s, srv_response *r);
 void h_samplers(srv_response *r);
 void h_schedulers(srv_response *r);
 void h_png_info(const char *body, size_t len, srv_response *r);
+void h_loras(srv_response *r);         /* h_networks.c */
+void h_refresh_loras(srv_response *r);
 /* GET / and /web/NAME: the embedded page (static.c). 1 when r was filled. */
 int srv_static(const char *method, const char *url, srv_response *r);
 /* Switches the model via the worker; fills r with an error and returns 0 on failure. */

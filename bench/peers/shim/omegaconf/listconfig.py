@@ -1,0 +1,2 @@
+class ListConfig(list):
+    """Never instantiated here: context_dim is passed as a plain int."""
