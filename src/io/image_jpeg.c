@@ -33,6 +33,16 @@ static void on_jpeg_message(j_common_ptr cinfo, int level)
         job->truncated = 1;
 }
 
+/* A fresh job whose fatal errors longjmp back (see the guarded helpers). */
+static struct jpeg_error_mgr *job_errors(jpeg_job *job)
+{
+    memset(job, 0, sizeof *job);
+    struct jpeg_error_mgr *mgr = jpeg_std_error(&job->mgr);
+    mgr->error_exit = on_jpeg_error;
+    mgr->emit_message = on_jpeg_message;
+    return mgr;
+}
+
 static int jpeg_decode_guarded(jpeg_job *job, struct jpeg_decompress_struct *cinfo, const uint8_t *buf, size_t len,
                                const char *name, mend_image *out, mend_err *err, mend_status *status)
 {
@@ -82,11 +92,8 @@ mend_status mend_jpeg_decode(const uint8_t *buf, size_t len, const char *name, m
 {
     jpeg_job job;
     struct jpeg_decompress_struct cinfo;
-    memset(&job, 0, sizeof job);
     memset(&cinfo, 0, sizeof cinfo);
-    cinfo.err = jpeg_std_error(&job.mgr);
-    job.mgr.error_exit = on_jpeg_error;
-    job.mgr.emit_message = on_jpeg_message;
+    cinfo.err = job_errors(&job);
     mend_status status = MEND_OK;
     if (jpeg_decode_guarded(&job, &cinfo, buf, len, name, out, err, &status) != 0)
         status = mend_fail(err, MEND_E_FORMAT, "%s: invalid JPEG: %s", name, job.msg);
@@ -154,10 +161,8 @@ mend_status mend_jpeg_encode(const mend_image *img, const uint8_t *exif, size_t 
         return mend_fail(err, MEND_E_ARG, "JPEG: EXIF block of %zu bytes exceeds a JPEG segment (65533)", exif_len);
     jpeg_job job;
     struct jpeg_compress_struct c;
-    memset(&job, 0, sizeof job);
     memset(&c, 0, sizeof c);
-    c.err = jpeg_std_error(&job.mgr);
-    job.mgr.error_exit = on_jpeg_error;
+    c.err = job_errors(&job);
     jpeg_out o = {NULL, 0};
     uint8_t *row = malloc((size_t)img->width * 3);
     mend_status s = MEND_OK;
