@@ -179,6 +179,33 @@ TEST(webp_decoding)
     mend_image_free(&img);
 }
 
+/* An infotext too long for one JPEG segment (64 KiB of EXIF) is an error
+ * naming the limit; WebP chunks have no such limit and keep it whole. */
+TEST(long_infotext)
+{
+    size_t n = 40000;
+    char *text = malloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        text[i] = (char)('a' + i % 26);
+    text[n] = 0;
+    mend_image img = {0};
+    test_make_gradient(&img, 16, 16);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    mend_err err = {0};
+    CHECK(mend_image_encode(&img, MEND_FORMAT_JPEG, text, &buf, &len, &err) == MEND_E_ARG);
+    CHECK_MSG(strstr(err.msg, "EXIF") && strstr(err.msg, "65533") && buf == NULL, "%s", err.msg);
+    CHECK_OK(mend_image_encode(&img, MEND_FORMAT_WEBP, text, &buf, &len, &err), &err);
+    mend_png_text_list l;
+    CHECK_OK(mend_png_text_read_buffer(buf, len, "long.webp", MEND_PNG_CRC_CHECK, &l, &err), &err);
+    const char *got = mend_png_text_get(&l, "parameters");
+    CHECK(got && !strcmp(got, text));
+    mend_png_text_list_free(&l);
+    free(buf);
+    mend_image_free(&img);
+    free(text);
+}
+
 static int run_cli(const char *args, char **out)
 {
     char cmd[8192], log[600];
@@ -234,6 +261,7 @@ int main(void)
     RUN(exif_reader_inputs);
     RUN(roundtrip_with_infotext);
     RUN(webp_decoding);
+    RUN(long_infotext);
     RUN(cli_output_formats);
     return test_summary();
 }
