@@ -32,6 +32,9 @@ mend_status mend_webp_decode(const uint8_t *buf, size_t len, const char *name, m
         return mend_fail(err, MEND_E_FORMAT, "%s: invalid WebP (unreadable header)", name);
     if (f.has_animation)
         return mend_fail(err, MEND_E_FORMAT, "%s: animated WebP is not supported (give a still image)", name);
+    if (f.width < 1 || f.height < 1 || f.width > MEND_IMAGE_MAX_SIDE || f.height > MEND_IMAGE_MAX_SIDE)
+        return mend_fail(err, MEND_E_FORMAT, "%s: WebP declares %dx%d pixels (allowed 1..%d per side)", name, f.width,
+                         f.height, MEND_IMAGE_MAX_SIDE);
     int channels = f.has_alpha ? 4 : 3;
     MEND_TRY(mend_image_alloc(out, f.width, f.height, channels, err));
     size_t stride = (size_t)f.width * channels, size = stride * (size_t)f.height;
