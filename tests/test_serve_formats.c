@@ -102,6 +102,31 @@ TEST(samples_format_for_returned_and_saved_images)
     }
 }
 
+/* override_settings.samples_format applies to that request alone. */
+TEST(override_settings_format)
+{
+    size_t n = 0;
+    uint8_t *png = generate_in("png", &n);
+    free(png);
+    int webp_before = saved_with(".webp");
+    reply r = request(&sv, "POST", "/sdapi/v1/txt2img",
+                      "{\"prompt\": \"a blue door\", \"steps\": 1, \"width\": 64, \"height\": 64, \"save_images\": "
+                      "true, \"override_settings\": {\"samples_format\": \"webp\"}}",
+                      120);
+    const cJSON *first = r.json ? cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r.json, "images"), 0) : NULL;
+    uint8_t *bytes = cJSON_IsString(first) ? srv_b64_decode(first->valuestring, strlen(first->valuestring), &n) : NULL;
+    CHECK_MSG(r.status == 200 && bytes && n > 12 && !memcmp(bytes, "RIFF", 4), "%d %.200s", r.status,
+              r.body ? r.body : "");
+    CHECK(saved_with(".webp") == webp_before + 1);
+    free(bytes);
+    reply_free(&r);
+    r = request(&sv, "GET", "/sdapi/v1/options", NULL, 30);
+    const cJSON *opt = r.json ? cJSON_GetObjectItemCaseSensitive(r.json, "samples_format") : NULL;
+    CHECK_MSG(cJSON_IsString(opt) && !strcmp(opt->valuestring, "png"), "samples_format after: %s",
+              cJSON_IsString(opt) ? opt->valuestring : "(none)");
+    reply_free(&r);
+}
+
 int main(void)
 {
     const char *vocab = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
@@ -113,6 +138,7 @@ int main(void)
     CHECK(start_server(&sv, args));
     if (sv.pid > 0) {
         RUN(samples_format_for_returned_and_saved_images);
+        RUN(override_settings_format);
         CHECK(still_up(&sv));
         stop_server(&sv);
     }

@@ -145,9 +145,12 @@ char *srv_png_b64(const mend_image *img, const char *parameters)
     return srv_image_b64(img, parameters, MEND_FORMAT_PNG);
 }
 
-mend_image_format srv_samples_format(srv_server *s)
+mend_image_format srv_samples_format(srv_server *s, const cJSON *override_settings)
 {
     mend_image_format f = MEND_FORMAT_PNG;
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(override_settings, "samples_format");
+    if (cJSON_IsString(o))
+        return mend_image_format_from_name(o->valuestring, &f) ? f : MEND_FORMAT_PNG;
     pthread_mutex_lock(&s->lock);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->options, "samples_format");
     if (!cJSON_IsString(v) || !mend_image_format_from_name(v->valuestring, &f))

@@ -198,9 +198,10 @@ int srv_decode_image(const char *text, const char *field, mend_image *out, char 
 char *srv_png_b64(const mend_image *img, const char *parameters);
 /* The same in A1111's samples_format: PNG text chunk, or JPEG/WebP with EXIF. */
 char *srv_image_b64(const mend_image *img, const char *parameters, mend_image_format format);
-/* The samples_format option (/sdapi/v1/options; "png", "jpg", "jpeg" or
- * "webp"; anything else is PNG), read under the lock. */
-mend_image_format srv_samples_format(srv_server *s);
+/* The samples_format option ("png", "jpg", "jpeg" or "webp"; anything else
+ * is PNG): a request's override_settings (may be NULL) first, else the
+ * server's options (/sdapi/v1/options, read under the lock). */
+mend_image_format srv_samples_format(srv_server *s, const cJSON *override_settings);
 /* *path (A1111's NNNNN-SEED.png naming) with the format's extension. */
 mend_status srv_path_for_format(char **path, mend_image_format format, mend_err *err);
 
