@@ -163,9 +163,10 @@ mend_status mend_gen_params_validate(const mend_gen_params *p, int has_init, men
  * a model call rather than after a whole sampler step: Interrupt and Skip
  * then end the batch as the progress callback's statuses do (finished from
  * the latest prediction); an Interrupt that arrives during a VAE pass drops
- * the images not decoded yet (out->interrupted is set, earlier batches stay).
- * The library clears a Skip once it has ended a batch with it. Pass it to
- * mend_generate_stoppable. */
+ * the images not decoded yet (out->interrupted is set, earlier batches stay);
+ * one during the init image's encode ends the job with MEND_E_INTERRUPTED
+ * and no output. The library clears a Skip once it has ended a batch with
+ * it. Pass it to mend_generate_stoppable. */
 typedef struct mend_stop {
     int request; /* MEND_OK, MEND_E_INTERRUPTED or MEND_E_SKIPPED: set it with mend_stop_request */
 } mend_stop;
