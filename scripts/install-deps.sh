@@ -20,7 +20,7 @@ apt_install() {
 }
 
 apt_install "" build-essential cmake pkg-config libdnnl-dev libcjson-dev zlib1g-dev libpng-dev \
-  libjpeg62-turbo-dev libmicrohttpd-dev
+  libjpeg62-turbo-dev libwebp-dev libmicrohttpd-dev
 
 # Opt-in (MEND_FUZZ=1): clang with libFuzzer and its OpenMP for tests/fuzz.
 if [ "${MEND_FUZZ:-0}" = "1" ]; then

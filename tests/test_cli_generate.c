@@ -421,7 +421,7 @@ TEST(bad_inputs)
         {"img2img %s cat", m, "--init"},
         {"txt2img --steps 3 %s", "cat", "--model"},
         {"inpaint %s --mask /nonexistent/mask.png cat", img, "/nonexistent/mask.png"},
-        {"inpaint %s --mask '%s' cat", img, "not a PNG or JPEG"},
+        {"inpaint %s --mask '%s' cat", img, "not a PNG, JPEG or WebP"},
         {"inpaint %s --mask-blur 257 --mask '%s' cat", img, "mask_blur"},
         {"inpaint %s --inpainting-fill paint --mask '%s' cat", img, "--inpainting-fill"},
         {"inpaint %s --inpaint-full-res-padding 2049 --mask '%s' cat", img, "padding"},
@@ -432,7 +432,7 @@ TEST(bad_inputs)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *file = strstr(cases[i].what, "same size") ? small_mask
-                           : !strcmp(cases[i].what, "not a PNG or JPEG") ? text_file
+                           : !strcmp(cases[i].what, "not a PNG, JPEG or WebP") ? text_file
                            : strstr(cases[i].fmt, "--sketch")            ? sketch_path
                                                                          : mask_path;
         snprintf(a, sizeof a, cases[i].fmt, cases[i].arg, file);

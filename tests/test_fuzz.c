@@ -1,5 +1,5 @@
 /* Mutation fuzzing of every parser that reads untrusted bytes: safetensors
- * headers, PNG decoding, PNG text chunks and the A1111 prompt
+ * headers, PNG/JPEG/WebP decoding, PNG text chunks and EXIF, the A1111 prompt
  * grammar. Each starts from valid inputs, applies bounded random mutations
  * (byte flips, truncation, splices) with a fixed seed, and only asks that
  * the parser returns (success or a clean error with a message); crashes,
@@ -146,6 +146,17 @@ TEST(png_decoding)
     if (png)
         fuzz_image("fuzz.png", png, png_len);
     free(png);
+    /* JPEG and WebP with the infotext in EXIF: their decoders and png-info's EXIF reader */
+    static const mend_image_format exif_formats[] = {MEND_FORMAT_JPEG, MEND_FORMAT_WEBP};
+    static const char *exif_names[] = {"fuzz.jpg", "fuzz.webp"};
+    for (int k = 0; k < 2; k++) {
+        uint8_t *b = NULL;
+        size_t n = 0;
+        CHECK_OK(mend_image_encode(&img, exif_formats[k], t.text, &b, &n, &err), &err);
+        if (b)
+            fuzz_image(exif_names[k], b, n);
+        free(b);
+    }
     /* a real photo PNG as a second seed (truncated JPEGs are covered in test_image_io) */
     const char *jp = test_shared("images/chelsea-64.png");
     if (jp) {

@@ -1,4 +1,4 @@
-/* Interrupt and Skip through a mend_stop request (mend_gen_inputs.stop):
+/* Interrupt and Skip through a mend_stop request (mend_generate_stoppable):
  * they take effect between the blocks of a UNet or VAE pass, not after a
  * whole model call. Measured by events, not time: the UNet's block tap
  * raises the request in the middle of the first call and counts the blocks
@@ -61,10 +61,10 @@ static mend_gen_params params(int n_iter)
 static mend_status run(block_log *l, mend_stop *stop, const mend_gen_params *p, mend_gen_output *out)
 {
     mend_err err = {0};
-    mend_gen_inputs in = {NULL, NULL, stop};
+    mend_gen_inputs in = {NULL, NULL};
     l->stop = stop;
     mend_unet_set_tap(g_sd->unet, on_block, l);
-    mend_status s = mend_generate(g_sd, p, &in, on_step, l, out, &err);
+    mend_status s = mend_generate_stoppable(g_sd, p, &in, stop, on_step, l, out, &err);
     mend_unet_set_tap(g_sd->unet, NULL, NULL);
     CHECK_MSG(s == MEND_OK, "%s", err.msg);
     return s;
@@ -136,15 +136,14 @@ TEST(interrupt_during_the_decode_drops_that_batch)
 {
     mend_gen_params p = params(3);
     mend_stop stop = {MEND_OK};
-    mend_gen_inputs in = {NULL, NULL, &stop};
+    mend_gen_inputs in = {NULL, NULL};
     mend_gen_output out;
     mend_err err = {0};
-    CHECK_OK(mend_generate(g_sd, &p, &in, interrupt_at_last_step, &stop, &out, &err), &err);
+    CHECK_OK(mend_generate_stoppable(g_sd, &p, &in, &stop, interrupt_at_last_step, &stop, &out, &err), &err);
     CHECK_MSG(out.count == 1 && out.interrupted, "%d images, interrupted %d", out.count, out.interrupted);
     mend_gen_output_free(&out);
     /* the request stays raised but binds nothing once the job is over */
     CHECK(stop.request == MEND_E_INTERRUPTED);
-    in.stop = NULL;
     p.n_iter = 1;
     CHECK_OK(mend_generate(g_sd, &p, &in, NULL, NULL, &out, &err), &err);
     CHECK(out.count == 1 && !out.interrupted);
@@ -163,10 +162,10 @@ TEST(interrupt_during_the_encode_returns_nothing)
     mend_stop stop = {MEND_OK};
     mend_stop_request(&stop, MEND_E_INTERRUPTED);
     block_log l = {.raise_at = -1};
-    mend_gen_inputs in = {&init, NULL, &stop};
+    mend_gen_inputs in = {&init, NULL};
     mend_gen_output out;
     mend_unet_set_tap(g_sd->unet, on_block, &l);
-    CHECK(mend_generate(g_sd, &p, &in, on_step, &l, &out, &err) == MEND_E_INTERRUPTED);
+    CHECK(mend_generate_stoppable(g_sd, &p, &in, &stop, on_step, &l, &out, &err) == MEND_E_INTERRUPTED);
     mend_unet_set_tap(g_sd->unet, NULL, NULL);
     CHECK(out.count == 0 && out.images == NULL);
     CHECK_MSG(l.blocks == 0, "%d UNet blocks ran", l.blocks);

@@ -195,9 +195,12 @@ TEST(malformed_files)
     expect_error(&sig_only, MEND_PNG_CRC_IGNORE, "truncated");
     buf empty = {b.d, 0};
     expect_error(&empty, MEND_PNG_CRC_IGNORE, "not a PNG");
-    const char *jpeg_like = "\xff\xd8\xff\xe0 not a png at all";
+    const char *jpeg_like = "\xff\xd8\xff\xe0 not a png at all"; /* read as a JPEG for its EXIF */
     buf other = {(uint8_t *)jpeg_like, strlen(jpeg_like)};
-    expect_error(&other, MEND_PNG_CRC_IGNORE, "not a PNG");
+    expect_error(&other, MEND_PNG_CRC_IGNORE, "JPEG segment");
+    const char *neither = "GIF89a, not a PNG";
+    buf gif = {(uint8_t *)neither, strlen(neither)};
+    expect_error(&gif, MEND_PNG_CRC_IGNORE, "not a PNG, JPEG or WebP");
     /* a chunk length pointing past the end (first chunk is IHDR at byte 8) */
     buf big = {malloc(b.n), b.n};
     memcpy(big.d, b.d, b.n);

@@ -163,8 +163,10 @@ mend_status mend_gen_params_validate(const mend_gen_params *p, int has_init, men
  * a model call rather than after a whole sampler step: Interrupt and Skip
  * then end the batch as the progress callback's statuses do (finished from
  * the latest prediction); an Interrupt that arrives during a VAE pass drops
- * the images not decoded yet (out->interrupted is set, earlier batches stay).
- * The library clears a Skip once it has ended a batch with it. */
+ * the images not decoded yet (out->interrupted is set, earlier batches stay);
+ * one during the init image's encode ends the job with MEND_E_INTERRUPTED
+ * and no output. The library clears a Skip once it has ended a batch with
+ * it. Pass it to mend_generate_stoppable. */
 typedef struct mend_stop {
     int request; /* MEND_OK, MEND_E_INTERRUPTED or MEND_E_SKIPPED: set it with mend_stop_request */
 } mend_stop;
@@ -175,7 +177,6 @@ typedef struct mend_gen_inputs {
     const mend_image *mask;       /* NULL: no mask (img2img); white = repaint. Must have the
                                      init image's size: mend refuses a mismatch (spec §15.3)
                                      rather than apply a mask-derived crop to another size */
-    mend_stop *stop;              /* NULL: only the progress callback stops the job */
 } mend_gen_inputs;
 
 typedef struct mend_gen_progress {
@@ -218,6 +219,10 @@ typedef struct mend_gen_output {
 
 mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
                           mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err);
+/* mend_generate that also stops on `stop` (NULL: as mend_generate). */
+mend_status mend_generate_stoppable(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
+                                    mend_stop *stop, mend_gen_progress_fn progress, void *user, mend_gen_output *out,
+                                    mend_err *err);
 void mend_gen_output_free(mend_gen_output *o);
 
 /* Memory admission: the peak memory a job with these parameters needs

@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 #include "cli/generate.h"
 
+#include "mend/image.h"
 #include "mend/mend.h"
 #include "mend/params.h"
 
@@ -84,6 +85,18 @@ const char *cli_get(const cli_opt *opts, int nopts, const char *name)
         if (strcmp(opts[k].name, name) == 0)
             return opts[k].value;
     return NULL;
+}
+
+int cli_set_max_pixels(const cli_opt *opts, int nopts)
+{
+    const char *v = cli_get(opts, nopts, "max-pixels");
+    int64_t pixels = 0;
+    if (v && !mend_parse_pixels(v, &pixels)) {
+        cli_errorf("--max-pixels: '%s' is not a pixel count (such as 4194304, 64M or 2048x2048)", v);
+        return 0;
+    }
+    mend_set_max_pixels(pixels);
+    return 1;
 }
 
 int cli_get_int(const cli_opt *opts, int nopts, const char *name, int def, int lo, int hi, int *out)

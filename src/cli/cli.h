@@ -43,6 +43,13 @@ int cmd_completion(int argc, char **argv);
  * (euler_a, dpm++2m, ...) as A1111 names; other names unchanged. */
 const char *cli_sampler_name(const char *name);
 
+/* --max-pixels (a count, 64M or WxH) into mend_set_max_pixels; the default
+ * when absent. Returns 0 on error after printing. */
+int cli_set_max_pixels(const cli_opt *opts, int nopts);
+#define CLI_MAX_PIXELS_HELP                                                                            \
+    "  --max-pixels N               refuse an input image with more pixels (a count, 64M or WxH; 64M =\n" \
+    "                               8192x8192), from its header before decoding\n"
+
 /* --lora-dir DIR (sd.cpp's --lora-model-dir as an alias): the LoRA folder
  * for the jobs; 0, or 2 after a message when the option is given twice or
  * empty. */

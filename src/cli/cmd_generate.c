@@ -28,6 +28,7 @@ static const cli_gen_opt file_opts[] = {
     {"sketch", 1, MEND_SCOPE_INPAINT, NULL, 0}, {"max-memory", 1, MEND_SCOPE_ALL, NULL, 0},
     {"init-img", 1, MEND_SCOPE_IMG2IMG, NULL, 0}, /* stable-diffusion.cpp's name */
     {"lora-dir", 1, MEND_SCOPE_ALL, NULL, 0}, {"lora-model-dir", 1, MEND_SCOPE_ALL, NULL, 0},
+    {"max-pixels", 1, MEND_SCOPE_ALL, NULL, 0},
 };
 #define N_FILE_OPTS ((int)(sizeof file_opts / sizeof *file_opts))
 #define MAX_GEN_OPTS 128
@@ -42,14 +43,17 @@ static const char *usage_head =
     "  --vocab PATH                 CLIP vocabulary when the model has no tokenizer/ folder\n"
     "  --threads N                  CPU threads, 0 = all (0)\n"
     "  -o, --output FILE            write here (replacing a file there); with several images, image i > 1 goes\n"
-    "                               to FILE with -1, -2, ... before the extension (out.png, out-1.png, ...)\n"
+    "                               to FILE with -1, -2, ... before the extension (out.png, out-1.png, ...).\n"
+    "                               The extension picks the format: .png (infotext in a text chunk), .jpg/.jpeg\n"
+    "                               (quality 80) or .webp (lossy, quality 80), infotext in EXIF as A1111\n"
     "  --outdir DIR                 without -o, A1111's naming: DIR/{txt2img,img2img}-images/YYYY-MM-DD/\n"
     "                               NNNNN-SEED.png, NNNNN = the folder's highest number + 1 (./outputs)\n"
     "  -q, --quiet                  no progress bar\n"
     "  --lora-dir DIR               LoRA/LyCORIS networks for <lora:NAME:MULT> prompt tags (models/Lora);\n"
     "                               --lora-model-dir DIR is the same\n"
     "  --max-memory SIZE            refuse a job whose estimated peak (beyond the model) is larger, e.g. 6G\n"
-    "                               (what the machine has available when the job starts)\n";
+    "                               (what the machine has available when the job starts)\n"
+    CLI_MAX_PIXELS_HELP;
 
 static void print_usage(void)
 {
@@ -251,6 +255,12 @@ static int read_args(gen_opts *t, int argc, char **argv, gen_args *a)
     mend_set_memory_limit(limit);
     if (cli_set_lora_dir(t->o, t->n))
         return 2;
+    if (!cli_set_max_pixels(t->o, t->n))
+        return 2;
+    mend_err format_err = {0};
+    mend_image_format format;
+    if (a->output && cli_output_format(a->output, &format, &format_err) != MEND_OK)
+        return cli_error(&format_err) + 1; /* before any work */
     if (!a->model)
         return cli_errorf("%s: --model is required (see mend %s --help)", argv[0], argv[0]) + 1;
     if (a->command != CMD_TXT2IMG && !a->init)
@@ -376,9 +386,8 @@ static int save_outputs(const gen_args *a, const mend_gen_output *out)
         } else {
             s = cli_default_path(a->outdir, a->kind, out->seeds[i], &path, &err);
         }
-        mend_png_text text = {"parameters", out->infotexts[i]};
         if (s == MEND_OK)
-            s = mend_image_save_png(path, &out->images[i], &text, 1, &err);
+            s = cli_save_image(path, &out->images[i], out->infotexts[i], &err);
         if (s == MEND_OK)
             printf("saved %s (seed %lld)\n", path, (long long)out->seeds[i]);
         free(path);
@@ -406,10 +415,8 @@ static int run_job(const gen_args *a, const mend_gen_inputs *in)
     mend_gen_output out;
     interrupt_requested = 0;
     mend_stop_request(&stop_request, MEND_OK);
-    mend_gen_inputs job_in = *in;
-    job_in.stop = &stop_request;
     void (*old)(int) = signal(SIGINT, on_sigint);
-    mend_status s = mend_generate(m, &a->p, &job_in, cli_progress_step, &prog, &out, &err);
+    mend_status s = mend_generate_stoppable(m, &a->p, in, &stop_request, cli_progress_step, &prog, &out, &err);
     signal(SIGINT, old);
     cli_progress_end(&prog);
     mend_model_free(m);

@@ -1,12 +1,12 @@
 /* `mend png-info FILE [--all] [--ignore-crc]`: prints the A1111 infotext
- * (the "parameters" text chunk) of a PNG, or with --all every text chunk
- * as "key: text". */
+ * of a PNG (its "parameters" text chunk) or of a JPEG or WebP (EXIF
+ * UserComment), or with --all every text chunk as "key: text". */
 #include "cli/cli.h"
 #include "mend/png_text.h"
 
 #include <stdio.h>
 
-static const char *png_info_usage = "usage: mend png-info FILE [--all] [--ignore-crc]";
+static const char *png_info_usage = "usage: mend png-info FILE.{png,jpg,webp} [--all] [--ignore-crc]";
 
 int cmd_png_info(int argc, char **argv)
 {
@@ -40,7 +40,8 @@ int cmd_png_info(int argc, char **argv)
         if (params)
             printf("%s\n", params);
         else
-            rc = cli_errorf("%s: no 'parameters' text chunk (not an image with A1111 generation parameters)",
+            rc = cli_errorf("%s: no 'parameters' text chunk or EXIF UserComment (not an image with A1111 "
+                            "generation parameters)",
                             pos[0]);
     }
     mend_png_text_list_free(&texts);

@@ -17,6 +17,7 @@ static const char *serve_usage =
     "                  [--api-auth user:pass[,user2:pass2]] [--outputs DIR] [--threads N]\n"
     "                  [--max-body SIZE] [--max-connections N] [--max-connections-per-ip N] [--timeout S]\n"
     "                  [--cors-allow-origins LIST] [--cors-allow-origins-regex RE] [--api-server-stop]\n"
+    "                  [--max-pixels N]\n"
     "\n"
     "  --model PATH       checkpoint loaded at start (else the first of --models-dir)\n"
     "  --taesd PATH       TAESD decoder weights (taesd_decoder.safetensors|.pth, or a folder holding it) for\n"
@@ -38,6 +39,7 @@ static const char *serve_usage =
     "  --cors-allow-origins-regex RE origins matching this POSIX extended regex (whole origin) too\n"
     "  --api-server-stop  enable POST /sdapi/v1/server-kill, server-stop (and server-restart: 501)\n"
     "  --api, --nowebui   accepted for A1111 command lines (mend serve is always the API)\n"
+    CLI_MAX_PIXELS_HELP
     "Endpoints: A1111 1.10's /sdapi/v1 routes (but training); GET /openapi.json lists them, /docs shows it.\n";
 
 /* serve's options (copied per run: cli_parse fills in their values) */
@@ -50,6 +52,7 @@ static const cli_opt serve_opts[] = {
     {"lora-dir", 1, NULL},       {"lora-model-dir", 1, NULL},
     {"cors-allow-origins", 1, NULL},                           {"cors-allow-origins-regex", 1, NULL},
     {"api-server-stop", 0, NULL}, {"api", 0, NULL},            {"nowebui", 0, NULL},
+    {"max-pixels", 1, NULL},
 };
 
 void cli_serve_words(FILE *f)
@@ -154,7 +157,7 @@ int cmd_serve(int argc, char **argv)
     if (!cli_get_int(o, n, "port", 7860, 0, 65535, &port) || !cli_get_int(o, n, "threads", 0, 0, 1024, &threads))
         return 2;
     srv_limits lim;
-    if (get_limits(o, n, &lim) || cli_set_lora_dir(o, n))
+    if (get_limits(o, n, &lim) || cli_set_lora_dir(o, n) || !cli_set_max_pixels(o, n))
         return 2;
     const char *auth = cli_get(o, n, "api-auth");
     if (auth && !strchr(auth, ':'))

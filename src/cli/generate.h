@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "mend/image.h"
 #include "mend/mend.h"
 #include "mend/params.h"
 
@@ -41,6 +42,11 @@ mend_status cli_sketch_inputs(const mend_image *orig, const mend_image *sketch, 
 char *cli_numbered_path(const char *file, int index);
 mend_status cli_default_path(const char *outdir, const char *kind, int64_t seed, char **out, mend_err *err);
 mend_status cli_make_parent_dirs(const char *path, mend_err *err);
+/* The format of an output path from its extension (.png .jpg .jpeg .webp),
+ * or MEND_E_ARG naming the path and its extension. */
+mend_status cli_output_format(const char *path, mend_image_format *format, mend_err *err);
+/* Saves in the path's format with the infotext (PNG text chunk or EXIF). */
+mend_status cli_save_image(const char *path, const mend_image *img, const char *infotext, mend_err *err);
 
 /* ---------------- progress.c ---------------- */
 

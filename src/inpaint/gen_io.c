@@ -1,8 +1,10 @@
 /* A job's inputs checked before any work, and its outputs freed: the two
- * ends of mend_generate (pipeline.c) that need nothing of the pipeline. */
+ * ends of mend_generate (pipeline.c) that need nothing of the pipeline;
+ * and mend_generate with a stop request. */
 #include "inpaint/pipeline.h"
 
 #include "core/err.h"
+#include "core/stop.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,4 +54,16 @@ void mend_gen_output_free(mend_gen_output *o)
     free(o->warnings);
     free(o->log);
     memset(o, 0, sizeof *o);
+}
+
+/* The request is bound to this thread for the job (core/stop.h): the UNet
+ * and VAE poll it between their blocks. */
+mend_status mend_generate_stoppable(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
+                                    mend_stop *stop, mend_gen_progress_fn progress, void *user, mend_gen_output *out,
+                                    mend_err *err)
+{
+    mend_stop *caller_stop = mend_stop_bind(stop);
+    mend_status s = mend_generate(m, p, in, progress, user, out, err);
+    mend_stop_bind(caller_stop);
+    return s;
 }

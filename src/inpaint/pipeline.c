@@ -569,13 +569,11 @@ mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend
                           mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err)
 {
     job j;
-    mend_stop *caller_stop = mend_stop_bind(in ? in->stop : NULL);
     mend_status s = job_prepare(&j, m, p, in, out, err);
     if (s == MEND_OK)
         ensure_model_hash(m);
     if (s == MEND_OK)
         s = run_batches(&j, progress, user, out, err);
-    mend_stop_bind(caller_stop);
     job_free(&j);
     if (s != MEND_OK)
         mend_gen_output_free(out);

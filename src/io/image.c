@@ -1,5 +1,6 @@
-/* Image container and the file-level entry points; the PNG and JPEG codecs
- * live in image_png.c and image_jpeg.c. */
+/* Image container and the file-level entry points; the codecs live in
+ * image_png.c, image_jpeg.c and image_webp.c, the output formats in
+ * image_format.c. */
 #include "io/image.h"
 #include "io/image_codec.h"
 
@@ -46,6 +47,47 @@ mend_status mend_image_copy(const mend_image *src, mend_image *dst, mend_err *er
     return MEND_OK;
 }
 
+static int64_t g_max_pixels; /* 0: the default */
+
+void mend_set_max_pixels(int64_t pixels)
+{
+    __atomic_store_n(&g_max_pixels, pixels > 0 ? pixels : 0, __ATOMIC_RELAXED);
+}
+
+int64_t mend_max_pixels(void)
+{
+    int64_t n = __atomic_load_n(&g_max_pixels, __ATOMIC_RELAXED);
+    return n ? n : MEND_DEFAULT_MAX_PIXELS;
+}
+
+int mend_parse_pixels(const char *text, int64_t *pixels)
+{
+    char *end;
+    if (!text || *text < '0' || *text > '9')
+        return 0;
+    unsigned long long a = strtoull(text, &end, 10), b = 1;
+    if ((*end == 'x' || *end == 'X') && end[1] >= '0' && end[1] <= '9') /* W x H */
+        b = strtoull(end + 1, &end, 10);
+    else if (*end == 'K' || *end == 'k' || *end == 'M' || *end == 'm')
+        b = (*end++ | 0x20) == 'k' ? 1024 : 1024 * 1024;
+    if (*end || a == 0 || b == 0 || a > (1ull << 40) / b)
+        return 0;
+    *pixels = (int64_t)(a * b);
+    return 1;
+}
+
+/* The pixel limit, from the header alone; a header the probe cannot read is
+ * left to the decoder, whose error is more precise. */
+static mend_status check_pixels(const void *buf, size_t len, const char *name, mend_err *err)
+{
+    int w = 0, h = 0;
+    mend_err probe_err = {0};
+    if (mend_image_probe(buf, len, name, &w, &h, &probe_err) != MEND_OK || (int64_t)w * h <= mend_max_pixels())
+        return MEND_OK;
+    return mend_fail(err, MEND_E_LIMIT, "%s is %dx%d pixels: more than the %lld pixels mend accepts (--max-pixels)",
+                     name, w, h, (long long)mend_max_pixels());
+}
+
 mend_status mend_image_decode(const void *buf, size_t len, const char *name, mend_image *out, mend_err *err)
 {
     const uint8_t *p = buf;
@@ -55,16 +97,18 @@ mend_status mend_image_decode(const void *buf, size_t len, const char *name, men
         name = "image";
     if (!buf || len == 0)
         return mend_fail(err, MEND_E_FORMAT, "%s: empty input, not an image", name);
+    MEND_TRY(check_pixels(buf, len, name, err));
     static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     if (len >= 8 && memcmp(p, png_sig, 8) == 0)
         return mend_png_decode(p, len, name, out, err);
     if (len >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
         return mend_jpeg_decode(p, len, name, out, err);
-    return mend_fail(err, MEND_E_FORMAT, "%s: not a PNG or JPEG image (unrecognised signature)", name);
+    if (mend_webp_signature(p, len))
+        return mend_webp_decode(p, len, name, out, err);
+    return mend_fail(err, MEND_E_FORMAT, "%s: not a PNG, JPEG or WebP image (unrecognised signature)", name);
 }
 
-/* Reads a whole file; refuses anything larger than a sane image file. */
-static mend_status read_whole_file(const char *path, uint8_t **out, size_t *out_len, mend_err *err)
+mend_status mend_read_whole_file(const char *path, uint8_t **out, size_t *out_len, mend_err *err)
 {
     const size_t max_bytes = (size_t)1 << 30;
     *out = NULL;
@@ -105,7 +149,7 @@ mend_status mend_image_load(const char *path, mend_image *out, mend_err *err)
     uint8_t *buf;
     size_t len;
     out->data = NULL;
-    MEND_TRY(read_whole_file(path, &buf, &len, err));
+    MEND_TRY(mend_read_whole_file(path, &buf, &len, err));
     mend_status s = mend_image_decode(buf, len, path, out, err);
     free(buf);
     return s;

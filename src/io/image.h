@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "mend/image.h" /* the public half: probe, pixel limit, encoders */
 
 #define MEND_IMAGE_MAX_SIDE 16384
 

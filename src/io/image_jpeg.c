@@ -33,6 +33,16 @@ static void on_jpeg_message(j_common_ptr cinfo, int level)
         job->truncated = 1;
 }
 
+/* A fresh job whose fatal errors longjmp back (see the guarded helpers). */
+static struct jpeg_error_mgr *job_errors(jpeg_job *job)
+{
+    memset(job, 0, sizeof *job);
+    struct jpeg_error_mgr *mgr = jpeg_std_error(&job->mgr);
+    mgr->error_exit = on_jpeg_error;
+    mgr->emit_message = on_jpeg_message;
+    return mgr;
+}
+
 static int jpeg_decode_guarded(jpeg_job *job, struct jpeg_decompress_struct *cinfo, const uint8_t *buf, size_t len,
                                const char *name, mend_image *out, mend_err *err, mend_status *status)
 {
@@ -82,11 +92,8 @@ mend_status mend_jpeg_decode(const uint8_t *buf, size_t len, const char *name, m
 {
     jpeg_job job;
     struct jpeg_decompress_struct cinfo;
-    memset(&job, 0, sizeof job);
     memset(&cinfo, 0, sizeof cinfo);
-    cinfo.err = jpeg_std_error(&job.mgr);
-    job.mgr.error_exit = on_jpeg_error;
-    job.mgr.emit_message = on_jpeg_message;
+    cinfo.err = job_errors(&job);
     mend_status status = MEND_OK;
     if (jpeg_decode_guarded(&job, &cinfo, buf, len, name, out, err, &status) != 0)
         status = mend_fail(err, MEND_E_FORMAT, "%s: invalid JPEG: %s", name, job.msg);
@@ -96,4 +103,80 @@ mend_status mend_jpeg_decode(const uint8_t *buf, size_t len, const char *name, m
         mend_image_free(out);
     jpeg_destroy_decompress(&cinfo);
     return status;
+}
+
+/* ---------------- encoding ---------------- */
+
+typedef struct jpeg_out {
+    unsigned char *buf;
+    unsigned long len;
+} jpeg_out;
+
+/* RGB (or grey) rows of img; RGBA drops its alpha, as A1111's
+ * convert("RGB") before a JPEG. */
+static void jpeg_row(const mend_image *img, int y, uint8_t *row)
+{
+    const uint8_t *src = img->data + (size_t)y * img->width * img->channels;
+    if (img->channels != 4) {
+        memcpy(row, src, (size_t)img->width * img->channels);
+        return;
+    }
+    for (int x = 0; x < img->width; x++)
+        memcpy(row + 3 * x, src + 4 * x, 3);
+}
+
+static int jpeg_encode_guarded(jpeg_job *job, struct jpeg_compress_struct *c, const mend_image *img,
+                               const uint8_t *exif, size_t exif_len, int quality, jpeg_out *o, uint8_t *row)
+{
+    if (setjmp(job->jump))
+        return -1;
+    jpeg_create_compress(c);
+    jpeg_mem_dest(c, &o->buf, &o->len);
+    c->image_width = (JDIMENSION)img->width;
+    c->image_height = (JDIMENSION)img->height;
+    c->input_components = img->channels == 1 ? 1 : 3;
+    c->in_color_space = img->channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(c);
+    jpeg_set_quality(c, quality, TRUE);
+    /* piexif.insert puts the EXIF APP1 in place of the JFIF APP0 */
+    c->write_JFIF_header = exif ? FALSE : TRUE;
+    jpeg_start_compress(c, TRUE);
+    if (exif)
+        jpeg_write_marker(c, JPEG_APP0 + 1, exif, (unsigned)exif_len);
+    while (c->next_scanline < c->image_height) {
+        jpeg_row(img, (int)c->next_scanline, row);
+        JSAMPROW r = row;
+        jpeg_write_scanlines(c, &r, 1);
+    }
+    jpeg_finish_compress(c);
+    return 0;
+}
+
+mend_status mend_jpeg_encode(const mend_image *img, const uint8_t *exif, size_t exif_len, int quality,
+                             uint8_t **out, size_t *out_len, mend_err *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (exif_len > 65533)
+        return mend_fail(err, MEND_E_ARG, "JPEG: EXIF block of %zu bytes exceeds a JPEG segment (65533)", exif_len);
+    jpeg_job job;
+    struct jpeg_compress_struct c;
+    memset(&c, 0, sizeof c);
+    c.err = job_errors(&job);
+    jpeg_out o = {NULL, 0};
+    uint8_t *row = malloc((size_t)img->width * 3);
+    mend_status s = MEND_OK;
+    if (!row)
+        s = mend_fail(err, MEND_E_NOMEM, "out of memory encoding a JPEG");
+    else if (jpeg_encode_guarded(&job, &c, img, exif, exif_len, quality, &o, row) != 0)
+        s = mend_fail(err, MEND_E_FORMAT, "JPEG encoding failed: %s", job.msg);
+    jpeg_destroy_compress(&c);
+    free(row);
+    if (s != MEND_OK) {
+        free(o.buf); /* libjpeg-turbo's memory destination mallocs its buffer */
+        return s;
+    }
+    *out = o.buf;
+    *out_len = o.len;
+    return MEND_OK;
 }

@@ -1,7 +1,8 @@
-/* The size of a PNG or JPEG from its header alone, so that a front end can
+/* The size of a PNG, JPEG or WebP from its header alone, so that a front end can
  * refuse a 16384 x 16384 image (a small file, 3 GiB of pixels) before
  * decoding a single row. */
 #include "io/image.h"
+#include "io/image_codec.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -80,5 +81,7 @@ mend_status mend_image_probe(const void *buf, size_t len, const char *name, int 
         return probe_png(p, len, name, width, height, err);
     if (p && len >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
         return probe_jpeg(p, len, name, width, height, err);
-    return mend_fail(err, MEND_E_FORMAT, "%s: not a PNG or JPEG image (unrecognised signature)", name);
+    if (p && mend_webp_signature(p, len)) /* VP8X canvas, VP8 frame or VP8L header: libwebp reads no pixels here */
+        return mend_webp_probe(p, len, name, width, height, err);
+    return mend_fail(err, MEND_E_FORMAT, "%s: not a PNG, JPEG or WebP image (unrecognised signature)", name);
 }

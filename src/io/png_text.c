@@ -1,4 +1,6 @@
 #include "io/png_text.h"
+#include "io/exif.h"
+#include "io/image_codec.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -132,8 +134,8 @@ static mend_status inflate_text(const uint8_t *src, size_t n, const char *what, 
 /* Appends one chunk; the array doubles so that n chunks cost O(n). The
  * total text kept is capped (MEND_PNG_TEXT_MAX_TOTAL) so that a flood of
  * chunks cannot make an answer of hundreds of megabytes. */
-static mend_status push(mend_png_text_list *l, const char *where, const char *type, char *key, char *text,
-                        mend_err *err)
+mend_status mend_png_text_push(mend_png_text_list *l, const char *where, const char *type, char *key, char *text,
+                               mend_err *err)
 {
     if (!key || !text) {
         free(key);
@@ -186,7 +188,7 @@ static mend_status read_text_chunk(const uint8_t *d, size_t n, const char *where
     if (k == 0)
         return MEND_OK;
     size_t rest = k < n ? k + 1 : n;
-    return push(l, where, "tEXt", latin1_to_utf8(d, k), latin1_to_utf8(d + rest, n - rest), err);
+    return mend_png_text_push(l, where, "tEXt", latin1_to_utf8(d, k), latin1_to_utf8(d + rest, n - rest), err);
 }
 
 static mend_status read_ztxt_chunk(const uint8_t *d, size_t n, const char *where, mend_png_text_list *l,
@@ -199,7 +201,7 @@ static mend_status read_ztxt_chunk(const uint8_t *d, size_t n, const char *where
     if (k == 0)
         return MEND_OK;
     if (!has_nul || k + 1 == n) /* no method byte, no data: an empty text */
-        return push(l, where, "zTXt", latin1_to_utf8(d, k), latin1_to_utf8(d, 0), err);
+        return mend_png_text_push(l, where, "zTXt", latin1_to_utf8(d, k), latin1_to_utf8(d, 0), err);
     if (d[k + 1] != 0)
         return mend_fail(err, MEND_E_FORMAT, "%s: unknown compression method %d", where, d[k + 1]);
     uint8_t *raw;
@@ -207,7 +209,7 @@ static mend_status read_ztxt_chunk(const uint8_t *d, size_t n, const char *where
     MEND_TRY(inflate_text(d + k + 2, n - k - 2, where, &raw, &raw_len, err));
     char *text = latin1_to_utf8(raw, raw_len);
     free(raw);
-    return push(l, where, "zTXt", latin1_to_utf8(d, k), text, err);
+    return mend_png_text_push(l, where, "zTXt", latin1_to_utf8(d, k), text, err);
 }
 
 /* keyword NUL compressed method language NUL translated-keyword NUL text */
@@ -233,7 +235,7 @@ static mend_status read_itxt_chunk(const uint8_t *d, size_t n, const char *where
     }
     mend_status s = MEND_OK;
     if (valid_utf8(text, text_len)) /* otherwise skipped, like Pillow */
-        s = push(l, where, "iTXt", copy_bytes(d, k), copy_bytes(text, text_len), err);
+        s = mend_png_text_push(l, where, "iTXt", copy_bytes(d, k), copy_bytes(text, text_len), err);
     free(raw);
     return s;
 }
@@ -370,10 +372,18 @@ static void list_init(mend_png_text_list *l)
     memset(l, 0, sizeof *l);
 }
 
+/* JPEG and WebP keep A1111's infotext in EXIF (io/exif.h). */
+static int is_png(const uint8_t *p, size_t len)
+{
+    return len >= 8 && memcmp(p, png_signature, 8) == 0;
+}
+
 mend_status mend_png_text_read_buffer(const void *buf, size_t len, const char *name, int crc_mode,
                                       mend_png_text_list *out, mend_err *err)
 {
     list_init(out);
+    if (buf && !is_png(buf, len))
+        return mend_exif_text_read_buffer(buf, len, name ? name : "image data", out, err);
     png_source s = {.buf = buf, .size = len};
     mend_status st = walk_chunks(&s, name ? name : "PNG data", crc_mode, out, err);
     if (st != MEND_OK)
@@ -391,6 +401,16 @@ mend_status mend_png_text_read_file(const char *path, int crc_mode, mend_png_tex
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
         return mend_fail(err, MEND_E_IO, "%s: not a regular file", path);
+    }
+    uint8_t sig[8];
+    if (fread(sig, 1, 8, f) != 8 || !is_png(sig, 8) || fseeko(f, 0, SEEK_SET) != 0) {
+        fclose(f); /* not a PNG: JPEG and WebP are read whole (their EXIF may sit anywhere) */
+        uint8_t *all;
+        size_t n;
+        MEND_TRY(mend_read_whole_file(path, &all, &n, err));
+        mend_status s = mend_exif_text_read_buffer(all, n, path, out, err);
+        free(all);
+        return s;
     }
     png_source s = {.f = f, .size = (uint64_t)st.st_size};
     mend_status status = walk_chunks(&s, path, crc_mode, out, err);

@@ -34,4 +34,9 @@
  * include/mend/png_text.h. */
 #include "mend/png_text.h"
 
+/* Appends one item, taking key and text (malloc'd; NULL = out of memory);
+ * the list's total is capped at MEND_PNG_TEXT_MAX_TOTAL. */
+mend_status mend_png_text_push(mend_png_text_list *l, const char *where, const char *type, char *key, char *text,
+                               mend_err *err);
+
 #endif

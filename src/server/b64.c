@@ -115,32 +115,60 @@ int srv_decode_image(const char *text, const char *field, mend_image *out, char 
     if (!bytes)
         return 0;
     mend_err err = {0};
-    int w = 0, h = 0, rc = 1;
-    mend_status s = mend_image_probe(bytes, n, field, &w, &h, &err);
-    if (s == MEND_OK && (int64_t)w * h > SRV_MAX_PIXELS) {
-        snprintf(msg, msg_size, "%s is %dx%d pixels: more than the %lld pixels mend accepts", field, w, h,
-                 (long long)SRV_MAX_PIXELS);
-        rc = -1;
-    } else if (s == MEND_OK) {
-        s = mend_image_decode(bytes, n, field, out, &err);
-    }
+    int rc = 1;
+    mend_status s = mend_image_decode(bytes, n, field, out, &err); /* the pixel limit from the header first */
     free(bytes);
-    if (rc == 1 && s != MEND_OK) {
+    if (s == MEND_E_LIMIT) {
+        snprintf(msg, msg_size, "%s", err.msg);
+        rc = -1;
+    } else if (s != MEND_OK) {
         snprintf(msg, msg_size, "Invalid encoded image: %s", err.msg);
         rc = 0;
     }
     return rc;
 }
 
-char *srv_png_b64(const mend_image *img, const char *parameters)
+char *srv_image_b64(const mend_image *img, const char *parameters, mend_image_format format)
 {
-    mend_png_text text = {"parameters", parameters};
-    uint8_t *png = NULL;
+    uint8_t *bytes = NULL;
     size_t n = 0;
     mend_err err = {0};
-    if (mend_image_encode_png(img, parameters ? &text : NULL, parameters ? 1 : 0, &png, &n, &err) != MEND_OK)
+    if (mend_image_encode(img, format, parameters, &bytes, &n, &err) != MEND_OK)
         return NULL;
-    char *b64 = srv_b64_encode(png, n);
-    free(png);
+    char *b64 = srv_b64_encode(bytes, n);
+    free(bytes);
     return b64;
+}
+
+char *srv_png_b64(const mend_image *img, const char *parameters)
+{
+    return srv_image_b64(img, parameters, MEND_FORMAT_PNG);
+}
+
+mend_image_format srv_samples_format(srv_server *s, const cJSON *override_settings)
+{
+    mend_image_format f = MEND_FORMAT_PNG;
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(override_settings, "samples_format");
+    if (cJSON_IsString(o))
+        return mend_image_format_from_name(o->valuestring, &f) ? f : MEND_FORMAT_PNG;
+    pthread_mutex_lock(&s->lock);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->options, "samples_format");
+    if (!cJSON_IsString(v) || !mend_image_format_from_name(v->valuestring, &f))
+        f = MEND_FORMAT_PNG;
+    pthread_mutex_unlock(&s->lock);
+    return f;
+}
+
+mend_status srv_path_for_format(char **path, mend_image_format format, mend_err *err)
+{
+    char *dot = strrchr(*path, '.');
+    const char *ext = mend_image_format_name(format);
+    size_t stem = dot ? (size_t)(dot - *path) : strlen(*path);
+    char *p = malloc(stem + strlen(ext) + 2);
+    if (!p)
+        return mend_fail(err, MEND_E_NOMEM, "out of memory");
+    snprintf(p, stem + strlen(ext) + 2, "%.*s.%s", (int)stem, *path, ext);
+    free(*path);
+    *path = p;
+    return MEND_OK;
 }

@@ -379,14 +379,15 @@ static char *build_info(srv_server *s, const srv_job *j, const gen_req *q)
 /* save_images=true: every image into the outputs folder (atomically: a
  * temp file renamed). A failed write (disk full, permissions) is the
  * request's failure: a 500 naming the file, never a 200. */
-static mend_status save_images(srv_server *s, const srv_job *j, mend_err *err)
+static mend_status save_images(srv_server *s, const srv_job *j, mend_image_format format, mend_err *err)
 {
     for (int i = 0; i < j->out.count; i++) {
         char *path = NULL;
-        mend_png_text text = {"parameters", j->out.infotexts[i]};
         mend_status st = mend_output_path(s->outputs, j->name, j->out.seeds[i], &path, err);
         if (st == MEND_OK)
-            st = mend_image_save_png(path, &j->out.images[i], &text, 1, err);
+            st = srv_path_for_format(&path, format, err);
+        if (st == MEND_OK)
+            st = mend_image_save(path, &j->out.images[i], format, j->out.infotexts[i], err);
         free(path);
         if (st != MEND_OK) {
             fprintf(stderr, "mend serve: cannot save an image: %s\n", err->msg);
@@ -401,8 +402,10 @@ static void reply_result(srv_server *s, const srv_job *j, const gen_req *q, cons
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *images = cJSON_AddArrayToObject(o, "images");
+    /* A1111 encodes API images in it too */
+    mend_image_format format = srv_samples_format(s, cJSON_GetObjectItemCaseSensitive(body, "override_settings"));
     for (int i = 0; q->send_images && i < j->out.count; i++) {
-        char *b64 = srv_png_b64(&j->out.images[i], j->out.infotexts[i]);
+        char *b64 = srv_image_b64(&j->out.images[i], j->out.infotexts[i], format);
         if (!b64) {
             cJSON_Delete(o);
             srv_reply_error(resp, 500, "MemoryError", "cannot encode image %d", i);
@@ -543,7 +546,7 @@ static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *
         (!cJSON_IsObject(ov) || override_model(s, ov, resp))) {
         srv_run_job(s, &j);
         mend_err save_err = {0};
-        if (j.status == MEND_OK && q->save_images && s->outputs && save_images(s, &j, &save_err) != MEND_OK) {
+        if (j.status == MEND_OK && q->save_images && s->outputs && save_images(s, &j, srv_samples_format(s, ov), &save_err) != MEND_OK) {
             srv_reply_error(resp, 500, "RuntimeError", "saving the images failed: %s", save_err.msg);
         } else if (j.status == MEND_OK) {
             reply_result(s, &j, q, body, img2img ? F_IMG : F_TXT, resp);

@@ -131,10 +131,11 @@ static void run_generate(srv_server *s, srv_job *j)
     }
     begin_job(s, j);
     j->inpainting_model = mend_model_is_inpainting(s->model);
-    /* the library's batch/seed loop; on_step turns Interrupt and Skip into statuses */
+    /* the library's batch/seed loop; on_step turns Interrupt and Skip into statuses after a step, prog.stop
+     * makes them take effect within the UNet or VAE pass that is running */
     run_ctx c = {s, 0};
-    j->inputs.stop = &s->prog.stop;
-    j->status = mend_generate(s->model, &j->params, &j->inputs, on_step, &c, &j->out, &j->err);
+    j->status = mend_generate_stoppable(s->model, &j->params, &j->inputs, &s->prog.stop, on_step, &c, &j->out,
+                                        &j->err);
     pthread_mutex_lock(&s->lock);
     if (s->prog.interrupted)
         j->out.interrupted = 1;

@@ -190,14 +190,20 @@ char *srv_b64_encode(const uint8_t *data, size_t len);
 /* A request image (raw base64 or data URL) -> its file bytes (malloc'd), or
  * NULL with msg filled (URLs are refused, not fetched). */
 uint8_t *srv_image_bytes(const char *text, const char *field, size_t *n, char *msg, size_t msg_size);
-/* Images with more pixels than this are refused from their header, before
- * any pixel is decoded (HTTP 413). */
-#define SRV_MAX_PIXELS ((int64_t)8192 * 8192)
 /* A request image -> decoded image. Returns 1, or 0 (HTTP 400) / -1 (413:
- * over SRV_MAX_PIXELS) with msg (the A1111 detail) filled. */
+ * over --max-pixels, mend_max_pixels, checked from the header before any
+ * pixel is decoded) with msg (the A1111 detail) filled. */
 int srv_decode_image(const char *text, const char *field, mend_image *out, char *msg, size_t msg_size);
 /* PNG with an optional "parameters" chunk, as base64 (malloc'd) or NULL. */
 char *srv_png_b64(const mend_image *img, const char *parameters);
+/* The same in A1111's samples_format: PNG text chunk, or JPEG/WebP with EXIF. */
+char *srv_image_b64(const mend_image *img, const char *parameters, mend_image_format format);
+/* The samples_format option ("png", "jpg", "jpeg" or "webp"; anything else
+ * is PNG): a request's override_settings (may be NULL) first, else the
+ * server's options (/sdapi/v1/options, read under the lock). */
+mend_image_format srv_samples_format(srv_server *s, const cJSON *override_settings);
+/* *path (A1111's NNNNN-SEED.png naming) with the format's extension. */
+mend_status srv_path_for_format(char **path, mend_image_format format, mend_err *err);
 
 /* ---------------- lenient fields (json_req.c) ---------------- */
 

@@ -3,7 +3,8 @@
 #   tests/fuzz/run.sh BUILD_DIR [SECONDS_PER_TARGET] [SHARED_DIR]
 # Long runs: MEND_FUZZ_RUNS=N ends each target after N executions or
 # SECONDS, whichever comes first; MEND_FUZZ_ONLY=fuzz_x runs that target alone.
-# Seeds: a few valid inputs made here plus, when present, files of
+# Seeds: a few valid inputs made here, tests/fuzz/seeds (a PNG, JPEG and
+# WebP with infotext, API request bodies) plus, when present, files of
 # ../shared/testdata (read in place: libFuzzer only writes to the first,
 # temporary corpus folder). Exits non-zero on the first finding.
 set -euo pipefail
@@ -13,10 +14,12 @@ shared=${3:-$(cd "$(dirname "$0")/../.." && pwd)/../shared}
 work=$(mktemp -d /tmp/mend-fuzz-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+own=$(cd "$(dirname "$0")" && pwd)/seeds
 seeds_for() {
   case $1 in
     fuzz_tensorfile) echo "$shared/testdata/taesd $shared/testdata/lora/files $shared/testdata/embeddings/files" ;;
-    fuzz_image) echo "$shared/testdata/images" ;;
+    fuzz_image|fuzz_png_info) echo "$own/images $shared/testdata/images" ;;
+    fuzz_api_json) echo "$own/api" ;;
     fuzz_prompt) echo "" ;;
   esac
 }
