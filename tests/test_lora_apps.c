@@ -6,8 +6,7 @@
  * warnings in a job's info). */
 #include "test.h"
 
-#include "cJSON.h"
-#include "http_client.h"
+#include "server_fixture.h"
 
 #include <errno.h>
 #include <string.h>
@@ -125,7 +124,7 @@ static const cJSON *lora_named(const cJSON *list, const char *name)
     return NULL;
 }
 
-TEST(server)
+TEST(serve)
 {
     if (!have_inputs())
         return;
@@ -135,7 +134,8 @@ TEST(server)
     CHECK(pid > 0);
     if (pid <= 0)
         return;
-    hc_reply h = hc_get(port, "/sdapi/v1/loras");
+    server sv = {pid, port};
+    reply h = http(&sv, "GET", "/sdapi/v1/loras", NULL);
     const cJSON *list = h.json, *e = lora_named(list, "tiny_locon");
     CHECK_MSG(h.status == 200 && cJSON_IsArray(list) && cJSON_GetArraySize(list) >= 6, "loras: %d %s", h.status,
               h.body ? h.body : "");
@@ -148,14 +148,14 @@ TEST(server)
     const cJSON *peft = lora_named(list, "tiny_peft");
     CHECK_MSG(peft && !strcmp(cJSON_GetObjectItemCaseSensitive(peft, "alias")->valuestring, "tiny_peft"),
               "alias without ss_output_name: the name");
-    hc_free(&h);
-    h = hc_post(port, "/sdapi/v1/refresh-loras", NULL);
+    reply_free(&h);
+    h = http(&sv, "POST", "/sdapi/v1/refresh-loras", NULL);
     CHECK_MSG(h.status == 200 && h.body && !strcmp(h.body, "null"), "refresh-loras: %d %s", h.status, h.body ? h.body : "");
-    hc_free(&h);
-    h = hc_get(port, "/sdapi/v1/refresh-loras");
+    reply_free(&h);
+    h = http(&sv, "GET", "/sdapi/v1/refresh-loras", NULL);
     CHECK_MSG(h.status == 405, "GET refresh-loras: %d", h.status);
-    hc_free(&h);
-    h = hc_post(port, "/sdapi/v1/txt2img",
+    reply_free(&h);
+    h = http(&sv, "POST", "/sdapi/v1/txt2img",
                 "{\"prompt\": \"a cat <lora:nope:1> <lora:tiny_locon:0.5>\", \"steps\": 2, \"width\": 64, "
                 "\"height\": 64, \"seed\": 3}");
     const cJSON *info = cJSON_GetObjectItemCaseSensitive(h.json, "info");
@@ -167,7 +167,7 @@ TEST(server)
               "txt2img: %d %s", h.status, h.body ? h.body : "");
     CHECK_MSG(cJSON_IsString(t0) && strstr(t0->valuestring, "Lora hashes: \"tiny_locon: 4bc618172724\""), "infotext");
     cJSON_Delete(ij);
-    hc_free(&h);
+    reply_free(&h);
     test_serve_stop(&pid);
 }
 
@@ -175,6 +175,6 @@ int main(void)
 {
     RUN(cli);
     RUN(cli_corrupt_file);
-    RUN(server);
+    RUN(serve);
     return test_summary();
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hostile/client.h"
+#include "server_fixture.h"
 
 TEST(pixel_counts_parse)
 {
@@ -106,7 +106,7 @@ static char *img2img_body(int w, int h)
 {
     size_t n;
     uint8_t *png = encoded(w, h, MEND_FORMAT_PNG, &n);
-    char *b64 = png ? b64_encode(png, n) : NULL;
+    char *b64 = png ? srv_b64_encode(png, n) : NULL;
     free(png);
     char *body = b64 ? malloc(strlen(b64) + 64) : NULL;
     if (body)
@@ -125,17 +125,19 @@ TEST(serve_flag)
     if (sv.pid <= 0)
         return;
     char *body = img2img_body(64, 64);
-    reply r = request(&sv, "POST", "/sdapi/v1/img2img", body, 30);
+    reply r = http_ex(&sv, "POST", "/sdapi/v1/img2img", body, -1, "", 30);
     CHECK_MSG(r.status == 413 && r.json && r.body && strstr(r.body, "1000 pixels"), "%d %.300s", r.status,
               r.body ? r.body : "");
     reply_free(&r);
     free(body);
     body = img2img_body(16, 16);
-    r = request(&sv, "POST", "/sdapi/v1/img2img", body, 30);
+    r = http_ex(&sv, "POST", "/sdapi/v1/img2img", body, -1, "", 30);
     CHECK_MSG(r.status != 413 && r.status >= 400 && r.json, "%d %.300s", r.status, r.body ? r.body : "");
     reply_free(&r);
     free(body);
-    CHECK(still_up(&sv));
+    r = http_ex(&sv, "GET", "/sdapi/v1/progress", NULL, -1, "", 5);
+    CHECK_MSG(r.status == 200, "still up: %d", r.status);
+    reply_free(&r);
     stop_server(&sv);
     char cmd[1024], log[600];
     snprintf(log, sizeof log, "%s/serve.log", test_tmpdir());

@@ -4,12 +4,26 @@
  * back to PNG. Needs the tiny model and the CLIP vocabulary of ../shared. */
 #include "test.h"
 
-#include "server/b64.c" /* srv_b64_decode */
 
 #include <dirent.h>
 #include <string.h>
 
-#include "hostile/client.h"
+#include "server_fixture.h"
+
+/* One request with Connection: close and a timeout of `seconds`. */
+static reply request(const server *sv, const char *method, const char *path, const char *body, int seconds)
+{
+    return http_ex(sv, method, path, body, -1, "", seconds);
+}
+
+/* The server answers /progress (it survived what came before). */
+static int still_up(const server *sv)
+{
+    reply r = request(sv, "GET", "/sdapi/v1/progress", NULL, 5);
+    int ok = r.status == 200;
+    reply_free(&r);
+    return ok;
+}
 
 static server sv;
 static char outputs[600];
@@ -64,7 +78,7 @@ static uint8_t *generate_in(const char *format, size_t *n)
 /* /sdapi/v1/png-info on the bytes: its "info" text. */
 static char *png_info(const uint8_t *bytes, size_t n)
 {
-    char *b64 = b64_encode(bytes, n), *body = malloc(strlen(b64) + 32);
+    char *b64 = srv_b64_encode(bytes, n), *body = malloc(strlen(b64) + 32);
     sprintf(body, "{\"image\": \"%s\"}", b64);
     reply r = request(&sv, "POST", "/sdapi/v1/png-info", body, 30);
     const cJSON *info = r.json ? cJSON_GetObjectItemCaseSensitive(r.json, "info") : NULL;
