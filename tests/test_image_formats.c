@@ -206,16 +206,6 @@ TEST(long_infotext)
     free(text);
 }
 
-static int run_cli(const char *args, char **out)
-{
-    char cmd[8192], log[600];
-    snprintf(log, sizeof log, "%s/cli.log", test_tmpdir());
-    snprintf(cmd, sizeof cmd, "'%s' %s", test_mend_bin(), args);
-    int rc = test_run(cmd, log);
-    *out = test_read_file(log, NULL);
-    return rc;
-}
-
 /* -o picks the format from its extension; png-info reads each back; an
  * unknown or missing extension is an error naming it, before any work. */
 TEST(cli_output_formats)
@@ -231,25 +221,25 @@ TEST(cli_output_formats)
         snprintf(path, sizeof path, "%s/out.%s", test_tmpdir(), exts[k]);
         snprintf(args, sizeof args, "txt2img --model '%s' --vocab '%s' -q --steps 1 --width 64 --height 64 --seed 3 "
                  "-o '%s' 'a red cube'", model, vocab, path);
-        CHECK_MSG(run_cli(args, &out) == 0, "%s: %s", exts[k], out ? out : "");
+        CHECK_MSG(test_run_mend(args, &out) == 0, "%s: %s", exts[k], out ? out : "");
         free(out);
         size_t n = 0;
         char *bytes = test_read_file(path, &n);
         CHECK_MSG(bytes && n > 8 && !memcmp(bytes, magic[k], 3), "%s: not the format's bytes", exts[k]);
         free(bytes);
         snprintf(args, sizeof args, "png-info '%s'", path);
-        CHECK(run_cli(args, &out) == 0);
+        CHECK(test_run_mend(args, &out) == 0);
         CHECK_MSG(out && strstr(out, "a red cube\nSteps: 1,") && strstr(out, "Seed: 3,"), "%s: %s", exts[k],
                   out ? out : "");
         free(out);
     }
     snprintf(args, sizeof args, "txt2img --model /nonexistent -o '%s/out.gif' cat", test_tmpdir());
-    CHECK(run_cli(args, &out) == 2);
+    CHECK(test_run_mend(args, &out) == 2);
     CHECK_MSG(out && strstr(out, "out.gif") && strstr(out, "'.gif'") && !strstr(out, "nonexistent"), "%s",
               out ? out : "");
     free(out);
     snprintf(args, sizeof args, "txt2img --model /nonexistent -o '%s/out' cat", test_tmpdir());
-    CHECK(run_cli(args, &out) == 2);
+    CHECK(test_run_mend(args, &out) == 2);
     CHECK_MSG(out && strstr(out, "no image extension"), "%s", out ? out : "");
     free(out);
 }

@@ -27,17 +27,6 @@ static int have_inputs(void)
     return 1;
 }
 
-/* `mend ARGS` with stdout and stderr into *output; the exit status. */
-static int run_mend(const char *args, char **output)
-{
-    char cmd[8192], out[1100];
-    snprintf(out, sizeof out, "%s/mend-output.txt", test_tmpdir());
-    snprintf(cmd, sizeof cmd, "'%s' %s", test_mend_bin(), args);
-    int rc = test_run(cmd, out);
-    *output = test_read_file(out, NULL);
-    return rc;
-}
-
 /* Whether the file at path holds text (PNG chunks are binary around it). */
 static int file_has(const char *path, const char *text)
 {
@@ -57,7 +46,7 @@ static int txt2img(const char *opts, const char *prompt, const char *png, char *
     unlink(png);
     snprintf(args, sizeof args, "txt2img -q --model '%s' --vocab '%s' %s -W 64 -H 64 --steps 2 --seed 7 -o '%s' '%s'",
              g_model, g_vocab, opts, png, prompt);
-    return run_mend(args, output);
+    return test_run_mend(args, output);
 }
 
 TEST(cli)

@@ -39,21 +39,23 @@ def _sizes(groups, shape, known):
     return sizes
 
 
-def rearrange(t, pattern, **known):
-    left, right = (_parse(s.strip()) for s in pattern.split('->'))
+def _flatten(t, pattern, known):
+    """t reshaped to one axis per name of the pattern's left side."""
+    left, right = (_parse(side.strip()) for side in pattern.split('->'))
     sizes = _sizes(left, t.shape, known)
     flat = [a for g in left for a in g]
-    t = t.reshape([sizes[a] for a in flat])
+    return t.reshape([sizes[a] for a in flat]), flat, right, sizes
+
+
+def rearrange(t, pattern, **known):
+    t, flat, right, sizes = _flatten(t, pattern, known)
     order = [a for g in right for a in g]
     t = t.permute([flat.index(a) for a in order])
     return t.reshape([math.prod(sizes[a] for a in g) for g in right])
 
 
 def repeat(t, pattern, **known):
-    left, right = (_parse(s.strip()) for s in pattern.split('->'))
-    sizes = _sizes(left, t.shape, known)
-    flat = [a for g in left for a in g]
-    t = t.reshape([sizes[a] for a in flat])
+    t, flat, right, sizes = _flatten(t, pattern, known)
     order = [a for g in right for a in g]
     for i, a in enumerate(order):
         if a not in flat:
