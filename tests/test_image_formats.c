@@ -244,6 +244,23 @@ TEST(cli_output_formats)
     free(out);
 }
 
+/* An animated WebP (VP8X with the animation flag and an ANIM chunk, no
+ * frames needed for the header) is refused with a message, not decoded. */
+TEST(animated_webp_refused)
+{
+    static const uint8_t anim[] = {
+        'R', 'I', 'F', 'F', 36, 0, 0, 0, 'W', 'E', 'B', 'P',
+        'V', 'P', '8', 'X', 10, 0, 0, 0, 0x02, 0, 0, 0, 15, 0, 0, 15, 0, 0, /* 16x16 canvas */
+        'A', 'N', 'I', 'M', 6, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    mend_image img = {0};
+    mend_err err = {0};
+    mend_status st = mend_image_decode(anim, sizeof anim, "anim.webp", &img, &err);
+    CHECK_MSG(st == MEND_E_FORMAT && strstr(err.msg, "anim.webp") && strstr(err.msg, "animated"), "%d %s", st,
+              err.msg);
+    CHECK(img.data == NULL);
+    mend_image_free(&img);
+}
+
 int main(void)
 {
     RUN(format_names);
@@ -252,6 +269,7 @@ int main(void)
     RUN(roundtrip_with_infotext);
     RUN(webp_decoding);
     RUN(long_infotext);
+    RUN(animated_webp_refused);
     RUN(cli_output_formats);
     return test_summary();
 }
