@@ -427,7 +427,6 @@ TEST(bad_inputs)
         {"inpaint %s --inpaint-full-res-padding 2049 --mask '%s' cat", img, "padding"},
         {"inpaint %s --mask-alpha 101 --sketch '%s' cat", img, "--mask-alpha"},
         {"inpaint %s --sketch '%s' cat", img, "same size"},
-        {"inpaint %s --mask '%s' cat", img, "same size"},
         {"img2img --init /nonexistent/init.png %s cat", m, "/nonexistent/init.png"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -61,7 +61,7 @@ static mend_gen_params params(int n_iter)
 static mend_status run(block_log *l, mend_stop *stop, const mend_gen_params *p, mend_gen_output *out)
 {
     mend_err err = {0};
-    mend_gen_inputs in = {NULL, NULL};
+    mend_gen_inputs in = {0};
     l->stop = stop;
     mend_unet_set_tap(g_sd->unet, on_block, l);
     mend_status s = mend_generate_stoppable(g_sd, p, &in, stop, on_step, l, out, &err);
@@ -136,7 +136,7 @@ TEST(interrupt_during_the_decode_drops_that_batch)
 {
     mend_gen_params p = params(3);
     mend_stop stop = {MEND_OK};
-    mend_gen_inputs in = {NULL, NULL};
+    mend_gen_inputs in = {0};
     mend_gen_output out;
     mend_err err = {0};
     CHECK_OK(mend_generate_stoppable(g_sd, &p, &in, &stop, interrupt_at_last_step, &stop, &out, &err), &err);
@@ -162,7 +162,7 @@ TEST(interrupt_during_the_encode_returns_nothing)
     mend_stop stop = {MEND_OK};
     mend_stop_request(&stop, MEND_E_INTERRUPTED);
     block_log l = {.raise_at = -1};
-    mend_gen_inputs in = {&init, NULL};
+    mend_gen_inputs in = {.init_image = &init};
     mend_gen_output out;
     mend_unet_set_tap(g_sd->unet, on_block, &l);
     CHECK(mend_generate_stoppable(g_sd, &p, &in, &stop, on_step, &l, &out, &err) == MEND_E_INTERRUPTED);

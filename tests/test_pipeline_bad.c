@@ -28,14 +28,36 @@ TEST(bad_mask_inputs)
         return;
     mend_image img = make_image(64, 64), small = make_mask(48, 64, 8, 8, 24, 24), empty = {0};
     mend_gen_params p = base_params();
-    expect_arg_error(m, &p, &img, &small, "mask");
+    /* (a mask of another size is A1111's case, not an error: test_server_a1111_fields.c) */
     p.inpaint_full_res = 1;
-    expect_arg_error(m, &p, &img, &small, "mask");
     expect_arg_error(m, &p, &img, &empty, "mask");
     expect_arg_error(m, &p, &empty, NULL, "init_image");
     expect_arg_error(m, &p, NULL, &small, "mask");
     mend_image_free(&img);
     mend_image_free(&small);
+}
+
+/* Several init images are one each of the batch: at most batch_size of
+ * them, each holding pixels. */
+TEST(bad_init_image_lists)
+{
+    mend_sd_model *m = sd_model();
+    if (!m)
+        return;
+    mend_image imgs[2] = {make_image(64, 64), {0}};
+    mend_gen_params p = base_params();
+    mend_gen_output out;
+    mend_err err = {0};
+    mend_gen_inputs in = {.init_image = &imgs[0], .more_init_images = &imgs[0], .n_more_init_images = 1};
+    p.batch_size = 1;
+    CHECK(mend_generate(m, &p, &in, NULL, NULL, &out, &err) == MEND_E_ARG &&
+          strstr(err.msg, "init_images: bad number of images passed: 2; expecting 1 or less"));
+    p.batch_size = 2;
+    in.more_init_images = &imgs[1];
+    CHECK(mend_generate(m, &p, &in, NULL, NULL, &out, &err) == MEND_E_ARG && strstr(err.msg, "init_images[1]"));
+    in.n_more_init_images = -1;
+    CHECK(mend_generate(m, &p, &in, NULL, NULL, &out, &err) == MEND_E_ARG && strstr(err.msg, "init_images"));
+    mend_image_free(&imgs[0]);
 }
 
 TEST(unreadable_image_files)
@@ -180,6 +202,7 @@ int main(void)
     RUN(self_made_model);
     RUN(unreadable_image_files);
     RUN(bad_mask_inputs);
+    RUN(bad_init_image_lists);
     RUN(bad_parameters);
     RUN(long_prompt_works);
     pipeline_models_free();

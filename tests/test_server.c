@@ -141,14 +141,14 @@ TEST(bad_requests)
     };
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
         expect_error(refused[i].what, refused[i].path, refused[i].body, refused[i].status, refused[i].fragment);
-    char *body = strdupf("{\"init_images\": [\"%s\"], \"mask\": \"%s\", \"width\": 64, \"height\": 64}", init64,
-                         small64);
-    expect_error("mask of another size", I2I, body, 400, "same size");
+    /* several init images: at most batch_size of them (A1111's "bad number of images passed") */
+    char *body = strdupf("{\"init_images\": [\"%s\", \"%s\", \"%s\"], \"batch_size\": 2}", init64, small64, init64);
+    expect_error("three init images, batch size 2", I2I, body, 422, "bad number of images passed: 3");
     free(body);
-    /* a JPEG init image decodes (the request then fails only on the mask's size) */
+    /* a JPEG init image decodes (the request then fails only on the mask) */
     char *jpeg64 = jpeg_b64(&init);
-    body = strdupf("{\"init_images\": [\"data:image/jpeg;base64,%s\"], \"mask\": \"%s\"}", jpeg64, small64);
-    expect_error("JPEG init, mask of another size", I2I, body, 400, "is 32x32 but init_images[0] is 64x64");
+    body = strdupf("{\"init_images\": [\"data:image/jpeg;base64,%s\"], \"mask\": \"aGVsbG8=\"}", jpeg64);
+    expect_error("JPEG init, junk mask", I2I, body, 400, "mask");
     free(body);
     free(jpeg64);
     /* a valid request without a model loaded is a clear error, not a crash */

@@ -173,10 +173,18 @@ typedef struct mend_stop {
 void mend_stop_request(mend_stop *s, mend_status request);
 
 typedef struct mend_gen_inputs {
-    const mend_image *init_image; /* NULL: txt2img */
-    const mend_image *mask;       /* NULL: no mask (img2img); white = repaint. Must have the
-                                     init image's size: mend refuses a mismatch (spec §15.3)
-                                     rather than apply a mask-derived crop to another size */
+    const mend_image *init_image; /* NULL: txt2img; else the (first) init image */
+    const mend_image *mask;       /* NULL: no mask (img2img); white = repaint. Of any size, as in
+                                     A1111's init(): blurred at its own size, resized to W x H
+                                     (whole picture) or cropped to its region (only masked: the
+                                     region is in the mask's pixels, applied to each image as it
+                                     is), and its overlay resized to each image with resize_mode */
+    /* Further init images (A1111's init_images[1:]); NULL / 0 for one. A1111's
+     * init() with k > 1 images: the batch is the k images, one each (batch_size
+     * becomes k, so it must be at least k), every batch count iteration again;
+     * one image is repeated batch_size times. */
+    const mend_image *more_init_images;
+    int n_more_init_images;
 } mend_gen_inputs;
 
 typedef struct mend_gen_progress {

@@ -8,6 +8,7 @@
 #include "cli/generate.h"
 #include "mend/mend.h"
 #include "mend/params.h"
+#include "mend/styles.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -29,9 +30,11 @@ static const cli_gen_opt file_opts[] = {
     {"init-img", 1, MEND_SCOPE_IMG2IMG, NULL, 0}, /* stable-diffusion.cpp's name */
     {"lora-dir", 1, MEND_SCOPE_ALL, NULL, 0}, {"lora-model-dir", 1, MEND_SCOPE_ALL, NULL, 0},
     {"max-pixels", 1, MEND_SCOPE_ALL, NULL, 0},
+    {"styles", 1, MEND_SCOPE_ALL, NULL, 0},   {"styles-file", 1, MEND_SCOPE_ALL, NULL, 0},
 };
 #define N_FILE_OPTS ((int)(sizeof file_opts / sizeof *file_opts))
 #define MAX_GEN_OPTS 128
+#define MAX_REPEATS 64 /* init images: the batch size's upper end */
 
 static const char *usage_head =
     "usage: mend txt2img --model MODEL [options] [PROMPT]\n"
@@ -53,6 +56,9 @@ static const char *usage_head =
     "                               --lora-model-dir DIR is the same\n"
     "  --max-memory SIZE            refuse a job whose estimated peak (beyond the model) is larger, e.g. 6G\n"
     "                               (what the machine has available when the job starts)\n"
+    "  --styles NAME                apply the A1111 style NAME of the styles file to both prompts (once per\n"
+    "                               style, in order: \"{prompt}\" in a style is replaced, else it is appended)\n"
+    "  --styles-file FILE           A1111's styles.csv (./styles.csv)\n"
     CLI_MAX_PIXELS_HELP;
 
 static void print_usage(void)
@@ -60,13 +66,16 @@ static void print_usage(void)
     fputs(usage_head, stdout);
     cli_param_help(stdout, MEND_SCOPE_ALL);
     fputs("img2img and inpaint:\n"
-          "  --init IMAGE, --image IMAGE  the init image (PNG or JPEG; transparency is flattened on white)\n",
+          "  --init IMAGE, --image IMAGE  the init image (PNG, JPEG or WebP; transparency is flattened on white);\n"
+          "                               given k > 1 times, the batch is the k images, one each (A1111's\n"
+          "                               init_images: --batch-size must be at least k and becomes k)\n",
           stdout);
     cli_param_help(stdout, MEND_SCOPE_IMG2IMG);
     fputs("inpaint:\n"
           "  --mask FILE                  white = repaint (greys partly); a mask with transparency uses its alpha\n"
-          "                               (> 128 = repaint). It must have the init image's size: a different size\n"
-          "                               is refused (A1111 would crop the image with the mask's coordinates)\n"
+          "                               (> 128 = repaint). Of another size than the image it is used as A1111\n"
+          "                               does: resized to WxH (whole picture); only masked crops each image at the\n"
+          "                               mask's region, in the mask's pixels\n"
           "  --sketch FILE                Inpaint sketch: the init image with coloured strokes, same size; the\n"
           "                               strokes are both the new content and the mask\n",
           stdout);
@@ -82,6 +91,11 @@ typedef struct gen_args {
     const char *model, *vocab, *init, *mask, *sketch, *output, *outdir;
     int threads, quiet;
     mend_gen_params p;
+    /* repeatable options: every --init (-i, --image, --init-img) and --styles, in order */
+    const char *inits[MAX_REPEATS], *styles[MAX_REPEATS];
+    int ninit, nstyles;
+    const char *styles_file;
+    char *styled_prompt, *styled_negative; /* the prompts with the styles (p points at them) */
 } gen_args;
 
 /* ---------------- command line ---------------- */
@@ -186,7 +200,35 @@ static char **expand_short_options(const gen_opts *t, int argc, char **argv, cha
     return out;
 }
 
-static int scan_args(gen_opts *t, int argc, char **argv, const char **pos, int *npos)
+/* Every value of the options named, in order, from the expanded argv (cli_parse keeps the last). */
+static int collect(const gen_opts *t, int argc, char **args, const char *const *names, int nnames,
+                   const char **out, int *n)
+{
+    *n = 0;
+    for (int i = 1; i < argc && strcmp(args[i], "--"); i++) {
+        if (strncmp(args[i], "--", 2) != 0)
+            continue;
+        const char *name = args[i] + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const char *value = eq ? eq + 1 : takes_value(t, args[i]) && i + 1 < argc ? args[++i] : NULL;
+        for (int k = 0; k < nnames && value; k++)
+            if (strlen(names[k]) == len && !strncmp(names[k], name, len)) {
+                if (*n == MAX_REPEATS)
+                    return cli_errorf("%s: --%s given more than %d times", args[0], names[k], MAX_REPEATS) + 1;
+                out[(*n)++] = value;
+            }
+    }
+    return 0;
+}
+
+static int collect_repeats(const gen_opts *t, int argc, char **args, gen_args *a)
+{
+    static const char *const init_names[] = {"init", "image", "init-img"}, *const style_names[] = {"styles"};
+    return collect(t, argc, args, init_names, 3, a->inits, &a->ninit) ||
+           collect(t, argc, args, style_names, 1, a->styles, &a->nstyles) ? 2 : 0;
+}
+
+static int scan_args(gen_opts *t, int argc, char **argv, const char **pos, int *npos, gen_args *a)
 {
     char **owned = calloc((size_t)argc + 1, sizeof *owned);
     char **args = owned ? expand_short_options(t, argc, argv, owned) : NULL;
@@ -195,6 +237,8 @@ static int scan_args(gen_opts *t, int argc, char **argv, const char **pos, int *
         return cli_errorf("out of memory") + 1;
     }
     int rc = cli_parse(argc, args, t->o, t->n, pos, 1, npos);
+    if (rc == 0)
+        rc = collect_repeats(t, argc, args, a);
     /* option values point into argv, not into the expanded copies */
     free(args);
     for (int i = 0; i < argc; i++)
@@ -207,7 +251,7 @@ static int read_args(gen_opts *t, int argc, char **argv, gen_args *a)
 {
     const char *pos[1];
     int npos;
-    int rc = scan_args(t, argc, argv, pos, &npos);
+    int rc = scan_args(t, argc, argv, pos, &npos, a);
     if (rc)
         return rc;
     if (cli_get(t->o, t->n, "help")) {
@@ -230,19 +274,14 @@ static int read_args(gen_opts *t, int argc, char **argv, gen_args *a)
         a->p.prompt = pos[0];
     a->model = cli_get(t->o, t->n, "model");
     a->vocab = cli_get(t->o, t->n, "vocab");
-    const char *init_names[] = {"init", "image", "init-img"};
-    for (size_t k = 0; k < sizeof init_names / sizeof *init_names; k++) {
-        const char *v = cli_get(t->o, t->n, init_names[k]);
-        if (v && a->init) {
-            cli_errorf("%s: give the init image once (--init, --image or --init-img)", argv[0]);
-            return 2;
-        }
-        a->init = a->init ? a->init : v;
-    }
+    a->init = a->ninit ? a->inits[0] : NULL;
     a->mask = cli_get(t->o, t->n, "mask");
     a->sketch = cli_get(t->o, t->n, "sketch");
+    if (a->ninit > 1 && a->sketch) /* the sketch is drawn over one image */
+        return cli_errorf("inpaint: --sketch takes one init image (%d given)", a->ninit) + 1;
     a->output = cli_get(t->o, t->n, "output");
     a->outdir = cli_get(t->o, t->n, "outdir");
+    a->styles_file = cli_get(t->o, t->n, "styles-file");
     a->quiet = cli_get(t->o, t->n, "quiet") != NULL;
     if (!a->outdir)
         a->outdir = "outputs";
@@ -321,12 +360,13 @@ static int check_params(gen_args *a)
 /* ---------------- images ---------------- */
 
 typedef struct gen_images {
-    mend_image init, mask, sketch_init;
+    mend_image init[MAX_REPEATS], mask, sketch_init;
 } gen_images;
 
 static void gen_images_free(gen_images *g)
 {
-    mend_image_free(&g->init);
+    for (int i = 0; i < MAX_REPEATS; i++)
+        mend_image_free(&g->init[i]);
     mend_image_free(&g->mask);
     mend_image_free(&g->sketch_init);
 }
@@ -337,21 +377,24 @@ static int load_images(const gen_args *a, gen_images *g, mend_gen_inputs *in)
     *in = (mend_gen_inputs){0};
     if (!a->init)
         return 0;
-    if (mend_image_load(a->init, &g->init, &err) != MEND_OK)
-        return cli_errorf("init image %s", err.msg);
-    in->init_image = &g->init;
-    if (a->mask) {
+    if (a->ninit > 1 && a->ninit > a->p.batch_size) /* A1111's init(): "bad number of images passed" */
+        return cli_errorf("%d init images need --batch-size %d or more (each is one image of the batch; "
+                          "--batch-size is %d)", a->ninit, a->ninit, a->p.batch_size);
+    for (int i = 0; i < a->ninit; i++)
+        if (mend_image_load(a->inits[i], &g->init[i], &err) != MEND_OK)
+            return cli_errorf("init image %s", err.msg);
+    in->init_image = &g->init[0];
+    in->more_init_images = a->ninit > 1 ? &g->init[1] : NULL;
+    in->n_more_init_images = a->ninit - 1;
+    if (a->mask) { /* of any size: the library follows A1111 */
         if (mend_image_load(a->mask, &g->mask, &err) != MEND_OK)
             return cli_errorf("mask %s", err.msg);
-        if (g->mask.width != g->init.width || g->mask.height != g->init.height)
-            return cli_errorf("mask %s is %dx%d but the init image %s is %dx%d: they must have the same size",
-                              a->mask, g->mask.width, g->mask.height, a->init, g->init.width, g->init.height);
         in->mask = &g->mask;
     } else if (a->sketch) {
         mend_image sketch = {0};
         if (mend_image_load(a->sketch, &sketch, &err) != MEND_OK)
             return cli_errorf("sketch %s", err.msg);
-        mend_status s = cli_sketch_inputs(&g->init, &sketch, a->p.mask_blur_x, a->p.mask_alpha, &g->sketch_init,
+        mend_status s = cli_sketch_inputs(&g->init[0], &sketch, a->p.mask_blur_x, a->p.mask_alpha, &g->sketch_init,
                                           &g->mask, &err);
         mend_image_free(&sketch);
         if (s != MEND_OK)
@@ -433,6 +476,45 @@ static int run_job(const gen_args *a, const mend_gen_inputs *in)
     return rc;
 }
 
+/* The checks, the images and the job. */
+static int run_checked(gen_args *a)
+{
+    int rc;
+    if ((rc = check_params(a)) != 0)
+        return rc;
+    mend_set_threads(a->threads);
+    gen_images g = {0};
+    mend_gen_inputs in;
+    rc = load_images(a, &g, &in);
+    if (rc == 0 && a->output) /* after the images: their errors come first */
+        rc = check_output_folder(a->output);
+    if (rc == 0)
+        rc = run_job(a, &in);
+    gen_images_free(&g);
+    return rc;
+}
+
+/* --styles: A1111's setup_prompts merges them into both prompts before
+ * anything else sees them (LoRA tags in a style count; the infotext has
+ * the merged prompts). */
+static int apply_styles(gen_args *a, const char *file)
+{
+    if (!a->nstyles)
+        return 0;
+    mend_styles db;
+    mend_err err = {0};
+    if (mend_styles_load(file, &db, &err) != MEND_OK)
+        return cli_errorf("--styles-file %s", err.msg);
+    mend_status s = mend_styles_apply(&db, a->styles, a->nstyles, a->p.prompt, a->p.negative_prompt,
+                                      &a->styled_prompt, &a->styled_negative, &err);
+    mend_styles_free(&db);
+    if (s != MEND_OK)
+        return cli_errorf("--styles (%s): %s", file, err.msg);
+    a->p.prompt = a->styled_prompt;
+    a->p.negative_prompt = a->styled_negative;
+    return 0;
+}
+
 static int cmd_generate(int command, const char *kind, int argc, char **argv)
 {
     gen_args a = {.command = command, .kind = kind};
@@ -440,17 +522,11 @@ static int cmd_generate(int command, const char *kind, int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0)
         return rc;
-    if ((rc = check_params(&a)) != 0)
-        return rc;
-    mend_set_threads(a.threads);
-    gen_images g = {0};
-    mend_gen_inputs in;
-    rc = load_images(&a, &g, &in);
-    if (rc == 0 && a.output) /* after the images: their errors come first */
-        rc = check_output_folder(a.output);
+    rc = apply_styles(&a, a.styles_file ? a.styles_file : "styles.csv");
     if (rc == 0)
-        rc = run_job(&a, &in);
-    gen_images_free(&g);
+        rc = run_checked(&a);
+    free(a.styled_prompt);
+    free(a.styled_negative);
     return rc;
 }
 

@@ -17,7 +17,7 @@ static const char *serve_usage =
     "                  [--api-auth user:pass[,user2:pass2]] [--outputs DIR] [--threads N]\n"
     "                  [--max-body SIZE] [--max-connections N] [--max-connections-per-ip N] [--timeout S]\n"
     "                  [--cors-allow-origins LIST] [--cors-allow-origins-regex RE] [--api-server-stop]\n"
-    "                  [--max-pixels N]\n"
+    "                  [--max-pixels N] [--styles-file FILE]\n"
     "\n"
     "  --model PATH       checkpoint loaded at start (else the first of --models-dir)\n"
     "  --taesd PATH       TAESD decoder weights (taesd_decoder.safetensors|.pth, or a folder holding it) for\n"
@@ -39,6 +39,7 @@ static const char *serve_usage =
     "  --cors-allow-origins-regex RE origins matching this POSIX extended regex (whole origin) too\n"
     "  --api-server-stop  enable POST /sdapi/v1/server-kill, server-stop (and server-restart: 501)\n"
     "  --api, --nowebui   accepted for A1111 command lines (mend serve is always the API)\n"
+    "  --styles-file FILE A1111 styles.csv for the `styles` field and /sdapi/v1/prompt-styles (./styles.csv)\n"
     CLI_MAX_PIXELS_HELP
     "Endpoints: A1111 1.10's /sdapi/v1 routes (but training); GET /openapi.json lists them, /docs shows it.\n";
 
@@ -52,7 +53,7 @@ static const cli_opt serve_opts[] = {
     {"lora-dir", 1, NULL},       {"lora-model-dir", 1, NULL},
     {"cors-allow-origins", 1, NULL},                           {"cors-allow-origins-regex", 1, NULL},
     {"api-server-stop", 0, NULL}, {"api", 0, NULL},            {"nowebui", 0, NULL},
-    {"max-pixels", 1, NULL},
+    {"max-pixels", 1, NULL},     {"styles-file", 1, NULL},
 };
 
 void cli_serve_words(FILE *f)
@@ -166,6 +167,7 @@ int cmd_serve(int argc, char **argv)
     s.vocab = cli_get(o, n, "vocab");
     s.outputs = cli_get(o, n, "outputs") ? cli_get(o, n, "outputs") : "outputs";
     s.auth = auth;
+    s.styles_file = cli_get(o, n, "styles-file");
     int stale = mend_outputs_clean_temp(s.outputs);
     if (stale)
         fprintf(stderr, "mend serve: removed %d unfinished temporary file(s) from %s\n", stale, s.outputs);

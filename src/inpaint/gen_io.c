@@ -6,12 +6,12 @@
 #include "core/err.h"
 #include "core/stop.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* An image given to the job must hold pixels; a mask must match its image
- * (spec §15.3: A1111 would apply a mask-derived crop to a differently sized
- * image, so mend refuses instead of guessing a resize). */
+/* An image given to the job must hold pixels. A mask may have another
+ * size than its image: mask_prep.c follows A1111's init() for that. */
 static mend_status check_image(const mend_image *img, const char *field, mend_err *err)
 {
     if (!img->data || img->width < 1 || img->height < 1)
@@ -22,19 +22,27 @@ static mend_status check_image(const mend_image *img, const char *field, mend_er
     return MEND_OK;
 }
 
-mend_status mend_gen_inputs_check(const mend_gen_inputs *in, mend_err *err)
+mend_status mend_gen_inputs_check(const mend_gen_inputs *in, int batch_size, mend_err *err)
 {
     if (in->mask && !in->init_image)
         return mend_fail(err, MEND_E_ARG, "mask: a mask needs an init_image");
+    if (in->n_more_init_images && !in->init_image)
+        return mend_fail(err, MEND_E_ARG, "init_images: further init images need a first one");
+    if (in->n_more_init_images < 0 || (in->n_more_init_images && !in->more_init_images))
+        return mend_fail(err, MEND_E_ARG, "init_images: %d further images without their array",
+                         in->n_more_init_images);
+    int k = 1 + in->n_more_init_images;
+    if (k > 1 && k > batch_size) /* A1111: RuntimeError "bad number of images passed" */
+        return mend_fail(err, MEND_E_ARG, "init_images: bad number of images passed: %d; expecting %d or less "
+                         "(batch_size: each of several init images is one image of the batch)", k, batch_size);
     if (in->init_image)
         MEND_TRY(check_image(in->init_image, "init_image", err));
-    if (!in->mask)
-        return MEND_OK;
-    MEND_TRY(check_image(in->mask, "mask", err));
-    if (in->mask->width != in->init_image->width || in->mask->height != in->init_image->height)
-        return mend_fail(err, MEND_E_ARG, "mask: %dx%d, but init_image is %dx%d; the mask must have the size of the "
-                         "image", in->mask->width, in->mask->height, in->init_image->width, in->init_image->height);
-    return MEND_OK;
+    for (int i = 0; i < in->n_more_init_images; i++) {
+        char field[40];
+        snprintf(field, sizeof field, "init_images[%d]", i + 1);
+        MEND_TRY(check_image(&in->more_init_images[i], field, err));
+    }
+    return in->mask ? check_image(in->mask, "mask", err) : MEND_OK;
 }
 
 void mend_gen_output_free(mend_gen_output *o)

@@ -53,6 +53,9 @@ mend_status mend_pil_to_rgb(const mend_image *src, mend_image *out, mend_err *er
 mend_status mend_pil_to_rgba(const mend_image *src, mend_image *out, mend_err *err);
 /* Image.crop(box) with box inside the image. */
 mend_status mend_pil_crop(const mend_image *src, const int box[4], mend_image *out, mend_err *err);
+/* Image.crop(box) with a box that may reach outside the image (a mask of
+ * another size gives such crop regions): zeros there, as Pillow fills. */
+mend_status mend_pil_crop_any(const mend_image *src, const int box[4], mend_image *out, mend_err *err);
 /* dst.paste(src, (x, y)) without mask; src is converted to dst's channel
  * count like PIL does (grey → RGB replicates, RGB → RGBA opaque); the part
  * outside dst is clipped. */

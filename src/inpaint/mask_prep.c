@@ -124,7 +124,7 @@ mend_status mend_init_image_prepare(mend_mask_prep *p, const mend_mask_opts *o, 
     }
     if (s == MEND_OK && p->has_crop) {
         mend_image cropped;
-        s = mend_pil_crop(&img, p->crop, &cropped, err);
+        s = mend_pil_crop_any(&img, p->crop, &cropped, err); /* the mask's region: another size may reach out */
         if (s == MEND_OK) {
             mend_image_free(&img);
             s = mend_resize_image(2, &cropped, o->width, o->height, &img, err);

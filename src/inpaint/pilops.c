@@ -72,6 +72,28 @@ mend_status mend_pil_crop(const mend_image *src, const int box[4], mend_image *o
     return MEND_OK;
 }
 
+mend_status mend_pil_crop_any(const mend_image *src, const int box[4], mend_image *out, mend_err *err)
+{
+    if (box[0] >= 0 && box[1] >= 0 && box[2] <= src->width && box[3] <= src->height)
+        return mend_pil_crop(src, box, out, err);
+    int w = box[2] - box[0], h = box[3] - box[1], ch = src->channels;
+    if (w < 1 || h < 1 || w > MEND_IMAGE_MAX_SIDE || h > MEND_IMAGE_MAX_SIDE)
+        return mend_fail(err, MEND_E_ARG, "crop box (%d,%d,%d,%d): empty or too large", box[0], box[1], box[2],
+                         box[3]);
+    MEND_TRY(mend_image_alloc(out, w, h, ch, err));
+    memset(out->data, 0, mend_image_size(out));
+    for (int y = 0; y < h; y++) {
+        int sy = y + box[1];
+        if (sy < 0 || sy >= src->height)
+            continue;
+        int x0 = box[0] < 0 ? -box[0] : 0, x1 = box[2] > src->width ? src->width - box[0] : w;
+        if (x1 > x0)
+            memcpy(out->data + ((size_t)y * w + x0) * ch, src->data + ((size_t)sy * src->width + box[0] + x0) * ch,
+                   (size_t)(x1 - x0) * ch);
+    }
+    return MEND_OK;
+}
+
 void mend_pil_paste(mend_image *dst, const mend_image *src, int x, int y)
 {
     int sx = 0, sy = 0, w = src->width, h = src->height;

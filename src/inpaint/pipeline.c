@@ -1,21 +1,17 @@
 /* The job driver. Data flow for one job (spec/inpaint-semantics.md §1):
  *   prompts -> conditioning schedules                     (prepare_conds)
- *   mask -> mask_prep; init image -> overlay + processing  (prepare_init)
+ *   mask -> mask_prep; init images -> overlay + processing (pipeline_init.c)
  *   processing -> VAE -> init latent, latent mask, masked content,
  *                 9-channel conditioning
  *   per batch: seeds -> noise -> sampler(CFG denoiser) -> final blend
  *              -> VAE decode -> composite over the original -> infotext */
-#include "inpaint/pipeline.h"
+#include "inpaint/pipeline_job.h"
 #include "core/stop.h"
 
 #include "inpaint/color_correction.h"
-#include "inpaint/conditioning.h"
 #include "inpaint/denoiser.h"
 #include "inpaint/infotext.h"
-#include "inpaint/lora_run.h"
-#include "inpaint/mask_prep.h"
 #include "model/model_hash.h"
-#include "sampling/sampler.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -24,36 +20,15 @@
 #include <sys/random.h>
 #include <time.h>
 
-typedef struct job {
-    mend_sd_model *m;
-    const mend_gen_params *p;
-    const mend_sampler_info *sampler;
-    mend_scheduler scheduler;
-    mend_noise_schedule sched;
-    int h, w;            /* latent size */
-    int64_t lat;         /* 4*h*w */
-    int img2img, inpaint, inpainting_model, extra; /* extra = UNet input channels beyond 4 */
-    mend_cond_schedule cond, uncond;
-    mend_mask_opts mopts;
-    mend_mask_prep prep;
-    mend_image overlay;
-    mend_image cc_target; /* LAB of the processed init image, when colour correction is on */
-    float *init_latent;  /* [batch, 4, h, w]: one init image, repeated (masked content may differ per image) */
-    float *nmask;        /* [h, w] or NULL */
-    float *image_cond;   /* [extra, h, w] or NULL */
-    int64_t seed, subseed;
-    mend_rng gens[64];   /* per image of the current batch */
-    int batch;
-    mend_lora_run lora;  /* the prompt's networks, applied for the job */
-} job;
-
 static void job_free(job *j)
 {
     mend_cond_free(&j->cond);
     mend_cond_free(&j->uncond);
     mend_mask_prep_free(&j->prep);
-    mend_image_free(&j->overlay);
-    mend_image_free(&j->cc_target);
+    for (int b = 0; b < MEND_JOB_MAX_BATCH; b++) {
+        mend_image_free(&j->overlay[b]);
+        mend_image_free(&j->cc_target[b]);
+    }
     free(j->init_latent);
     free(j->nmask);
     free(j->image_cond);
@@ -71,34 +46,6 @@ static int64_t random_seed(void)
 static mend_rng_kind rng_kind(mend_rng_source s)
 {
     return s == MEND_RNG_SOURCE_CPU ? MEND_RNG_CPU : MEND_RNG_NV;
-}
-
-/* RGB uint8 image -> [3, H, W] floats in [-1, 1]. */
-static float *image_to_tensor(const mend_image *img)
-{
-    int64_t hw = (int64_t)img->width * img->height;
-    float *t = malloc((size_t)(3 * hw) * sizeof *t);
-    if (!t)
-        return NULL;
-    for (int64_t i = 0; i < hw; i++)
-        for (int c = 0; c < 3; c++)
-            t[c * hw + i] = img->data[i * img->channels + c] / 255.0f * 2.0f - 1.0f;
-    return t;
-}
-
-/* VAE encode of x [3, H, W] in [-1, 1] to the scaled posterior mean [4, h, w]
- * (A1111 samples the posterior with an RNG it does not control; the mean is
- * the deterministic choice the spec allows, §6.1). */
-static mend_status encode(job *j, const float *x, float *latent, mend_err *err)
-{
-    float *mom = malloc((size_t)(2 * j->lat) * sizeof *mom);
-    if (!mom)
-        return mend_fail(err, MEND_E_NOMEM, "out of memory");
-    mend_status s = mend_vae_encode(j->m->vae, x, 1, j->p->height, j->p->width, mom, err);
-    if (s == MEND_OK)
-        mend_vae_posterior(mom, NULL, 1, 4, (int64_t)j->h * j->w, latent);
-    free(mom);
-    return s;
 }
 
 static mend_status prepare_conds(job *j, mend_err *err)
@@ -138,95 +85,6 @@ static mend_status first_noise(job *j, const int64_t *seeds, const int64_t *subs
             mend_rng_init(&j->gens[b], rng_kind(p->rng), (uint64_t)(seeds[b] + p->eta_noise_seed_delta));
     }
     return MEND_OK;
-}
-
-/* The 9-channel conditioning: [mask (1), VAE(image * (1 - w*mask)) (4)]. */
-static mend_status prepare_image_cond(job *j, const mend_image *processing, mend_err *err)
-{
-    int W = j->p->width, H = j->p->height;
-    int64_t hw = (int64_t)H * W, lhw = (int64_t)j->h * j->w;
-    j->image_cond = malloc((size_t)(5 * lhw) * sizeof *j->image_cond);
-    float *cm = malloc((size_t)hw * sizeof *cm);
-    float *src = processing ? image_to_tensor(processing) : calloc((size_t)(3 * hw), sizeof(float));
-    mend_status s = MEND_OK;
-    if (!j->image_cond || !cm || !src) {
-        s = mend_fail(err, MEND_E_NOMEM, "out of memory");
-        goto done;
-    }
-    if (j->nmask) {
-        s = mend_inpaint_cond_mask(&j->prep.image_mask, cm, j->w, j->h, j->image_cond, err);
-        if (s != MEND_OK)
-            goto done;
-    } else {
-        /* no mask (img2img) or txt2img: mask 1 everywhere */
-        for (int64_t i = 0; i < hw; i++)
-            cm[i] = 1.0f;
-        for (int64_t i = 0; i < lhw; i++)
-            j->image_cond[i] = 1.0f;
-    }
-    if (processing) {
-        float wgt = j->p->inpainting_mask_weight;
-        for (int c = 0; c < 3; c++)
-            for (int64_t i = 0; i < hw; i++)
-                src[c * hw + i] = src[c * hw + i] + wgt * (src[c * hw + i] * (1.0f - cm[i]) - src[c * hw + i]);
-    }
-    /* txt2img: a grey image (0.5 in [0,1] = 0 in [-1,1]) */
-    s = encode(j, src, j->image_cond + lhw, err);
-done:
-    free(cm);
-    free(src);
-    return s;
-}
-
-static mend_status prepare_init(job *j, const mend_gen_inputs *in, mend_gen_output *out, mend_err *err)
-{
-    const mend_gen_params *p = j->p;
-    j->mopts = (mend_mask_opts){p->width,  p->height,   p->resize_mode,      p->mask_blur_x,
-                                p->mask_blur_y, p->inpainting_mask_invert, p->mask_round, p->inpaint_full_res,
-                                p->inpaint_full_res_padding};
-    if (in->mask) {
-        MEND_TRY(mend_mask_prepare(in->mask, &j->mopts, &j->prep, err));
-        if (!j->prep.active)
-            out->comment = strdup("Unable to perform \"Inpaint Only mask\" because mask is blank, switch to img2img mode.");
-    }
-    j->inpaint = in->mask && j->prep.active;
-    int fill = j->inpaint && p->inpainting_fill != MEND_FILL_ORIGINAL;
-    mend_image processing = {0};
-    MEND_TRY(mend_init_image_prepare(&j->prep, &j->mopts, in->init_image, fill, &j->overlay, &processing, err));
-    mend_status s = MEND_OK;
-    /* the target is the processed (cropped, resized, filled) image, before
-     * VAE encode; A1111 computes it for img2img with or without a mask */
-    if (p->color_correction && (s = mend_color_correction_target(&processing, &j->cc_target, err)) != MEND_OK) {
-        mend_image_free(&processing);
-        return s;
-    }
-    float *x = image_to_tensor(&processing);
-    j->init_latent = malloc((size_t)(j->batch * j->lat) * sizeof *j->init_latent);
-    if (!x || !j->init_latent) {
-        s = mend_fail(err, MEND_E_NOMEM, "out of memory");
-        goto done;
-    }
-    s = encode(j, x, j->init_latent, err);
-    if (s != MEND_OK)
-        goto done;
-    for (int b = 1; b < j->batch; b++)
-        memcpy(j->init_latent + b * j->lat, j->init_latent, (size_t)j->lat * sizeof *j->init_latent);
-    if (j->inpaint) {
-        j->nmask = malloc((size_t)j->h * j->w * sizeof *j->nmask);
-        if (!j->nmask) {
-            s = mend_fail(err, MEND_E_NOMEM, "out of memory");
-            goto done;
-        }
-        s = mend_latent_mask(&j->prep.image_mask, j->w, j->h, p->mask_round, j->nmask, err);
-        if (s != MEND_OK)
-            goto done;
-    }
-    if (j->inpainting_model)
-        s = prepare_image_cond(j, &processing, err);
-done:
-    free(x);
-    mend_image_free(&processing);
-    return s;
 }
 
 /* latent noise / latent nothing (§5.3, §5.4): each image's noise is the
@@ -365,16 +223,18 @@ static mend_status finish_image(job *j, const float *sample, int index, mend_gen
     if (s == MEND_OK)
         s = to_image(dec, p->width, p->height, &gen, err);
     free(dec);
-    /* colour correction runs on the W x H image, before the overlay */
-    if (s == MEND_OK && j->cc_target.data)
-        s = mend_apply_color_correction(&j->cc_target, &gen, err);
+    /* colour correction runs on the W x H image, before the overlay; both
+     * are the batch image's own init image's */
+    int b = (index % j->batch) % j->ninit;
+    if (s == MEND_OK && j->cc_target[b].data)
+        s = mend_apply_color_correction(&j->cc_target[b], &gen, err);
     if (s != MEND_OK) {
         mend_image_free(&gen);
         return s;
     }
     if (j->inpaint) {
         t0 = mend_clock_s();
-        s = mend_apply_overlay(&gen, j->prep.has_crop ? j->prep.paste_to : NULL, &j->overlay, &out->images[index],
+        s = mend_apply_overlay(&gen, j->prep.has_crop ? j->prep.paste_to : NULL, &j->overlay[b], &out->images[index],
                                err);
         out->timings.composite += mend_clock_s() - t0;
         mend_image_free(&gen);
@@ -471,7 +331,7 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
             goto done;
         }
         for (int b = 0; b < B; b++)
-            memcpy(cond_b + b * per, j->image_cond, (size_t)per * sizeof *cond_b);
+            memcpy(cond_b + b * per, j->image_cond + (b % j->ninit) * per, (size_t)per * sizeof *cond_b);
         den.image_cond = cond_b;
     }
     for (int it = 0; it < p->n_iter && s == MEND_OK && !out->interrupted; it++) {
@@ -530,12 +390,21 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
         return mend_fail(err, MEND_E_ARG, "%s: the model needs its UNet, VAE, text encoder and vocabulary loaded",
                          m->path);
     MEND_TRY(mend_gen_params_validate(p, in->init_image != NULL, err));
-    MEND_TRY(mend_gen_inputs_check(in, err));
+    MEND_TRY(mend_gen_inputs_check(in, p->batch_size, err));
     if (mend_model_set_precision(m, p->precision, &out->precision, err) != MEND_OK)
         return mend_err_wrap(err, "precision");
     MEND_TRY(mend_gen_memory_check(m, p, in->init_image ? in->init_image->width : 0,
                                    in->init_image ? in->init_image->height : 0, err));
-    *j = (job){.m = m, .p = p, .h = p->height / 8, .w = p->width / 8, .batch = p->batch_size};
+    *j = (job){.m = m, .eff = *p, .h = p->height / 8, .w = p->width / 8, .ninit = 1};
+    if (in->init_image) { /* several init images: one each in the batch (A1111's init()) */
+        j->inits[0] = in->init_image;
+        for (int i = 0; i < in->n_more_init_images; i++)
+            j->inits[j->ninit++] = &in->more_init_images[i];
+        if (j->ninit > 1)
+            j->eff.batch_size = j->ninit;
+    }
+    j->p = p = &j->eff;
+    j->batch = p->batch_size;
     j->lat = 4LL * j->h * j->w;
     j->img2img = in->init_image != NULL;
     j->extra = mend_unet_get_arch(m->unet)->in_channels - 4;
@@ -557,9 +426,9 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
     out->timings.conditioning = mend_clock_s() - t0;
     t0 = mend_clock_s();
     if (j->img2img)
-        MEND_TRY(prepare_init(j, in, out, err));
+        MEND_TRY(mend_job_prepare_init(j, in, out, err));
     else if (j->inpainting_model)
-        MEND_TRY(prepare_image_cond(j, NULL, err));
+        MEND_TRY(mend_job_prepare_txt2img_cond(j, err));
     mend_status s = apply_masked_content(j, out->seeds, err);
     out->timings.prepare = mend_clock_s() - t0;
     return s;

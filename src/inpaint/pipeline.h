@@ -20,9 +20,9 @@
  * what sampling would start from: *init_latent [batch_size, 4, H/8, W/8]
  * (NULL for txt2img) and *nmask [H/8, W/8], 1 = repaint (NULL without an
  * active mask). The caller frees both. */
-/* The init image and mask hold pixels, and the mask has the image's size;
- * MEND_E_ARG naming the field otherwise (gen_io.c). */
-mend_status mend_gen_inputs_check(const mend_gen_inputs *in, mend_err *err);
+/* The init images and the mask hold pixels, and several init images fit
+ * in batch_size; MEND_E_ARG naming the field otherwise (gen_io.c). */
+mend_status mend_gen_inputs_check(const mend_gen_inputs *in, int batch_size, mend_err *err);
 
 mend_status mend_generate_init_latent(mend_sd_model *m, const mend_gen_params *p, const mend_gen_inputs *in,
                                       float **init_latent, float **nmask, mend_err *err);

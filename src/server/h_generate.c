@@ -18,8 +18,11 @@ typedef struct gen_req {
     mend_gen_params p;       /* the table's fields and settings (params_api.c) */
     srv_param_state st;
     int seed_resize_from_h, seed_resize_from_w;
-    int include_init_images, send_images, save_images, restore_faces, tiling, enable_hr;
+    int include_init_images, send_images, save_images, restore_faces, tiling, enable_hr, restore_settings;
     char *sampler_name, *sampler_index, *scheduler, *mask, *script_name, *refiner_checkpoint;
+    /* with `styles`: the prompts as sent (info's prompt) and with the styles (what runs) */
+    const char *sent_prompt, *sent_negative;
+    char *styled_prompt, *styled_negative;
 } gen_req;
 
 #define NONE ((size_t)-1)
@@ -53,7 +56,7 @@ static const field fields[] = {
     {"s_tmin", SRV_FLOAT, NONE, F_BOTH, "null"},
     {"s_noise", SRV_FLOAT, NONE, F_BOTH, "null"},
     {"override_settings", SRV_DICT, NONE, F_BOTH, "{}"},
-    {"override_settings_restore_afterwards", SRV_BOOL, NONE, F_BOTH, "true"},
+    {"override_settings_restore_afterwards", SRV_BOOL, AT(restore_settings), F_BOTH, NULL},
     {"refiner_checkpoint", SRV_STR, AT(refiner_checkpoint), F_BOTH, NULL},
     {"refiner_switch_at", SRV_FLOAT, NONE, F_BOTH, "null"},
     {"disable_extra_networks", SRV_BOOL, NONE, F_BOTH, "false"},
@@ -92,15 +95,16 @@ static const field fields[] = {
 
 static void req_defaults(gen_req *r)
 {
-    *r = (gen_req){.seed_resize_from_h = -1, .seed_resize_from_w = -1, .send_images = 1, .sampler_index = strdup("Euler")};
+    *r = (gen_req){.seed_resize_from_h = -1, .seed_resize_from_w = -1, .send_images = 1, .restore_settings = 1,
+                   .sampler_index = strdup("Euler")};
     mend_gen_params_api_default(&r->p);
 }
 
 static void req_free(gen_req *r)
 {
     srv_param_state_free(&r->st);
-    char **strs[] = {&r->sampler_name, &r->sampler_index, &r->scheduler, &r->mask, &r->script_name,
-                     &r->refiner_checkpoint};
+    char **strs[] = {&r->sampler_name, &r->sampler_index,   &r->scheduler,      &r->mask,
+                     &r->script_name,  &r->refiner_checkpoint, &r->styled_prompt, &r->styled_negative};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -267,43 +271,54 @@ static int refuse_unsupported(const cJSON *body, const gen_req *q, srv_response 
     return 1;
 }
 
+#define MAX_INIT_IMAGES 64 /* the batch size's upper end */
+
 typedef struct gen_images {
-    mend_image init, mask;
+    mend_image init[MAX_INIT_IMAGES], mask;
+    int n;
 } gen_images;
 
+static int decode_one(const char *text, const char *name, mend_image *out, srv_response *resp)
+{
+    char msg[1200];
+    int rc = srv_decode_image(text, name, out, msg, sizeof msg);
+    if (rc != 1)
+        srv_reply_error(resp, rc < 0 ? 413 : 400, "HTTPException", "%s", msg);
+    return rc == 1;
+}
+
+/* init_images (A1111's init(): several are one each of the batch, so at
+ * most batch_size of them) and the mask, of any size. */
 static int decode_images(const cJSON *body, const gen_req *q, gen_images *g, mend_gen_inputs *in,
                          srv_response *resp)
 {
-    char msg[1200];
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(body, "init_images");
     int n = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : 0;
     if (n == 0) {
         srv_reply_error(resp, 404, "HTTPException", "Init image not found");
         return 0;
     }
-    if (n > 1) {
-        srv_reply_error(resp, 422, "HTTPException",
-                        "init_images: mend takes one init image per request (got %d)", n);
+    if (n > 1 && n > q->p.batch_size) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "bad number of images passed: %d; expecting %d or less (batch_size)", n,
+                 q->p.batch_size);
+        cJSON *errors = cJSON_CreateArray();
+        srv_add_field_error(errors, "init_images", msg, "value_error");
+        srv_reply_validation(resp, errors);
         return 0;
     }
-    int rc = srv_decode_image(cJSON_GetStringValue(list->child), "init_images[0]", &g->init, msg, sizeof msg);
-    if (rc != 1) {
-        srv_reply_error(resp, rc < 0 ? 413 : 400, "HTTPException", "%s", msg);
-        return 0;
+    for (const cJSON *v = list->child; v; v = v->next, g->n++) {
+        char name[32];
+        snprintf(name, sizeof name, "init_images[%d]", g->n);
+        if (!decode_one(cJSON_GetStringValue(v), name, &g->init[g->n], resp))
+            return 0;
     }
-    in->init_image = &g->init;
+    in->init_image = &g->init[0];
+    in->more_init_images = g->n > 1 ? &g->init[1] : NULL;
+    in->n_more_init_images = g->n - 1;
     if (q->mask && q->mask[0]) {
-        rc = srv_decode_image(q->mask, "mask", &g->mask, msg, sizeof msg);
-        if (rc != 1) {
-            srv_reply_error(resp, rc < 0 ? 413 : 400, "HTTPException", "%s", msg);
+        if (!decode_one(q->mask, "mask", &g->mask, resp))
             return 0;
-        }
-        if (g->mask.width != g->init.width || g->mask.height != g->init.height) {
-            srv_reply_error(resp, 400, "HTTPException",
-                            "mask is %dx%d but init_images[0] is %dx%d: they must have the same size",
-                            g->mask.width, g->mask.height, g->init.width, g->init.height);
-            return 0;
-        }
         in->mask = &g->mask;
     }
     return 1;
@@ -319,14 +334,15 @@ static cJSON *repeat_string(const char *s, int n)
     return a;
 }
 
-static char *build_info(srv_server *s, const srv_job *j, const gen_req *q)
+static char *build_info(srv_server *s, const srv_job *j, const gen_req *q, const cJSON *body)
 {
     const mend_gen_params *p = &j->params;
     const mend_gen_output *o = &j->out;
     cJSON *info = cJSON_CreateObject();
-    cJSON_AddStringToObject(info, "prompt", p->prompt);
+    /* A1111's Processed: prompt as sent, all_prompts with the styles applied */
+    cJSON_AddStringToObject(info, "prompt", q->sent_prompt ? q->sent_prompt : p->prompt);
     cJSON_AddItemToObject(info, "all_prompts", repeat_string(p->prompt, o->count));
-    cJSON_AddStringToObject(info, "negative_prompt", p->negative_prompt);
+    cJSON_AddStringToObject(info, "negative_prompt", q->sent_negative ? q->sent_negative : p->negative_prompt);
     cJSON_AddItemToObject(info, "all_negative_prompts", repeat_string(p->negative_prompt, o->count));
     cJSON *seeds = cJSON_CreateArray(), *subseeds = cJSON_CreateArray(), *texts = cJSON_CreateArray();
     for (int i = 0; i < o->count; i++) {
@@ -344,7 +360,9 @@ static char *build_info(srv_server *s, const srv_job *j, const gen_req *q)
     cJSON_AddStringToObject(info, "sampler_name", p->sampler_name);
     cJSON_AddItemToObject(info, "cfg_scale", srv_float_json(p->cfg_scale));
     cJSON_AddNumberToObject(info, "steps", p->steps);
-    cJSON_AddNumberToObject(info, "batch_size", p->batch_size);
+    /* several init images are the batch (A1111's init() sets batch_size to their count) */
+    int more = j->inputs.n_more_init_images;
+    cJSON_AddNumberToObject(info, "batch_size", more ? more + 1 : p->batch_size);
     cJSON_AddFalseToObject(info, "restore_faces");
     cJSON_AddNullToObject(info, "face_restoration_model");
     char *name = j->model_title ? mend_model_name(j->model_title) : NULL;
@@ -361,7 +379,8 @@ static char *build_info(srv_server *s, const srv_job *j, const gen_req *q)
         cJSON_AddStringToObject(extra, "Comment", o->comment);
     cJSON_AddNumberToObject(info, "index_of_first_image", 0);
     cJSON_AddItemToObject(info, "infotexts", texts);
-    cJSON_AddItemToObject(info, "styles", cJSON_CreateArray());
+    const cJSON *styles = cJSON_GetObjectItemCaseSensitive(body, "styles");
+    cJSON_AddItemToObject(info, "styles", cJSON_IsArray(styles) ? cJSON_Duplicate(styles, 1) : cJSON_CreateArray());
     pthread_mutex_lock(&s->lock);
     cJSON_AddStringToObject(info, "job_timestamp", s->prog.job_timestamp);
     pthread_mutex_unlock(&s->lock);
@@ -416,7 +435,7 @@ static void reply_result(srv_server *s, const srv_job *j, const gen_req *q, cons
         cJSON_AddItemToArray(images, str);
     }
     cJSON_AddItemToObject(o, "parameters", echo_parameters(body, command, q));
-    char *info = build_info(s, j, q);
+    char *info = build_info(s, j, q, body);
     if (j->out.log) /* LoRA layers left unchanged: key and shapes */
         fprintf(stderr, "mend serve: %s", j->out.log);
     cJSON_AddStringToObject(o, "info", info ? info : "{}");
@@ -424,8 +443,10 @@ static void reply_result(srv_server *s, const srv_job *j, const gen_req *q, cons
     srv_reply_json(resp, 200, o);
 }
 
-/* override_settings.sd_model_checkpoint switches the model for this and later jobs. */
-static int override_model(srv_server *s, const cJSON *ov, srv_response *resp)
+/* override_settings.sd_model_checkpoint must name a checkpoint: the worker
+ * loads it for the job (overrides.c). A1111 drops an unknown name silently
+ * and runs with the current model; mend says so instead. */
+static int check_override_model(srv_server *s, const cJSON *ov, srv_response *resp)
 {
     const cJSON *ck = cJSON_GetObjectItemCaseSensitive(ov, "sd_model_checkpoint");
     if (!ck || cJSON_IsNull(ck))
@@ -434,7 +455,14 @@ static int override_model(srv_server *s, const cJSON *ov, srv_response *resp)
         srv_reply_error(resp, 400, "HTTPException", "override_settings: sd_model_checkpoint must be a string");
         return 0;
     }
-    return srv_switch_model(s, ck->valuestring, resp);
+    mend_err err = {0};
+    const srv_checkpoint *c;
+    pthread_mutex_lock(&s->lock);
+    mend_status st = srv_models_find(&s->models, ck->valuestring, &c, &err);
+    pthread_mutex_unlock(&s->lock);
+    if (st != MEND_OK)
+        srv_reply_error(resp, st == MEND_E_ARG ? 400 : 404, "RuntimeError", "override_settings: %s", err.msg);
+    return st == MEND_OK;
 }
 
 /* A failed job's HTTP status, from its mend_status: a bad input is the
@@ -453,39 +481,27 @@ static int job_http_status(mend_status code)
     }
 }
 
-static int request_gives(void *body, const mend_param_desc *d)
+/* A1111's setup_prompts: the styles merged into both prompts (what the
+ * job and its infotext get); info keeps the prompts as sent. */
+static int apply_styles(const srv_server *s, const cJSON *body, gen_req *q, srv_response *resp)
 {
-    const cJSON *v = d->api_key ? cJSON_GetObjectItemCaseSensitive((const cJSON *)body, d->api_key) : NULL;
-    return v && !cJSON_IsNull(v);
-}
-
-/* A1111's `infotext` field: the parameters it names, under the request's
- * own fields (applied after it). */
-static int apply_infotext(const cJSON *body, gen_req *q, srv_response *resp)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(body, "infotext");
-    if (!cJSON_IsString(it) || !it->valuestring[0])
-        return 1;
-    char *storage = NULL;
     mend_err err = {0};
-    mend_status st = mend_params_from_infotext(it->valuestring, &q->p, request_gives, (void *)body, &storage, &err);
-    if (storage && q->st.nowned == (int)(sizeof q->st.owned / sizeof *q->st.owned)) {
-        free(storage); /* no slot left to keep it alive while p points into it */
-        srv_reply_error(resp, 500, "RuntimeError", "infotext: too many strings in the request");
-        return 0;
-    }
-    if (storage)
-        q->st.owned[q->st.nowned++] = storage;
-    if (st != MEND_OK) {
-        cJSON *errors = cJSON_CreateArray(), *e = cJSON_CreateObject(), *loc = cJSON_CreateArray();
-        cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
-        cJSON_AddItemToArray(loc, cJSON_CreateString("infotext"));
-        cJSON_AddItemToObject(e, "loc", loc);
-        cJSON_AddStringToObject(e, "msg", err.msg);
-        cJSON_AddStringToObject(e, "type", "value_error");
-        cJSON_AddItemToArray(errors, e);
+    if (srv_apply_styles(s, cJSON_GetObjectItemCaseSensitive(body, "styles"), q->p.prompt, q->p.negative_prompt,
+                         &q->styled_prompt, &q->styled_negative, &err) != MEND_OK) {
+        if (err.code != MEND_E_ARG) { /* the server's styles file, not the request */
+            srv_reply_error(resp, 500, "RuntimeError", "%s", err.msg);
+            return 0;
+        }
+        cJSON *errors = cJSON_CreateArray();
+        srv_add_field_error(errors, "styles", err.msg, "value_error");
         srv_reply_validation(resp, errors);
         return 0;
+    }
+    if (q->styled_prompt) {
+        q->sent_prompt = q->p.prompt;
+        q->sent_negative = q->p.negative_prompt;
+        q->p.prompt = q->styled_prompt;
+        q->p.negative_prompt = q->styled_negative;
     }
     return 1;
 }
@@ -505,14 +521,14 @@ static int read_request(srv_server *s, int img2img, const cJSON *body, gen_req *
     if (cJSON_IsObject(ov) &&
         (!check_override_keys(s, ov, resp) || !srv_params_apply_settings(ov, "override_settings", &q->p, &q->st, resp)))
         return 0;
-    if (!apply_infotext(body, q, resp))
+    srv_infotext_names it;
+    if (!srv_apply_infotext(body, img2img, &q->p, &q->st, &it, resp))
         return 0;
-    const char *it_sampler = q->p.sampler_name, *it_scheduler = q->p.scheduler;
     cJSON *errors = read_fields(body, img2img ? F_IMG : F_TXT, q);
-    if (!errors && !q->sampler_name && strcmp(it_sampler, "Euler")) /* the infotext's, unless the request names one */
-        q->sampler_name = strdup(it_sampler);
-    if (!errors && !q->scheduler && strcmp(it_scheduler, "Automatic"))
-        q->scheduler = strdup(it_scheduler);
+    if (!errors && !q->sampler_name && it.sampler) /* the infotext's, unless the request names one */
+        q->sampler_name = strdup(it.sampler);
+    if (!errors && !q->scheduler && it.scheduler)
+        q->scheduler = strdup(it.scheduler);
     if (errors) {
         srv_reply_validation(resp, errors);
         return 0;
@@ -531,7 +547,7 @@ static int read_request(srv_server *s, int img2img, const cJSON *body, gen_req *
         srv_reply_param_error(resp, bad, err.msg);
         return 0;
     }
-    return 1;
+    return apply_styles(s, body, q, resp);
 }
 
 static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *q, srv_response *resp)
@@ -541,9 +557,10 @@ static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *
     const cJSON *ov = cJSON_GetObjectItemCaseSensitive(body, "override_settings");
     gen_images g = {0};
     srv_job j = {.kind = SRV_JOB_GENERATE, .name = img2img ? "img2img" : "txt2img", .params = q->p,
-                 .task_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "force_task_id"))};
+                 .task_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "force_task_id")),
+                 .override_settings = cJSON_IsObject(ov) ? ov : NULL, .restore_settings = q->restore_settings};
     if ((!img2img || decode_images(body, q, &g, &j.inputs, resp)) &&
-        (!cJSON_IsObject(ov) || override_model(s, ov, resp))) {
+        (!cJSON_IsObject(ov) || check_override_model(s, ov, resp))) {
         srv_run_job(s, &j);
         mend_err save_err = {0};
         if (j.status == MEND_OK && q->save_images && s->outputs && save_images(s, &j, srv_samples_format(s, ov), &save_err) != MEND_OK) {
@@ -557,7 +574,8 @@ static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *
     }
     mend_gen_output_free(&j.out);
     free(j.model_title);
-    mend_image_free(&g.init);
+    for (int i = 0; i < g.n; i++)
+        mend_image_free(&g.init[i]);
     mend_image_free(&g.mask);
 }
 

@@ -122,7 +122,7 @@ static void end_job(srv_server *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-static void run_generate(srv_server *s, srv_job *j)
+static void generate(srv_server *s, srv_job *j)
 {
     if (!s->model) {
         j->status = mend_fail(&j->err, MEND_E_IO, "no model is loaded (start mend serve with --model, or choose one "
@@ -141,6 +141,21 @@ static void run_generate(srv_server *s, srv_job *j)
         j->out.interrupted = 1;
     pthread_mutex_unlock(&s->lock);
     end_job(s);
+}
+
+/* A1111's process_images around the job: override_settings in the options
+ * for it (and the checkpoint they name), restored afterwards unless the
+ * request says otherwise. */
+static void run_generate(srv_server *s, srv_job *j)
+{
+    cJSON *stored = srv_options_override(s, j->override_settings);
+    j->status = srv_ensure_model(s, &j->err);
+    if (j->status == MEND_OK)
+        generate(s, j);
+    if (j->restore_settings)
+        srv_options_restore(s, stored);
+    else
+        cJSON_Delete(stored);
 }
 
 static void run_load(srv_server *s, srv_job *j)

@@ -46,6 +46,16 @@ cJSON *srv_schema_property(srv_ftype t, const char *title, cJSON *dflt);
 void srv_params_schema(cJSON *props, int img2img);
 /* The other request fields (h_generate.c) likewise. */
 void srv_generate_schema(cJSON *props, int img2img);
+/* What an applied infotext says about the sampler: A1111 takes its
+ * Sampler and Schedule type (or DPM++ 2M and Automatic) for a request that
+ * names none. NULL when the request has no infotext. */
+typedef struct srv_infotext_names {
+    const char *sampler, *scheduler;
+} srv_infotext_names;
+/* The request's `infotext` field into p (req_infotext.c); 0 after a 422
+ * naming the field. Call it after the settings, before the fields. */
+int srv_apply_infotext(const cJSON *body, int img2img, mend_gen_params *p, srv_param_state *st,
+                       srv_infotext_names *names, srv_response *resp);
 /* GET /mend/v1/params */
 void h_params(srv_response *r);
 

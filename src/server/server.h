@@ -116,6 +116,8 @@ typedef struct srv_job {
     mend_gen_params params;
     mend_gen_inputs inputs;
     mend_gen_output out; /* all iterations together */
+    const cJSON *override_settings; /* the request's (borrowed), or NULL */
+    int restore_settings;           /* override_settings_restore_afterwards */
     /* load model */
     const char *model_path;
     /* result */
@@ -154,6 +156,7 @@ typedef struct srv_server {
     const char *vocab;
     const char *outputs;
     const char *auth; /* "user:pass[,user2:pass2]" or NULL */
+    const char *styles_file; /* --styles-file, or NULL: styles.csv of the working directory */
     int threads;
     mend_preview_taesd *taesd; /* live previews with the TAESD decoder when given (--taesd), else "Approx cheap" */
     /* the model: only the worker touches `model`; titles under `lock` */
@@ -178,6 +181,17 @@ void srv_shutdown(srv_server *s);
 void srv_run_job(srv_server *s, srv_job *j);
 /* Loads a model synchronously in the calling thread (startup). */
 mend_status srv_load_model(srv_server *s, const char *path, mend_err *err);
+
+/* ---------------- override_settings (overrides.c) ---------------- */
+
+/* Sets a request's override_settings in the options; returns the values
+ * they replaced (to restore), or NULL when it changed nothing. */
+cJSON *srv_options_override(srv_server *s, const cJSON *override_settings);
+/* Puts the stored values back and deletes them (NULL: nothing). */
+void srv_options_restore(srv_server *s, cJSON *stored);
+/* Loads the checkpoint the sd_model_checkpoint option names when it is not
+ * the loaded one (worker thread). */
+mend_status srv_ensure_model(srv_server *s, mend_err *err);
 
 /* ---------------- base64 (b64.c) ---------------- */
 
@@ -265,8 +279,13 @@ void h_unload_checkpoint(srv_server *s, const srv_call *c, srv_response *r);
 void h_reload_checkpoint(srv_server *s, const srv_call *c, srv_response *r);
 void h_server_stop(srv_server *s, const srv_call *c, srv_response *r);
 void h_server_restart(srv_server *s, const srv_call *c, srv_response *r);
-/* styles.c: styles.csv of the working directory */
+/* styles.c: the styles file (--styles-file, else styles.csv of the working directory) */
 void h_prompt_styles(srv_server *s, const srv_call *c, srv_response *r);
+/* A request's `styles` (a JSON list of names, or NULL) applied to its
+ * prompts: *prompt_out and *negative_out malloc'd, both NULL when it names
+ * none. An unknown name is MEND_E_ARG naming it. */
+mend_status srv_apply_styles(const srv_server *s, const cJSON *names, const char *prompt, const char *negative,
+                             char **prompt_out, char **negative_out, mend_err *err);
 /* h_extras.c */
 void h_extra_single_image(srv_server *s, const srv_call *c, srv_response *r);
 void h_extra_batch_images(srv_server *s, const srv_call *c, srv_response *r);

@@ -1,0 +1,48 @@
+/* The state of one generation job, shared by the job driver (pipeline.c)
+ * and its init-image preparation (pipeline_init.c). Internal. */
+#ifndef MEND_INPAINT_PIPELINE_JOB_H
+#define MEND_INPAINT_PIPELINE_JOB_H
+
+#include "core/rng.h"
+#include "inpaint/conditioning.h"
+#include "inpaint/lora_run.h"
+#include "inpaint/mask_prep.h"
+#include "inpaint/pipeline.h"
+#include "sampling/sampler.h"
+
+#define MEND_JOB_MAX_BATCH 64
+
+typedef struct job {
+    mend_sd_model *m;
+    const mend_gen_params *p; /* = &eff */
+    mend_gen_params eff;      /* the caller's, batch_size = the number of init images when several */
+    const mend_sampler_info *sampler;
+    mend_scheduler scheduler;
+    mend_noise_schedule sched;
+    int h, w;            /* latent size */
+    int64_t lat;         /* 4*h*w */
+    int img2img, inpaint, inpainting_model, extra; /* extra = UNet input channels beyond 4 */
+    mend_cond_schedule cond, uncond;
+    mend_mask_opts mopts;
+    mend_mask_prep prep;
+    /* per init image (ninit: 1, repeated over the batch, or one per image of the batch) */
+    int ninit;
+    const mend_image *inits[MEND_JOB_MAX_BATCH];
+    mend_image overlay[MEND_JOB_MAX_BATCH];
+    mend_image cc_target[MEND_JOB_MAX_BATCH]; /* LAB of the processed init image, when colour correction is on */
+    float *init_latent;  /* [batch, 4, h, w] (masked content may differ per image) */
+    float *nmask;        /* [h, w] or NULL */
+    float *image_cond;   /* [ninit, extra, h, w] or NULL */
+    int64_t seed, subseed;
+    mend_rng gens[MEND_JOB_MAX_BATCH]; /* per image of the current batch */
+    int batch;
+    mend_lora_run lora;  /* the prompt's networks, applied for the job */
+} job;
+
+/* Init images, mask, VAE encode, latent mask, 9-channel conditioning
+ * (img2img and inpaint). out->comment gets the blank-mask note. */
+mend_status mend_job_prepare_init(job *j, const mend_gen_inputs *in, mend_gen_output *out, mend_err *err);
+/* txt2img with a 9-channel model: the conditioning of a grey image, mask 1. */
+mend_status mend_job_prepare_txt2img_cond(job *j, mend_err *err);
+
+#endif

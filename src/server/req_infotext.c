@@ -1,0 +1,113 @@
+/* A request's `infotext` field as A1111 1.10's Api.apply_infotext uses it:
+ * parse_generation_parameters of the text (with the defaults it fills in),
+ * then every paste field with an API name that the request does not give
+ * itself, and the settings the infotext names (Clip skip, RNG, ENSD, ...)
+ * unless override_settings names them.
+ *
+ * Which fields are pasted is A1111's UI structure: the txt2img tab's paste
+ * fields carry API names (prompt, negative prompt, CFG scale, size, batch
+ * size, denoising strength); the img2img tab's are plain (component, label)
+ * pairs without one, so on img2img only the sampler and seed scripts'
+ * fields (steps, sampler, schedule type, seed, variation seed and strength)
+ * come from the infotext. The parameters themselves and their infotext keys
+ * are the table's (include/mend/params.h). */
+#include "server/params_api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const pasted_both[] = {"steps", "sampler_name", "scheduler", "seed", "subseed",
+                                          "subseed_strength"};
+static const char *const pasted_txt2img[] = {"prompt", "negative_prompt", "cfg_scale", "width", "height",
+                                             "batch_size", "denoising_strength"};
+
+/* parse_generation_parameters' defaults for keys the text lacks that are
+ * settings here: get_override_settings then applies them. */
+static const char *const parse_defaults[][2] = {{"Clip skip", "1"}, {"RNG", "GPU"}};
+
+typedef struct keep_ctx {
+    const cJSON *body, *ov;
+    int img2img;
+} keep_ctx;
+
+static int listed(const char *name, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(name, list[i]))
+            return 1;
+    return 0;
+}
+
+static int given(const cJSON *o, const char *key)
+{
+    const cJSON *v = key && cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+    return v && !cJSON_IsNull(v);
+}
+
+/* mend_param_keep_fn: nonzero for the parameters the infotext leaves alone. */
+static int keeps(void *user, const mend_param_desc *d)
+{
+    const keep_ctx *k = user;
+    if (d->flags & MEND_PARAM_SETTING)
+        return given(k->ov, d->api_key);
+    if ((d->flags & MEND_PARAM_ALSO_SETTING) && given(k->ov, d->api_key))
+        return 1;
+    int pasted = listed(d->name, pasted_both, sizeof pasted_both / sizeof *pasted_both) ||
+                 (!k->img2img && listed(d->name, pasted_txt2img, sizeof pasted_txt2img / sizeof *pasted_txt2img)) ||
+                 (d->flags & MEND_PARAM_ALSO_SETTING);
+    return !pasted || given(k->body, d->api_key);
+}
+
+static const mend_param_desc *by_infotext_key(const char *key)
+{
+    for (int i = 0; i < mend_param_count(); i++) {
+        const mend_param_desc *d = mend_param_at(i);
+        if (d->infotext_key && !strcmp(d->infotext_key, key))
+            return d;
+    }
+    return NULL;
+}
+
+static void reply_infotext_error(srv_response *resp, const char *msg)
+{
+    cJSON *errors = cJSON_CreateArray();
+    srv_add_field_error(errors, "infotext", msg, "value_error");
+    srv_reply_validation(resp, errors);
+}
+
+int srv_apply_infotext(const cJSON *body, int img2img, mend_gen_params *p, srv_param_state *st,
+                       srv_infotext_names *names, srv_response *resp)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(body, "infotext");
+    names->sampler = names->scheduler = NULL;
+    if (!cJSON_IsString(it) || !it->valuestring[0])
+        return 1;
+    keep_ctx k = {body, cJSON_GetObjectItemCaseSensitive(body, "override_settings"), img2img};
+    mend_err err = {0};
+    for (size_t i = 0; i < sizeof parse_defaults / sizeof *parse_defaults; i++) {
+        const mend_param_desc *d = by_infotext_key(parse_defaults[i][0]);
+        if (d && !keeps(&k, d) && mend_param_set_text(p, d, parse_defaults[i][1], &err) != MEND_OK) {
+            srv_reply_error(resp, 500, "RuntimeError", "infotext default: %s", err.msg);
+            return 0;
+        }
+    }
+    const char *sampler = p->sampler_name, *scheduler = p->scheduler;
+    char *storage = NULL;
+    mend_status s = mend_params_from_infotext(it->valuestring, p, keeps, &k, &storage, &err);
+    if (storage && st->nowned == (int)(sizeof st->owned / sizeof *st->owned)) {
+        free(storage); /* no slot left to keep it alive while p points into it */
+        srv_reply_error(resp, 500, "RuntimeError", "infotext: too many strings in the request");
+        return 0;
+    }
+    if (storage)
+        st->owned[st->nowned++] = storage;
+    if (s != MEND_OK) {
+        reply_infotext_error(resp, err.msg);
+        return 0;
+    }
+    /* get_sampler_from_infotext / get_scheduler_from_infotext: A1111's
+     * first sampler and Automatic when the text names none */
+    names->sampler = p->sampler_name != sampler ? p->sampler_name : "DPM++ 2M";
+    names->scheduler = p->scheduler != scheduler ? p->scheduler : "Automatic";
+    return 1;
+}

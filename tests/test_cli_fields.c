@@ -1,0 +1,183 @@
+/* The CLI's A1111 generation fields (issue 11 item 2): --styles from a
+ * styles.csv (--styles-file), a --mask of another size than the image,
+ * several --init images; and the library's styles reader and merge
+ * (include/mend/styles.h) against A1111 1.10's modules/styles.py. Runs that
+ * load the tiny model made here need the CLIP vocabulary from ../shared. */
+#include "test.h"
+
+#include "io/png_text.h"
+#include "mend/styles.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the library: merge_prompts and the CSV reader ---------------------------- */
+
+TEST(merge_prompts_as_a1111)
+{
+    static const struct {
+        const char *style, *prompt, *want;
+    } cases[] = {
+        {"{prompt}, cinematic", "a cat", "a cat, cinematic"},
+        {"art of {prompt} and {prompt}", " x ", "art of  x  and  x "}, /* replaced as it is, every time */
+        {"  film grain ", "  a cat\n", "a cat, film grain"},           /* both stripped, ", " between */
+        {"", " a cat ", "a cat"},                                     /* an empty style strips the prompt */
+        {"words", "", "words"},
+        {"", "", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *got = mend_style_merge(cases[i].style, cases[i].prompt);
+        CHECK_MSG(got && !strcmp(got, cases[i].want), "merge('%s', '%s') = '%s', want '%s'", cases[i].style,
+                  cases[i].prompt, got ? got : "(null)", cases[i].want);
+        free(got);
+    }
+}
+
+TEST(styles_csv_as_python_csv_reads_it)
+{
+    const char *path = test_tmp_path("lib-styles.csv");
+    CHECK(test_write_text(path, "\xEF\xBB\xBFname, prompt ,negative_prompt\n"
+                                "\"a, b\", \"x \"\"y\"\"\",\"multi\nline\"\n"
+                                "\n"
+                                "#hidden,h,h\n"
+                                "short,only\n"
+                                "a, b,replaced,neg\n"));
+    mend_styles db;
+    mend_err err = {0};
+    /* " prompt " is not "prompt": no prompt column (skipinitialspace keeps trailing spaces) */
+    CHECK(mend_styles_load(path, &db, &err) == MEND_E_FORMAT && strstr(err.msg, "prompt") && strstr(err.msg, path));
+    CHECK(test_write_text(path, "\xEF\xBB\xBFname, prompt,negative_prompt\n"
+                                "\"a, b\", \"x \"\"y\"\"\",\"multi\nline\"\n"
+                                "\n"
+                                "#hidden,h,h\n"
+                                "short,only\n"
+                                "\"a, b\",replaced,neg\n"));
+    CHECK_OK(mend_styles_load(path, &db, &err), &err);
+    CHECK_MSG(db.count == 2, "%d styles", db.count);
+    if (db.count == 2) {
+        CHECK(!strcmp(db.items[0].name, "a, b") && !strcmp(db.items[0].prompt, "replaced") &&
+              !strcmp(db.items[0].negative_prompt, "neg")); /* a repeated name replaces the style in its place */
+        CHECK(!strcmp(db.items[1].name, "short") && !strcmp(db.items[1].prompt, "only") &&
+              !strcmp(db.items[1].negative_prompt, ""));
+    }
+    char *p = NULL, *n = NULL;
+    const char *names[] = {"short", "a, b"};
+    CHECK_OK(mend_styles_apply(&db, names, 2, "cat", NULL, &p, &n, &err), &err);
+    CHECK_MSG(p && n && !strcmp(p, "cat, only, replaced") && !strcmp(n, "neg"), "'%s' / '%s'", p ? p : "", n ? n : "");
+    free(p), free(n);
+    const char *unknown[] = {"nope"};
+    CHECK(mend_styles_apply(&db, unknown, 1, "cat", "", &p, &n, &err) == MEND_E_ARG && strstr(err.msg, "'nope'") &&
+          strstr(err.msg, "'short'") && !p && !n);
+    mend_styles_free(&db);
+    /* no file: no styles, as A1111 starts without one */
+    CHECK_OK(mend_styles_load(test_tmp_path("absent.csv"), &db, &err), &err);
+    CHECK(db.count == 0);
+}
+
+/* ---- the CLI ---------------------------------------------------------------------- */
+
+static char model[1024], vocab[1024];
+
+static void save(const char *path, const mend_image *img)
+{
+    mend_err err = {0};
+    CHECK_OK(mend_image_save_png(path, img, NULL, 0, &err), &err);
+}
+
+static char *parameters_of(const char *png)
+{
+    mend_png_text_list l;
+    mend_err err = {0};
+    if (mend_png_text_read_file(png, MEND_PNG_CRC_CHECK, &l, &err) != MEND_OK)
+        return NULL;
+    const char *p = mend_png_text_get(&l, "parameters");
+    char *copy = p ? strdup(p) : NULL;
+    mend_png_text_list_free(&l);
+    return copy;
+}
+
+/* `mend ARGS` with the model; exit status, output into *out. */
+static int run(const char *args, char **out)
+{
+    char *cmd = malloc(strlen(args) + 4096);
+    if (!cmd)
+        return -1;
+    sprintf(cmd, "%s --model '%s' --vocab '%s' --width 64 --height 64 --steps 1 --threads 2 -q", args, model, vocab);
+    int rc = test_run_mend(cmd, out);
+    free(cmd);
+    return rc;
+}
+
+TEST(cli_styles_merge_into_the_prompts)
+{
+    const char *styles = test_tmp_path("cli-styles.csv");
+    CHECK(test_write_text(styles, "name,prompt,negative_prompt\nCine,\"{prompt}, cinematic\",blurry\n"));
+    char *out = NULL, args[2048];
+    const char *png = strdup(test_tmp_path("styled.png"));
+    snprintf(args, sizeof args, "txt2img -p 'a cat' -n dog --styles Cine --styles-file '%s' -o '%s' --seed 1", styles,
+             png);
+    int rc = run(args, &out);
+    CHECK_MSG(rc == 0, "%d %s", rc, out ? out : "");
+    free(out);
+    char *params = parameters_of(png);
+    CHECK_MSG(params && !strncmp(params, "a cat, cinematic\nNegative prompt: dog, blurry\n", 46), "%s",
+              params ? params : "(none)");
+    free(params);
+    snprintf(args, sizeof args, "txt2img -p x --styles Cine --styles nope --styles-file '%s' -o '%s'", styles, png);
+    rc = run(args, &out);
+    CHECK_MSG(rc != 0 && out && strstr(out, "'nope'") && strstr(out, "--styles"), "%d %s", rc, out ? out : "");
+    free(out);
+    free((char *)png);
+}
+
+TEST(cli_mask_of_another_size_and_several_inits)
+{
+    mend_image a = {0}, b = {0}, mask = {0};
+    mend_err err = {0};
+    test_make_gradient(&a, 64, 64);
+    test_make_gradient(&b, 64, 64);
+    for (size_t k = 2; k < (size_t)64 * 64 * 3; k += 3)
+        b.data[k] = 7;
+    test_make_square_mask(&mask, 40, 40); /* another size than the images */
+    char pa[1100], pb[1100], pm[1100], po[1100], args[6000];
+    snprintf(pa, sizeof pa, "%s", test_tmp_path("a.png"));
+    snprintf(pb, sizeof pb, "%s", test_tmp_path("b.png"));
+    snprintf(pm, sizeof pm, "%s", test_tmp_path("m40.png"));
+    snprintf(po, sizeof po, "%s", test_tmp_path("two.png"));
+    save(pa, &a), save(pb, &b), save(pm, &mask);
+    char *out = NULL;
+    snprintf(args, sizeof args, "inpaint --init '%s' -i '%s' --mask '%s' --batch-size 2 -o '%s' --seed 3", pa, pb, pm,
+             po);
+    int rc = run(args, &out);
+    CHECK_MSG(rc == 0 && out && strstr(out, "two.png") && strstr(out, "two-1.png"), "%d %s", rc, out ? out : "");
+    free(out);
+    /* image i keeps init i's pixels outside the mask */
+    const mend_image *inits[2] = {&a, &b};
+    for (int i = 0; i < 2; i++) {
+        mend_image got = {0};
+        CHECK_OK(mend_image_load(i ? test_tmp_path("two-1.png") : po, &got, &err), &err);
+        CHECK(got.width == 64 && got.height == 64 && !memcmp(got.data, inits[i]->data, 3 * 64)); /* the first row */
+        mend_image_free(&got);
+    }
+    snprintf(args, sizeof args, "img2img --init '%s' --init '%s' --batch-size 1 -o '%s'", pa, pb, po);
+    rc = run(args, &out);
+    CHECK_MSG(rc != 0 && out && strstr(out, "2 init images") && strstr(out, "--batch-size"), "%d %s", rc,
+              out ? out : "");
+    free(out);
+    mend_image_free(&a), mend_image_free(&b), mend_image_free(&mask);
+}
+
+int main(void)
+{
+    RUN(merge_prompts_as_a1111);
+    RUN(styles_csv_as_python_csv_reads_it);
+    const char *v = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
+    if (v) {
+        snprintf(vocab, sizeof vocab, "%s", v);
+        snprintf(model, sizeof model, "%s", test_tmp_path("tiny.safetensors"));
+        CHECK(test_make_tiny_model(model, 1));
+        RUN(cli_styles_merge_into_the_prompts);
+        RUN(cli_mask_of_another_size_and_several_inits);
+    }
+    return test_summary();
+}
