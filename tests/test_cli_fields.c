@@ -1,5 +1,5 @@
 /* The CLI's A1111 generation fields (issue 11 item 2): --styles from a
- * styles.csv (--styles-file), a --mask of another size than the image,
+ * styles.csv (--styles-file), --tiling, a --mask of another size than the image,
  * several --init images; and the library's styles reader and merge
  * (include/mend/styles.h) against A1111 1.10's modules/styles.py. Runs that
  * load the tiny model made here need the CLIP vocabulary from ../shared. */
@@ -122,6 +122,12 @@ TEST(cli_styles_merge_into_the_prompts)
     char *params = parameters_of(png);
     CHECK_MSG(params && !strncmp(params, "a cat, cinematic\nNegative prompt: dog, blurry\n", 46), "%s",
               params ? params : "(none)");
+    free(params);
+    snprintf(args, sizeof args, "txt2img -p x --tiling -o '%s'", png);
+    rc = run(args, &out);
+    free(out);
+    params = parameters_of(png);
+    CHECK_MSG(rc == 0 && params && strstr(params, ", Tiling: True, "), "--tiling: %d %s", rc, params ? params : "");
     free(params);
     snprintf(args, sizeof args, "txt2img -p x --styles Cine --styles nope --styles-file '%s' -o '%s'", styles, png);
     rc = run(args, &out);

@@ -2,8 +2,9 @@
  * with two tiny random checkpoints: override_settings and
  * override_settings_restore_afterwards seen through /sdapi/v1/options,
  * the `infotext` field (what A1111 1.10's apply_infotext pastes on txt2img
- * and on img2img), `styles` from the server's styles.csv, masks of another
- * size than the image, several init_images; each with its bad inputs.
+ * and on img2img), `styles` from the server's styles.csv, `tiling`, masks
+ * of another size than the image, several init_images; each with its bad
+ * inputs.
  * Needs the CLIP vocabulary from ../shared (skipped without it). */
 #include "test.h"
 
@@ -192,6 +193,26 @@ TEST(styles_merge_into_both_prompts)
     refused("/sdapi/v1/txt2img", "{\"styles\": \"plain\"}", 422, "styles");
 }
 
+/* ---- tiling ------------------------------------------------------------------- */
+
+TEST(tiling_runs_and_says_so)
+{
+    reply r = txt2img(", \"tiling\": true, \"seed\": 4");
+    cJSON *info = info_of(&r);
+    CHECK_MSG(r.status == 200 && strstr(infotext0(info), ", Tiling: True, ") &&
+                  cJSON_IsTrue(get(get(r.json, "parameters"), "tiling")),
+              "%d %.400s", r.status, r.body ? r.body : "");
+    cJSON_Delete(info);
+    reply_free(&r);
+    /* the option (A1111's opts.tiling) when the request leaves it out */
+    r = txt2img(", \"override_settings\": {\"tiling\": true}");
+    info = info_of(&r);
+    CHECK_MSG(r.status == 200 && strstr(infotext0(info), "Tiling: True"), "%d %.400s", r.status, r.body ? r.body : "");
+    cJSON_Delete(info);
+    reply_free(&r);
+    refused("/sdapi/v1/txt2img", "{\"tiling\": \"sometimes\"}", 422, "tiling");
+}
+
 /* ---- masks and init images ------------------------------------------------------ */
 
 /* An inpaint request with these init images (data URLs) and a mask. */
@@ -323,6 +344,7 @@ int main(void)
         RUN(infotext_fills_what_the_request_leaves_out);
         RUN(img2img_infotext_sets_only_the_scripts_fields);
         RUN(styles_merge_into_both_prompts);
+        RUN(tiling_runs_and_says_so);
         RUN(masks_of_another_size_are_resized);
         RUN(several_init_images_are_one_each_of_the_batch);
     }

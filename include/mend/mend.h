@@ -141,6 +141,9 @@ typedef struct mend_gen_params {
      * conversion (the pipeline takes the finished mask). */
     float mask_alpha;
     mend_precision precision;
+    /* A1111's tiling: every UNet and VAE convolution pads circularly, so the
+     * image tiles seamlessly (infotext "Tiling: True"). */
+    int tiling;
 } mend_gen_params;
 
 /* A1111 UI defaults (Inpaint tab): DPM++ 2M / Automatic, 20 steps, CFG 7,

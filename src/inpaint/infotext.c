@@ -160,6 +160,8 @@ char *mend_infotext_build(const mend_infotext_ctx *c)
         kv_param(&b, &first, p, "eta_noise_seed_delta");
     if (not_default(p, "rng"))
         kv_param(&b, &first, p, "rng");
+    if (p->tiling)
+        kv_param(&b, &first, p, "tiling");
     if (c->inpaint) {
         if (not_default(p, "inpainting_mask_invert"))
             kv_param(&b, &first, p, "inpainting_mask_invert");

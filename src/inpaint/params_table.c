@@ -31,6 +31,7 @@ static const char *const area_cli[] = {"whole", "only-masked"};
 static const char *const mode_names[] = {"Inpaint masked", "Inpaint not masked"};
 static const char *const mode_cli[] = {"masked", "not-masked"};
 static const char *const off_on[] = {"off", "on"};
+static const char *const false_true[] = {"False", "True"};
 
 /* name, api_key, cli_flag, cli_aliases, cli_short, label, type, scope, flags, min, max, step, choices,
  * ui_default, api_default, ui_default_str, api_default_str, infotext_key, help, offset, api range */
@@ -75,6 +76,9 @@ static const mend_param_desc table[] = {
     {"eta_noise_seed_delta", "eta_noise_seed_delta", "eta-noise-seed-delta", NULL, 0, "Eta noise seed delta",
      MEND_PARAM_INT, MEND_SCOPE_ALL, MEND_PARAM_SETTING, 0, 2147483647.0, 1, NO_CHOICES, 0, 0, NULL, NULL, "ENSD",
      "ENSD: added to the seed of ancestral and SDE samplers' noise", AT(eta_noise_seed_delta), UI_RANGE},
+    {"tiling", "tiling", "tiling", NULL, 0, "Tiling", MEND_PARAM_BOOL, MEND_SCOPE_ALL,
+     MEND_PARAM_ALSO_SETTING | MEND_PARAM_API_NULL, 0, 1, 1, CHOICES(false_true), 0, 0, NULL, NULL, "Tiling",
+     "seamless tiling: every UNet and VAE convolution pads circularly (A1111's tiling)", AT(tiling), UI_RANGE},
     {"precision", "mend_precision", "precision", NULL, 0, "Precision", MEND_PARAM_CHOICE, MEND_SCOPE_ALL,
      MEND_PARAM_SETTING | MEND_PARAM_API_NAME, 0, 2, 1, CHOICES(precision_names), 0, 0, NULL, NULL, NULL,
      "compute precision of the UNet: auto, fp32 or bf16 (mend option mend_precision)", AT(precision), UI_RANGE},

@@ -11,6 +11,7 @@
 #include "inpaint/color_correction.h"
 #include "inpaint/denoiser.h"
 #include "inpaint/infotext.h"
+#include "kernels/kernels.h"
 #include "model/model_hash.h"
 
 #include <math.h>
@@ -438,11 +439,13 @@ mend_status mend_generate(mend_sd_model *m, const mend_gen_params *p, const mend
                           mend_gen_progress_fn progress, void *user, mend_gen_output *out, mend_err *err)
 {
     job j;
+    mend_conv2d_set_circular(p->tiling); /* for the VAE encode too */
     mend_status s = job_prepare(&j, m, p, in, out, err);
     if (s == MEND_OK)
         ensure_model_hash(m);
     if (s == MEND_OK)
         s = run_batches(&j, progress, user, out, err);
+    mend_conv2d_set_circular(0);
     job_free(&j);
     if (s != MEND_OK)
         mend_gen_output_free(out);
@@ -455,7 +458,9 @@ mend_status mend_generate_init_latent(mend_sd_model *m, const mend_gen_params *p
     job j;
     mend_gen_output out;
     *init_latent = *nmask = NULL;
+    mend_conv2d_set_circular(p->tiling);
     mend_status s = job_prepare(&j, m, p, in, &out, err);
+    mend_conv2d_set_circular(0);
     if (s == MEND_OK) {
         *init_latent = j.init_latent;
         *nmask = j.nmask;

@@ -195,6 +195,8 @@ mend_status mend_conv2d(const mend_conv2d_desc *d, const float *x, int n, int h,
 {
     if (n <= 0)
         return MEND_OK;
+    if (mend_conv2d_circular_applies(d)) /* tiling: a wrapped copy, convolved without padding */
+        return mend_conv2d_circular(d, x, n, h, w, weight, bias, y);
     if (!weight->prep && !(weight->prep = calloc(1, sizeof *weight->prep)))
         return MEND_E_NOMEM;
     int oh, ow;

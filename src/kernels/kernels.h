@@ -82,6 +82,14 @@ void mend_conv2d_out_size(const mend_conv2d_desc *d, int h, int w, int *oh, int 
 mend_status mend_conv2d(const mend_conv2d_desc *d, const float *x, int n, int h, int w, mend_wmat *weight,
                         const float *bias, float *y); /* MEND_E_NOMEM if scratch fails */
 
+/* A1111's tiling (conv_circular.c): while on (for the calling thread),
+ * mend_conv2d pads circularly wherever a convolution pads itself
+ * (symmetric padding > 0); zero-padded otherwise. */
+void mend_conv2d_set_circular(int on);
+int mend_conv2d_circular_applies(const mend_conv2d_desc *d);
+mend_status mend_conv2d_circular(const mend_conv2d_desc *d, const float *x, int n, int h, int w, mend_wmat *weight,
+                                 const float *bias, float *y);
+
 /* GroupNorm over NCHW; y may alias x. If silu, applies x*sigmoid(x) after the affine. */
 void mend_group_norm(const float *x, int n, int c, int64_t hw, int groups, float eps, const float *gamma,
                      const float *beta, int silu, float *y);

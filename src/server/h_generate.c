@@ -18,7 +18,7 @@ typedef struct gen_req {
     mend_gen_params p;       /* the table's fields and settings (params_api.c) */
     srv_param_state st;
     int seed_resize_from_h, seed_resize_from_w;
-    int include_init_images, send_images, save_images, restore_faces, tiling, enable_hr, restore_settings;
+    int include_init_images, send_images, save_images, restore_faces, enable_hr, restore_settings;
     char *sampler_name, *sampler_index, *scheduler, *mask, *script_name, *refiner_checkpoint;
     /* with `styles`: the prompts as sent (info's prompt) and with the styles (what runs) */
     const char *sent_prompt, *sent_negative;
@@ -46,7 +46,6 @@ static const field fields[] = {
     {"sampler_index", SRV_STR, AT(sampler_index), F_BOTH, NULL},
     {"scheduler", SRV_STR, AT(scheduler), F_BOTH, NULL},
     {"restore_faces", SRV_BOOL, AT(restore_faces), F_BOTH, NULL},
-    {"tiling", SRV_BOOL, AT(tiling), F_BOTH, NULL},
     {"do_not_save_samples", SRV_BOOL, NONE, F_BOTH, "false"},
     {"do_not_save_grid", SRV_BOOL, NONE, F_BOTH, "false"},
     {"eta", SRV_FLOAT, NONE, F_BOTH, "null"},
@@ -262,7 +261,7 @@ static int refuse_unsupported(const cJSON *body, const gen_req *q, srv_response 
         return 0;
     }
     const char *what = q->enable_hr ? "enable_hr (hires fix)" : q->restore_faces ? "restore_faces"
-                       : q->tiling ? "tiling" : q->refiner_checkpoint && q->refiner_checkpoint[0] ? "refiner_checkpoint"
+                       : q->refiner_checkpoint && q->refiner_checkpoint[0] ? "refiner_checkpoint"
                        : NULL;
     if (what) {
         srv_reply_error(resp, 422, "HTTPException", "%s is not supported by mend", what);
