@@ -74,6 +74,46 @@ TEST(styles_csv_as_python_csv_reads_it)
     CHECK(db.count == 0);
 }
 
+/* extract_styles_from_prompt: A1111's docstring cases, and apply then extract gives the styles back. */
+TEST(styles_come_back_out_of_prompts)
+{
+    static const struct {
+        const char *style, *prompt, *left; /* left NULL: no match */
+    } cases[] = {
+        {"masterpiece", "1girl, art by greg, masterpiece", "1girl, art by greg"},
+        {"masterpiece, {prompt}", "masterpiece, 1girl, art by greg", "1girl, art by greg"},
+        {"masterpiece, {prompt}", "exquisite, 1girl, art by greg", NULL},
+        {"{prompt}, x, {prompt}", "a, x, a", NULL}, /* two placeholders: A1111's split fails, no match */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        mend_style st = {"s", (char *)cases[i].style, "neg"};
+        mend_styles db = {1, &st};
+        const char **names = NULL;
+        int n = -1;
+        char *p = NULL, *q = NULL;
+        mend_err err = {0};
+        CHECK_OK(mend_styles_extract(&db, cases[i].prompt, " neg", &names, &n, &p, &q, &err), &err);
+        if (cases[i].left)
+            CHECK_MSG(n == 1 && names && p && !strcmp(p, cases[i].left) && q && !strcmp(q, ""), "case %zu: %d '%s'", i,
+                      n, p ? p : "");
+        else
+            CHECK_MSG(n == 0 && !names && p && !strcmp(p, cases[i].prompt), "case %zu: %d '%s'", i, n, p ? p : "");
+        free(names), free(p), free(q);
+    }
+    mend_style two[2] = {{"Cine", "{prompt}, cinematic", "blurry"}, {"plain", "just words", ""}};
+    mend_styles db = {2, two};
+    const char *order[] = {"Cine", "plain"}, **names = NULL;
+    char *p, *q, *p2, *q2;
+    int n = 0;
+    mend_err err = {0};
+    CHECK_OK(mend_styles_apply(&db, order, 2, "a cat", "dog", &p, &q, &err), &err);
+    CHECK_OK(mend_styles_extract(&db, p, q, &names, &n, &p2, &q2, &err), &err);
+    CHECK_MSG(n == 2 && !strcmp(names[0], "Cine") && !strcmp(names[1], "plain") && !strcmp(p2, "a cat") &&
+                  !strcmp(q2, "dog"),
+              "%d '%s' '%s'", n, p2, q2);
+    free(names), free(p), free(q), free(p2), free(q2);
+}
+
 /* ---- the CLI ---------------------------------------------------------------------- */
 
 static char model[1024], vocab[1024];
@@ -177,6 +217,7 @@ int main(void)
 {
     RUN(merge_prompts_as_a1111);
     RUN(styles_csv_as_python_csv_reads_it);
+    RUN(styles_come_back_out_of_prompts);
     const char *v = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
     if (v) {
         snprintf(vocab, sizeof vocab, "%s", v);

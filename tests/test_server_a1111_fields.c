@@ -187,6 +187,16 @@ TEST(styles_merge_into_both_prompts)
                   cJSON_IsString(all) && !strcmp(all->valuestring, "a cat, cinematic, just words") &&
                   cJSON_GetArraySize(get(info, "styles")) == 2,
               "%d %.600s", r.status, r.body ? r.body : "");
+    /* png-info takes them back off the prompts (infotext_styles "Apply if any") */
+    const cJSON *img = cJSON_GetArrayItem(get(r.json, "images"), 0);
+    char *pi = strdupf("{\"image\": \"%s\"}", cJSON_IsString(img) ? img->valuestring : "");
+    reply p = http(sv, "POST", "/sdapi/v1/png-info", pi);
+    const cJSON *pp = get(p.json, "parameters"), *found = get(pp, "Styles array");
+    CHECK_MSG(p.status == 200 && !strcmp(str(pp, "Prompt"), "a cat") && !strcmp(str(pp, "Negative prompt"), "dog") &&
+                  cJSON_GetArraySize(found) == 2 && !strcmp(cJSON_GetArrayItem(found, 0)->valuestring, "Cine, film"),
+              "%d %.500s", p.status, p.body ? p.body : "");
+    reply_free(&p);
+    free(pi);
     cJSON_Delete(info);
     reply_free(&r);
     refused("/sdapi/v1/txt2img", "{\"styles\": [\"plain\", \"no such style\"]}", 422, "no such style");

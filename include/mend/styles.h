@@ -49,6 +49,17 @@ char *mend_style_merge(const char *style_text, const char *prompt);
 mend_status mend_styles_apply(const mend_styles *s, const char *const *names, int n, const char *prompt,
                               const char *negative, char **prompt_out, char **negative_out, mend_err *err);
 
+/* A1111's extract_styles_from_prompt (what parse_generation_parameters does
+ * with a pasted infotext): while some style not taken yet matches (its text
+ * ends the stripped prompt, ", " before it dropped; a "{prompt}" style's
+ * text around it; the negative prompt likewise; a style with neither text
+ * never), its text is taken off both prompts. *names_out (malloc'd array of
+ * pointers into s, NULL when none) lists them in the order they apply;
+ * *prompt_out and *negative_out are malloc'd. */
+mend_status mend_styles_extract(const mend_styles *s, const char *prompt, const char *negative,
+                                const char ***names_out, int *n_out, char **prompt_out, char **negative_out,
+                                mend_err *err);
+
 #ifdef __cplusplus
 }
 #endif

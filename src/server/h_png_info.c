@@ -113,6 +113,31 @@ static void parse_param_line(cJSON *o, const char *s)
     }
 }
 
+/* parse_generation_parameters with infotext_styles "Apply if any" (A1111's
+ * default): styles of the styles file found in the prompts are taken off
+ * them and listed as "Styles array". */
+static void infer_styles(const srv_server *s, cJSON *o)
+{
+    mend_styles db;
+    mend_err err = {0};
+    if (srv_styles_load(s, &db, &err) != MEND_OK) {
+        fprintf(stderr, "mend serve: %s\n", err.msg);
+        return;
+    }
+    const char **names = NULL;
+    int n = 0;
+    char *p = NULL, *q = NULL;
+    const char *prompt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "Prompt"));
+    const char *negative = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "Negative prompt"));
+    if (db.count && mend_styles_extract(&db, prompt, negative, &names, &n, &p, &q, &err) == MEND_OK && n) {
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "Prompt", cJSON_CreateString(p));
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "Negative prompt", cJSON_CreateString(q));
+        cJSON_AddItemToObject(o, "Styles array", cJSON_CreateStringArray(names, n));
+    }
+    free(names), free(p), free(q);
+    mend_styles_free(&db);
+}
+
 static cJSON *parse_infotext(const char *text)
 {
     cJSON *o = cJSON_CreateObject();
@@ -147,7 +172,7 @@ static cJSON *parse_infotext(const char *text)
     return o;
 }
 
-void h_png_info(const char *body, size_t len, srv_response *r)
+void h_png_info(const srv_server *s, const char *body, size_t len, srv_response *r)
 {
     cJSON *json = srv_parse_body(body, len, 1, r);
     if (!json)
@@ -176,7 +201,9 @@ void h_png_info(const char *body, size_t len, srv_response *r)
         for (int i = 0; has_text && i < l.count; i++)
             if (strcmp(l.items[i].key, "parameters") && !cJSON_GetObjectItemCaseSensitive(items, l.items[i].key))
                 cJSON_AddStringToObject(items, l.items[i].key, l.items[i].text);
-        cJSON_AddItemToObject(o, "parameters", parse_infotext(params ? params : ""));
+        cJSON *parsed = parse_infotext(params ? params : "");
+        infer_styles(s, parsed);
+        cJSON_AddItemToObject(o, "parameters", parsed);
         if (has_text)
             mend_png_text_list_free(&l);
         srv_reply_json(r, 200, o);

@@ -226,7 +226,7 @@ void srv_route(srv_server *s, const char *method, const char *url, const char *q
     case R_REFRESH: h_refresh_checkpoints(s, r); break;
     case R_SAMPLERS: h_samplers(r); break;
     case R_SCHEDULERS: h_schedulers(r); break;
-    case R_PNG_INFO: h_png_info(body, len, r); break;
+    case R_PNG_INFO: h_png_info(s, body, len, r); break;
     case R_PARAMS: h_params(r); break;
     case R_LORAS: h_loras(r); break;
     case R_REFRESH_LORAS: h_refresh_loras(r); break;

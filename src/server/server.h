@@ -23,6 +23,7 @@
 #include "mend/mend.h"
 #include "mend/model.h"
 #include "mend/preview.h"
+#include "mend/styles.h"
 
 /* Defaults of mend serve's connection flags (A1111 has none of these). */
 #define SRV_MAX_BODY ((size_t)64 << 20)  /* --max-body */
@@ -281,6 +282,8 @@ void h_server_stop(srv_server *s, const srv_call *c, srv_response *r);
 void h_server_restart(srv_server *s, const srv_call *c, srv_response *r);
 /* styles.c: the styles file (--styles-file, else styles.csv of the working directory) */
 void h_prompt_styles(srv_server *s, const srv_call *c, srv_response *r);
+/* The styles file's styles (none when it does not exist). */
+mend_status srv_styles_load(const srv_server *s, mend_styles *db, mend_err *err);
 /* A request's `styles` (a JSON list of names, or NULL) applied to its
  * prompts: *prompt_out and *negative_out malloc'd, both NULL when it names
  * none. An unknown name is MEND_E_ARG naming it. */
@@ -310,7 +313,7 @@ void h_sd_models(srv_server *s, srv_response *r);
 void h_refresh_checkpoints(srv_server *s, srv_response *r);
 void h_samplers(srv_response *r);
 void h_schedulers(srv_response *r);
-void h_png_info(const char *body, size_t len, srv_response *r);
+void h_png_info(const srv_server *s, const char *body, size_t len, srv_response *r);
 void h_loras(srv_response *r);         /* h_networks.c */
 void h_refresh_loras(srv_response *r);
 /* GET / and /web/NAME: the embedded page (static.c). 1 when r was filled. */

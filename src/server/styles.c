@@ -15,12 +15,17 @@ static const char *styles_path(const srv_server *s)
     return s->styles_file ? s->styles_file : "styles.csv";
 }
 
+mend_status srv_styles_load(const srv_server *s, mend_styles *db, mend_err *err)
+{
+    return mend_styles_load(styles_path(s), db, err);
+}
+
 void h_prompt_styles(srv_server *s, const srv_call *c, srv_response *r)
 {
     (void)c;
     mend_styles db;
     mend_err err = {0};
-    if (mend_styles_load(styles_path(s), &db, &err) != MEND_OK) /* A1111 logs the error and lists none */
+    if (srv_styles_load(s, &db, &err) != MEND_OK) /* A1111 logs the error and lists none */
         fprintf(stderr, "mend serve: %s\n", err.msg);
     cJSON *a = cJSON_CreateArray();
     for (int i = 0; i < db.count; i++) {
@@ -48,7 +53,7 @@ mend_status srv_apply_styles(const srv_server *s, const cJSON *names, const char
     for (const cJSON *v = names->child; v; v = v->next)
         list[k++] = cJSON_IsString(v) ? v->valuestring : ""; /* the field's coercion made them strings */
     mend_styles db;
-    mend_status st = mend_styles_load(styles_path(s), &db, err);
+    mend_status st = srv_styles_load(s, &db, err);
     if (st == MEND_OK)
         st = mend_styles_apply(&db, list, n, prompt, negative, prompt_out, negative_out, err);
     mend_styles_free(&db);
