@@ -126,6 +126,9 @@ int test_write_text(const char *path, const char *text);
  * exit status and, when output is not NULL, *output = that text (freed by
  * the caller). */
 int test_run_mend(const char *args, char **output);
+/* The "parameters" text (A1111's infotext) of a PNG file, malloc'd; NULL
+ * when it cannot be read or has none. */
+char *test_png_parameters(const char *png);
 
 /* Synthetic inputs shared by the CLI and server tests: an RGB gradient
  * (R = 4x, G = 4y, B = 100 + (x ^ y)) and a mask with a white square

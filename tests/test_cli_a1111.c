@@ -133,21 +133,9 @@ TEST(completion_script_comes_from_the_options)
 static char model[1200];
 static const char *vocab;
 
-static char *infotext_of(const char *png)
-{
-    mend_png_text_list l = {0};
-    mend_err err = {0};
-    if (mend_png_text_read_file(png, MEND_PNG_CRC_CHECK, &l, &err) != MEND_OK)
-        return NULL;
-    const char *p = mend_png_text_get(&l, "parameters");
-    char *copy = p ? strdup(p) : NULL;
-    mend_png_text_list_free(&l);
-    return copy;
-}
-
 static void expect_infotext(const char *png, const char *const *needles, int n)
 {
-    char *it = infotext_of(png);
+    char *it = test_png_parameters(png);
     CHECK_MSG(it != NULL, "%s has no infotext", png);
     for (int i = 0; it && i < n; i++)
         CHECK_MSG(strstr(it, needles[i]) != NULL, "'%s' not in the infotext: %s", needles[i], it);

@@ -5,7 +5,6 @@
  * load the tiny model made here need the CLIP vocabulary from ../shared. */
 #include "test.h"
 
-#include "io/png_text.h"
 #include "mend/styles.h"
 
 #include <stdlib.h>
@@ -124,18 +123,6 @@ static void save(const char *path, const mend_image *img)
     CHECK_OK(mend_image_save_png(path, img, NULL, 0, &err), &err);
 }
 
-static char *parameters_of(const char *png)
-{
-    mend_png_text_list l;
-    mend_err err = {0};
-    if (mend_png_text_read_file(png, MEND_PNG_CRC_CHECK, &l, &err) != MEND_OK)
-        return NULL;
-    const char *p = mend_png_text_get(&l, "parameters");
-    char *copy = p ? strdup(p) : NULL;
-    mend_png_text_list_free(&l);
-    return copy;
-}
-
 /* `mend ARGS` with the model; exit status, output into *out. */
 static int run(const char *args, char **out)
 {
@@ -159,14 +146,14 @@ TEST(cli_styles_merge_into_the_prompts)
     int rc = run(args, &out);
     CHECK_MSG(rc == 0, "%d %s", rc, out ? out : "");
     free(out);
-    char *params = parameters_of(png);
+    char *params = test_png_parameters(png);
     CHECK_MSG(params && !strncmp(params, "a cat, cinematic\nNegative prompt: dog, blurry\n", 46), "%s",
               params ? params : "(none)");
     free(params);
     snprintf(args, sizeof args, "txt2img -p x --tiling -o '%s'", png);
     rc = run(args, &out);
     free(out);
-    params = parameters_of(png);
+    params = test_png_parameters(png);
     CHECK_MSG(rc == 0 && params && strstr(params, ", Tiling: True, "), "--tiling: %d %s", rc, params ? params : "");
     free(params);
     snprintf(args, sizeof args, "txt2img -p x --styles Cine --styles nope --styles-file '%s' -o '%s'", styles, png);

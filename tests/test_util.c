@@ -1,6 +1,7 @@
 #include "test.h"
 
 #include "io/image.h"
+#include "io/png_text.h"
 #include "model/tokenizer.h"
 
 #include <cjson/cJSON.h>
@@ -451,4 +452,16 @@ int test_summary(void)
     if (test_checks == 0 || (test_ran > 0 && subtests_skipped == test_ran))
         return 77;
     return 0;
+}
+
+char *test_png_parameters(const char *png)
+{
+    mend_png_text_list l = {0};
+    mend_err err = {0};
+    if (mend_png_text_read_file(png, MEND_PNG_CRC_CHECK, &l, &err) != MEND_OK)
+        return NULL;
+    const char *p = mend_png_text_get(&l, "parameters");
+    char *copy = p ? strdup(p) : NULL;
+    mend_png_text_list_free(&l);
+    return copy;
 }
