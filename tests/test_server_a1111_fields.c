@@ -90,13 +90,23 @@ TEST(override_settings_are_restored_afterwards)
     const char *ov = ", \"override_settings\": {\"sd_model_checkpoint\": \"b\", \"CLIP_stop_at_last_layers\": 2}";
     ran_with(ov, "b", "Clip skip: 2");
     options_are("a.safetensors", 1); /* restored (the default) */
+    /* b is still loaded: naming it in the options takes it without a reload */
+    reply r = http(sv, "POST", "/sdapi/v1/options", "{\"sd_model_checkpoint\": \"b\"}");
+    CHECK(r.status == 200);
+    reply_free(&r);
+    options_are("b.safetensors", 1);
+    ran_with("", "b", "Model: b");
+    r = http(sv, "POST", "/sdapi/v1/options", "{\"sd_model_checkpoint\": \"a\"}");
+    reply_free(&r);
+    ran_with(ov, "b", "Clip skip: 2");
+    options_are("a.safetensors", 1);
     ran_with("", "a", "Model: a");   /* and the next job runs with the options' model again */
     char *keep = strdupf("%s, \"override_settings_restore_afterwards\": false", ov);
     ran_with(keep, "b", "Clip skip: 2");
     free(keep);
     options_are("b.safetensors", 2); /* kept */
     ran_with("", "b", "Clip skip: 2");
-    reply r = http(sv, "POST", "/sdapi/v1/options", "{\"sd_model_checkpoint\": \"a\", \"CLIP_stop_at_last_layers\": 1}");
+    r = http(sv, "POST", "/sdapi/v1/options", "{\"sd_model_checkpoint\": \"a\", \"CLIP_stop_at_last_layers\": 1}");
     CHECK(r.status == 200);
     reply_free(&r);
     options_are("a.safetensors", 1);

@@ -93,6 +93,8 @@ int srv_switch_model(srv_server *s, const char *name, srv_response *r)
     mend_status st = srv_models_find(&s->models, name, &c, &err);
     char *path = st == MEND_OK ? strdup(c->filename) : NULL;
     int same = path && s->model_path && !strcmp(path, s->model_path);
+    if (same) /* loaded already (after an override restored the option to another one): the option names it again */
+        cJSON_ReplaceItemInObjectCaseSensitive(s->options, "sd_model_checkpoint", cJSON_CreateString(c->title));
     pthread_mutex_unlock(&s->lock);
     if (st != MEND_OK) {
         srv_reply_error(r, st == MEND_E_ARG ? 400 : 404, "RuntimeError", "%s", err.msg);
