@@ -158,6 +158,16 @@ TEST(infotext_fills_what_the_request_leaves_out)
     reply_free(&r);
     o = http(sv, "POST", "/sdapi/v1/options", "{\"CLIP_stop_at_last_layers\": 1}");
     reply_free(&o);
+    /* the infotext's settings join override_settings: kept when the request says so */
+    r = txt2img(", \"infotext\": \"a\\nSteps: 1, Clip skip: 2\", \"override_settings_restore_afterwards\": false");
+    CHECK(r.status == 200);
+    reply_free(&r);
+    options_are("a.safetensors", 2);
+    r = txt2img(", \"infotext\": \"a\\nSteps: 1, Clip skip: 3\"");
+    reply_free(&r);
+    options_are("a.safetensors", 2);
+    o = http(sv, "POST", "/sdapi/v1/options", "{\"CLIP_stop_at_last_layers\": 1}");
+    reply_free(&o);
     refused("/sdapi/v1/txt2img", "{\"infotext\": \"a\\nSteps: 0, Seed: 5\"}", 422, "infotext");
 }
 

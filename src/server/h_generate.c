@@ -23,6 +23,7 @@ typedef struct gen_req {
     /* with `styles`: the prompts as sent (info's prompt) and with the styles (what runs) */
     const char *sent_prompt, *sent_negative;
     char *styled_prompt, *styled_negative;
+    cJSON *job_settings; /* override_settings with the infotext's settings, or NULL: the request's */
 } gen_req;
 
 #define NONE ((size_t)-1)
@@ -102,6 +103,8 @@ static void req_defaults(gen_req *r)
 static void req_free(gen_req *r)
 {
     srv_param_state_free(&r->st);
+    cJSON_Delete(r->job_settings);
+    r->job_settings = NULL;
     char **strs[] = {&r->sampler_name, &r->sampler_index,   &r->scheduler,      &r->mask,
                      &r->script_name,  &r->refiner_checkpoint, &r->styled_prompt, &r->styled_negative};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
@@ -528,6 +531,12 @@ static int read_request(srv_server *s, int img2img, const cJSON *body, gen_req *
         q->sampler_name = strdup(it.sampler);
     if (!errors && !q->scheduler && it.scheduler)
         q->scheduler = strdup(it.scheduler);
+    if (it.settings) { /* A1111 adds them to the request's override_settings */
+        q->job_settings = cJSON_IsObject(ov) ? cJSON_Duplicate(ov, 1) : cJSON_CreateObject();
+        for (cJSON *v = it.settings->child; v && q->job_settings; v = v->next)
+            cJSON_AddItemToObject(q->job_settings, v->string, cJSON_Duplicate(v, 1));
+        cJSON_Delete(it.settings);
+    }
     if (errors) {
         srv_reply_validation(resp, errors);
         return 0;
@@ -557,7 +566,8 @@ static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *
     gen_images g = {0};
     srv_job j = {.kind = SRV_JOB_GENERATE, .name = img2img ? "img2img" : "txt2img", .params = q->p,
                  .task_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "force_task_id")),
-                 .override_settings = cJSON_IsObject(ov) ? ov : NULL, .restore_settings = q->restore_settings};
+                 .override_settings = q->job_settings ? q->job_settings : cJSON_IsObject(ov) ? ov : NULL,
+                 .restore_settings = q->restore_settings};
     if ((!img2img || decode_images(body, q, &g, &j.inputs, resp)) &&
         (!cJSON_IsObject(ov) || check_override_model(s, ov, resp))) {
         srv_run_job(s, &j);

@@ -152,6 +152,11 @@ static cJSON *value_json(const mend_param_desc *d, const mend_gen_params *p, int
     }
 }
 
+cJSON *srv_param_json(const mend_param_desc *d, const mend_gen_params *p)
+{
+    return value_json(d, p, 0);
+}
+
 void srv_params_echo(cJSON *o, int img2img, const mend_gen_params *p, const srv_param_state *st)
 {
     for (int i = 0; i < mend_param_count(); i++) {

@@ -31,6 +31,8 @@ void srv_params_read(const cJSON *body, int img2img, mend_gen_params *p, srv_par
 /* A float field as JSON: the number the user sent (0.6, 7.0), never its
  * float32 rounding (0.6000000238418579). */
 cJSON *srv_float_json(float v);
+/* A parameter's value as an option's JSON value. */
+cJSON *srv_param_json(const mend_param_desc *d, const mend_gen_params *p);
 /* Adds the table fields of `parameters` to o. */
 void srv_params_echo(cJSON *o, int img2img, const mend_gen_params *p, const srv_param_state *st);
 void srv_param_state_free(srv_param_state *st);
@@ -51,6 +53,10 @@ void srv_generate_schema(cJSON *props, int img2img);
  * names none. NULL when the request has no infotext. */
 typedef struct srv_infotext_names {
     const char *sampler, *scheduler;
+    /* the settings the infotext changed ({option: value}, as A1111's
+     * get_override_settings adds them to override_settings), or NULL;
+     * the caller deletes it */
+    cJSON *settings;
 } srv_infotext_names;
 /* The request's `infotext` field into p (req_infotext.c); 0 after a 422
  * naming the field. Call it after the settings, before the fields. */

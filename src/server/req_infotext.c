@@ -2,7 +2,9 @@
  * parse_generation_parameters of the text (with the defaults it fills in),
  * then every paste field with an API name that the request does not give
  * itself, and the settings the infotext names (Clip skip, RNG, ENSD, ...)
- * unless override_settings names them.
+ * unless override_settings names them; those join the job's
+ * override_settings (shown in the options while it runs, kept with
+ * override_settings_restore_afterwards false).
  *
  * Which fields are pasted is A1111's UI structure: the txt2img tab's paste
  * fields carry API names (prompt, negative prompt, CFG scale, size, batch
@@ -75,15 +77,37 @@ static void reply_infotext_error(srv_response *resp, const char *msg)
     srv_reply_validation(resp, errors);
 }
 
+static int is_setting(const mend_param_desc *d)
+{
+    return d->infotext_key && (d->flags & (MEND_PARAM_SETTING | MEND_PARAM_ALSO_SETTING));
+}
+
+/* The settings whose values the infotext changed, as options. */
+static cJSON *changed_settings(const mend_gen_params *before, const mend_gen_params *after)
+{
+    cJSON *o = NULL;
+    for (int i = 0; i < mend_param_count(); i++) {
+        const mend_param_desc *d = mend_param_at(i);
+        if (!is_setting(d) || mend_param_get_number(before, d) == mend_param_get_number(after, d))
+            continue;
+        if (!o && !(o = cJSON_CreateObject()))
+            return NULL;
+        cJSON_AddItemToObject(o, d->api_key, srv_param_json(d, after));
+    }
+    return o;
+}
+
 int srv_apply_infotext(const cJSON *body, int img2img, mend_gen_params *p, srv_param_state *st,
                        srv_infotext_names *names, srv_response *resp)
 {
+    names->settings = NULL;
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(body, "infotext");
     names->sampler = names->scheduler = NULL;
     if (!cJSON_IsString(it) || !it->valuestring[0])
         return 1;
     keep_ctx k = {body, cJSON_GetObjectItemCaseSensitive(body, "override_settings"), img2img};
     mend_err err = {0};
+    mend_gen_params before = *p;
     for (size_t i = 0; i < sizeof parse_defaults / sizeof *parse_defaults; i++) {
         const mend_param_desc *d = by_infotext_key(parse_defaults[i][0]);
         if (d && !keeps(&k, d) && mend_param_set_text(p, d, parse_defaults[i][1], &err) != MEND_OK) {
@@ -109,5 +133,6 @@ int srv_apply_infotext(const cJSON *body, int img2img, mend_gen_params *p, srv_p
      * first sampler and Automatic when the text names none */
     names->sampler = p->sampler_name != sampler ? p->sampler_name : "DPM++ 2M";
     names->scheduler = p->scheduler != scheduler ? p->scheduler : "Automatic";
+    names->settings = changed_settings(&before, p);
     return 1;
 }
