@@ -219,6 +219,16 @@ TEST(styles_merge_into_both_prompts)
     free(pi);
     cJSON_Delete(info);
     reply_free(&r);
+    /* a txt2img infotext with those prompts pastes the styles and the prompts without them */
+    r = http(sv, "POST", "/sdapi/v1/txt2img",
+             "{\"infotext\": \"a cat, cinematic, just words\\nNegative prompt: dog, blurry, \\\"bad\\\"\\nSteps: 1, "
+             "Size: 64x64\"}");
+    info = info_of(&r);
+    CHECK_MSG(r.status == 200 && !strcmp(str(info, "prompt"), "a cat") && !strcmp(str(info, "negative_prompt"), "dog") &&
+                  cJSON_GetArraySize(get(info, "styles")) == 2 && !strncmp(infotext0(info), want, strlen(want)),
+              "%d %.600s", r.status, r.body ? r.body : "");
+    cJSON_Delete(info);
+    reply_free(&r);
     refused("/sdapi/v1/txt2img", "{\"styles\": [\"plain\", \"no such style\"]}", 422, "no such style");
     refused("/sdapi/v1/txt2img", "{\"styles\": \"plain\"}", 422, "styles");
 }

@@ -24,6 +24,7 @@ typedef struct gen_req {
     const char *sent_prompt, *sent_negative;
     char *styled_prompt, *styled_negative;
     cJSON *job_settings; /* override_settings with the infotext's settings, or NULL: the request's */
+    cJSON *pasted_styles; /* the infotext's styles for a request without `styles`, or NULL */
 } gen_req;
 
 #define NONE ((size_t)-1)
@@ -104,13 +105,21 @@ static void req_free(gen_req *r)
 {
     srv_param_state_free(&r->st);
     cJSON_Delete(r->job_settings);
-    r->job_settings = NULL;
+    cJSON_Delete(r->pasted_styles);
+    r->job_settings = r->pasted_styles = NULL;
     char **strs[] = {&r->sampler_name, &r->sampler_index,   &r->scheduler,      &r->mask,
                      &r->script_name,  &r->refiner_checkpoint, &r->styled_prompt, &r->styled_negative};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
     }
+}
+
+/* The request's `styles`, else those its infotext pasted (NULL: none). */
+static const cJSON *request_styles(const cJSON *body, const gen_req *q)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "styles");
+    return v && !cJSON_IsNull(v) ? v : q->pasted_styles;
 }
 
 void srv_generate_schema(cJSON *props, int img2img)
@@ -273,59 +282,6 @@ static int refuse_unsupported(const cJSON *body, const gen_req *q, srv_response 
     return 1;
 }
 
-#define MAX_INIT_IMAGES 64 /* the batch size's upper end */
-
-typedef struct gen_images {
-    mend_image init[MAX_INIT_IMAGES], mask;
-    int n;
-} gen_images;
-
-static int decode_one(const char *text, const char *name, mend_image *out, srv_response *resp)
-{
-    char msg[1200];
-    int rc = srv_decode_image(text, name, out, msg, sizeof msg);
-    if (rc != 1)
-        srv_reply_error(resp, rc < 0 ? 413 : 400, "HTTPException", "%s", msg);
-    return rc == 1;
-}
-
-/* init_images (A1111's init(): several are one each of the batch, so at
- * most batch_size of them) and the mask, of any size. */
-static int decode_images(const cJSON *body, const gen_req *q, gen_images *g, mend_gen_inputs *in,
-                         srv_response *resp)
-{
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(body, "init_images");
-    int n = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : 0;
-    if (n == 0) {
-        srv_reply_error(resp, 404, "HTTPException", "Init image not found");
-        return 0;
-    }
-    if (n > 1 && n > q->p.batch_size) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "bad number of images passed: %d; expecting %d or less (batch_size)", n,
-                 q->p.batch_size);
-        cJSON *errors = cJSON_CreateArray();
-        srv_add_field_error(errors, "init_images", msg, "value_error");
-        srv_reply_validation(resp, errors);
-        return 0;
-    }
-    for (const cJSON *v = list->child; v; v = v->next, g->n++) {
-        char name[32];
-        snprintf(name, sizeof name, "init_images[%d]", g->n);
-        if (!decode_one(cJSON_GetStringValue(v), name, &g->init[g->n], resp))
-            return 0;
-    }
-    in->init_image = &g->init[0];
-    in->more_init_images = g->n > 1 ? &g->init[1] : NULL;
-    in->n_more_init_images = g->n - 1;
-    if (q->mask && q->mask[0]) {
-        if (!decode_one(q->mask, "mask", &g->mask, resp))
-            return 0;
-        in->mask = &g->mask;
-    }
-    return 1;
-}
-
 /* ---------------- response ---------------- */
 
 static cJSON *repeat_string(const char *s, int n)
@@ -381,7 +337,7 @@ static char *build_info(srv_server *s, const srv_job *j, const gen_req *q, const
         cJSON_AddStringToObject(extra, "Comment", o->comment);
     cJSON_AddNumberToObject(info, "index_of_first_image", 0);
     cJSON_AddItemToObject(info, "infotexts", texts);
-    const cJSON *styles = cJSON_GetObjectItemCaseSensitive(body, "styles");
+    const cJSON *styles = request_styles(body, q);
     cJSON_AddItemToObject(info, "styles", cJSON_IsArray(styles) ? cJSON_Duplicate(styles, 1) : cJSON_CreateArray());
     pthread_mutex_lock(&s->lock);
     cJSON_AddStringToObject(info, "job_timestamp", s->prog.job_timestamp);
@@ -488,7 +444,7 @@ static int job_http_status(mend_status code)
 static int apply_styles(const srv_server *s, const cJSON *body, gen_req *q, srv_response *resp)
 {
     mend_err err = {0};
-    if (srv_apply_styles(s, cJSON_GetObjectItemCaseSensitive(body, "styles"), q->p.prompt, q->p.negative_prompt,
+    if (srv_apply_styles(s, request_styles(body, q), q->p.prompt, q->p.negative_prompt,
                          &q->styled_prompt, &q->styled_negative, &err) != MEND_OK) {
         if (err.code != MEND_E_ARG) { /* the server's styles file, not the request */
             srv_reply_error(resp, 500, "RuntimeError", "%s", err.msg);
@@ -524,7 +480,7 @@ static int read_request(srv_server *s, int img2img, const cJSON *body, gen_req *
         (!check_override_keys(s, ov, resp) || !srv_params_apply_settings(ov, "override_settings", &q->p, &q->st, resp)))
         return 0;
     srv_infotext_names it;
-    if (!srv_apply_infotext(body, img2img, &q->p, &q->st, &it, resp))
+    if (!srv_apply_infotext(s, body, img2img, &q->p, &q->st, &it, resp))
         return 0;
     cJSON *errors = read_fields(body, img2img ? F_IMG : F_TXT, q);
     if (!errors && !q->sampler_name && it.sampler) /* the infotext's, unless the request names one */
@@ -537,6 +493,7 @@ static int read_request(srv_server *s, int img2img, const cJSON *body, gen_req *
             cJSON_AddItemToObject(q->job_settings, v->string, cJSON_Duplicate(v, 1));
         cJSON_Delete(it.settings);
     }
+    q->pasted_styles = it.styles;
     if (errors) {
         srv_reply_validation(resp, errors);
         return 0;
@@ -563,12 +520,12 @@ static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *
     if (!read_request(s, img2img, body, q, resp))
         return;
     const cJSON *ov = cJSON_GetObjectItemCaseSensitive(body, "override_settings");
-    gen_images g = {0};
+    srv_gen_images g = {0};
     srv_job j = {.kind = SRV_JOB_GENERATE, .name = img2img ? "img2img" : "txt2img", .params = q->p,
                  .task_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "force_task_id")),
                  .override_settings = q->job_settings ? q->job_settings : cJSON_IsObject(ov) ? ov : NULL,
                  .restore_settings = q->restore_settings};
-    if ((!img2img || decode_images(body, q, &g, &j.inputs, resp)) &&
+    if ((!img2img || srv_decode_gen_images(body, q->p.batch_size, q->mask, &g, &j.inputs, resp)) &&
         (!cJSON_IsObject(ov) || check_override_model(s, ov, resp))) {
         srv_run_job(s, &j);
         mend_err save_err = {0};
@@ -583,9 +540,7 @@ static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *
     }
     mend_gen_output_free(&j.out);
     free(j.model_title);
-    for (int i = 0; i < g.n; i++)
-        mend_image_free(&g.init[i]);
-    mend_image_free(&g.mask);
+    srv_gen_images_free(&g);
 }
 
 void h_generate(srv_server *s, int img2img, const char *body, size_t len, srv_response *resp)

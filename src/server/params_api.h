@@ -57,10 +57,14 @@ typedef struct srv_infotext_names {
      * get_override_settings adds them to override_settings), or NULL;
      * the caller deletes it */
     cJSON *settings;
+    /* txt2img: the styles of the styles file found in the text's prompts
+     * (a list of names, for a request without `styles`), or NULL; the
+     * caller deletes it */
+    cJSON *styles;
 } srv_infotext_names;
 /* The request's `infotext` field into p (req_infotext.c); 0 after a 422
  * naming the field. Call it after the settings, before the fields. */
-int srv_apply_infotext(const cJSON *body, int img2img, mend_gen_params *p, srv_param_state *st,
+int srv_apply_infotext(const srv_server *s, const cJSON *body, int img2img, mend_gen_params *p, srv_param_state *st,
                        srv_infotext_names *names, srv_response *resp);
 /* GET /mend/v1/params */
 void h_params(srv_response *r);

@@ -97,10 +97,59 @@ static cJSON *changed_settings(const mend_gen_params *before, const mend_gen_par
     return o;
 }
 
-int srv_apply_infotext(const cJSON *body, int img2img, mend_gen_params *p, srv_param_state *st,
+/* Keeps text alive while p points into it: 0 (text freed) when no slot is left. */
+static int own(srv_param_state *st, char *text)
+{
+    if (st->nowned == (int)(sizeof st->owned / sizeof *st->owned)) {
+        free(text);
+        return 0;
+    }
+    st->owned[st->nowned++] = text;
+    return 1;
+}
+
+/* parse_generation_parameters with infotext_styles "Apply if any": the
+ * styles found in the text's prompts come off them; txt2img pastes the
+ * prompts without them and the styles as `styles` where the request gives
+ * none (img2img pastes neither). Best effort: a styles file that cannot be
+ * read, or a text that does not parse on its own, pastes none. */
+static int paste_styles(const srv_server *s, const char *text, const keep_ctx *k, mend_gen_params *p,
+                        srv_param_state *st, srv_infotext_names *names)
+{
+    if (k->img2img)
+        return 1;
+    mend_gen_params all;
+    mend_gen_params_api_default(&all);
+    char *storage = NULL, *sp = NULL, *sn = NULL;
+    const char **found = NULL;
+    int n = 0, ok = 1;
+    mend_err err = {0};
+    mend_styles db = {0};
+    if (mend_params_from_infotext(text, &all, NULL, NULL, &storage, &err) == MEND_OK &&
+        srv_styles_load(s, &db, &err) == MEND_OK && db.count &&
+        mend_styles_extract(&db, all.prompt, all.negative_prompt, &found, &n, &sp, &sn, &err) == MEND_OK && n) {
+        if (!given(k->body, "prompt")) {
+            if ((ok = own(st, sp)))
+                p->prompt = sp;
+            sp = NULL; /* owned or freed */
+        }
+        if (ok && !given(k->body, "negative_prompt")) {
+            if ((ok = own(st, sn)))
+                p->negative_prompt = sn;
+            sn = NULL;
+        }
+        if (ok && !given(k->body, "styles"))
+            names->styles = cJSON_CreateStringArray(found, n);
+    }
+    free(sp), free(sn), free(found), free(storage);
+    mend_styles_free(&db);
+    return ok;
+}
+
+int srv_apply_infotext(const srv_server *srv, const cJSON *body, int img2img, mend_gen_params *p, srv_param_state *st,
                        srv_infotext_names *names, srv_response *resp)
 {
-    names->settings = NULL;
+    names->settings = names->styles = NULL;
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(body, "infotext");
     names->sampler = names->scheduler = NULL;
     if (!cJSON_IsString(it) || !it->valuestring[0])
@@ -134,5 +183,9 @@ int srv_apply_infotext(const cJSON *body, int img2img, mend_gen_params *p, srv_p
     names->sampler = p->sampler_name != sampler ? p->sampler_name : "DPM++ 2M";
     names->scheduler = p->scheduler != scheduler ? p->scheduler : "Automatic";
     names->settings = changed_settings(&before, p);
+    if (!paste_styles(srv, it->valuestring, &k, p, st, names)) {
+        srv_reply_error(resp, 500, "RuntimeError", "infotext: too many strings in the request");
+        return 0;
+    }
     return 1;
 }

@@ -220,6 +220,23 @@ mend_image_format srv_samples_format(srv_server *s, const cJSON *override_settin
 /* *path (A1111's NNNNN-SEED.png naming) with the format's extension. */
 mend_status srv_path_for_format(char **path, mend_image_format format, mend_err *err);
 
+/* ---------------- img2img images (gen_images.c) ---------------- */
+
+#define SRV_MAX_INIT_IMAGES 64 /* the batch size's upper end */
+
+typedef struct srv_gen_images {
+    mend_image init[SRV_MAX_INIT_IMAGES], mask;
+    int n;
+} srv_gen_images;
+
+/* init_images (at most batch_size when several: A1111's init()) and the
+ * mask (may be NULL) decoded into g and set in `in`; 0 after filling resp
+ * (404 none, 422 too many, 400/413 an image). Free g with
+ * srv_gen_images_free whatever it returns. */
+int srv_decode_gen_images(const cJSON *body, int batch_size, const char *mask, srv_gen_images *g,
+                          mend_gen_inputs *in, srv_response *resp);
+void srv_gen_images_free(srv_gen_images *g);
+
 /* ---------------- lenient fields (json_req.c) ---------------- */
 
 typedef enum srv_ftype { SRV_INT, SRV_INT64, SRV_FLOAT, SRV_BOOL, SRV_STR, SRV_STR_LIST, SRV_DICT, SRV_ANY } srv_ftype;
