@@ -1,0 +1,57 @@
+/* Several init images in one job (A1111's init(): one each of the batch,
+ * batch_size becomes their count): image i of the job is the job of init
+ * image i alone with image i's seed, for a 4-channel and a 9-channel
+ * (inpainting) model, with a mask of another size than the images; the
+ * infotext and seeds count as A1111's. On tiny-sd1(-inpaint) from
+ * ../shared (skipped without them). */
+#include "pipeline_fixture.h"
+
+#include <string.h>
+
+static void one_each(mend_sd_model *m, const char *what)
+{
+    mend_image imgs[2] = {make_image(64, 64), make_image(64, 64)};
+    for (size_t k = 0; k < mend_image_size(&imgs[1]); k += 3)
+        imgs[1].data[k] = (uint8_t)(255 - imgs[1].data[k]); /* another red channel */
+    mend_image mask = make_mask(48, 40, 8, 8, 30, 30); /* another size: resized to the images */
+    mend_gen_params p = base_params();
+    p.batch_size = 4; /* becomes 2 */
+    p.n_iter = 2;
+    mend_gen_inputs in = {.init_image = &imgs[0], .mask = &mask, .more_init_images = &imgs[1], .n_more_init_images = 1};
+    mend_gen_output all;
+    mend_err err = {0};
+    CHECK_OK(mend_generate(m, &p, &in, NULL, NULL, &all, &err), &err);
+    CHECK_MSG(all.count == 4, "%s: %d images", what, all.count);
+    for (int i = 0; i < all.count && i < 4; i++) {
+        CHECK(all.seeds[i] == p.seed + i);
+        mend_gen_params one = p;
+        one.batch_size = 1;
+        one.n_iter = 1;
+        one.seed = all.seeds[i];
+        one.subseed = all.subseeds[i];
+        mend_gen_output alone;
+        CHECK_OK(gen(m, &one, &imgs[i % 2], &mask, &alone, &err), &err);
+        CHECK_MSG(alone.count == 1 && near_image(&alone.images[0], &all.images[i]), "%s: image %d is not init %d's",
+                  what, i, i % 2);
+        mend_gen_output_free(&alone);
+    }
+    mend_gen_output_free(&all);
+    mend_image_free(&imgs[0]), mend_image_free(&imgs[1]), mend_image_free(&mask);
+}
+
+TEST(each_init_image_is_its_own_image_of_the_batch)
+{
+    mend_sd_model *m = sd_model();
+    if (m)
+        one_each(m, "tiny-sd1");
+    m = inpaint_model();
+    if (m)
+        one_each(m, "tiny-sd1-inpaint");
+}
+
+int main(void)
+{
+    RUN(each_init_image_is_its_own_image_of_the_batch);
+    pipeline_models_free();
+    return test_summary();
+}
