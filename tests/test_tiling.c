@@ -91,6 +91,35 @@ TEST(circular_padding_makes_the_models_wrap_around)
     CHECK_MSG(on >= 0 && on < 1e-4 && off > 1e-3, "VAE decoder: %g tiled, %g not", on, off);
 }
 
+/* Records whether convolutions would pad circularly inside the progress callback. */
+static mend_status probe_step(void *user, const mend_gen_progress *g, mend_err *err)
+{
+    (void)g, (void)err;
+    mend_conv2d_desc d = {4, 4, 3, 3, 1, 1, 1, 1, 1};
+    *(int *)user |= mend_conv2d_circular_applies(&d) ? 2 : 1;
+    return MEND_OK;
+}
+
+/* A caller's preview decoder (TAESD) runs in the callback: not tiled, as in A1111. */
+TEST(progress_callbacks_are_not_tiled)
+{
+    mend_sd_model *m = sd_model();
+    if (!m)
+        return;
+    mend_gen_params p = base_params();
+    p.steps = 2;
+    p.tiling = 1;
+    mend_gen_inputs in = {0};
+    mend_gen_output out;
+    mend_err err = {0};
+    int seen = 0;
+    CHECK_OK(mend_generate(m, &p, &in, probe_step, &seen, &out, &err), &err);
+    CHECK_MSG(seen == 1, "circular padding in the callback: %d", seen);
+    mend_conv2d_desc d = {4, 4, 3, 3, 1, 1, 1, 1, 1};
+    CHECK(!mend_conv2d_circular_applies(&d)); /* and off after the job */
+    mend_gen_output_free(&out);
+}
+
 TEST(a_tiling_job_says_so)
 {
     mend_sd_model *m = sd_model();
@@ -115,6 +144,7 @@ int main(void)
 {
     RUN(circular_padding_makes_the_models_wrap_around);
     RUN(a_tiling_job_says_so);
+    RUN(progress_callbacks_are_not_tiled);
     pipeline_models_free();
     return test_summary();
 }

@@ -140,7 +140,11 @@ static mend_status step_cb(void *user, int step, int total, const float *x, cons
     if (!r->progress)
         return MEND_OK;
     mend_gen_progress pr = {r->iteration, r->j->p->n_iter, step, total, denoised, r->j->batch, r->j->h, r->j->w};
-    return r->progress(r->user, &pr, err);
+    /* a caller's preview decoder (TAESD) is not the job's model: A1111's tiling does not reach it */
+    mend_conv2d_set_circular(0);
+    mend_status s = r->progress(r->user, &pr, err);
+    mend_conv2d_set_circular(r->j->p->tiling);
+    return s;
 }
 
 static mend_status denoise_cb(void *user, const float *x, float sigma, float *denoised, mend_err *err)
