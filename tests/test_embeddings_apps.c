@@ -28,27 +28,6 @@ static int have_inputs(void)
     return 1;
 }
 
-/* Whether the file at path holds text (PNG chunks are binary around it). */
-static int file_has(const char *path, const char *text)
-{
-    size_t len = 0, n = strlen(text);
-    char *b = test_read_file(path, &len);
-    int found = 0;
-    for (size_t i = 0; b && !found && i + n <= len; i++)
-        found = memcmp(b + i, text, n) == 0;
-    free(b);
-    return found;
-}
-
-static int txt2img(const char *opts, const char *prompt, const char *png, char **output)
-{
-    char args[6000];
-    unlink(png);
-    snprintf(args, sizeof args, "txt2img -q --model '%s' --vocab '%s' %s -W 64 -H 64 --steps 1 --seed 7 -o '%s' '%s'",
-             g_model, g_vocab, opts, png, prompt);
-    return test_run_mend(args, output);
-}
-
 /* A folder with the golden tinycat.pt (a link) and a corrupt file. */
 static const char *mixed_folder(void)
 {
@@ -71,17 +50,17 @@ TEST(cli)
     char png[1100], opts[2200], *o = NULL;
     snprintf(png, sizeof png, "%s/ti.png", test_tmpdir());
     snprintf(opts, sizeof opts, "--embeddings-dir '%s' -n 'blurry, ti-dots'", g_dir);
-    int rc = txt2img(opts, "(tinycat-xl:1.2), tinycat on a table, wideword", png, &o);
+    int rc = test_tiny_txt2img(opts, "(tinycat-xl:1.2), tinycat on a table, wideword", png, &o);
     CHECK_MSG(rc == 0 && o && !strstr(o, "warning") && !strstr(o, "Error"), "rc %d: %s", rc, o ? o : "");
-    CHECK_MSG(file_has(png, "TI hashes: \"tinycat-xl: 6f907ea3109f, tinycat: ccf8c13a1690, ti-dots: 663f1c0573e8\""),
+    CHECK_MSG(test_file_has(png, "TI hashes: \"tinycat-xl: 6f907ea3109f, tinycat: ccf8c13a1690, ti-dots: 663f1c0573e8\""),
               "no TI hashes (positive, then negative) in %s", png);
     free(o), o = NULL;
     snprintf(opts, sizeof opts, "--embeddings-dir '%s'", mixed_folder());
-    rc = txt2img(opts, "a photo of tinycat", png, &o);
+    rc = test_tiny_txt2img(opts, "a photo of tinycat", png, &o);
     CHECK_MSG(rc == 0 && o && strstr(o, "Error loading embedding broken.safetensors"), "rc %d: %s", rc, o ? o : "");
-    CHECK_MSG(file_has(png, "TI hashes: \"tinycat: ccf8c13a1690\""), "the good file still works");
+    CHECK_MSG(test_file_has(png, "TI hashes: \"tinycat: ccf8c13a1690\""), "the good file still works");
     free(o), o = NULL;
-    rc = txt2img("--embeddings-dir ''", "a cat", png, &o);
+    rc = test_tiny_txt2img("--embeddings-dir ''", "a cat", png, &o);
     CHECK_MSG(rc == 2 && o && strstr(o, "--embeddings-dir") && access(png, F_OK) != 0, "rc %d: %s", rc, o ? o : "");
     free(o);
 }

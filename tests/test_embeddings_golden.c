@@ -14,18 +14,6 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
-static mend_sd_model *load_model(void)
-{
-    const char *mp = test_shared("models/tiny-sd1.f16.safetensors");
-    const char *vp = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
-    if (!mp || !vp)
-        return NULL;
-    mend_sd_model *m = NULL;
-    mend_err err = {0};
-    CHECK_OK(mend_sd_load(mp, vp, MEND_COMP_CLIP | MEND_COMP_TOKENIZER, &m, &err), &err);
-    return m;
-}
-
 /* The golden folder's database for m's text encoder, or NULL (skipped). */
 static mend_ti_db *golden_db(const mend_sd_model *m)
 {
@@ -155,7 +143,7 @@ static void check_lookup(const cJSON *golden, const mend_ti_lookup *l)
 TEST(database)
 {
     cJSON *j = test_shared_json("embeddings/db.json");
-    mend_sd_model *m = j ? load_model() : NULL;
+    mend_sd_model *m = j ? test_shared_text_model() : NULL;
     mend_ti_db *db = golden_db(m);
     if (db) {
         CHECK(db->expected_shape == (int)test_json_number(j, "expected_shape", -2, "db.json"));
@@ -254,7 +242,7 @@ TEST(conditioning)
     mend_tf *ref;
     if (!test_open_golden(jp, &j, &ref))
         return;
-    mend_sd_model *m = load_model();
+    mend_sd_model *m = test_shared_text_model();
     mend_ti_db *db = golden_db(m);
     mend_ti_lookup l = {0};
     mend_err err = {0};

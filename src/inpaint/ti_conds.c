@@ -18,18 +18,6 @@ static int join_hashes(const char *a, const char *b, char **dst)
     return 1;
 }
 
-/* Appends text to the job's log. */
-static int append_log(char **log, const char *text)
-{
-    size_t old = *log ? strlen(*log) : 0;
-    char *grown = realloc(*log, old + strlen(text) + 1);
-    if (!grown)
-        return 0;
-    strcpy(grown + old, text);
-    *log = grown;
-    return 1;
-}
-
 mend_status mend_cond_build_job(const mend_clip *clip, const mend_tokenizer *tok, const char *prompt,
                                 const char *negative, int steps, const mend_cond_opts *o, mend_cond_schedule *cond,
                                 mend_cond_schedule *uncond, char **ti_hashes, char **log, mend_err *err)
@@ -39,7 +27,7 @@ mend_status mend_cond_build_job(const mend_clip *clip, const mend_tokenizer *tok
     char *scan_log = NULL;
     mend_ti_lookup lookup = {0};
     mend_status s = mend_ti_db_acquire(mend_clip_get_arch(clip)->width, 0, &db, &scan_log, err);
-    if (s == MEND_OK && scan_log && !append_log(log, scan_log))
+    if (s == MEND_OK && scan_log && !mend_ti_log_append(log, scan_log))
         s = mend_fail(err, MEND_E_NOMEM, "out of memory");
     if (s == MEND_OK)
         s = mend_ti_lookup_build(db, tok, &lookup, err);

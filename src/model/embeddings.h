@@ -58,6 +58,9 @@ typedef struct mend_ti_db {
     int refs; /* holders, the process-wide slot included */
 } mend_ti_db;
 
+/* Appends text to *log (malloc'd, NULL at first); 0 when out of memory. */
+int mend_ti_log_append(char **log, const char *text);
+
 /* Scans dir into a new database (refs 0): embeddings_scan.c. */
 mend_status mend_ti_db_scan(const char *dir, int expected_shape, mend_ti_db **out, mend_err *err);
 void mend_ti_db_free(mend_ti_db *db);

@@ -35,15 +35,22 @@ void mend_ti_db_free(mend_ti_db *db)
     free(db);
 }
 
+int mend_ti_log_append(char **log, const char *text)
+{
+    size_t old = *log ? strlen(*log) : 0;
+    char *grown = realloc(*log, old + strlen(text) + 1);
+    if (!grown)
+        return 0;
+    strcpy(grown + old, text);
+    *log = grown;
+    return 1;
+}
+
 static mend_status add_log(mend_ti_db *db, const char *file, const char *why, mend_err *err)
 {
-    size_t old = db->log ? strlen(db->log) : 0, add = strlen(file) + strlen(why) + 32;
-    char *log = realloc(db->log, old + add);
-    if (!log)
-        return mend_fail(err, MEND_E_NOMEM, "embeddings: out of memory");
-    snprintf(log + old, add, "Error loading embedding %s: %s\n", file, why);
-    db->log = log;
-    return MEND_OK;
+    char line[2400];
+    snprintf(line, sizeof line, "Error loading embedding %s: %s\n", file, why);
+    return mend_ti_log_append(&db->log, line) ? MEND_OK : mend_fail(err, MEND_E_NOMEM, "embeddings: out of memory");
 }
 
 /* Puts e into list (replacing an entry of the same name in place, as a
