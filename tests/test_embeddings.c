@@ -191,6 +191,12 @@ TEST(formats)
     CHECK(count == 5 && list && !strcmp(list[0].name, "alpha") && list[0].step == 7 && list[0].vectors == 2 &&
           !list[0].skipped && list[4].skipped && !strcmp(list[4].name, "wide") && list[4].shape == W + 16);
     mend_embeddings_list_free(list, count);
+    /* a model of another width loaded: the listing follows it */
+    mend_ti_set_default_width(W + 16);
+    CHECK_OK(mend_embeddings_list(0, &list, &count, NULL, &err), &err);
+    CHECK(count == 5 && list && !strcmp(list[0].name, "wide") && !list[0].skipped && list[1].skipped);
+    mend_embeddings_list_free(list, count);
+    mend_ti_set_default_width(-1);
 }
 
 TEST(rescan)

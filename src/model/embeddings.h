@@ -66,9 +66,10 @@ mend_status mend_ti_db_scan(const char *dir, int expected_shape, mend_ti_db **ou
 void mend_ti_db_free(mend_ti_db *db);
 
 /* The process-wide database for a text encoder of width `width` (<= 0: the
- * width of the last load) with a reference for the caller; rescanned first
- * when needed (see above) or when `force`. *log (may be NULL) gets a copy
- * of the rescan's error lines when this call rescanned, else NULL. */
+ * model loaded last, else the last scan's width) with a reference for the
+ * caller; rescanned first when needed (see above) or when `force`. *log
+ * (may be NULL) gets a copy of the rescan's error lines when this call
+ * rescanned, else NULL. */
 mend_status mend_ti_db_acquire(int width, int force, mend_ti_db **out, char **log, mend_err *err);
 void mend_ti_db_release(mend_ti_db *db);
 /* The width a listing without a job uses: the text encoder of the model

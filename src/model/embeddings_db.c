@@ -63,8 +63,8 @@ mend_status mend_ti_db_acquire(int width, int force, mend_ti_db **out, char **lo
         *log = NULL;
     mend_status s = MEND_OK;
     pthread_mutex_lock(&db_lock);
-    if (width <= 0)
-        width = current ? current->expected_shape : default_width;
+    if (width <= 0) /* a listing: the model loaded last, else the last scan's */
+        width = default_width > 0 ? default_width : current ? current->expected_shape : -1;
     if (force || needs_rescan(current, width)) {
         mend_ti_db *db = NULL;
         s = mend_ti_db_scan(embeddings_dir, width, &db, err);
