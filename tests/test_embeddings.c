@@ -1,4 +1,5 @@
-/* Textual inversion on files written here: every format (A1111 .pt,
+/* Textual inversion on files written here: every format (A1111 .pt, with
+ * a plain dict or an old ParameterDict,
  * diffusers .bin 1-D f16, safetensors emb_params f16/f32, subfolders), the
  * bad ones reported and left out (corrupt, truncated, wrong width, several
  * terms, too many vectors), the rescan when the folder changes while an
@@ -62,11 +63,12 @@ static void write_emb_params(const char *path, mend_dtype dt, int vectors, int w
 
 /* Embedding.save's layout, float32 [vectors, width]. */
 static void write_a1111_pt(const char *path, const char *name, int vectors, const float *v, int64_t step,
-                           const char *checkpoint)
+                           const char *checkpoint, int module)
 {
-    fx_tensor t = {"*", "FloatStorage", "0", (int64_t)vectors * W, 0, 2, {vectors, W}, NULL, FX_V2, NULL};
+    fx_tensor t = {"*", "FloatStorage", "0", (int64_t)vectors * W, 0, 2, {vectors, W}, NULL, module ? FX_PARAM : FX_V2,
+                   NULL};
     pw w = {0};
-    make_ti_pickle(&w, &t, name, step, checkpoint);
+    make_ti_pickle(&w, &t, name, step, checkpoint, module);
     fx_storage s = {"0", v, (size_t)vectors * W * sizeof *v};
     CHECK(write_torch_file(path, w.b.d, w.b.n, &s, 1, 0));
     free(w.b.d);
@@ -110,10 +112,11 @@ static void write_folder(const char *dir)
 {
     float a[2 * W], b[W], g[3 * W], wide[W + 16], many[76 * W];
     fill(a, 2 * W, 1), fill(b, W, 2), fill(g, 3 * W, 3), fill(wide, W + 16, 4), fill(many, 76 * W, 5);
-    write_a1111_pt(in(dir, "alpha.pt"), "not-the-name", 2, a, 7, "abc123");
+    mkdir(in(dir, "sub"), 0755);
+    write_a1111_pt(in(dir, "alpha.pt"), "not-the-name", 2, a, 7, "abc123", 0);
+    write_a1111_pt(in(dir, "sub/epsilon.pt"), "eps", 2, a, 12, NULL, 1); /* a ParameterDict */
     write_diffusers_bin(in(dir, "beta.bin"), b);
     write_emb_params(in(dir, "Gamma.safetensors"), MEND_DT_F16, 3, W, g);
-    mkdir(in(dir, "sub"), 0755);
     write_emb_params(in(dir, "sub/delta.safetensors"), MEND_DT_F32, 1, W, b);
     write_emb_params(in(dir, "wide.safetensors"), MEND_DT_F32, 1, W + 16, wide);
     write_emb_params(in(dir, "many.safetensors"), MEND_DT_F32, 76, W, many);
@@ -164,12 +167,13 @@ TEST(formats)
     if (!db)
         return;
     /* loaded by lower-case name, the subfolder's too; wrong width: skipped */
-    const char *order[] = {"alpha", "beta", "delta", "Gamma"};
-    CHECK_MSG(db->nloaded == 4, "%d loaded", db->nloaded);
-    for (int i = 0; i < 4 && i < db->nloaded; i++)
+    const char *order[] = {"alpha", "beta", "delta", "epsilon", "Gamma"};
+    CHECK_MSG(db->nloaded == 5, "%d loaded", db->nloaded);
+    for (int i = 0; i < 5 && i < db->nloaded; i++)
         CHECK_MSG(!strcmp(db->loaded[i].name, order[i]), "loaded[%d] = %s", i, db->loaded[i].name);
     CHECK(db->nskipped == 1 && !strcmp(db->skipped[0].name, "wide") && db->skipped[0].shape == W + 16);
     check_vectors(db, "alpha", 2, 1);
+    check_vectors(db, "epsilon", 2, 1);
     check_vectors(db, "beta", 1, 2);
     check_vectors(db, "Gamma", 3, 3);
     const mend_ti_embedding *a = named(db, "alpha"), *b = named(db, "beta");
@@ -188,13 +192,14 @@ TEST(formats)
     mend_embedding_info *list = NULL;
     int count = 0;
     CHECK_OK(mend_embeddings_list(0, &list, &count, NULL, &err), &err);
-    CHECK(count == 5 && list && !strcmp(list[0].name, "alpha") && list[0].step == 7 && list[0].vectors == 2 &&
-          !list[0].skipped && list[4].skipped && !strcmp(list[4].name, "wide") && list[4].shape == W + 16);
+    CHECK(count == 6 && list && !strcmp(list[0].name, "alpha") && list[0].step == 7 && list[0].vectors == 2 &&
+          !list[0].skipped && list[5].skipped && !strcmp(list[5].name, "wide") && list[5].shape == W + 16);
+    CHECK(count == 6 && !strcmp(list[3].name, "epsilon") && list[3].has_step && list[3].step == 12);
     mend_embeddings_list_free(list, count);
     /* a model of another width loaded: the listing follows it */
     mend_ti_set_default_width(W + 16);
     CHECK_OK(mend_embeddings_list(0, &list, &count, NULL, &err), &err);
-    CHECK(count == 5 && list && !strcmp(list[0].name, "wide") && !list[0].skipped && list[1].skipped);
+    CHECK(count == 6 && list && !strcmp(list[0].name, "wide") && !list[0].skipped && list[1].skipped);
     mend_embeddings_list_free(list, count);
     mend_ti_set_default_width(-1);
 }

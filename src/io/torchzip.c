@@ -344,8 +344,23 @@ typedef struct tensor_ref {
 } tensor_ref;
 
 /* The tensors of dict (refs may be NULL: count only). When it holds none
- * itself, those of its dict values one level down: A1111 embeddings keep
- * theirs as {"string_to_param": {"*": tensor}, "step": 500, ...}. */
+ * itself, those of its dict (or ParameterDict) values one level down: A1111
+ * embeddings keep theirs as {"string_to_param": {"*": tensor}, "step": 500}. */
+/* value itself, or for a torch.nn.ParameterDict (pickled as a Module:
+ * NEWOBJ, then BUILD with its __dict__) the dict of its "_parameters". */
+static const pk_value *module_parameters(const pk_graph *g, int32_t value)
+{
+    const pk_value *v = pk_get(g, value), *state = v && v->kind == PK_CALL && v->n > 0 ? pk_get(g, v->n - 1) : NULL;
+    char name[600];
+    if (!state || state->kind != PK_DICT ||
+        strcmp(pk_global_name(g, v->u.ref.a, name, sizeof name), "torch.nn.modules.container.ParameterDict") != 0)
+        return v;
+    for (int i = 0; i + 1 < state->n; i += 2)
+        if (pk_str_eq(g, state->u.items[i], "_parameters"))
+            return pk_get(g, state->u.items[i + 1]);
+    return v;
+}
+
 static int collect_tensors(const pk_graph *g, int32_t dict, tensor_ref *refs)
 {
     const pk_value *d = pk_get(g, dict);
@@ -359,7 +374,7 @@ static int collect_tensors(const pk_graph *g, int32_t dict, tensor_ref *refs)
     }
     const int top_level = n;
     for (int i = 0; top_level == 0 && i + 1 < d->n; i += 2) {
-        const pk_value *sub = pk_get(g, d->u.items[i + 1]);
+        const pk_value *sub = module_parameters(g, d->u.items[i + 1]);
         if (!pk_is(g, d->u.items[i], PK_STR) || !sub || sub->kind != PK_DICT)
             continue;
         for (int k = 0; k + 1 < sub->n; k += 2) {
