@@ -1,5 +1,5 @@
 /* Textual inversion on files written here: every format (A1111 .pt, with
- * a plain dict or an old ParameterDict,
+ * a plain dict or an old ParameterDict, an A1111 embedding PNG,
  * diffusers .bin 1-D f16, safetensors emb_params f16/f32, subfolders), the
  * bad ones reported and left out (corrupt, truncated, wrong width, several
  * terms, too many vectors), the rescan when the folder changes while an
@@ -19,6 +19,7 @@
 #include "mend/mend.h"
 #include "model/embeddings.h"
 #include "model/sd_model.h"
+#include "server/server.h" /* srv_b64_encode, compiled into the test fixtures */
 
 #include <string.h>
 #include <sys/stat.h>
@@ -85,6 +86,33 @@ static void write_diffusers_bin(const char *path, const float *v)
     CHECK(write_checkpoint(path, &t, 1, &s, 1, 0, 0));
 }
 
+/* An embedding image as A1111 saves it: a PNG whose "sd-ti-embedding" text
+ * is base64 of the embedding's JSON, tensors as {"TORCHTENSOR": lists}. */
+static void write_png_embedding(const char *path, const char *name, int vectors, const float *v)
+{
+    cJSON *d = cJSON_CreateObject(), *param = cJSON_AddObjectToObject(d, "string_to_param");
+    cJSON *rows = cJSON_AddArrayToObject(cJSON_AddObjectToObject(param, "*"), "TORCHTENSOR");
+    for (int r = 0; r < vectors; r++) {
+        cJSON *row = cJSON_CreateArray();
+        for (int k = 0; k < W; k++)
+            cJSON_AddItemToArray(row, cJSON_CreateNumber(v[r * W + k]));
+        cJSON_AddItemToArray(rows, row);
+    }
+    cJSON_AddStringToObject(d, "name", name);
+    cJSON_AddNumberToObject(d, "step", 3);
+    cJSON_AddNullToObject(d, "sd_checkpoint");
+    char *json = cJSON_PrintUnformatted(d), *b64 = json ? srv_b64_encode((const uint8_t *)json, strlen(json)) : NULL;
+    mend_image img = {0};
+    mend_err err = {0};
+    test_make_gradient(&img, 8, 8);
+    mend_png_text text = {"sd-ti-embedding", b64};
+    CHECK_OK(mend_image_save_png(path, &img, &text, b64 ? 1 : 0, &err), &err);
+    mend_image_free(&img);
+    free(b64);
+    free(json);
+    cJSON_Delete(d);
+}
+
 /* Values f16 holds exactly, different per embedding. */
 static void fill(float *v, int n, int seed)
 {
@@ -116,6 +144,13 @@ static void write_folder(const char *dir)
     write_a1111_pt(in(dir, "alpha.pt"), "not-the-name", 2, a, 7, "abc123", 0);
     write_a1111_pt(in(dir, "sub/epsilon.pt"), "eps", 2, a, 12, NULL, 1); /* a ParameterDict */
     write_diffusers_bin(in(dir, "beta.bin"), b);
+    write_png_embedding(in(dir, "zeta.png"), "zeta-from-data", 2, a);
+    write_png_embedding(in(dir, "zeta.preview.png"), "a-preview", 1, b); /* previews are never read */
+    mend_image plain = {0};
+    mend_err err = {0};
+    test_make_gradient(&plain, 8, 8);
+    CHECK_OK(mend_image_save_png(in(dir, "picture.png"), &plain, NULL, 0, &err), &err); /* no embedding in it */
+    mend_image_free(&plain);
     write_emb_params(in(dir, "Gamma.safetensors"), MEND_DT_F16, 3, W, g);
     write_emb_params(in(dir, "sub/delta.safetensors"), MEND_DT_F32, 1, W, b);
     write_emb_params(in(dir, "wide.safetensors"), MEND_DT_F32, 1, W + 16, wide);
@@ -167,13 +202,14 @@ TEST(formats)
     if (!db)
         return;
     /* loaded by lower-case name, the subfolder's too; wrong width: skipped */
-    const char *order[] = {"alpha", "beta", "delta", "epsilon", "Gamma"};
-    CHECK_MSG(db->nloaded == 5, "%d loaded", db->nloaded);
-    for (int i = 0; i < 5 && i < db->nloaded; i++)
+    const char *order[] = {"alpha", "beta", "delta", "epsilon", "Gamma", "zeta-from-data"};
+    CHECK_MSG(db->nloaded == 6, "%d loaded", db->nloaded);
+    for (int i = 0; i < 6 && i < db->nloaded; i++)
         CHECK_MSG(!strcmp(db->loaded[i].name, order[i]), "loaded[%d] = %s", i, db->loaded[i].name);
     CHECK(db->nskipped == 1 && !strcmp(db->skipped[0].name, "wide") && db->skipped[0].shape == W + 16);
     check_vectors(db, "alpha", 2, 1);
     check_vectors(db, "epsilon", 2, 1);
+    check_vectors(db, "zeta-from-data", 2, 1);
     check_vectors(db, "beta", 1, 2);
     check_vectors(db, "Gamma", 3, 3);
     const mend_ti_embedding *a = named(db, "alpha"), *b = named(db, "beta");
@@ -185,21 +221,22 @@ TEST(formats)
     for (int i = 0; i < 4; i++)
         CHECK_MSG(log && strstr(log, bad[i]), "log does not name %s: %s", bad[i], log ? log : "(none)");
     CHECK(log && strstr(log, "multiple terms") && strstr(log, "Error loading embedding "));
-    CHECK(log && !strstr(log, "empty.pt") && !strstr(log, "notes.txt"));
+    CHECK(log && !strstr(log, "empty.pt") && !strstr(log, "notes.txt") && !strstr(log, ".png"));
     free(log);
     mend_ti_db_release(db);
     /* the public listing: loaded, then skipped */
     mend_embedding_info *list = NULL;
     int count = 0;
     CHECK_OK(mend_embeddings_list(0, &list, &count, NULL, &err), &err);
-    CHECK(count == 6 && list && !strcmp(list[0].name, "alpha") && list[0].step == 7 && list[0].vectors == 2 &&
-          !list[0].skipped && list[5].skipped && !strcmp(list[5].name, "wide") && list[5].shape == W + 16);
-    CHECK(count == 6 && !strcmp(list[3].name, "epsilon") && list[3].has_step && list[3].step == 12);
+    CHECK(count == 7 && list && !strcmp(list[0].name, "alpha") && list[0].step == 7 && list[0].vectors == 2 &&
+          !list[0].skipped && list[6].skipped && !strcmp(list[6].name, "wide") && list[6].shape == W + 16);
+    CHECK(count == 7 && !strcmp(list[3].name, "epsilon") && list[3].has_step && list[3].step == 12);
+    CHECK(count == 7 && !strcmp(list[5].name, "zeta-from-data") && list[5].step == 3 && !list[5].sd_checkpoint);
     mend_embeddings_list_free(list, count);
     /* a model of another width loaded: the listing follows it */
     mend_ti_set_default_width(W + 16);
     CHECK_OK(mend_embeddings_list(0, &list, &count, NULL, &err), &err);
-    CHECK(count == 6 && list && !strcmp(list[0].name, "wide") && !list[0].skipped && list[1].skipped);
+    CHECK(count == 7 && list && !strcmp(list[0].name, "wide") && !list[0].skipped && list[1].skipped);
     mend_embeddings_list_free(list, count);
     mend_ti_set_default_width(-1);
 }

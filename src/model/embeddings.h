@@ -43,6 +43,11 @@ mend_status mend_ti_read_file(const char *path, const char *name, mend_ti_embedd
 void mend_ti_embedding_free(mend_ti_embedding *e);
 /* 1 for a file name A1111 would read as an embedding (.pt, .bin, .safetensors, any case). */
 int mend_ti_is_embedding_file(const char *filename);
+/* 1 for a PNG that may hold one (not a NAME.preview.png). */
+int mend_ti_is_embedding_image(const char *filename);
+/* A PNG's "sd-ti-embedding" text (embeddings_image.c): *found 0 and
+ * MEND_OK for a PNG without one (a preview); named by its "name", else stem. */
+mend_status mend_ti_read_image(const char *path, const char *stem, mend_ti_embedding *out, int *found, mend_err *err);
 
 typedef struct mend_ti_db {
     mend_ti_embedding *loaded; /* sorted by lower-case name, as A1111 re-sorts word_embeddings */

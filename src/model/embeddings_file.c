@@ -27,6 +27,11 @@ int mend_ti_is_embedding_file(const char *filename)
     return is_torch_file(filename) || has_ext(filename, ".safetensors");
 }
 
+int mend_ti_is_embedding_image(const char *filename)
+{
+    return has_ext(filename, ".png") && !has_ext(filename, ".preview.png");
+}
+
 void mend_ti_embedding_free(mend_ti_embedding *e)
 {
     if (!e)

@@ -85,19 +85,24 @@ static int blank(const char *s)
 static mend_status load_file(scan *sc, const char *path, const char *file, mend_err *err)
 {
     struct stat st;
-    if (!mend_ti_is_embedding_file(file) || stat(path, &st) != 0 || st.st_size == 0)
+    int image = mend_ti_is_embedding_image(file), found = 1;
+    if ((!image && !mend_ti_is_embedding_file(file)) || stat(path, &st) != 0 || st.st_size == 0)
         return MEND_OK;
     char name[1024];
     snprintf(name, sizeof name, "%.*s", (int)(strrchr(file, '.') - file), file); /* os.path.splitext */
-    if (blank(name)) /* A1111 cannot register a name without tokens */
-        return add_log(sc->db, file, "its name has no tokens", err);
     mend_ti_embedding e;
     mend_err why = {0};
-    mend_status s = mend_ti_read_file(path, name, &e, &why);
+    mend_status s = image ? mend_ti_read_image(path, name, &e, &found, &why) : mend_ti_read_file(path, name, &e, &why);
     if (s == MEND_E_NOMEM)
         return mend_fail(err, s, "%s", why.msg);
     if (s != MEND_OK)
         return add_log(sc->db, file, why.msg, err);
+    if (!found) /* a preview image */
+        return MEND_OK;
+    if (blank(e.name)) { /* A1111 cannot register a name without tokens */
+        mend_ti_embedding_free(&e);
+        return add_log(sc->db, file, "its name has no tokens", err);
+    }
     mend_ti_db *db = sc->db;
     if (db->expected_shape == -1 || db->expected_shape == e.shape)
         return put(&db->loaded, &db->nloaded, &sc->cap_loaded, &e, err);
