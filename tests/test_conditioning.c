@@ -9,18 +9,6 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
-static mend_sd_model *load_model(void)
-{
-    const char *mp = test_shared("models/tiny-sd1.f16.safetensors");
-    const char *vp = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
-    if (!mp || !vp)
-        return NULL;
-    mend_sd_model *m = NULL;
-    mend_err err = {0};
-    CHECK_OK(mend_sd_load(mp, vp, MEND_COMP_CLIP | MEND_COMP_TOKENIZER, &m, &err), &err);
-    return m;
-}
-
 TEST(a1111_cond)
 {
     const char *jp = "text_encoder/a1111_cond";
@@ -28,7 +16,7 @@ TEST(a1111_cond)
     mend_tf *ref;
     if (!test_open_golden(jp, &j, &ref))
         return;
-    mend_sd_model *m = load_model();
+    mend_sd_model *m = test_shared_text_model();
     mend_err err = {0};
     if (!m)
         goto done;
@@ -79,7 +67,7 @@ TEST(a1111_schedules)
     mend_tf *ref;
     if (!test_open_golden(jp, &j, &ref))
         return;
-    mend_sd_model *m = load_model();
+    mend_sd_model *m = test_shared_text_model();
     mend_err err = {0};
     if (!m)
         goto done;

@@ -37,6 +37,7 @@ typedef struct job {
     mend_rng gens[MEND_JOB_MAX_BATCH]; /* per image of the current batch */
     int batch;
     mend_lora_run lora;  /* the prompt's networks, applied for the job */
+    char *ti_hashes;     /* infotext `TI hashes`, or NULL */
 } job;
 
 /* Init images, mask, VAE encode, latent mask, 9-channel conditioning

@@ -17,6 +17,7 @@ typedef struct gn_job {
     const float *gamma, *beta;
 } gn_job;
 
+MEND_CLONES
 static void gn_range(void *ctx, int64_t b, int64_t e, int thread)
 {
     const gn_job *j = ctx;
@@ -70,6 +71,7 @@ typedef struct ln_job {
     const float *gamma, *beta;
 } ln_job;
 
+MEND_CLONES
 static void ln_range(void *ctx, int64_t b, int64_t e, int thread)
 {
     const ln_job *j = ctx;
