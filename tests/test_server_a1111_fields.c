@@ -225,7 +225,8 @@ TEST(styles_merge_into_both_prompts)
              "Size: 64x64\"}");
     info = info_of(&r);
     CHECK_MSG(r.status == 200 && !strcmp(str(info, "prompt"), "a cat") && !strcmp(str(info, "negative_prompt"), "dog") &&
-                  cJSON_GetArraySize(get(info, "styles")) == 2 && !strncmp(infotext0(info), want, strlen(want)),
+                  cJSON_GetArraySize(get(info, "styles")) == 2 && !strncmp(infotext0(info), want, strlen(want)) &&
+                  cJSON_GetArraySize(get(get(r.json, "parameters"), "styles")) == 2,
               "%d %.600s", r.status, r.body ? r.body : "");
     cJSON_Delete(info);
     reply_free(&r);

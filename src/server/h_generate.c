@@ -191,7 +191,9 @@ static cJSON *echo_parameters(const cJSON *body, int command, const gen_req *r)
         if (!strcmp(f->name, "init_images") || !strcmp(f->name, "mask")) {
             v = r->include_init_images && sent ? cJSON_Duplicate(sent, 1) : cJSON_CreateNull();
         } else if (!slot) {
-            v = sent ? cJSON_Duplicate(sent, 1) : cJSON_Parse(f->absent);
+            /* the infotext's styles are the request's (A1111's apply_infotext sets the field) */
+            const cJSON *given = !strcmp(f->name, "styles") ? request_styles(body, r) : sent;
+            v = given ? cJSON_Duplicate(given, 1) : cJSON_Parse(f->absent);
         } else {
             switch (f->type) {
             case SRV_INT:
