@@ -83,10 +83,7 @@ static void load_layer(mend_wload *l, const mend_clip_arch *a, int i, clip_layer
 
 static mend_status load_weights(mend_clip *c, const mend_wload *src, mend_err *err)
 {
-    mend_wload l = *src;
-    l.store = &c->store;
-    l.err = err;
-    l.status = MEND_OK;
+    mend_wload l = mend_wl_into(src, &c->store, err);
     const mend_clip_arch *a = &c->arch;
     c->tok_emb = mend_wl_get(&l, MEND_SHAPE(a->vocab, a->width), "text_model.embeddings.token_embedding.weight");
     c->pos_emb = mend_wl_get(&l, MEND_SHAPE(a->max_pos, a->width), "text_model.embeddings.position_embedding.weight");
@@ -108,12 +105,7 @@ mend_status mend_clip_load(const mend_wload *l, mend_clip **out, mend_err *err)
         s = mend_fail(err, MEND_E_NOMEM, "out of memory");
     if (s == MEND_OK)
         s = load_weights(c, l, err);
-    if (s != MEND_OK) {
-        mend_clip_free(c);
-        return s;
-    }
-    *out = c;
-    return MEND_OK;
+    return MEND_HAND_OVER(s, c, out, mend_clip_free);
 }
 
 void mend_clip_free(mend_clip *c)
@@ -133,28 +125,16 @@ int64_t mend_clip_params(const mend_clip *c) { return c->store.params; }
 
 typedef struct clip_scratch {
     float *h, *q, *k, *v, *attn, *mlp;
+    float *block; /* all of the above, one allocation */
 } clip_scratch;
-
-static void scratch_free(clip_scratch *s)
-{
-    free(s->h);
-    free(s->q);
-    free(s->k);
-    free(s->v);
-    free(s->attn);
-    free(s->mlp);
-}
 
 static int scratch_alloc(clip_scratch *s, int64_t rows, const mend_clip_arch *a)
 {
-    size_t rw = (size_t)rows * (size_t)a->width * sizeof(float);
-    s->h = malloc(rw);
-    s->q = malloc(rw);
-    s->k = malloc(rw);
-    s->v = malloc(rw);
-    s->attn = malloc(rw);
-    s->mlp = malloc((size_t)rows * (size_t)a->mlp * sizeof(float));
-    return s->h && s->q && s->k && s->v && s->attn && s->mlp;
+    const int64_t rw = rows * a->width;
+    const int64_t counts[] = {rw, rw, rw, rw, rw, rows * a->mlp};
+    float **const fields[] = {&s->h, &s->q, &s->k, &s->v, &s->attn, &s->mlp};
+    s->block = mend_f32_parts(6, counts, fields);
+    return s->block != NULL;
 }
 
 static mend_status check_input(const mend_clip *c, const int32_t *ids, int n, int T, mend_err *err)
@@ -228,7 +208,7 @@ static mend_status run_stack(const mend_clip *c, const int32_t *ids, int n, int 
         if (st == MEND_OK && hidden && hidden[i])
             memcpy(hidden[i], x, bytes);
     }
-    scratch_free(&s);
+    mend_big_free(s.block);
     return st == MEND_OK ? MEND_OK : mend_fail(err, st, "CLIP text encoder: out of memory for %d x %d tokens", n, T);
 }
 

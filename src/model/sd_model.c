@@ -146,12 +146,7 @@ mend_status mend_sd_load(const char *path, const char *vocab, unsigned component
         s = mend_fail(err, MEND_E_ARG, "MEND_PRECISION='%s': expected fp32, bf16 or auto", env);
     if (s == MEND_OK && p != MEND_SD_PREC_FP32)
         s = mend_sd_set_precision(m, p, NULL, err);
-    if (s != MEND_OK) {
-        mend_sd_free(m);
-        return s;
-    }
-    *out = m;
-    return MEND_OK;
+    return MEND_HAND_OVER(s, m, out, mend_sd_free);
 }
 
 void mend_sd_free(mend_sd_model *m)

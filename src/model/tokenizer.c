@@ -419,12 +419,7 @@ mend_status mend_tokenizer_load(const char *path, mend_tokenizer **out, mend_err
     mend_status s = load_path(t, path, err);
     if (s == MEND_OK)
         s = find_required(t, path, err);
-    if (s != MEND_OK) {
-        mend_tokenizer_free(t);
-        return s;
-    }
-    *out = t;
-    return MEND_OK;
+    return MEND_HAND_OVER(s, t, out, mend_tokenizer_free);
 }
 
 void mend_tokenizer_free(mend_tokenizer *t)

@@ -37,6 +37,11 @@ static int store_add(mend_wstore *s, float *buf, int64_t n)
     return 1;
 }
 
+mend_wload mend_wl_into(const mend_wload *src, mend_wstore *store, mend_err *err)
+{
+    return (mend_wload){.file = src->file, .prefix = src->prefix, .store = store, .err = err, .status = MEND_OK};
+}
+
 void mend_wl_name(const mend_wload *l, const char *canonical, char *buf, size_t size)
 {
     snprintf(buf, size, "%s%s", l->prefix ? l->prefix : "", canonical);

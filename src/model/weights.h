@@ -58,6 +58,10 @@ typedef struct mend_wload {
     mend_status status;
 } mend_wload;
 
+/* The loader a component uses: src's file and prefix, loading into store,
+ * reporting into err, with no error yet. */
+mend_wload mend_wl_into(const mend_wload *src, mend_wstore *store, mend_err *err);
+
 /* The file's name of a canonical tensor name (prefix + name) into buf. */
 void mend_wl_name(const mend_wload *l, const char *canonical, char *buf, size_t size);
 
