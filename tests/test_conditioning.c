@@ -21,17 +21,40 @@ static mend_sd_model *load_model(void)
     return m;
 }
 
+/* A golden of text_encoder/ with the model it was recorded with. */
+typedef struct golden {
+    cJSON *json;
+    mend_tf *ref;
+    mend_sd_model *model;
+} golden;
+
+static void golden_close(golden *g)
+{
+    cJSON_Delete(g->json);
+    mend_tf_close(g->ref);
+    mend_sd_free(g->model);
+}
+
+/* 1 with all three open; 0 (a skip or a failed check) with none. */
+static int golden_open(const char *stem, golden *g)
+{
+    *g = (golden){0};
+    if (test_open_golden(stem, &g->json, &g->ref) && (g->model = load_model()))
+        return 1;
+    golden_close(g);
+    return 0;
+}
+
 TEST(a1111_cond)
 {
     const char *jp = "text_encoder/a1111_cond";
-    cJSON *j;
-    mend_tf *ref;
-    if (!test_open_golden(jp, &j, &ref))
+    golden g;
+    if (!golden_open(jp, &g))
         return;
-    mend_sd_model *m = load_model();
+    cJSON *j = g.json;
+    mend_tf *ref = g.ref;
+    mend_sd_model *m = g.model;
     mend_err err = {0};
-    if (!m)
-        goto done;
     int cases = 0, width = mend_clip_get_arch(m->clip)->width;
     double worst = 0;
     cJSON *c;
@@ -66,23 +89,19 @@ TEST(a1111_cond)
     }
     printf("%d a1111_cond cases, worst cond err %.2e\n", cases, worst);
     CHECK_MSG(cases > 0, "no cases in %s", jp);
-done:
-    cJSON_Delete(j);
-    mend_tf_close(ref);
-    mend_sd_free(m);
+    golden_close(&g);
 }
 
 TEST(a1111_schedules)
 {
     const char *jp = "text_encoder/a1111_schedules";
-    cJSON *j;
-    mend_tf *ref;
-    if (!test_open_golden(jp, &j, &ref))
+    golden g;
+    if (!golden_open(jp, &g))
         return;
-    mend_sd_model *m = load_model();
+    cJSON *j = g.json;
+    mend_tf *ref = g.ref;
+    mend_sd_model *m = g.model;
     mend_err err = {0};
-    if (!m)
-        goto done;
     cJSON *c;
     int cases = 0;
     cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "cases"))
@@ -115,10 +134,7 @@ TEST(a1111_schedules)
         cases++;
     }
     CHECK(cases > 0);
-done:
-    cJSON_Delete(j);
-    mend_tf_close(ref);
-    mend_sd_free(m);
+    golden_close(&g);
 }
 
 int main(void)
