@@ -135,6 +135,11 @@ void test_make_square_mask(mend_image *img, int w, int h);
 /* A copy of init with a red stroke y in [26, 38), x in [12, 52) (Inpaint sketch). */
 void test_make_sketch(const mend_image *init, mend_image *img);
 
+/* A baseline JPEG of img (1 or 3 channels) at quality 1..100, 4:4:4 when
+ * full_chroma (else libjpeg's 4:2:0); free() it. The tests' own encoder,
+ * independent of the library's decoder under test. */
+uint8_t *test_encode_jpeg(const mend_image *img, int quality, int full_chroma, size_t *len);
+
 /* Cases of a golden data set: the names (without `suffix`) of the files in
  * ../shared/testdata/<dir_rel> that end in `suffix`, sorted. Returns how
  * many (0 and a skip when the folder is absent); free with test_free_list. */
