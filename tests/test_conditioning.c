@@ -51,14 +51,11 @@ TEST(a1111_cond)
     golden g;
     if (!golden_open(jp, &g))
         return;
-    cJSON *j = g.json;
-    mend_tf *ref = g.ref;
-    mend_sd_model *m = g.model;
     mend_err err = {0};
-    int cases = 0, width = mend_clip_get_arch(m->clip)->width;
+    int cases = 0, width = mend_clip_get_arch(g.model->clip)->width;
     double worst = 0;
     cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "cases"))
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(g.json, "cases"))
     {
         const char *key = test_json_string(c, "key", jp), *prompt = test_json_string(c, "prompt", jp);
         const char *emphasis = test_json_string(c, "emphasis", jp);
@@ -70,11 +67,13 @@ TEST(a1111_cond)
         CHECK(mend_emphasis_from_name(emphasis, &o.emphasis) == 0);
         float *cond = NULL;
         int tokens = 0, count = 0;
-        CHECK_OK(mend_cond_encode_texts(m->clip, m->tokenizer, &prompt, 1, &o, &cond, &tokens, &count, &err), &err);
+        CHECK_OK(mend_cond_encode_texts(g.model->clip, g.model->tokenizer, &prompt, 1, &o, &cond, &tokens, &count,
+                                        &err),
+                 &err);
         char name[256];
         snprintf(name, sizeof name, "%s/cond", key);
         int64_t nref = 0;
-        float *want = test_load_f32(ref, name, &nref);
+        float *want = test_load_f32(g.ref, name, &nref);
         CHECK_MSG(cond && want && nref == (int64_t)tokens * width, "%s: %d tokens vs %lld values", key, tokens,
                   (long long)nref);
         CHECK_MSG(count == (int)test_json_number(c, "token_count", -1, key), "%s: token count %d", key, count);
@@ -98,13 +97,10 @@ TEST(a1111_schedules)
     golden g;
     if (!golden_open(jp, &g))
         return;
-    cJSON *j = g.json;
-    mend_tf *ref = g.ref;
-    mend_sd_model *m = g.model;
     mend_err err = {0};
     cJSON *c;
     int cases = 0;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "cases"))
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(g.json, "cases"))
     {
         int idx = (int)test_json_number(c, "prompt_index", -1, jp);
         const char *prompt = cJSON_GetStringValue(cJSON_GetArrayItem(test_json_need(c, "prompts", jp), idx));
@@ -116,14 +112,14 @@ TEST(a1111_schedules)
         mend_cond_opts o;
         mend_cond_opts_default(&o);
         mend_cond_schedule s = {0};
-        CHECK_OK(mend_cond_build(m->clip, m->tokenizer, prompt, steps, &o, &s, &err), &err);
+        CHECK_OK(mend_cond_build(g.model->clip, g.model->tokenizer, prompt, steps, &o, &s, &err), &err);
         CHECK_MSG(s.n == cJSON_GetArraySize(ends), "'%s': %d entries, want %d", prompt, s.n, cJSON_GetArraySize(ends));
         for (int e = 0; e < s.n && e < cJSON_GetArraySize(ends); e++) {
             CHECK(s.items[e].end_at_step == (int)cJSON_GetNumberValue(cJSON_GetArrayItem(ends, e)));
             char name[128];
             snprintf(name, sizeof name, "case%d/prompt%d/entry%d", case_id, idx, e);
             int64_t nref = 0;
-            float *want = test_load_f32(ref, name, &nref);
+            float *want = test_load_f32(g.ref, name, &nref);
             CHECK_MSG(want && nref == (int64_t)s.tokens * s.width, "%s: size", name);
             if (want && nref == (int64_t)s.tokens * s.width)
                 CHECK_MSG(test_max_abs_diff(s.items[e].cond, want, nref) <= 1e-4, "%s ('%s'): err %g", name, prompt,
