@@ -12,6 +12,7 @@
  * vocabulary entry, so BPE runs on id sequences with a (left id, right id)
  * -> (rank, merged id) table. */
 #include "model/tokenizer.h"
+#include "core/fs.h"
 
 #include "model/tokenizer_internal.h"
 #include "model/unicode.h"
@@ -20,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
 
 #define CLIP_MAX_MERGES (49152 - 256 - 2) /* as both reference tokenizers slice */
@@ -149,18 +149,6 @@ static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* ---- merges text ---- */
@@ -361,7 +349,7 @@ static mend_status load_json_form(mend_tokenizer *t, const char *vocab_json, men
     int dir_len = slash ? (int)(slash - vocab_json) : 1;
     char merges[4096];
     snprintf(merges, sizeof merges, "%.*s/merges.txt", dir_len, slash ? vocab_json : ".");
-    if (!is_file(merges))
+    if (!mend_is_file(merges))
         return mend_fail(err, MEND_E_IO, "%s: merges.txt is missing beside %s", merges, vocab_json);
     return load_merges_file(t, merges, 0, err);
 }
@@ -395,12 +383,12 @@ static mend_status find_required(mend_tokenizer *t, const char *path, mend_err *
 static mend_status load_path(mend_tokenizer *t, const char *path, mend_err *err)
 {
     char buf[4096];
-    if (is_dir(path)) {
+    if (mend_is_dir(path)) {
         snprintf(buf, sizeof buf, "%s/vocab.json", path);
-        if (is_file(buf))
+        if (mend_is_file(buf))
             return load_json_form(t, buf, err);
         snprintf(buf, sizeof buf, "%s/bpe_simple_vocab_16e6.txt.gz", path);
-        if (is_file(buf))
+        if (mend_is_file(buf))
             return load_merges_file(t, buf, 1, err);
         return mend_fail(err, MEND_E_IO, "%s: folder holds neither vocab.json (with merges.txt) nor "
                          "bpe_simple_vocab_16e6.txt.gz", path);
