@@ -169,6 +169,12 @@ int test_open_golden(const char *stem, struct cJSON **json, mend_tf **tf);
  * NULL with a skip when absent, NULL with a failed check when it does not
  * load. */
 struct mend_tokenizer *test_shared_tokenizer(void);
+/* Declares var = test_shared_tokenizer(), returning from the test (skipped
+ * or failed) without it. */
+#define REQUIRE_TOKENIZER(var)                           \
+    struct mend_tokenizer *var = test_shared_tokenizer(); \
+    if (!var)                                            \
+    return
 
 int test_summary(void);
 
