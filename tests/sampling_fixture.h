@@ -12,6 +12,13 @@
 /* test_open_shared(rel), and *s = the SD1 noise schedule the references
  * were recorded with. */
 mend_tf *open_with_sd1_schedule(const char *rel, mend_noise_schedule *s);
+/* Declares both for a test, returning from it (skipped or failed) when the
+ * file does not open. */
+#define REQUIRE_SD1_REFERENCE(f, s, rel)         \
+    mend_noise_schedule s;                        \
+    mend_tf *f = open_with_sd1_schedule(rel, &s); \
+    if (!f)                                       \
+    return
 
 /* fn(name, user) for every case of samplers/index.json (a case without a
  * "name" fails a check instead); returns how many cases it lists, -1 with a

@@ -60,10 +60,7 @@ TEST(incomplete_beta_properties)
 
 TEST(beta_schedules_match)
 {
-    mend_noise_schedule s;
-    mend_tf *f = open_with_sd1_schedule("samplers/lcm_schedules.safetensors", &s);
-    if (!f)
-        return;
+    REQUIRE_SD1_REFERENCE(f, s, "samplers/lcm_schedules.safetensors");
     int compared = 0;
     for (int i = 0; i < f->count; i++) {
         const char *name = f->tensors[i].name;

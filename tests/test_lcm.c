@@ -14,10 +14,7 @@
 
 TEST(levels_and_conversions)
 {
-    mend_noise_schedule s;
-    mend_tf *f = open_with_sd1_schedule("samplers/lcm_schedules.safetensors", &s);
-    if (!f)
-        return;
+    REQUIRE_SD1_REFERENCE(f, s, "samplers/lcm_schedules.safetensors");
     mend_lcm_schedule l;
     mend_lcm_init(&l, &s);
     int64_t n = 0, m = 0;
@@ -50,10 +47,7 @@ TEST(levels_and_conversions)
 
 TEST(schedules_match)
 {
-    mend_noise_schedule s;
-    mend_tf *f = open_with_sd1_schedule("samplers/lcm_schedules.safetensors", &s);
-    if (!f)
-        return;
+    REQUIRE_SD1_REFERENCE(f, s, "samplers/lcm_schedules.safetensors");
     const mend_sampler_info *lcm = NULL;
     mend_err err = {0};
     CHECK_OK(mend_sampler_from_name("LCM", &lcm, &err), &err);

@@ -31,10 +31,7 @@ static void check_table(const mend_tf *f, const char *name, const float *got, in
 
 TEST(model_schedule_matches)
 {
-    mend_noise_schedule s;
-    mend_tf *f = open_with_sd1_schedule("samplers/schedules.safetensors", &s);
-    if (!f)
-        return;
+    REQUIRE_SD1_REFERENCE(f, s, "samplers/schedules.safetensors");
     check_table(f, "alphas_cumprod", s.alphas_cumprod, MEND_TRAIN_STEPS, REL_TOL);
     check_table(f, "model_sigmas", s.sigmas, MEND_TRAIN_STEPS, REL_TOL);
     check_table(f, "model_log_sigmas", s.log_sigmas, MEND_TRAIN_STEPS, REL_TOL);
@@ -45,10 +42,7 @@ TEST(model_schedule_matches)
  * difference of two logs; compare it relative to max(|t|, 1). */
 TEST(sigma_t_conversions_match)
 {
-    mend_noise_schedule s;
-    mend_tf *f = open_with_sd1_schedule("samplers/schedules.safetensors", &s);
-    if (!f)
-        return;
+    REQUIRE_SD1_REFERENCE(f, s, "samplers/schedules.safetensors");
     int64_t n_in = 0, n_out = 0;
     float *in = test_load_f32(f, "sigma_to_t/sigmas_in", &n_in);
     float *want = test_load_f32(f, "sigma_to_t/t_out", &n_out);
@@ -79,10 +73,7 @@ TEST(sigma_t_conversions_match)
 
 TEST(all_schedules_match)
 {
-    mend_noise_schedule s;
-    mend_tf *f = open_with_sd1_schedule("samplers/schedules.safetensors", &s);
-    if (!f)
-        return;
+    REQUIRE_SD1_REFERENCE(f, s, "samplers/schedules.safetensors");
     int compared = 0, listed = 0;
     for (int i = 0; i < f->count; i++) {
         char name[128];
