@@ -23,6 +23,7 @@ static mend_sd_model *load_model(void)
 
 /* A golden of text_encoder/ with the model it was recorded with. */
 typedef struct golden {
+    const char *stem;
     cJSON *json;
     mend_tf *ref;
     mend_sd_model *model;
@@ -38,7 +39,7 @@ static void golden_close(golden *g)
 /* 1 with all three open; 0 (a skip or a failed check) with none. */
 static int golden_open(const char *stem, golden *g)
 {
-    *g = (golden){0};
+    *g = (golden){.stem = stem};
     if (test_open_golden(stem, &g->json, &g->ref) && (g->model = load_model()))
         return 1;
     golden_close(g);
@@ -47,9 +48,8 @@ static int golden_open(const char *stem, golden *g)
 
 TEST(a1111_cond)
 {
-    const char *jp = "text_encoder/a1111_cond";
     golden g;
-    if (!golden_open(jp, &g))
+    if (!golden_open("text_encoder/a1111_cond", &g))
         return;
     mend_err err = {0};
     int cases = 0, width = mend_clip_get_arch(g.model->clip)->width;
@@ -57,8 +57,8 @@ TEST(a1111_cond)
     cJSON *c;
     cJSON_ArrayForEach(c, cJSON_GetObjectItem(g.json, "cases"))
     {
-        const char *key = test_json_string(c, "key", jp), *prompt = test_json_string(c, "prompt", jp);
-        const char *emphasis = test_json_string(c, "emphasis", jp);
+        const char *key = test_json_string(c, "key", g.stem), *prompt = test_json_string(c, "prompt", g.stem);
+        const char *emphasis = test_json_string(c, "emphasis", g.stem);
         if (!key || !prompt || !emphasis)
             continue;
         mend_cond_opts o;
@@ -87,26 +87,25 @@ TEST(a1111_cond)
         cases++;
     }
     printf("%d a1111_cond cases, worst cond err %.2e\n", cases, worst);
-    CHECK_MSG(cases > 0, "no cases in %s", jp);
+    CHECK_MSG(cases > 0, "no cases in %s", g.stem);
     golden_close(&g);
 }
 
 TEST(a1111_schedules)
 {
-    const char *jp = "text_encoder/a1111_schedules";
     golden g;
-    if (!golden_open(jp, &g))
+    if (!golden_open("text_encoder/a1111_schedules", &g))
         return;
     mend_err err = {0};
     cJSON *c;
     int cases = 0;
     cJSON_ArrayForEach(c, cJSON_GetObjectItem(g.json, "cases"))
     {
-        int idx = (int)test_json_number(c, "prompt_index", -1, jp);
-        const char *prompt = cJSON_GetStringValue(cJSON_GetArrayItem(test_json_need(c, "prompts", jp), idx));
-        int steps = (int)test_json_number(c, "steps", 0, jp), case_id = (int)test_json_number(c, "case", -1, jp);
-        const cJSON *ends = test_json_need(c, "end_at_step", jp);
-        CHECK_MSG(prompt && cJSON_IsArray(ends), "%s: case %d: no prompt %d or end_at_step", jp, case_id, idx);
+        int idx = (int)test_json_number(c, "prompt_index", -1, g.stem);
+        const char *prompt = cJSON_GetStringValue(cJSON_GetArrayItem(test_json_need(c, "prompts", g.stem), idx));
+        int steps = (int)test_json_number(c, "steps", 0, g.stem), case_id = (int)test_json_number(c, "case", -1, g.stem);
+        const cJSON *ends = test_json_need(c, "end_at_step", g.stem);
+        CHECK_MSG(prompt && cJSON_IsArray(ends), "%s: case %d: no prompt %d or end_at_step", g.stem, case_id, idx);
         if (!prompt || !cJSON_IsArray(ends))
             continue;
         mend_cond_opts o;
