@@ -17,9 +17,9 @@
 
 server servers[2];
 
-void stop_server(server *sv)
+int stop_server(server *sv)
 {
-    test_serve_stop(&sv->pid);
+    return test_serve_stop(&sv->pid);
 }
 
 void stop_all(void)

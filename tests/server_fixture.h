@@ -26,7 +26,8 @@ typedef struct reply {
 
 /* The servers a test binary runs (stop_all at exit stops them). */
 extern server servers[2];
-void stop_server(server *sv);
+/* SIGTERM and wait; the exit status (see test_serve_stop). */
+int stop_server(server *sv);
 void stop_all(void);
 /* Starts `mend serve --port 0 ARGS...` and reads the port it prints. */
 int start_server(server *sv, const char *const *args);

@@ -99,8 +99,10 @@ char *test_read_file(const char *path, size_t *len);
  * a child process; *port from the first line it prints, waited for up to
  * 60 s. Returns the pid, or -1 (the child stopped) when it did not start. */
 pid_t test_serve_start(const char *const *args, int *port);
-/* SIGTERM, then SIGKILL after 10 s; *pid becomes 0. */
-void test_serve_stop(pid_t *pid);
+/* SIGTERM, then SIGKILL after 10 s; *pid becomes 0. Returns the exit
+ * status (0: a clean shutdown; under ASan, LeakSanitizer makes a leak a
+ * non-zero status), 128 + the signal that ended it, or 0 if none ran. */
+int test_serve_stop(pid_t *pid);
 
 /* Seconds on the monotonic clock. */
 double test_now_s(void);

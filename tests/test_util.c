@@ -223,21 +223,23 @@ char *test_read_file(const char *path, size_t *len)
     return buf;
 }
 
-void test_serve_stop(pid_t *pid)
+int test_serve_stop(pid_t *pid)
 {
     if (*pid <= 0)
-        return;
+        return 0;
+    int st = 0;
     kill(*pid, SIGTERM);
     for (int i = 0; i < 500; i++) { /* up to 10 s, then SIGKILL */
-        if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+        if (waitpid(*pid, &st, WNOHANG) == *pid) {
             *pid = 0;
-            return;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         }
         poll(NULL, 0, 20);
     }
     kill(*pid, SIGKILL);
     waitpid(*pid, NULL, 0);
     *pid = 0;
+    return 128 + SIGKILL;
 }
 
 pid_t test_serve_start(const char *const *args, int *port)

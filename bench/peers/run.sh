@@ -11,7 +11,7 @@
 # Environment: BUILD (mend's build dir, default build), SDCPP_GIT, GGML_GIT
 # (git dirs for bench/peers/build-sdcpp.sh), LDM_GIT (a git dir of
 # CompVis/stable-diffusion, for the torch UNet), VOCAB (CLIP vocabulary,
-# default ../shared/testdata/tokenizer/bpe_simple_vocab_16e6.txt.gz),
+# default ../shared/testdata/clip/bpe_simple_vocab_16e6.txt.gz),
 # THREADS (default: all), REPS (default 2). Missing peers are skipped with a
 # message; the table says which ran. Needs python3-torch, python3-numpy,
 # python3-pil for the torch row and the inputs.
@@ -22,7 +22,7 @@ steps=${2:-20}
 build=${BUILD:-$here/build}
 threads=${THREADS:-$(nproc)}
 reps=${REPS:-2}
-vocab=${VOCAB:-$here/../shared/testdata/tokenizer/bpe_simple_vocab_16e6.txt.gz}
+vocab=${VOCAB:-$here/../shared/testdata/clip/bpe_simple_vocab_16e6.txt.gz}
 work=$(mktemp -d /tmp/mend-peers.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 declare -A ms
@@ -46,6 +46,10 @@ ms[mend_fp32]=$(sed -n 's/^UNet step.* fp32 *\([0-9.]*\) ms.*/\1/p' "$work/conv.
 ms[mend_bf16]=$(sed -n 's/^UNet step.* bf16 *\([0-9.]*\) ms.*/\1/p' "$work/conv.txt")
 
 if [ -n "${LDM_GIT:-}" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    # Debian's torch takes its BLAS (linears, attention) from the libblas.so.3
+    # alternative: the reference BLAS is many times slower than OpenBLAS
+    # (apt install libopenblas0-pthread), so the table names the one used.
+    echo "torch BLAS: $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)"
     /usr/bin/python3 "$here/bench/peers/torch_unet.py" "$model" --ldm-git "$LDM_GIT" --threads "$threads" \
         --reps "$reps" | tee "$work/torch.txt"
     ms[torch_fp32]=$(sed -n 's/^torch fp32 unet_step_ms=\([0-9.]*\).*/\1/p' "$work/torch.txt")
@@ -59,12 +63,13 @@ job() { # precision -> seconds of a whole mend inpaint job
     t0=$(date +%s.%N)
     "$build/mend" inpaint --model "$model" --vocab "$vocab" --init "$work/init.png" --mask "$work/mask.png" \
         --sampler "Euler a" --steps "$steps" --denoising-strength 0.75 --seed 1 --threads "$threads" \
-        --precision "$1" -o "$work/mend-$1.png" "a red knitted hat, photo" >"$work/mend-$1.log" 2>&1
+        --precision "$1" -o "$work/mend-$1.png" "a red knitted hat, photo" >"$work/mend-$1.log" 2>&1 ||
+        { tail -5 "$work/mend-$1.log" >&2; echo "mend inpaint ($1) failed" >&2; return 1; }
     t1=$(date +%s.%N)
     echo "$t1 - $t0" | bc
 }
-ms[job_mend_fp32]=$(job fp32)
-grep -q 'avx512_bf16\|amx_bf16' /proc/cpuinfo && ms[job_mend_bf16]=$(job bf16)
+ms[job_mend_fp32]=$(job fp32) || exit 1
+if grep -q 'avx512_bf16\|amx_bf16' /proc/cpuinfo; then ms[job_mend_bf16]=$(job bf16) || exit 1; fi
 
 if [ -n "${SDCPP_GIT:-}" ] && [ -n "${GGML_GIT:-}" ]; then
     sd=$("$here/bench/peers/build-sdcpp.sh" "$SDCPP_GIT" "$GGML_GIT")

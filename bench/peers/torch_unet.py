@@ -67,12 +67,21 @@ def main():
 
     def group_norm_fp32(self, x):
         # LDM's GroupNorm32 normalises in fp32; under torch 1.13's CPU
-        # autocast group_norm refuses fp32 input with fp32 weights, so it
-        # runs with autocast off (norms stay fp32, as in mend's bf16 mode).
+        # autocast group_norm refuses a bf16 input with fp32 weights (and
+        # fp32 input with them), so every GroupNorm (GroupNorm32 and the
+        # SpatialTransformer's plain nn.GroupNorm) runs with autocast off:
+        # norms stay fp32, as in mend's bf16 mode.
         with torch.autocast('cpu', enabled=False):
             return torch.nn.functional.group_norm(x.float(), self.num_groups, self.weight, self.bias,
                                                   self.eps).type(x.dtype)
+    def layer_norm_fp32(self, x):
+        # the same for the transformer blocks' LayerNorms
+        with torch.autocast('cpu', enabled=False):
+            return torch.nn.functional.layer_norm(x.float(), self.normalized_shape, self.weight, self.bias,
+                                                  self.eps).type(x.dtype)
     ldm_util.GroupNorm32.forward = group_norm_fp32
+    torch.nn.GroupNorm.forward = group_norm_fp32
+    torch.nn.LayerNorm.forward = layer_norm_fp32
 
     torch.set_num_threads(args.threads)
     sd = read_unet(args.model)

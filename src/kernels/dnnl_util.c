@@ -144,20 +144,60 @@ float *mend_f32_parts(int n, const int64_t *counts, float **const *fields)
     return block;
 }
 
-static __thread void *t_scr[MEND_SCR_COUNT];
-static __thread size_t t_scr_size[MEND_SCR_COUNT];
+/* Each thread's scratch lives in a block that a pthread key owns, so it is
+ * freed when the thread exits (pool workers on a resize, the server's
+ * connection threads at shutdown); __thread alone would leak it. */
+typedef struct thread_scratch {
+    void *p[MEND_SCR_COUNT];
+    size_t size[MEND_SCR_COUNT];
+} thread_scratch;
+
+static __thread thread_scratch *t_scr;
+static pthread_key_t g_scr_key;
+static int g_scr_key_ok;
+static pthread_once_t g_scr_once = PTHREAD_ONCE_INIT;
+
+static void scratch_release(void *block)
+{
+    thread_scratch *ts = block;
+    for (int i = 0; i < MEND_SCR_COUNT; i++)
+        mend_big_free(ts->p[i]);
+    free(ts);
+    t_scr = NULL;
+}
+
+static void scratch_key_init(void) { g_scr_key_ok = pthread_key_create(&g_scr_key, scratch_release) == 0; }
+
+static thread_scratch *scratch_block(void)
+{
+    if (t_scr)
+        return t_scr;
+    pthread_once(&g_scr_once, scratch_key_init);
+    thread_scratch *ts = calloc(1, sizeof *ts);
+    if (!ts)
+        return NULL;
+    if (g_scr_key_ok && pthread_setspecific(g_scr_key, ts) != 0) {
+        free(ts);
+        return NULL;
+    }
+    t_scr = ts;
+    return ts;
+}
 
 void *mend_scratch(int slot, size_t bytes)
 {
-    if (bytes > t_scr_size[slot]) {
-        mend_big_free(t_scr[slot]);
-        t_scr_size[slot] = 0;
-        t_scr[slot] = mend_big_alloc(bytes);
-        if (!t_scr[slot])
+    thread_scratch *ts = scratch_block();
+    if (!ts)
+        return NULL;
+    if (bytes > ts->size[slot]) {
+        mend_big_free(ts->p[slot]);
+        ts->size[slot] = 0;
+        ts->p[slot] = mend_big_alloc(bytes);
+        if (!ts->p[slot])
             return NULL;
-        t_scr_size[slot] = bytes;
+        ts->size[slot] = bytes;
     }
-    return t_scr[slot];
+    return ts->p[slot];
 }
 
 void mend_prim_cache_clear(mend_prim_cache *c)
