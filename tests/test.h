@@ -178,6 +178,19 @@ struct mend_tokenizer *test_shared_tokenizer(void);
     if (!var)                                            \
     return
 
+/* tiny-sd1's text encoder and the shared vocabulary (models/tiny-sd1.f16,
+ * the A1111 conditioning goldens' encoder): NULL with a skip when absent,
+ * NULL with a failed check when they do not load. Free with mend_sd_free. */
+struct mend_sd_model *test_shared_text_model(void);
+
+/* `mend txt2img -q` on tiny-sd1 with the shared vocabulary, 64x64, 2 steps,
+ * seed 7, extra options opts (shell words), writing png (removed first);
+ * the exit status, output as test_run_mend's. */
+int test_tiny_txt2img(const char *opts, const char *prompt, const char *png, char **output);
+
+/* Whether the file at path holds text anywhere (PNG chunks are binary around it). */
+int test_file_has(const char *path, const char *text);
+
 int test_summary(void);
 
 #endif

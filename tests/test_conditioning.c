@@ -9,18 +9,6 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
-static mend_sd_model *load_model(void)
-{
-    const char *mp = test_shared("models/tiny-sd1.f16.safetensors");
-    const char *vp = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
-    if (!mp || !vp)
-        return NULL;
-    mend_sd_model *m = NULL;
-    mend_err err = {0};
-    CHECK_OK(mend_sd_load(mp, vp, MEND_COMP_CLIP | MEND_COMP_TOKENIZER, &m, &err), &err);
-    return m;
-}
-
 /* A golden of text_encoder/ with the model it was recorded with. */
 typedef struct golden {
     const char *stem;
@@ -40,7 +28,7 @@ static void golden_close(golden *g)
 static int golden_open(const char *stem, golden *g)
 {
     *g = (golden){.stem = stem};
-    if (test_open_golden(stem, &g->json, &g->ref) && (g->model = load_model()))
+    if (test_open_golden(stem, &g->json, &g->ref) && (g->model = test_shared_text_model()))
         return 1;
     golden_close(g);
     return 0;

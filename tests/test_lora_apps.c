@@ -27,28 +27,6 @@ static int have_inputs(void)
     return 1;
 }
 
-/* Whether the file at path holds text (PNG chunks are binary around it). */
-static int file_has(const char *path, const char *text)
-{
-    size_t len = 0, n = strlen(text);
-    char *b = test_read_file(path, &len);
-    int found = 0;
-    for (size_t i = 0; b && !found && i + n <= len; i++)
-        found = memcmp(b + i, text, n) == 0;
-    free(b);
-    return found;
-}
-
-/* A tiny txt2img job with extra options and a prompt; exit status. */
-static int txt2img(const char *opts, const char *prompt, const char *png, char **output)
-{
-    char args[6000];
-    unlink(png);
-    snprintf(args, sizeof args, "txt2img -q --model '%s' --vocab '%s' %s -W 64 -H 64 --steps 2 --seed 7 -o '%s' '%s'",
-             g_model, g_vocab, opts, png, prompt);
-    return test_run_mend(args, output);
-}
-
 TEST(cli)
 {
     if (!have_inputs())
@@ -56,21 +34,21 @@ TEST(cli)
     char png[1100], opts[2200], *o = NULL;
     snprintf(png, sizeof png, "%s/lora.png", test_tmpdir());
     snprintf(opts, sizeof opts, "--lora-dir '%s'", g_dir);
-    int rc = txt2img(opts, "a cat <lora:nope:1> <lora:tiny_badshape:0.5>", png, &o);
+    int rc = test_tiny_txt2img(opts, "a cat <lora:nope:1> <lora:tiny_badshape:0.5>", png, &o);
     CHECK_MSG(rc == 0, "rc %d: %s", rc, o ? o : "");
     CHECK_MSG(o && strstr(o, "mend: warning: Lora not found: nope\n"), "%s", o ? o : "");
     CHECK_MSG(o && strstr(o, "mend: warning: Networks with errors: tiny_badshape (1)\n"), "%s", o ? o : "");
     CHECK_MSG(o && strstr(o, "does not fit") && strstr(o, "model.diffusion_model."), "%s", o ? o : "");
-    CHECK_MSG(file_has(png, "Lora hashes: \"tiny_badshape: cb370df814b8\""), "no Lora hashes in %s", png);
+    CHECK_MSG(test_file_has(png, "Lora hashes: \"tiny_badshape: cb370df814b8\""), "no Lora hashes in %s", png);
     free(o), o = NULL;
     snprintf(opts, sizeof opts, "--lora-model-dir '%s'", g_dir);
-    rc = txt2img(opts, "a cat <lora:tinystyle:0.8>", png, &o);
+    rc = test_tiny_txt2img(opts, "a cat <lora:tinystyle:0.8>", png, &o);
     CHECK_MSG(rc == 0 && o && !strstr(o, "warning"), "rc %d: %s", rc, o ? o : "");
-    CHECK_MSG(file_has(png, "Lora hashes: \"tinystyle: 4bc618172724\""), "alias folder: no hashes");
+    CHECK_MSG(test_file_has(png, "Lora hashes: \"tinystyle: 4bc618172724\""), "alias folder: no hashes");
     free(o), o = NULL;
     static const char *const bad[][2] = {{"--lora-dir a --lora-model-dir b", "once"}, {"--lora-dir ''", "--lora-dir"}};
     for (int i = 0; i < 2; i++) {
-        rc = txt2img(bad[i][0], "a cat", png, &o);
+        rc = test_tiny_txt2img(bad[i][0], "a cat", png, &o);
         CHECK_MSG(rc == 2 && o && strstr(o, bad[i][1]) && access(png, F_OK) != 0, "%s -> rc %d: %s", bad[i][0], rc,
                   o ? o : "");
         free(o), o = NULL;
@@ -96,7 +74,7 @@ TEST(cli_corrupt_file)
         fclose(fp);
     }
     snprintf(opts, sizeof opts, "--lora-dir '%s'", dir);
-    int rc = txt2img(opts, "a cat <lora:cut:1>", png, &o);
+    int rc = test_tiny_txt2img(opts, "a cat <lora:cut:1>", png, &o);
     CHECK_MSG(rc != 0 && o && strstr(o, "cut") && access(png, F_OK) != 0, "rc %d: %s", rc, o ? o : "");
     free(o);
     free(bytes);

@@ -1,6 +1,7 @@
 #include "test.h"
 
 #include "io/image.h"
+#include "model/sd_model.h"
 #include "model/tokenizer.h"
 
 #include <cjson/cJSON.h>
@@ -339,6 +340,39 @@ mend_tokenizer *test_shared_tokenizer(void)
     mend_err err = {0};
     CHECK_OK(mend_tokenizer_load(vocab, &t, &err), &err);
     return t;
+}
+
+mend_sd_model *test_shared_text_model(void)
+{
+    const char *mp = test_shared("models/tiny-sd1.f16.safetensors");
+    const char *vp = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
+    mend_sd_model *m = NULL;
+    mend_err err = {0};
+    if (mp && vp)
+        CHECK_OK(mend_sd_load(mp, vp, MEND_COMP_CLIP | MEND_COMP_TOKENIZER, &m, &err), &err);
+    return m;
+}
+
+int test_tiny_txt2img(const char *opts, const char *prompt, const char *png, char **output)
+{
+    const char *m = test_shared("models/tiny-sd1.f16.safetensors");
+    const char *v = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
+    char args[6000];
+    unlink(png);
+    snprintf(args, sizeof args, "txt2img -q --model '%s' --vocab '%s' %s -W 64 -H 64 --steps 2 --seed 7 -o '%s' '%s'",
+             m ? m : "", v ? v : "", opts, png, prompt);
+    return test_run_mend(args, output);
+}
+
+int test_file_has(const char *path, const char *text)
+{
+    size_t len = 0, n = strlen(text);
+    char *b = test_read_file(path, &len);
+    int found = 0;
+    for (size_t i = 0; b && !found && i + n <= len; i++)
+        found = memcmp(b + i, text, n) == 0;
+    free(b);
+    return found;
 }
 
 double test_now_s(void)

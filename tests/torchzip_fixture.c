@@ -230,6 +230,73 @@ void make_pickle(pw *w, const fx_tensor *t, int n, int wrap)
     pw_op(w, '.');
 }
 
+/* string_to_param as the original textual-inversion code saved it: a
+ * torch.nn.ParameterDict, pickled as a Module (NEWOBJ, then BUILD with a
+ * __dict__ whose "_parameters" OrderedDict holds the term). */
+static void pw_parameter_dict(pw *w, const fx_tensor *t)
+{
+    pw_global(w, "torch.nn.modules.container", "ParameterDict");
+    pw_op(w, ')');
+    pw_op(w, 0x81); /* NEWOBJ */
+    pw_memoize(w);
+    pw_op(w, '}');
+    pw_memoize(w);
+    pw_op(w, '(');
+    pw_str(w, "training", 0);
+    pw_op(w, 0x88);
+    pw_str(w, "_parameters", 0);
+    pw_empty_ordered_dict(w);
+    pw_str(w, "*", 1);
+    pw_tensor(w, t);
+    pw_op(w, 's');
+    pw_str(w, "_is_full_backward_hook", 0);
+    pw_op(w, 'N');
+    pw_op(w, 'u');
+    pw_op(w, 'b'); /* BUILD */
+}
+
+/* An A1111 embedding as Embedding.save writes it: {"string_to_token":
+ * {"*": 265}, "string_to_param": {"*": t}, "name", "step",
+ * "sd_checkpoint" (checkpoint or None), "sd_checkpoint_name": None};
+ * module: string_to_param is a ParameterDict (older files). */
+void make_ti_pickle(pw *w, const fx_tensor *t, const char *name, int64_t step, const char *checkpoint, int module)
+{
+    pw_op(w, 0x80);
+    put_u8(&w->b, 2);
+    pw_op(w, '}');
+    pw_memoize(w);
+    pw_op(w, '(');
+    pw_str(w, "string_to_token", 0);
+    pw_op(w, '}');
+    pw_memoize(w);
+    pw_str(w, "*", 1);
+    pw_int(w, 265);
+    pw_op(w, 's');
+    pw_str(w, "string_to_param", 0);
+    if (module) {
+        pw_parameter_dict(w, t);
+    } else {
+        pw_op(w, '}');
+        pw_memoize(w);
+        pw_str(w, "*", 1);
+        pw_tensor(w, t);
+        pw_op(w, 's');
+    }
+    pw_str(w, "name", 0);
+    pw_str(w, name, 0);
+    pw_str(w, "step", 0);
+    pw_int(w, step);
+    pw_str(w, "sd_checkpoint", 0);
+    if (checkpoint)
+        pw_str(w, checkpoint, 0);
+    else
+        pw_op(w, 'N');
+    pw_str(w, "sd_checkpoint_name", 0);
+    pw_op(w, 'N');
+    pw_op(w, 'u');
+    pw_op(w, '.');
+}
+
 /* ------------------------------------------------------------ zip writer */
 
 typedef struct zfile {

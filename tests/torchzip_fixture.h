@@ -68,6 +68,9 @@ void put_u8(buf *b, unsigned v);
 /* wrap 0: torch.save(model.state_dict()); wrap 1: an SD .ckpt,
  * {"state_dict": ..., "global_step": 5}. */
 void make_pickle(pw *w, const fx_tensor *t, int n, int wrap);
+/* An A1111 textual-inversion file's pickle (Embedding.save) around t;
+ * module: its string_to_param a torch.nn.ParameterDict (older files). */
+void make_ti_pickle(pw *w, const fx_tensor *t, const char *name, int64_t step, const char *checkpoint, int module);
 /* A torch.save archive "archive/..." around a pickle and its storages;
  * flags are Z_*. */
 void torch_zip(buf *z, const uint8_t *pkl, size_t pn, const fx_storage *s, int ns, int flags);

@@ -265,6 +265,34 @@ mend_status mend_lora_list(const char *dir, mend_lora_info **out, int *count, me
 void mend_lora_list_free(mend_lora_info *list, int count);
 
 /* ------------------------------------------------------------------ */
+/* Textual-inversion embeddings: a file's stem in a prompt stands for  */
+/* its vectors (A1111's embeddings folder).                           */
+
+/* The folder (.pt, .bin, .safetensors, subfolders too); NULL or "" = the
+ * default "embeddings". A process setting: set it before jobs run. Jobs
+ * rescan it when its modification time changed, as A1111 does. */
+void mend_set_embeddings_dir(const char *dir);
+const char *mend_embeddings_dir(void);
+
+typedef struct mend_embedding_info {
+    char *name;    /* file stem */
+    int skipped;   /* its width is not the text encoder's: listed, never used */
+    int has_step;  /* step is null without it */
+    int64_t step;
+    char *sd_checkpoint, *sd_checkpoint_name; /* NULL: null */
+    int shape;     /* vector width */
+    int vectors;
+} mend_embedding_info;
+
+/* The folder as A1111's /sdapi/v1/embeddings reports it for the text
+ * encoder of the model loaded last: the loaded ones sorted by lower-case
+ * name, then the skipped ones. reload: rescan now (refresh-embeddings).
+ * *log (may be NULL) gets the files a rescan could not read, one "Error
+ * loading embedding FILE: why" a line, or NULL; the caller frees it. */
+mend_status mend_embeddings_list(int reload, mend_embedding_info **out, int *count, char **log, mend_err *err);
+void mend_embeddings_list_free(mend_embedding_info *list, int count);
+
+/* ------------------------------------------------------------------ */
 /* Inputs and outputs around a job, shared by the CLI and the server.  */
 
 /* A1111's "Inpaint sketch" tab (spec/inpaint-semantics.md §2.2): the mask

@@ -147,6 +147,15 @@ int cli_set_lora_dir(const cli_opt *opts, int nopts)
     return 0;
 }
 
+int cli_set_embeddings_dir(const cli_opt *opts, int nopts)
+{
+    const char *dir = cli_get(opts, nopts, "embeddings-dir");
+    if (dir && !*dir)
+        return cli_errorf("--embeddings-dir: expected a folder") + 1;
+    mend_set_embeddings_dir(dir);
+    return 0;
+}
+
 void cli_print_lines(const char *prefix, const char *text)
 {
     for (const char *l = text; l && *l;) {

@@ -54,6 +54,9 @@ int cli_set_max_pixels(const cli_opt *opts, int nopts);
  * for the jobs; 0, or 2 after a message when the option is given twice or
  * empty. */
 int cli_set_lora_dir(const cli_opt *opts, int nopts);
+/* --embeddings-dir DIR: the textual-inversion folder (embeddings); 1 after
+ * printing an error for an empty value. */
+int cli_set_embeddings_dir(const cli_opt *opts, int nopts);
 
 /* Each line of text (may be NULL) on stderr after prefix. */
 void cli_print_lines(const char *prefix, const char *text);

@@ -28,7 +28,7 @@ static const cli_gen_opt file_opts[] = {
     {"sketch", 1, MEND_SCOPE_INPAINT, NULL, 0}, {"max-memory", 1, MEND_SCOPE_ALL, NULL, 0},
     {"init-img", 1, MEND_SCOPE_IMG2IMG, NULL, 0}, /* stable-diffusion.cpp's name */
     {"lora-dir", 1, MEND_SCOPE_ALL, NULL, 0}, {"lora-model-dir", 1, MEND_SCOPE_ALL, NULL, 0},
-    {"max-pixels", 1, MEND_SCOPE_ALL, NULL, 0},
+    {"max-pixels", 1, MEND_SCOPE_ALL, NULL, 0}, {"embeddings-dir", 1, MEND_SCOPE_ALL, NULL, 0},
 };
 #define N_FILE_OPTS ((int)(sizeof file_opts / sizeof *file_opts))
 #define MAX_GEN_OPTS 128
@@ -51,6 +51,7 @@ static const char *usage_head =
     "  -q, --quiet                  no progress bar\n"
     "  --lora-dir DIR               LoRA/LyCORIS networks for <lora:NAME:MULT> prompt tags (models/Lora);\n"
     "                               --lora-model-dir DIR is the same\n"
+    "  --embeddings-dir DIR         textual-inversion embeddings named in prompts by file stem (embeddings)\n"
     "  --max-memory SIZE            refuse a job whose estimated peak (beyond the model) is larger, e.g. 6G\n"
     "                               (what the machine has available when the job starts)\n"
     CLI_MAX_PIXELS_HELP;
@@ -253,7 +254,7 @@ static int read_args(gen_opts *t, int argc, char **argv, gen_args *a)
     if (maxmem && !mend_parse_bytes(maxmem, &limit))
         return cli_errorf("%s: --max-memory '%s': expected a size such as 6G or 512M", argv[0], maxmem) + 1;
     mend_set_memory_limit(limit);
-    if (cli_set_lora_dir(t->o, t->n))
+    if (cli_set_lora_dir(t->o, t->n) || cli_set_embeddings_dir(t->o, t->n))
         return 2;
     if (!cli_set_max_pixels(t->o, t->n))
         return 2;

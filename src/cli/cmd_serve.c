@@ -13,7 +13,7 @@
 
 static const char *serve_usage =
     "usage: mend serve [--model PATH] [--models-dir DIR] [--vocab PATH] [--taesd PATH] [--port 7860] [--listen]\n"
-    "                  [--lora-dir DIR]\n"
+    "                  [--lora-dir DIR] [--embeddings-dir DIR]\n"
     "                  [--api-auth user:pass[,user2:pass2]] [--outputs DIR] [--threads N]\n"
     "                  [--max-body SIZE] [--max-connections N] [--max-connections-per-ip N] [--timeout S]\n"
     "                  [--cors-allow-origins LIST] [--cors-allow-origins-regex RE] [--api-server-stop]\n"
@@ -26,6 +26,7 @@ static const char *serve_usage =
     "  --vocab PATH       CLIP vocabulary for models without a tokenizer/ folder\n"
     "  --lora-dir DIR     LoRA/LyCORIS networks for <lora:NAME:MULT> prompt tags (models/Lora; alias\n"
     "                     --lora-model-dir)\n"
+    "  --embeddings-dir DIR  textual-inversion embeddings named in prompts by file stem (embeddings)\n"
     "  --port N           TCP port (7860; 0 = any free port, printed at start)\n"
     "  --listen           listen on all interfaces (default: 127.0.0.1 only)\n"
     "  --api-auth U:P     HTTP Basic auth on every route\n"
@@ -52,7 +53,7 @@ static const cli_opt serve_opts[] = {
     {"lora-dir", 1, NULL},       {"lora-model-dir", 1, NULL},
     {"cors-allow-origins", 1, NULL},                           {"cors-allow-origins-regex", 1, NULL},
     {"api-server-stop", 0, NULL}, {"api", 0, NULL},            {"nowebui", 0, NULL},
-    {"max-pixels", 1, NULL},
+    {"max-pixels", 1, NULL},     {"embeddings-dir", 1, NULL},
 };
 
 void cli_serve_words(FILE *f)
@@ -157,7 +158,7 @@ int cmd_serve(int argc, char **argv)
     if (!cli_get_int(o, n, "port", 7860, 0, 65535, &port) || !cli_get_int(o, n, "threads", 0, 0, 1024, &threads))
         return 2;
     srv_limits lim;
-    if (get_limits(o, n, &lim) || cli_set_lora_dir(o, n) || !cli_set_max_pixels(o, n))
+    if (get_limits(o, n, &lim) || cli_set_lora_dir(o, n) || cli_set_embeddings_dir(o, n) || !cli_set_max_pixels(o, n))
         return 2;
     const char *auth = cli_get(o, n, "api-auth");
     if (auth && !strchr(auth, ':'))

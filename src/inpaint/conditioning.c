@@ -2,6 +2,7 @@
 
 #include "inpaint/prompt_parser.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@ void mend_cond_opts_default(mend_cond_opts *o)
     o->clip_skip = 1;
     o->emphasis = MEND_EMPHASIS_ORIGINAL;
     o->comma_padding_backtrack = 20;
+    o->ti = NULL;
 }
 
 void mend_cond_free(mend_cond_schedule *s)
@@ -19,6 +21,7 @@ void mend_cond_free(mend_cond_schedule *s)
     for (int i = 0; i < s->n; i++)
         free(s->items[i].cond);
     free(s->items);
+    free(s->ti_hashes);
     memset(s, 0, sizeof *s);
 }
 
@@ -30,6 +33,21 @@ const float *mend_cond_at(const mend_cond_schedule *s, int step)
     return s->items[s->n - 1].cond;
 }
 
+/* EmbeddingsWithFixes: the token-embedding rows of text i's chunk k that
+ * its embeddings' vectors replace (at most up to the chunk's end). */
+static void fix_rows(const mend_prompt_chunks *c, int i, int k, int width, const float **rows)
+{
+    for (int f = 0; f < c->n_fixes; f++) {
+        const mend_chunk_fix *fx = &c->fixes[f];
+        if (fx->chunk != k || fx->emb->shape != width || !fx->emb->vec)
+            continue;
+        int count = fx->emb->vectors < MEND_CHUNK_LEN - fx->offset - 1 ? fx->emb->vectors
+                                                                       : MEND_CHUNK_LEN - fx->offset - 1;
+        for (int r = 0; r < count; r++)
+            rows[(size_t)i * MEND_CHUNK_LEN + fx->offset + 1 + r] = fx->emb->vec + (size_t)r * width;
+    }
+}
+
 /* Chunk index k of every text through CLIP as one batch, emphasis over the
  * batch, scattered into each text's output at token offset 77*k. */
 static mend_status encode_chunk_index(const mend_clip *clip, const mend_prompt_chunks *chunks, int n, int k,
@@ -39,8 +57,9 @@ static mend_status encode_chunk_index(const mend_clip *clip, const mend_prompt_c
     int32_t *ids = malloc((size_t)n * MEND_CHUNK_LEN * sizeof *ids);
     float *mult = malloc((size_t)n * MEND_CHUNK_LEN * sizeof *mult);
     float *z = malloc((size_t)n * MEND_CHUNK_LEN * width * sizeof *z);
+    const float **rows = calloc((size_t)n * MEND_CHUNK_LEN, sizeof *rows);
     mend_status s = MEND_OK;
-    if (!ids || !mult || !z) {
+    if (!ids || !mult || !z || !rows) {
         s = mend_fail(err, MEND_E_NOMEM, "out of memory encoding the prompt");
         goto done;
     }
@@ -49,11 +68,12 @@ static mend_status encode_chunk_index(const mend_clip *clip, const mend_prompt_c
             memcpy(ids + i * MEND_CHUNK_LEN, chunks[i].tokens + k * MEND_CHUNK_LEN, MEND_CHUNK_LEN * sizeof *ids);
             memcpy(mult + i * MEND_CHUNK_LEN, chunks[i].multipliers + k * MEND_CHUNK_LEN,
                    MEND_CHUNK_LEN * sizeof *mult);
+            fix_rows(&chunks[i], i, k, width, rows);
         } else {
             mend_prompt_chunk_empty(copts, ids + i * MEND_CHUNK_LEN, mult + i * MEND_CHUNK_LEN);
         }
     }
-    s = mend_clip_encode(clip, ids, n, MEND_CHUNK_LEN, opts->clip_skip, z, err);
+    s = mend_clip_encode_rows(clip, ids, n, MEND_CHUNK_LEN, rows, opts->clip_skip, z, err);
     if (s != MEND_OK)
         goto done;
     mend_emphasis_apply(opts->emphasis, z, mult, (int64_t)n * MEND_CHUNK_LEN, width);
@@ -66,17 +86,70 @@ done:
     free(ids);
     free(mult);
     free(z);
+    free(rows);
     return s;
 }
 
-mend_status mend_cond_encode_texts(const mend_clip *clip, const mend_tokenizer *tok, const char *const *texts, int n,
-                                   const mend_cond_opts *opts, float **out, int *tokens, int *token_count0,
-                                   mend_err *err)
+/* "name: shorthash" with ':' and ',' taken out of the name, after ", "
+ * when s already holds an item. */
+static void append_hash(char *s, size_t cap, const mend_ti_embedding *e)
+{
+    size_t len = strlen(s);
+    if (len)
+        len += (size_t)snprintf(s + len, cap - len, ", ");
+    for (const char *p = e->name; *p && len + 1 < cap; p++)
+        if (*p != ':' && *p != ',')
+            s[len++] = *p;
+    s[len] = '\0';
+    snprintf(s + len, cap - len, ": %s", e->shorthash);
+}
+
+/* The forward's used_embeddings (chunk index by chunk index, text by text,
+ * each embedding once) as A1111's "TI hashes" value; NULL when none was
+ * used. *oom is set when out of memory. */
+static char *ti_hashes(const mend_prompt_chunks *chunks, int n, int max_chunks, int *oom)
+{
+    int total = 0;
+    size_t cap = 1;
+    for (int i = 0; i < n; i++)
+        for (int f = 0; f < chunks[i].n_fixes; f++, total++)
+            cap += strlen(chunks[i].fixes[f].emb->name) + 16;
+    *oom = 0;
+    if (!total)
+        return NULL;
+    char *s = calloc(cap, 1);
+    const mend_ti_embedding **seen = calloc((size_t)total, sizeof *seen);
+    int nseen = 0;
+    for (int k = 0; s && seen && k < max_chunks; k++)
+        for (int i = 0; i < n; i++)
+            for (int f = 0; f < chunks[i].n_fixes; f++) {
+                const mend_ti_embedding *e = chunks[i].fixes[f].emb;
+                int known = chunks[i].fixes[f].chunk != k;
+                for (int q = 0; q < nseen && !known; q++)
+                    known = seen[q] == e;
+                if (known)
+                    continue;
+                seen[nseen++] = e;
+                append_hash(s, cap, e);
+            }
+    if (!seen) {
+        free(s);
+        s = NULL;
+    }
+    free(seen);
+    *oom = !s;
+    return s;
+}
+
+static mend_status encode_texts(const mend_clip *clip, const mend_tokenizer *tok, const char *const *texts, int n,
+                                const mend_cond_opts *opts, float **out, int *tokens, int *token_count0,
+                                char **hashes, mend_err *err)
 {
     mend_chunk_opts copts;
     mend_chunk_opts_default(&copts);
     copts.emphasis = opts->emphasis;
     copts.comma_padding_backtrack = opts->comma_padding_backtrack;
+    copts.ti = opts->ti;
     int width = mend_clip_get_arch(clip)->width;
     mend_prompt_chunks *chunks = calloc((size_t)n, sizeof *chunks);
     if (!chunks)
@@ -96,6 +169,9 @@ mend_status mend_cond_encode_texts(const mend_clip *clip, const mend_tokenizer *
             s = mend_fail(err, MEND_E_NOMEM, "out of memory");
     for (int k = 0; k < max_chunks && s == MEND_OK; k++)
         s = encode_chunk_index(clip, chunks, n, k, opts, &copts, out, total, width, err);
+    int oom = 0;
+    if (s == MEND_OK && hashes && !(*hashes = ti_hashes(chunks, n, max_chunks, &oom)) && oom)
+        s = mend_fail(err, MEND_E_NOMEM, "out of memory");
     if (s == MEND_OK) {
         *tokens = total;
         if (token_count0)
@@ -110,6 +186,13 @@ mend_status mend_cond_encode_texts(const mend_clip *clip, const mend_tokenizer *
         mend_prompt_chunks_free(&chunks[i]);
     free(chunks);
     return s;
+}
+
+mend_status mend_cond_encode_texts(const mend_clip *clip, const mend_tokenizer *tok, const char *const *texts, int n,
+                                   const mend_cond_opts *opts, float **out, int *tokens, int *token_count0,
+                                   mend_err *err)
+{
+    return encode_texts(clip, tok, texts, n, opts, out, tokens, token_count0, NULL, err);
 }
 
 mend_status mend_cond_build(const mend_clip *clip, const mend_tokenizer *tok, const char *prompt, int steps,
@@ -128,7 +211,7 @@ mend_status mend_cond_build(const mend_clip *clip, const mend_tokenizer *tok, co
     }
     for (int i = 0; i < sched.n; i++)
         texts[i] = sched.items[i].text;
-    s = mend_cond_encode_texts(clip, tok, texts, sched.n, opts, conds, &out->tokens, &out->token_count, err);
+    s = encode_texts(clip, tok, texts, sched.n, opts, conds, &out->tokens, &out->token_count, &out->ti_hashes, err);
     if (s != MEND_OK)
         goto done;
     out->n = sched.n;

@@ -23,12 +23,14 @@ typedef struct mend_cond_schedule {
     int tokens; /* 77 * chunks, the same for every entry */
     int width;
     int token_count; /* A1111's count for the first entry (n/75 in the UI) */
+    char *ti_hashes; /* "name: shorthash, ..." of the embeddings used, or NULL */
 } mend_cond_schedule;
 
 typedef struct mend_cond_opts {
     int clip_skip;          /* 1 = last layer */
     mend_emphasis emphasis; /* MEND_EMPHASIS_ORIGINAL */
     int comma_padding_backtrack; /* 20 */
+    const mend_ti_lookup *ti;    /* the job's embeddings (model/embeddings.h), or NULL */
 } mend_cond_opts;
 
 void mend_cond_opts_default(mend_cond_opts *o);

@@ -176,6 +176,8 @@ char *mend_infotext_build(const mend_infotext_ctx *c)
     }
     if (c->lora_hashes) /* A1111 adds it per batch, after init()'s keys */
         kv(&b, &first, "Lora hashes", c->lora_hashes);
+    if (c->ti_hashes) /* from the prompts' encoding, after the networks' activation */
+        kv(&b, &first, "TI hashes", c->ti_hashes);
     if (c->img2img && not_default(p, "initial_noise_multiplier"))
         kv_param(&b, &first, p, "initial_noise_multiplier");
     kv(&b, &first, "Version", "mend-" MEND_VERSION);

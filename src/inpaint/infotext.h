@@ -19,6 +19,7 @@ typedef struct mend_infotext_ctx {
     const char *model_hash;     /* 10 hex digits, or NULL */
     int img2img, inpaint, only_masked, inpainting_model, uses_ensd;
     const char *lora_hashes;    /* `Lora hashes` value ("name: hash, ..."), or NULL */
+    const char *ti_hashes;      /* `TI hashes` value ("name: shorthash, ..."), or NULL */
 } mend_infotext_ctx;
 
 /* malloc'd text, NULL when out of memory. */

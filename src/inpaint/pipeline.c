@@ -9,11 +9,11 @@
 #include "core/stop.h"
 
 #include "inpaint/color_correction.h"
-#include "inpaint/conditioning.h"
 #include "inpaint/denoiser.h"
 #include "inpaint/infotext.h"
 #include "inpaint/lora_run.h"
 #include "inpaint/mask_prep.h"
+#include "inpaint/ti_conds.h"
 #include "model/model_hash.h"
 #include "sampling/sampler.h"
 
@@ -45,6 +45,7 @@ typedef struct job {
     mend_rng gens[64];   /* per image of the current batch */
     int batch;
     mend_lora_run lora;  /* the prompt's networks, applied for the job */
+    char *ti_hashes;     /* infotext `TI hashes`, or NULL */
 } job;
 
 static void job_free(job *j)
@@ -58,6 +59,7 @@ static void job_free(job *j)
     free(j->nmask);
     free(j->image_cond);
     mend_lora_run_end(&j->lora); /* the model's own weights back */
+    free(j->ti_hashes);
 }
 
 static int64_t random_seed(void)
@@ -101,14 +103,14 @@ static mend_status encode(job *j, const float *x, float *latent, mend_err *err)
     return s;
 }
 
-static mend_status prepare_conds(job *j, mend_err *err)
+static mend_status prepare_conds(job *j, mend_gen_output *out, mend_err *err)
 {
     mend_cond_opts o;
     mend_cond_opts_default(&o);
     o.clip_skip = j->p->clip_skip;
-    MEND_TRY(mend_cond_build(j->m->clip, j->m->tokenizer, j->lora.tags.text, j->p->steps, &o, &j->cond, err));
-    return mend_cond_build(j->m->clip, j->m->tokenizer, j->p->negative_prompt ? j->p->negative_prompt : "",
-                           j->p->steps, &o, &j->uncond, err);
+    const char *neg = j->p->negative_prompt ? j->p->negative_prompt : "";
+    return mend_cond_build_job(j->m->clip, j->m->tokenizer, j->lora.tags.text, neg, j->p->steps, &o, &j->cond,
+                               &j->uncond, &j->ti_hashes, &out->log, err);
 }
 
 /* The initial noise of each image of a batch (ImageRNG.first, §7.6 without
@@ -414,7 +416,7 @@ static mend_status make_infotext(job *j, int index, mend_gen_output *out, mend_e
     const char *hash = j->m->model_hash[0] ? j->m->model_hash : NULL;
     mend_infotext_ctx c = {j->p, j->sampler->name, label, out->seeds[index], out->subseeds[index], name, hash,
                            j->img2img, j->inpaint, j->inpaint && j->prep.has_crop, j->inpainting_model,
-                           (j->sampler->flags & MEND_SAMPLER_USES_ENSD) != 0, j->lora.hashes};
+                           (j->sampler->flags & MEND_SAMPLER_USES_ENSD) != 0, j->lora.hashes, j->ti_hashes};
     out->infotexts[index] = mend_infotext_build(&c);
     free(name);
     return out->infotexts[index] ? MEND_OK : mend_fail(err, MEND_E_NOMEM, "out of memory");
@@ -553,7 +555,7 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
     assign_seeds(j, out);
     double t0 = mend_clock_s();
     MEND_TRY(mend_lora_run_job(m, p->prompt, &j->lora, &out->warnings, &out->log, err));
-    MEND_TRY(prepare_conds(j, err));
+    MEND_TRY(prepare_conds(j, out, err));
     out->timings.conditioning = mend_clock_s() - t0;
     t0 = mend_clock_s();
     if (j->img2img)

@@ -1,5 +1,6 @@
 /* tokenize_line and the emphasis step of A1111 v1.10.1
- * (modules/sd_hijack_clip.py, modules/sd_emphasis.py). */
+ * (modules/sd_hijack_clip.py, modules/sd_emphasis.py), textual-inversion
+ * names included. */
 #include "inpaint/prompt_chunks.h"
 
 #include <stdlib.h>
@@ -43,6 +44,7 @@ void mend_chunk_opts_default(mend_chunk_opts *o)
     o->bos = MEND_CLIP_BOS;
     o->eos = MEND_CLIP_EOS;
     o->comma = MEND_CLIP_COMMA;
+    o->ti = NULL;
 }
 
 void mend_prompt_chunks_free(mend_prompt_chunks *c)
@@ -51,6 +53,7 @@ void mend_prompt_chunks_free(mend_prompt_chunks *c)
         return;
     free(c->tokens);
     free(c->multipliers);
+    free(c->fixes);
     memset(c, 0, sizeof *c);
 }
 
@@ -73,7 +76,7 @@ typedef struct chunker {
     int last_comma;
     int token_count;
     mend_prompt_chunks out;
-    int cap;
+    int cap, fix_cap;
 } chunker;
 
 /* next_chunk(is_last): pad to 75 with EOS, frame with BOS/EOS, start anew. */
@@ -105,15 +108,18 @@ static int next_chunk(chunker *c, int is_last)
     return 1;
 }
 
-/* One token of a piece: the comma back-off and the chunk rollover. */
-static int add_token(chunker *c, int32_t token, double weight)
+/* Before a piece's token at the current position: the comma back-off and
+ * the chunk rollover. */
+static int make_room(chunker *c, int32_t token)
 {
     const mend_chunk_opts *o = c->o;
     if (token == o->comma) {
         c->last_comma = c->len;
     } else if (o->comma_padding_backtrack != 0 && c->len == MEND_CHUNK_TOKENS && c->last_comma != -1 &&
                c->len - c->last_comma <= o->comma_padding_backtrack) {
-        /* move the words after the last comma into the next chunk */
+        /* move the words after the last comma into the next chunk (an
+         * embedding's fix stays with the chunk it was recorded in, as in
+         * A1111, which moves tokens only) */
         int from = c->last_comma + 1, moved = c->len - from;
         int32_t reloc_tokens[MEND_CHUNK_TOKENS];
         double reloc_mults[MEND_CHUNK_TOKENS];
@@ -128,9 +134,50 @@ static int add_token(chunker *c, int32_t token, double weight)
     }
     if (c->len == MEND_CHUNK_TOKENS && !next_chunk(c, 0))
         return 0;
-    c->tokens[c->len] = token;
-    c->mults[c->len] = weight;
-    c->len++;
+    return 1;
+}
+
+/* An embedding's vectors: placeholder ids 0 with the piece's weight, in the
+ * next chunk when they do not fit in this one; the fix records where. */
+static int add_embedding(chunker *c, const mend_ti_embedding *e, double weight)
+{
+    if (c->len + e->vectors > MEND_CHUNK_TOKENS && !next_chunk(c, 0))
+        return 0;
+    if (c->out.n_fixes == c->fix_cap) {
+        int cap = c->fix_cap ? c->fix_cap * 2 : 8;
+        mend_chunk_fix *f = realloc(c->out.fixes, (size_t)cap * sizeof *f);
+        if (!f)
+            return 0;
+        c->out.fixes = f;
+        c->fix_cap = cap;
+    }
+    c->out.fixes[c->out.n_fixes++] = (mend_chunk_fix){c->out.n_chunks, c->len, e};
+    for (int i = 0; i < e->vectors; i++) {
+        c->tokens[c->len] = 0;
+        c->mults[c->len] = weight;
+        c->len++;
+    }
+    return 1;
+}
+
+/* The tokens of one piece, embeddings' names replaced by their vectors. */
+static int add_tokens(chunker *c, const int32_t *ids, int n, double weight)
+{
+    for (int pos = 0; pos < n;) {
+        if (!make_room(c, ids[pos]))
+            return 0;
+        int len = 0;
+        const mend_ti_embedding *e = mend_ti_lookup_find(c->o->ti, ids, n, pos, &len);
+        if (!e) {
+            c->tokens[c->len] = ids[pos++];
+            c->mults[c->len] = weight;
+            c->len++;
+        } else if (!add_embedding(c, e, weight)) {
+            return 0;
+        } else {
+            pos += len;
+        }
+    }
     return 1;
 }
 
@@ -168,9 +215,7 @@ static mend_status chunk_pieces(chunker *c, const mend_prompt_pieces *pieces, me
             free(ids);
             return mend_err_wrap(err, "prompt chunks: tokenizing '%.40s'", piece->text);
         }
-        int ok = 1;
-        for (int i = 0; i < n && ok; i++)
-            ok = add_token(c, ids[i], piece->weight);
+        int ok = add_tokens(c, ids, n, piece->weight);
         free(ids);
         if (!ok)
             return mend_fail(err, MEND_E_NOMEM, "prompt chunks: out of memory");

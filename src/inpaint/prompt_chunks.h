@@ -7,7 +7,11 @@
  * and padded with EOS (SD 1.x pads with EOS). A BREAK marker closes the
  * current chunk; when a chunk fills up and a comma lies within the last
  * comma_padding_backtrack tokens, the tokens after the comma move to the
- * next chunk. Textual-inversion embeddings are not handled.
+ * next chunk. A textual-inversion embedding's name (the longest that
+ * matches, A1111's find_embedding_at_position) becomes `vectors`
+ * placeholder ids 0 carrying the weight of the text it was in, plus a fix
+ * telling the encoder to put the vectors there; vectors that do not fit in
+ * the rest of a chunk start the next one.
  *
  * Encoding (not done here): chunk i of every prompt in a batch goes through
  * CLIP together; prompts with fewer chunks get mend_prompt_chunk_empty();
@@ -24,6 +28,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "model/embeddings.h"
 
 #define MEND_CHUNK_TOKENS 75 /* prompt tokens per chunk */
 #define MEND_CHUNK_LEN 77    /* with BOS and EOS */
@@ -54,7 +59,15 @@ typedef struct mend_chunk_opts {
     mend_emphasis emphasis;
     int comma_padding_backtrack; /* A1111 setting, default 20; 0 disables */
     int32_t bos, eos, comma;     /* 49406, 49407, 267 */
+    const mend_ti_lookup *ti;    /* the job's embeddings, or NULL: none */
 } mend_chunk_opts;
+
+/* A1111's PromptChunkFix: rows offset+1 .. offset+vectors of chunk `chunk`
+ * (counted after its BOS, clipped to the chunk) take the vectors. */
+typedef struct mend_chunk_fix {
+    int chunk, offset;
+    const mend_ti_embedding *emb;
+} mend_chunk_fix;
 
 void mend_chunk_opts_default(mend_chunk_opts *o);
 
@@ -63,6 +76,8 @@ typedef struct mend_prompt_chunks {
     int token_count;     /* A1111's token count (what the UI shows as n/75) */
     int32_t *tokens;     /* [n_chunks, 77] */
     float *multipliers;  /* [n_chunks, 77]: float32 of A1111's Python floats; 1 at BOS/EOS/padding */
+    mend_chunk_fix *fixes; /* in prompt order */
+    int n_fixes;
 } mend_prompt_chunks;
 
 void mend_prompt_chunks_free(mend_prompt_chunks *c);

@@ -457,13 +457,17 @@ static mend_status op_pop_mark(vm *m)
     return MEND_OK;
 }
 
-/* BUILD sets an object's state; the state of nothing we rebuild matters
- * (a state dict's _metadata, say), so it is dropped. */
+/* BUILD sets an object's state: a call's (a Module such as the
+ * ParameterDict of old textual-inversion files) is kept in its n, as
+ * state + 1; anything else's (a state dict's _metadata, say) is dropped. */
 static mend_status op_build(vm *m)
 {
     int32_t state = -1, obj = -1;
     MEND_TRY(pop(m, &state));
-    return peek(m, &obj);
+    MEND_TRY(peek(m, &obj));
+    if (m->g->v[obj].kind == PK_CALL)
+        m->g->v[obj].n = state + 1;
+    return MEND_OK;
 }
 
 static mend_status op_skip(vm *m, int op, size_t n)

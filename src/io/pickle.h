@@ -30,7 +30,8 @@ typedef enum pk_kind {
     PK_SET,    /* u.items[0..n) */
     PK_DICT,   /* u.items[0..n): key, value, key, value, ... in insertion order */
     PK_GLOBAL, /* n: the id the allow callback gave; u.ref.a / u.ref.b: module / name PK_STR values */
-    PK_CALL,   /* u.ref.a: callable (a PK_GLOBAL), u.ref.b: arguments (a PK_TUPLE) */
+    PK_CALL,   /* u.ref.a: callable (a PK_GLOBAL), u.ref.b: arguments (a PK_TUPLE); n: 1 + the
+                  state a BUILD gave it, 0 without */
     PK_PERSID, /* u.ref.a: the persistent id */
 } pk_kind;
 

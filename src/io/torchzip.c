@@ -15,6 +15,7 @@
 #include "io/tensorfile.h"
 #include "io/zip.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -336,44 +337,143 @@ static mend_status weights_dict(reader *r, int32_t *out, mend_err *err)
     return MEND_OK;
 }
 
-static mend_status build_table(reader *r, mend_err *err)
+/* A tensor of the weights dict: its key, and the key of the dict it sits
+ * in when it is one level down (-1 at the top). */
+typedef struct tensor_ref {
+    int32_t outer, key, value;
+} tensor_ref;
+
+/* The tensors of dict (refs may be NULL: count only). When it holds none
+ * itself, those of its dict (or ParameterDict) values one level down: A1111
+ * embeddings keep theirs as {"string_to_param": {"*": tensor}, "step": 500}. */
+/* value itself, or for a torch.nn.ParameterDict (pickled as a Module:
+ * NEWOBJ, then BUILD with its __dict__) the dict of its "_parameters". */
+static const pk_value *module_parameters(const pk_graph *g, int32_t value)
 {
-    const pk_graph *g = &r->g;
-    int32_t dict = -1;
-    MEND_TRY(weights_dict(r, &dict, err));
+    const pk_value *v = pk_get(g, value), *state = v && v->kind == PK_CALL && v->n > 0 ? pk_get(g, v->n - 1) : NULL;
+    char name[600];
+    if (!state || state->kind != PK_DICT ||
+        strcmp(pk_global_name(g, v->u.ref.a, name, sizeof name), "torch.nn.modules.container.ParameterDict") != 0)
+        return v;
+    for (int i = 0; i + 1 < state->n; i += 2)
+        if (pk_str_eq(g, state->u.items[i], "_parameters"))
+            return pk_get(g, state->u.items[i + 1]);
+    return v;
+}
+
+static int collect_tensors(const pk_graph *g, int32_t dict, tensor_ref *refs)
+{
     const pk_value *d = pk_get(g, dict);
     int n = 0;
-    size_t name_bytes = 0;
-    for (int i = 0; i + 1 < d->n; i += 2) {
-        if (!is_tensor_value(g, d->u.items[i + 1]))
-            continue; /* global_step, epoch, hyper-parameters ... */
-        const pk_value *k = pk_get(g, d->u.items[i]);
-        if (k->kind != PK_STR || k->u.s.len == 0 || memchr(k->u.s.p, '\0', k->u.s.len))
-            return mend_fail(err, MEND_E_FORMAT, "%s: a tensor's key is a %s, not a tensor name", r->f->path,
-                             k->kind == PK_STR ? "malformed string" : kind_name(g, d->u.items[i]));
-        n++;
-        name_bytes += k->u.s.len + 1;
-    }
-    if (!n)
-        return mend_fail(err, MEND_E_FORMAT, "%s: the checkpoint holds no tensors", r->f->path);
-    mend_tf *f = r->f;
-    f->tensors = calloc((size_t)n, sizeof *f->tensors);
-    f->strings = malloc(name_bytes);
-    if (!f->tensors || !f->strings)
-        return mend_fail(err, MEND_E_NOMEM, "%s: out of memory for the tensor table", f->path);
-    char *sp = f->strings;
     for (int i = 0; i + 1 < d->n; i += 2) {
         if (!is_tensor_value(g, d->u.items[i + 1]))
             continue;
-        const pk_value *k = pk_get(g, d->u.items[i]);
+        if (refs)
+            refs[n] = (tensor_ref){-1, d->u.items[i], d->u.items[i + 1]};
+        n++;
+    }
+    const int top_level = n;
+    for (int i = 0; top_level == 0 && i + 1 < d->n; i += 2) {
+        const pk_value *sub = module_parameters(g, d->u.items[i + 1]);
+        if (!pk_is(g, d->u.items[i], PK_STR) || !sub || sub->kind != PK_DICT)
+            continue;
+        for (int k = 0; k + 1 < sub->n; k += 2) {
+            if (!is_tensor_value(g, sub->u.items[k + 1]))
+                continue;
+            if (refs)
+                refs[n] = (tensor_ref){d->u.items[i], sub->u.items[k], sub->u.items[k + 1]};
+            n++;
+        }
+    }
+    return n;
+}
+
+/* A key as a tensor name part: a non-empty string without NULs, else 0. */
+static size_t key_len(const pk_graph *g, int32_t key)
+{
+    const pk_value *k = pk_get(g, key);
+    if (!k || k->kind != PK_STR || k->u.s.len == 0 || memchr(k->u.s.p, '\0', k->u.s.len))
+        return 0;
+    return k->u.s.len;
+}
+
+/* The top level's plain values (str, int, float, bool, None) as a JSON
+ * object text, for a file whose tensors sit one level down (an A1111
+ * embedding's step and sd_checkpoint); NULL when out of memory. */
+static char *scalars_json(const pk_graph *g, int32_t dict)
+{
+    const pk_value *d = pk_get(g, dict);
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; o && i + 1 < d->n; i += 2) {
+        const pk_value *k = pk_get(g, d->u.items[i]), *v = pk_get(g, d->u.items[i + 1]);
+        char key[256];
+        if (!key_len(g, d->u.items[i]) || k->u.s.len >= sizeof key || !v)
+            continue;
+        snprintf(key, sizeof key, "%.*s", (int)k->u.s.len, k->u.s.p);
+        cJSON *j = v->kind == PK_INT     ? cJSON_CreateNumber((double)v->u.i)
+                   : v->kind == PK_FLOAT ? cJSON_CreateNumber(v->u.f)
+                   : v->kind == PK_BOOL  ? cJSON_CreateBool(v->u.i != 0)
+                   : v->kind == PK_NONE  ? cJSON_CreateNull()
+                                         : NULL;
+        if (v->kind == PK_STR) {
+            char *text = strndup(v->u.s.p, v->u.s.len);
+            j = text ? cJSON_CreateString(text) : NULL;
+            free(text);
+        }
+        if (j)
+            cJSON_AddItemToObject(o, key, j);
+    }
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return text;
+}
+
+static mend_status build_table(reader *r, mend_err *err)
+{
+    const pk_graph *g = &r->g;
+    mend_tf *f = r->f;
+    int32_t dict = -1;
+    MEND_TRY(weights_dict(r, &dict, err));
+    int n = collect_tensors(g, dict, NULL);
+    if (!n)
+        return mend_fail(err, MEND_E_FORMAT, "%s: the checkpoint holds no tensors", f->path);
+    tensor_ref *refs = calloc((size_t)n, sizeof *refs);
+    if (!refs)
+        return mend_fail(err, MEND_E_NOMEM, "%s: out of memory for the tensor table", f->path);
+    collect_tensors(g, dict, refs);
+    size_t name_bytes = 0;
+    mend_status s = MEND_OK;
+    for (int i = 0; i < n && s == MEND_OK; i++) {
+        size_t outer = refs[i].outer >= 0 ? key_len(g, refs[i].outer) + 1 : 0, inner = key_len(g, refs[i].key);
+        if (!inner)
+            s = mend_fail(err, MEND_E_FORMAT, "%s: a tensor's key is a %s, not a tensor name", f->path,
+                          pk_is(g, refs[i].key, PK_STR) ? "malformed string" : kind_name(g, refs[i].key));
+        name_bytes += outer + inner + 1;
+    }
+    f->tensors = s == MEND_OK ? calloc((size_t)n, sizeof *f->tensors) : NULL;
+    f->strings = s == MEND_OK ? malloc(name_bytes) : NULL;
+    if (s == MEND_OK && refs[0].outer >= 0 && !(f->metadata_json = scalars_json(g, dict)))
+        s = mend_fail(err, MEND_E_NOMEM, "%s: out of memory", f->path);
+    if (s == MEND_OK && (!f->tensors || !f->strings))
+        s = mend_fail(err, MEND_E_NOMEM, "%s: out of memory for the tensor table", f->path);
+    char *sp = f->strings;
+    for (int i = 0; i < n && s == MEND_OK; i++) {
+        const pk_value *k = pk_get(g, refs[i].key);
         mend_tf_tensor *t = &f->tensors[f->count++];
+        t->name = sp;
+        if (refs[i].outer >= 0) {
+            const pk_value *o = pk_get(g, refs[i].outer);
+            memcpy(sp, o->u.s.p, o->u.s.len);
+            sp += o->u.s.len;
+            *sp++ = '.';
+        }
         memcpy(sp, k->u.s.p, k->u.s.len);
         sp[k->u.s.len] = '\0';
-        t->name = sp;
         sp += k->u.s.len + 1;
-        MEND_TRY(rebuild_tensor(r, d->u.items[i + 1], t, err));
+        s = rebuild_tensor(r, refs[i].value, t, err);
     }
-    return mend_tf_finish(f, err);
+    free(refs);
+    return s == MEND_OK ? mend_tf_finish(f, err) : s;
 }
 
 /* ------------------------------------------------------------ archive */

@@ -28,6 +28,7 @@ typedef struct attn_job {
  * reassociating it changes rounding); the lane order is fixed, so results
  * do not depend on threads. */
 #define LANES 16
+MEND_CLONES
 static void softmax_row(float *s, int64_t n)
 {
     float mx = s[0];

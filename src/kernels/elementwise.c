@@ -14,6 +14,7 @@ typedef struct unary_job {
 
 enum { U_SILU, U_GELU, U_QGELU, U_TANH, U_RELU };
 
+MEND_CLONES
 static void unary_range(void *ctx, int64_t b, int64_t e, int thread)
 {
     const unary_job *j = ctx;
@@ -61,6 +62,7 @@ typedef struct geglu_job {
     int64_t c;
 } geglu_job;
 
+MEND_CLONES
 static void geglu_range(void *ctx, int64_t b, int64_t e, int thread)
 {
     const geglu_job *j = ctx;
@@ -78,12 +80,14 @@ void mend_geglu(const float *in, int64_t rows, int64_t c, float *out)
     mend_parallel_for(rows, geglu_range, &j);
 }
 
+MEND_CLONES
 void mend_add(const float *a, const float *b, float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = a[i] + b[i];
 }
 
+MEND_CLONES
 void mend_add_channel_bias(float *y, const float *bias, int n, int c, int64_t hw)
 {
     for (int64_t nc = 0; nc < (int64_t)n * c; nc++) {
@@ -94,6 +98,7 @@ void mend_add_channel_bias(float *y, const float *bias, int n, int c, int64_t hw
     }
 }
 
+MEND_CLONES
 void mend_scale(float *x, float s, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
@@ -101,6 +106,7 @@ void mend_scale(float *x, float s, int64_t n)
 }
 
 /* Each of n matrices [rows, cols] into [cols, rows]. */
+MEND_CLONES
 static void transpose_each(const float *x, int n, int64_t rows, int64_t cols, float *y)
 {
     for (int b = 0; b < n; b++) {

@@ -9,6 +9,18 @@
 
 #include "mend/mend.h"
 
+/* The loops mend writes itself (norms, softmax, activations, layout
+ * changes) are built for several ISAs and picked at load time (GCC's
+ * target_clones, an ifunc) when the build is not for the build machine
+ * (-DMEND_NATIVE=OFF): a portable binary then runs them with AVX-512 or
+ * AVX2 where the CPU has it. Floating-point contraction is off (ISO C11),
+ * so every clone gives the same bytes. */
+#if defined(MEND_CLONE_KERNELS) && defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define MEND_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MEND_CLONES
+#endif
+
 /* Compute precision of convolutions, linears and attention GEMMs.
  * FP32 is exact (f16/bf16 weights are widened, exactly, on the fly); BF16
  * rounds operands to bf16 and accumulates in fp32 (oneDNN primitives). */

@@ -19,8 +19,10 @@ typedef struct norm_job {
     const float *gamma, *beta;
 } norm_job;
 
-/* Mean of x[0..n) and 1 / sqrt(variance + eps), both passes in double. */
-static void span_stats(const float *x, int64_t n, float eps, float *mean, float *inv)
+/* Mean of x[0..n) and 1 / sqrt(variance + eps), both passes in double;
+ * inlined so that each clone of the callers compiles it for its CPU. */
+static inline __attribute__((always_inline)) void span_stats(const float *x, int64_t n, float eps, float *mean,
+                                                             float *inv)
 {
     double sum = 0, sq = 0;
     for (int64_t i = 0; i < n; i++)
@@ -34,6 +36,7 @@ static void span_stats(const float *x, int64_t n, float eps, float *mean, float 
     *mean = (float)mu;
 }
 
+MEND_CLONES
 static void gn_range(void *ctx, int64_t b, int64_t e, int thread)
 {
     const norm_job *j = ctx;
@@ -71,6 +74,7 @@ void mend_group_norm(const float *x, int n, int c, int64_t hw, int groups, float
     mend_parallel_for((int64_t)n * groups, gn_range, &j);
 }
 
+MEND_CLONES
 static void ln_range(void *ctx, int64_t b, int64_t e, int thread)
 {
     const norm_job *j = ctx;

@@ -150,13 +150,16 @@ static mend_status check_input(const mend_clip *c, const int32_t *ids, int n, in
     return MEND_OK;
 }
 
-static void embed(const mend_clip *c, const int32_t *ids, int n, int T, float *x)
+/* rows (NULL, or [n*T] entries each NULL or a width vector): token
+ * embeddings to use instead of the table's (textual inversion). */
+static void embed(const mend_clip *c, const int32_t *ids, int n, int T, const float *const *rows, float *x)
 {
     const int W = c->arch.width;
     for (int b = 0; b < n; b++)
         for (int t = 0; t < T; t++) {
             float *row = x + ((size_t)b * T + t) * W;
-            const float *tok = c->tok_emb + (size_t)ids[(size_t)b * T + t] * W;
+            const float *tok = rows && rows[(size_t)b * T + t] ? rows[(size_t)b * T + t]
+                                                              : c->tok_emb + (size_t)ids[(size_t)b * T + t] * W;
             const float *pos = c->pos_emb + (size_t)t * W;
             for (int j = 0; j < W; j++)
                 row[j] = tok[j] + pos[j];
@@ -192,11 +195,11 @@ static mend_status run_layer(const mend_clip *c, const clip_layer *y, int n, int
 
 /* Runs embeddings and layers 1..last into x ([n*T, width]), copying hidden
  * state i into hidden[i] where that is non-NULL (hidden may be NULL). */
-static mend_status run_stack(const mend_clip *c, const int32_t *ids, int n, int T, int last, float *x,
-                             float *const *hidden, mend_err *err)
+static mend_status run_stack(const mend_clip *c, const int32_t *ids, int n, int T, const float *const *rows, int last,
+                             float *x, float *const *hidden, mend_err *err)
 {
     const size_t bytes = (size_t)n * T * c->arch.width * sizeof(float);
-    embed(c, ids, n, T, x);
+    embed(c, ids, n, T, rows, x);
     if (hidden && hidden[0])
         memcpy(hidden[0], x, bytes);
     if (last == 0)
@@ -230,7 +233,7 @@ mend_status mend_clip_hidden_states(const mend_clip *c, const int32_t *ids, int 
     float *x = malloc((size_t)n * T * c->arch.width * sizeof *x);
     if (!x)
         return mend_fail(err, MEND_E_NOMEM, "CLIP text encoder: out of memory for %d x %d tokens", n, T);
-    mend_status s = run_stack(c, ids, n, T, last, x, hidden, err);
+    mend_status s = run_stack(c, ids, n, T, NULL, last, x, hidden, err);
     free(x);
     return s;
 }
@@ -238,12 +241,18 @@ mend_status mend_clip_hidden_states(const mend_clip *c, const int32_t *ids, int 
 mend_status mend_clip_encode(const mend_clip *c, const int32_t *ids, int n, int T, int clip_skip, float *out,
                              mend_err *err)
 {
+    return mend_clip_encode_rows(c, ids, n, T, NULL, clip_skip, out, err);
+}
+
+mend_status mend_clip_encode_rows(const mend_clip *c, const int32_t *ids, int n, int T, const float *const *rows,
+                                  int clip_skip, float *out, mend_err *err)
+{
     if (clip_skip < 1 || clip_skip > c->arch.layers + 1)
         return mend_fail(err, MEND_E_ARG, "CLIP text encoder: clip skip %d is outside 1..%d for a %d-layer model",
                          clip_skip, c->arch.layers + 1, c->arch.layers);
     MEND_TRY(check_input(c, ids, n, T, err));
     /* A1111: hidden_states[-clip_skip], i.e. layer (layers - clip_skip + 1) */
-    MEND_TRY(run_stack(c, ids, n, T, c->arch.layers - clip_skip + 1, out, NULL, err));
+    MEND_TRY(run_stack(c, ids, n, T, rows, c->arch.layers - clip_skip + 1, out, NULL, err));
     mend_clip_final_norm(c, out, (int64_t)n * T, out);
     return MEND_OK;
 }

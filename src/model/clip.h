@@ -39,6 +39,13 @@ int64_t mend_clip_params(const mend_clip *c);
 mend_status mend_clip_encode(const mend_clip *c, const int32_t *ids, int n, int T, int clip_skip, float *out,
                              mend_err *err);
 
+/* mend_clip_encode with rows: NULL, or [n*T] pointers, each NULL (the
+ * token's own embedding) or a width vector used as that position's token
+ * embedding (A1111's EmbeddingsWithFixes: position embeddings are added to
+ * it as to any token's). */
+mend_status mend_clip_encode_rows(const mend_clip *c, const int32_t *ids, int n, int T, const float *const *rows,
+                                  int clip_skip, float *out, mend_err *err);
+
 /* Hidden states in the HF convention: hidden[0] = token + position
  * embeddings, hidden[i] = output of layer i (before the final layer norm),
  * i = 1..layers. hidden has layers + 1 entries, each NULL (not wanted) or

@@ -1,5 +1,6 @@
 #include "model/sd_model.h"
 #include "core/fs.h"
+#include "model/embeddings.h"
 
 #include "model/diffusers.h"
 
@@ -157,7 +158,10 @@ void mend_sd_free(mend_sd_model *m)
 
 mend_status mend_model_load(const char *path, const char *vocab, mend_sd_model **out, mend_err *err)
 {
-    return mend_sd_load(path, vocab, MEND_COMP_ALL, out, err);
+    MEND_TRY(mend_sd_load(path, vocab, MEND_COMP_ALL, out, err));
+    /* A1111 loads the embeddings for the model it loads: listings use its width */
+    mend_ti_set_default_width(mend_clip_get_arch((*out)->clip)->width);
+    return MEND_OK;
 }
 
 void mend_model_free(mend_sd_model *m)

@@ -1,7 +1,7 @@
 /* A1111 1.10's smaller routes for what mend has or lacks: upscaler and
  * latent mode listings, empty lists for the model kinds mend does not
  * load (hypernetworks, face restorers, RealESRGAN, VAE files, extensions),
- * embeddings, scripts, cmd-flags, memory, interrogate (no interrogator),
+ * the embeddings folder, scripts, cmd-flags, memory, interrogate (no interrogator),
  * checkpoint unload/reload and, with --api-server-stop, server-kill/-stop. */
 #include "server/server.h"
 
@@ -56,14 +56,65 @@ void h_null(srv_server *s, const srv_call *c, srv_response *r)
     srv_reply_json(r, 200, cJSON_CreateNull());
 }
 
-/* mend loads no textual-inversion files from a folder yet */
+static void add_string_or_null(cJSON *o, const char *key, const char *v);
+
+/* Api.get_embeddings' convert_embedding: step and the checkpoint fields
+ * as the file had them (null when absent). */
+static cJSON *embedding_object(const mend_embedding_info *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (e->has_step)
+        cJSON_AddNumberToObject(o, "step", (double)e->step);
+    else
+        cJSON_AddNullToObject(o, "step");
+    add_string_or_null(o, "sd_checkpoint", e->sd_checkpoint);
+    add_string_or_null(o, "sd_checkpoint_name", e->sd_checkpoint_name);
+    cJSON_AddNumberToObject(o, "shape", e->shape);
+    cJSON_AddNumberToObject(o, "vectors", e->vectors);
+    return o;
+}
+
+/* The embeddings folder (--embeddings-dir) for the loaded model's text
+ * encoder, rescanned first when it changed (reload: always, as
+ * refresh-embeddings); files it cannot read are reported on stderr. */
+static int list_embeddings(int reload, mend_embedding_info **list, int *count, srv_response *r)
+{
+    char *log = NULL;
+    mend_err err = {0};
+    if (mend_embeddings_list(reload, list, count, &log, &err) != MEND_OK) {
+        srv_reply_error(r, 500, "OSError", "%s", err.msg);
+        return 0;
+    }
+    if (log)
+        fprintf(stderr, "mend serve: %s", log);
+    free(log);
+    return 1;
+}
+
 void h_embeddings(srv_server *s, const srv_call *c, srv_response *r)
 {
     (void)s, (void)c;
+    mend_embedding_info *list = NULL;
+    int count = 0;
+    if (!list_embeddings(0, &list, &count, r))
+        return;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddObjectToObject(o, "loaded");
-    cJSON_AddObjectToObject(o, "skipped");
+    cJSON *loaded = cJSON_AddObjectToObject(o, "loaded"), *skipped = cJSON_AddObjectToObject(o, "skipped");
+    for (int i = 0; i < count; i++)
+        cJSON_AddItemToObject(list[i].skipped ? skipped : loaded, list[i].name, embedding_object(&list[i]));
+    mend_embeddings_list_free(list, count);
     srv_reply_json(r, 200, o);
+}
+
+void h_refresh_embeddings(srv_server *s, const srv_call *c, srv_response *r)
+{
+    (void)s, (void)c;
+    mend_embedding_info *list = NULL;
+    int count = 0;
+    if (!list_embeddings(1, &list, &count, r))
+        return;
+    mend_embeddings_list_free(list, count);
+    srv_reply_json(r, 200, cJSON_CreateNull());
 }
 
 /* mend has no selectable or always-on scripts: the lists are empty, and a

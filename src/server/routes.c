@@ -52,7 +52,7 @@ static const call_route call_routes[] = {
     {"/sdapi/v1/realesrgan-models", "GET", h_empty_list, "RealESRGAN models (none)"},
     {"/sdapi/v1/prompt-styles", "GET", h_prompt_styles, "Styles of styles.csv in the working directory"},
     {"/sdapi/v1/embeddings", "GET", h_embeddings, "Textual inversion embeddings"},
-    {"/sdapi/v1/refresh-embeddings", "POST", h_null, "Rescan embeddings"},
+    {"/sdapi/v1/refresh-embeddings", "POST", h_refresh_embeddings, "Rescan embeddings"},
     {"/sdapi/v1/cmd-flags", "GET", h_cmd_flags, "The command line under A1111's flag names"},
     {"/sdapi/v1/memory", "GET", h_memory, "RAM use of the process (and CUDA: unavailable)"},
     {"/sdapi/v1/scripts", "GET", h_scripts, "Scripts of txt2img and img2img"},

@@ -257,6 +257,7 @@ void h_latent_upscale_modes(srv_server *s, const srv_call *c, srv_response *r);
 void h_empty_list(srv_server *s, const srv_call *c, srv_response *r);
 void h_null(srv_server *s, const srv_call *c, srv_response *r);
 void h_embeddings(srv_server *s, const srv_call *c, srv_response *r);
+void h_refresh_embeddings(srv_server *s, const srv_call *c, srv_response *r);
 void h_scripts(srv_server *s, const srv_call *c, srv_response *r);
 void h_cmd_flags(srv_server *s, const srv_call *c, srv_response *r);
 void h_memory(srv_server *s, const srv_call *c, srv_response *r);
