@@ -167,31 +167,25 @@ TEST(roundtrip_chelsea_96x64) { check_roundtrip("vae/vae_roundtrip_chelsea-96x64
 
 TEST(same_bytes_with_1_and_2_threads)
 {
-    REQUIRE_SHARED(model, MODEL);
-    REQUIRE_SHARED(path, "vae/vae_roundtrip_chelsea-96x64.safetensors");
-    mend_sd_model *m = load_model(model);
-    mend_tf *ref = open_ref(path);
-    if (!m || !ref) {
-        mend_tf_close(ref);
-        mend_sd_free(m);
+    vae_case c;
+    if (!vae_case_open("vae/vae_roundtrip_chelsea-96x64.safetensors", "x", &c))
         return;
-    }
     const int H = 64, W = 96, n_mom = 8 * 8 * 12, n_img = 3 * H * W;
-    float *x = test_load_f32(ref, "x", NULL);
+    float *x = test_load_f32(c.ref, "x", NULL);
     float *mom[2], *img[2];
     mend_err err = {0};
     for (int t = 0; t < 2; t++) {
         mend_set_threads(t + 1);
         mom[t] = malloc(n_mom * sizeof(float));
         img[t] = malloc(n_img * sizeof(float));
-        CHECK_OK(mend_vae_encode(m->vae, x, 1, H, W, mom[t], &err), &err);
-        CHECK_OK(mend_vae_decode(m->vae, mom[t], 1, H / 8, W / 8, img[t], &err), &err);
+        CHECK_OK(mend_vae_encode(c.m->vae, x, 1, H, W, mom[t], &err), &err);
+        CHECK_OK(mend_vae_decode(c.m->vae, mom[t], 1, H / 8, W / 8, img[t], &err), &err);
     }
     mend_set_threads(0);
     CHECK(memcmp(mom[0], mom[1], n_mom * sizeof(float)) == 0);
     /* decode of the same (1-thread) latent with both thread counts */
     mend_set_threads(2);
-    CHECK_OK(mend_vae_decode(m->vae, mom[0], 1, H / 8, W / 8, img[1], &err), &err);
+    CHECK_OK(mend_vae_decode(c.m->vae, mom[0], 1, H / 8, W / 8, img[1], &err), &err);
     mend_set_threads(0);
     CHECK(memcmp(img[0], img[1], n_img * sizeof(float)) == 0);
     for (int t = 0; t < 2; t++) {
@@ -199,8 +193,7 @@ TEST(same_bytes_with_1_and_2_threads)
         free(img[t]);
     }
     free(x);
-    mend_tf_close(ref);
-    mend_sd_free(m);
+    vae_case_close(&c);
 }
 
 /* Copies the VAE tensors of a checkpoint to `out`, leaving `skip` out. */

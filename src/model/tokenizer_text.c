@@ -20,16 +20,22 @@ typedef struct cp_buf {
     size_t n, cap;
 } cp_buf;
 
+/* Doubles b's room (64 code points at first); 0 when out of memory. */
+static int cp_grow(cp_buf *b)
+{
+    size_t cap = b->cap ? 2 * b->cap : 64;
+    uint32_t *v = realloc(b->v, cap * sizeof *v);
+    if (!v)
+        return 0;
+    b->v = v;
+    b->cap = cap;
+    return 1;
+}
+
 static int cp_push(cp_buf *b, uint32_t cp)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 64;
-        uint32_t *v = realloc(b->v, cap * sizeof *v);
-        if (!v)
-            return 0;
-        b->v = v;
-        b->cap = cap;
-    }
+    if (b->n == b->cap && !cp_grow(b))
+        return 0;
     b->v[b->n++] = cp;
     return 1;
 }
