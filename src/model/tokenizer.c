@@ -13,6 +13,7 @@
  * -> (rank, merged id) table. */
 #include "model/tokenizer.h"
 #include "core/fs.h"
+#include "core/grow.h"
 
 #include "model/tokenizer_internal.h"
 #include "model/unicode.h"
@@ -463,17 +464,10 @@ typedef struct id_buf {
 
 static int id_reserve(id_buf *b, size_t more)
 {
-    if (b->n + more <= b->cap)
-        return 1;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->n + more)
-        cap *= 2;
-    int32_t *v = realloc(b->v, cap * sizeof *v);
-    if (!v)
-        return 0;
-    b->v = v;
-    b->cap = cap;
-    return 1;
+    int32_t *v = mend_grow(b->v, &b->cap, b->n + more, sizeof *v);
+    if (v)
+        b->v = v;
+    return v != NULL;
 }
 
 /* Appends the BPE ids of one pre-token (code points cps[0..n)). */

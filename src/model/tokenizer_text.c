@@ -9,6 +9,7 @@
  * mojibake repair, C1-control decoding and the final NFC normalisation
  * (prompts typed on a keyboard are NFC already). */
 #include "model/tokenizer_internal.h"
+#include "core/grow.h"
 
 #include "model/unicode.h"
 
@@ -20,22 +21,12 @@ typedef struct cp_buf {
     size_t n, cap;
 } cp_buf;
 
-/* Doubles b's room (64 code points at first); 0 when out of memory. */
-static int cp_grow(cp_buf *b)
+static int cp_push(cp_buf *b, uint32_t cp)
 {
-    size_t cap = b->cap ? 2 * b->cap : 64;
-    uint32_t *v = realloc(b->v, cap * sizeof *v);
+    uint32_t *v = mend_grow(b->v, &b->cap, b->n + 1, sizeof *v);
     if (!v)
         return 0;
     b->v = v;
-    b->cap = cap;
-    return 1;
-}
-
-static int cp_push(cp_buf *b, uint32_t cp)
-{
-    if (b->n == b->cap && !cp_grow(b))
-        return 0;
     b->v[b->n++] = cp;
     return 1;
 }
