@@ -183,6 +183,12 @@ struct mend_tokenizer *test_shared_tokenizer(void);
  * NULL with a failed check when they do not load. Free with mend_sd_free. */
 struct mend_sd_model *test_shared_text_model(void);
 
+/* The paths an apps test runs tiny-sd1 with: the model, the shared
+ * vocabulary and the folder ../shared/testdata/<dir_rel>, copied into the
+ * three buffers (TEST_PATH_MAX bytes each); 0 with a skip when one is absent. */
+#define TEST_PATH_MAX 1024
+int test_tiny_inputs(const char *dir_rel, char *model, char *vocab, char *dir);
+
 /* `mend txt2img -q` on tiny-sd1 with the shared vocabulary, 64x64, 2 steps,
  * seed 7, extra options opts (shell words), writing png (removed first);
  * the exit status, output as test_run_mend's. */

@@ -353,6 +353,18 @@ mend_sd_model *test_shared_text_model(void)
     return m;
 }
 
+int test_tiny_inputs(const char *dir_rel, char *model, char *vocab, char *dir)
+{
+    const char *m = test_shared("models/tiny-sd1.f16.safetensors");
+    const char *v = test_shared("clip/bpe_simple_vocab_16e6.txt.gz"), *d = test_shared(dir_rel);
+    if (!m || !v || !d)
+        return 0;
+    snprintf(model, TEST_PATH_MAX, "%s", m);
+    snprintf(vocab, TEST_PATH_MAX, "%s", v);
+    snprintf(dir, TEST_PATH_MAX, "%s", d);
+    return 1;
+}
+
 int test_tiny_txt2img(const char *opts, const char *prompt, const char *png, char **output)
 {
     const char *m = test_shared("models/tiny-sd1.f16.safetensors");
