@@ -72,9 +72,6 @@ const mend_tf_tensor *mend_wl_find(const mend_wload *l, const char *fmt, ...) ME
  * either side are ignored, so a [C,C] linear matches a [C,C,1,1] conv). */
 float *mend_wl_get(mend_wload *l, int ndim, const int64_t *shape, const char *fmt, ...) MEND_PRINTF(4, 5);
 
-/* As mend_wl_get, but a missing tensor is not an error (returns NULL). */
-float *mend_wl_get_opt(mend_wload *l, int ndim, const int64_t *shape, const char *fmt, ...) MEND_PRINTF(4, 5);
-
 /* A conv or linear weight of shape `shape`, as a matrix shape[0] x rest, in
  * the file's precision (f64 and other float types become f32). */
 mend_wmat *mend_wl_mat(mend_wload *l, int ndim, const int64_t *shape, const char *fmt, ...) MEND_PRINTF(4, 5);
