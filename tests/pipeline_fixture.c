@@ -26,8 +26,9 @@ mend_sd_model *inpaint_model(void)
     return load_shared(INPAINT_MODEL, &g_inp, &g_inp_tried);
 }
 
-/* A picture with structure on every scale: gradients, a disc, stripes. */
-mend_image make_image(int w, int h)
+mend_image make_image(int w, int h) { return make_image_disc(w, h, 1); }
+
+mend_image make_image_disc(int w, int h, int disc_on)
 {
     mend_image img = {0};
     mend_err err = {0};
@@ -35,7 +36,7 @@ mend_image make_image(int w, int h)
     for (int y = 0; y < h && img.data; y++)
         for (int x = 0; x < w; x++) {
             uint8_t *p = img.data + ((size_t)y * w + x) * 3;
-            int dx = x - w / 3, dy = y - h / 2, disc = dx * dx + dy * dy < (h / 4) * (h / 4);
+            int dx = x - w / 3, dy = y - h / 2, disc = disc_on && dx * dx + dy * dy < (h / 4) * (h / 4);
             p[0] = (uint8_t)(x * 255 / (w - 1));
             p[1] = (uint8_t)(disc ? 230 : y * 200 / (h - 1));
             p[2] = (uint8_t)(((x / 4 + y / 6) & 1) ? 180 : 40);

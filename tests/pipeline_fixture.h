@@ -18,9 +18,17 @@
 mend_sd_model *sd_model(void);
 mend_sd_model *inpaint_model(void);
 void pipeline_models_free(void);
+/* The pipeline tests' REQUIRE_SHARED: declares var = loader() (sd_model or
+ * inpaint_model), returning from the test (skipped) without it. */
+#define REQUIRE_MODEL(var, loader)  \
+    mend_sd_model *var = loader(); \
+    if (!var)                      \
+    return
 
 /* A picture with structure on every scale: gradients, a disc, stripes. */
 mend_image make_image(int w, int h);
+/* The same picture, the disc left out when disc_on is 0. */
+mend_image make_image_disc(int w, int h, int disc_on);
 /* 1-channel mask, white (repaint) inside the box x0 <= x < x1, y0 <= y < y1. */
 mend_image make_mask(int w, int h, int x0, int y0, int x1, int y1);
 /* 64x64, 3 Euler steps, seed 1234, a prompt and a negative prompt. */

@@ -3,7 +3,6 @@
 
 #include "server/b64.c"
 
-#include <jpeglib.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -196,25 +195,8 @@ char *strdupf(const char *fmt, ...)
 /* A baseline JPEG of img (RGB), as base64. */
 char *jpeg_b64(const mend_image *img)
 {
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr e;
-    unsigned char *buf = NULL;
-    unsigned long len = 0;
-    c.err = jpeg_std_error(&e);
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, &buf, &len);
-    c.image_width = (JDIMENSION)img->width;
-    c.image_height = (JDIMENSION)img->height;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = img->data + (size_t)c.next_scanline * img->width * 3;
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
+    size_t len = 0;
+    uint8_t *buf = test_encode_jpeg(img, 75, 0, &len); /* libjpeg's defaults */
     char *b = srv_b64_encode(buf, len);
     free(buf);
     return b;

@@ -140,6 +140,11 @@ void test_make_square_mask(mend_image *img, int w, int h);
 /* A copy of init with a red stroke y in [26, 38), x in [12, 52) (Inpaint sketch). */
 void test_make_sketch(const mend_image *init, mend_image *img);
 
+/* A baseline JPEG of img (1 or 3 channels) at quality 1..100, 4:4:4 when
+ * full_chroma (else libjpeg's 4:2:0); free() it. The tests' own encoder,
+ * independent of the library's decoder under test. */
+uint8_t *test_encode_jpeg(const mend_image *img, int quality, int full_chroma, size_t *len);
+
 /* Cases of a golden data set: the names (without `suffix`) of the files in
  * ../shared/testdata/<dir_rel> that end in `suffix`, sorted. Returns how
  * many (0 and a skip when the folder is absent); free with test_free_list. */
@@ -169,11 +174,23 @@ int test_open_golden(const char *stem, struct cJSON **json, mend_tf **tf);
  * NULL with a skip when absent, NULL with a failed check when it does not
  * load. */
 struct mend_tokenizer *test_shared_tokenizer(void);
+/* Declares var = test_shared_tokenizer(), returning from the test (skipped
+ * or failed) without it. */
+#define REQUIRE_TOKENIZER(var)                           \
+    struct mend_tokenizer *var = test_shared_tokenizer(); \
+    if (!var)                                            \
+    return
 
 /* tiny-sd1's text encoder and the shared vocabulary (models/tiny-sd1.f16,
  * the A1111 conditioning goldens' encoder): NULL with a skip when absent,
  * NULL with a failed check when they do not load. Free with mend_sd_free. */
 struct mend_sd_model *test_shared_text_model(void);
+
+/* The paths an apps test runs tiny-sd1 with: the model, the shared
+ * vocabulary and the folder ../shared/testdata/<dir_rel>, copied into the
+ * three buffers (TEST_PATH_MAX bytes each); 0 with a skip when one is absent. */
+#define TEST_PATH_MAX 1024
+int test_tiny_inputs(const char *dir_rel, char *model, char *vocab, char *dir);
 
 /* `mend txt2img -q` on tiny-sd1 with the shared vocabulary, 64x64, 2 steps,
  * seed 7, extra options opts (shell words), writing png (removed first);

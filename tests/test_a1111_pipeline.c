@@ -6,7 +6,7 @@
  * recorded random draws. Checked: every model call (x0 prediction after CFG
  * and mask blending, per-call relative error <= 1e-4 as the jsons give) and
  * the final samples (<= 5e-3). */
-#include "test.h"
+#include "sampling_fixture.h"
 
 #include "inpaint/conditioning.h"
 #include "inpaint/denoiser.h"
@@ -29,15 +29,6 @@ typedef struct ctx {
     double worst_call;
 } ctx;
 
-static double rel_err(const float *got, const float *want, int64_t n)
-{
-    double scale = 0;
-    for (int64_t i = 0; i < n; i++)
-        scale = fmax(scale, fabs((double)want[i]));
-    double d = test_max_abs_diff(got, want, n);
-    return scale > 0 ? d / scale : d;
-}
-
 /* Our denoiser on the sampler's x; compared with the recorded call. */
 static mend_status denoise(void *user, const float *x, float sigma, float *out, mend_err *err)
 {
@@ -56,7 +47,7 @@ static mend_status denoise(void *user, const float *x, float sigma, float *out, 
     snprintf(name, sizeof name, "call/%03d/denoised", c->calls++);
     float *want = test_load_f32(c->ref, name, NULL);
     if (want) {
-        double e = rel_err(out, want, c->n);
+        double e = rel_err_to_scale(out, want, c->n);
         c->worst_call = e > c->worst_call ? e : c->worst_call;
         CHECK_MSG(e <= 1e-4, "%s %s: relative error %g", c->file, name, e);
     }

@@ -3,7 +3,7 @@
  * on a grid (<= 1e-9 absolute) and A1111's Beta schedules for several step
  * counts (float32: 1e-5 relative; the float64 values before rounding:
  * 1e-12 relative). */
-#include "test.h"
+#include "sampling_fixture.h"
 
 #include "sampling/beta.h"
 #include "sampling/schedule.h"
@@ -60,11 +60,7 @@ TEST(incomplete_beta_properties)
 
 TEST(beta_schedules_match)
 {
-    mend_tf *f = test_open_shared("samplers/lcm_schedules.safetensors");
-    if (!f)
-        return;
-    mend_noise_schedule s;
-    mend_schedule_init_sd1(&s);
+    REQUIRE_SD1_REFERENCE(f, s, "samplers/lcm_schedules.safetensors");
     int compared = 0;
     for (int i = 0; i < f->count; i++) {
         const char *name = f->tensors[i].name;
@@ -107,12 +103,9 @@ TEST(beta_schedules_match)
 
 TEST(beta_scheduler_name)
 {
-    mend_scheduler sch;
-    mend_err err = {0};
-    CHECK_OK(mend_scheduler_from_name("Beta", &sch, &err), &err);
-    CHECK(sch == MEND_SCHED_BETA);
-    CHECK_OK(mend_scheduler_from_name("beta", &sch, &err), &err);
-    CHECK(sch == MEND_SCHED_BETA);
+    static const char *const names[] = {"Beta", "beta"};
+    static const mend_scheduler want[] = {MEND_SCHED_BETA, MEND_SCHED_BETA};
+    check_scheduler_names(names, want, 2);
 }
 
 int main(void)

@@ -73,11 +73,9 @@ TEST(unet_bf16_against_goldens)
 
 TEST(vae_decode_bf16_against_golden)
 {
-    REQUIRE_SHARED(refp, "vae/vae_decode_random_2x4x8x12.safetensors");
     REQUIRE_SHARED(modelp, "models/tiny-sd1.f16.safetensors");
+    mend_tf *ref = test_open_shared("vae/vae_decode_random_2x4x8x12.safetensors");
     mend_err err = {0};
-    mend_tf *ref = NULL;
-    CHECK_OK(mend_tf_open(refp, &ref, &err), &err);
     mend_sd_model *m = load_bf16(modelp, MEND_COMP_VAE);
     const mend_tf_tensor *zt = ref ? mend_tf_find(ref, "z") : NULL;
     if (m && zt) {

@@ -275,18 +275,20 @@ TEST(bad_arguments_fail_with_a_message)
 {
     char out[1024], a[2048];
     snprintf(out, sizeof out, "%s", test_tmp_path("never.safetensors")); /* tmp_path's buffers get reused */
-    snprintf(a, sizeof a, "tools make-model --arch sd3 --size tiny --dtype f16 '%s'", out);
-    expect_failure(a, "unknown --arch 'sd3'");
-    snprintf(a, sizeof a, "tools make-model --arch sd1 --size huge --dtype f16 '%s'", out);
-    expect_failure(a, "unknown --size 'huge'");
-    snprintf(a, sizeof a, "tools make-model --arch sd1 --size tiny --dtype f64 '%s'", out);
-    expect_failure(a, "unknown --dtype 'f64'");
-    snprintf(a, sizeof a, "tools make-model --arch sd1 --size tiny --dtype f16 --layout ckpt '%s'", out);
-    expect_failure(a, "unknown --layout 'ckpt'");
-    snprintf(a, sizeof a, "tools make-model --arch sd1 --size tiny --dtype f16 --seed -4 '%s'", out);
-    expect_failure(a, "--seed");
-    snprintf(a, sizeof a, "tools make-model --size tiny --dtype f16 '%s'", out);
-    expect_failure(a, "--arch is required");
+    static const struct {
+        const char *options, *message;
+    } bad[] = {
+        {"--arch sd3 --size tiny --dtype f16", "unknown --arch 'sd3'"},
+        {"--arch sd1 --size huge --dtype f16", "unknown --size 'huge'"},
+        {"--arch sd1 --size tiny --dtype f64", "unknown --dtype 'f64'"},
+        {"--arch sd1 --size tiny --dtype f16 --layout ckpt", "unknown --layout 'ckpt'"},
+        {"--arch sd1 --size tiny --dtype f16 --seed -4", "--seed"},
+        {"--size tiny --dtype f16", "--arch is required"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(a, sizeof a, "tools make-model %s '%s'", bad[i].options, out);
+        expect_failure(a, bad[i].message);
+    }
     expect_failure("tools make-model --arch sd1 --size tiny --dtype f16", "missing the output path");
     expect_failure("tools make-model --arch sd1 --size tiny --dtype f16 --bogus x y", "unknown option '--bogus'");
     expect_failure("tools frobnicate", "unknown subcommand 'frobnicate'");

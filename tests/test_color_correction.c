@@ -199,21 +199,6 @@ TEST(correction_towards_itself_is_nearly_identity)
 
 /* ---------------- pipeline ---------------- */
 
-static mend_image test_image(int w, int h)
-{
-    mend_image img = {0};
-    mend_err err = {0};
-    CHECK_OK(mend_image_alloc(&img, w, h, 3, &err), &err);
-    for (int y = 0; y < h && img.data; y++)
-        for (int x = 0; x < w; x++) {
-            uint8_t *p = img.data + ((size_t)y * w + x) * 3;
-            p[0] = (uint8_t)(x * 255 / (w - 1));
-            p[1] = (uint8_t)(y * 200 / (h - 1));
-            p[2] = (uint8_t)(((x / 4 + y / 6) & 1) ? 180 : 40);
-        }
-    return img;
-}
-
 TEST(pipeline_on_off)
 {
     mend_sd_model *m = inpaint_model();
@@ -221,7 +206,7 @@ TEST(pipeline_on_off)
     if (!m)
         return;
     enum { S = 64 };
-    mend_image init = test_image(S, S), mask = {0};
+    mend_image init = make_image_disc(S, S, 0), mask = {0};
     mend_err err = {0};
     CHECK_OK(mend_image_alloc(&mask, S, S, 1, &err), &err);
     for (int y = 16; y < 48; y++)

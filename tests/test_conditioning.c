@@ -9,24 +9,44 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
+/* A golden of text_encoder/ with the model it was recorded with. */
+typedef struct golden {
+    const char *stem;
+    cJSON *json;
+    mend_tf *ref;
+    mend_sd_model *model;
+} golden;
+
+static void golden_close(golden *g)
+{
+    cJSON_Delete(g->json);
+    mend_tf_close(g->ref);
+    mend_sd_free(g->model);
+}
+
+/* 1 with all three open; 0 (a skip or a failed check) with none. */
+static int golden_open(const char *stem, golden *g)
+{
+    *g = (golden){.stem = stem};
+    if (test_open_golden(stem, &g->json, &g->ref) && (g->model = test_shared_text_model()))
+        return 1;
+    golden_close(g);
+    return 0;
+}
+
 TEST(a1111_cond)
 {
-    const char *jp = "text_encoder/a1111_cond";
-    cJSON *j;
-    mend_tf *ref;
-    if (!test_open_golden(jp, &j, &ref))
+    golden g;
+    if (!golden_open("text_encoder/a1111_cond", &g))
         return;
-    mend_sd_model *m = test_shared_text_model();
     mend_err err = {0};
-    if (!m)
-        goto done;
-    int cases = 0, width = mend_clip_get_arch(m->clip)->width;
+    int cases = 0, width = mend_clip_get_arch(g.model->clip)->width;
     double worst = 0;
     cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "cases"))
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(g.json, "cases"))
     {
-        const char *key = test_json_string(c, "key", jp), *prompt = test_json_string(c, "prompt", jp);
-        const char *emphasis = test_json_string(c, "emphasis", jp);
+        const char *key = test_json_string(c, "key", g.stem), *prompt = test_json_string(c, "prompt", g.stem);
+        const char *emphasis = test_json_string(c, "emphasis", g.stem);
         if (!key || !prompt || !emphasis)
             continue;
         mend_cond_opts o;
@@ -35,11 +55,13 @@ TEST(a1111_cond)
         CHECK(mend_emphasis_from_name(emphasis, &o.emphasis) == 0);
         float *cond = NULL;
         int tokens = 0, count = 0;
-        CHECK_OK(mend_cond_encode_texts(m->clip, m->tokenizer, &prompt, 1, &o, &cond, &tokens, &count, &err), &err);
+        CHECK_OK(mend_cond_encode_texts(g.model->clip, g.model->tokenizer, &prompt, 1, &o, &cond, &tokens, &count,
+                                        &err),
+                 &err);
         char name[256];
         snprintf(name, sizeof name, "%s/cond", key);
         int64_t nref = 0;
-        float *want = test_load_f32(ref, name, &nref);
+        float *want = test_load_f32(g.ref, name, &nref);
         CHECK_MSG(cond && want && nref == (int64_t)tokens * width, "%s: %d tokens vs %lld values", key, tokens,
                   (long long)nref);
         CHECK_MSG(count == (int)test_json_number(c, "token_count", -1, key), "%s: token count %d", key, count);
@@ -53,46 +75,38 @@ TEST(a1111_cond)
         cases++;
     }
     printf("%d a1111_cond cases, worst cond err %.2e\n", cases, worst);
-    CHECK_MSG(cases > 0, "no cases in %s", jp);
-done:
-    cJSON_Delete(j);
-    mend_tf_close(ref);
-    mend_sd_free(m);
+    CHECK_MSG(cases > 0, "no cases in %s", g.stem);
+    golden_close(&g);
 }
 
 TEST(a1111_schedules)
 {
-    const char *jp = "text_encoder/a1111_schedules";
-    cJSON *j;
-    mend_tf *ref;
-    if (!test_open_golden(jp, &j, &ref))
+    golden g;
+    if (!golden_open("text_encoder/a1111_schedules", &g))
         return;
-    mend_sd_model *m = test_shared_text_model();
     mend_err err = {0};
-    if (!m)
-        goto done;
     cJSON *c;
     int cases = 0;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "cases"))
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(g.json, "cases"))
     {
-        int idx = (int)test_json_number(c, "prompt_index", -1, jp);
-        const char *prompt = cJSON_GetStringValue(cJSON_GetArrayItem(test_json_need(c, "prompts", jp), idx));
-        int steps = (int)test_json_number(c, "steps", 0, jp), case_id = (int)test_json_number(c, "case", -1, jp);
-        const cJSON *ends = test_json_need(c, "end_at_step", jp);
-        CHECK_MSG(prompt && cJSON_IsArray(ends), "%s: case %d: no prompt %d or end_at_step", jp, case_id, idx);
+        int idx = (int)test_json_number(c, "prompt_index", -1, g.stem);
+        const char *prompt = cJSON_GetStringValue(cJSON_GetArrayItem(test_json_need(c, "prompts", g.stem), idx));
+        int steps = (int)test_json_number(c, "steps", 0, g.stem), case_id = (int)test_json_number(c, "case", -1, g.stem);
+        const cJSON *ends = test_json_need(c, "end_at_step", g.stem);
+        CHECK_MSG(prompt && cJSON_IsArray(ends), "%s: case %d: no prompt %d or end_at_step", g.stem, case_id, idx);
         if (!prompt || !cJSON_IsArray(ends))
             continue;
         mend_cond_opts o;
         mend_cond_opts_default(&o);
         mend_cond_schedule s = {0};
-        CHECK_OK(mend_cond_build(m->clip, m->tokenizer, prompt, steps, &o, &s, &err), &err);
+        CHECK_OK(mend_cond_build(g.model->clip, g.model->tokenizer, prompt, steps, &o, &s, &err), &err);
         CHECK_MSG(s.n == cJSON_GetArraySize(ends), "'%s': %d entries, want %d", prompt, s.n, cJSON_GetArraySize(ends));
         for (int e = 0; e < s.n && e < cJSON_GetArraySize(ends); e++) {
             CHECK(s.items[e].end_at_step == (int)cJSON_GetNumberValue(cJSON_GetArrayItem(ends, e)));
             char name[128];
             snprintf(name, sizeof name, "case%d/prompt%d/entry%d", case_id, idx, e);
             int64_t nref = 0;
-            float *want = test_load_f32(ref, name, &nref);
+            float *want = test_load_f32(g.ref, name, &nref);
             CHECK_MSG(want && nref == (int64_t)s.tokens * s.width, "%s: size", name);
             if (want && nref == (int64_t)s.tokens * s.width)
                 CHECK_MSG(test_max_abs_diff(s.items[e].cond, want, nref) <= 1e-4, "%s ('%s'): err %g", name, prompt,
@@ -103,10 +117,7 @@ TEST(a1111_schedules)
         cases++;
     }
     CHECK(cases > 0);
-done:
-    cJSON_Delete(j);
-    mend_tf_close(ref);
-    mend_sd_free(m);
+    golden_close(&g);
 }
 
 int main(void)

@@ -14,19 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char g_model[1024], g_vocab[1024], g_dir[1024];
+static char g_model[TEST_PATH_MAX], g_vocab[TEST_PATH_MAX], g_dir[TEST_PATH_MAX];
 
-static int have_inputs(void)
-{
-    const char *m = test_shared("models/tiny-sd1.f16.safetensors");
-    const char *v = test_shared("clip/bpe_simple_vocab_16e6.txt.gz"), *d = test_shared("embeddings/files");
-    if (!m || !v || !d)
-        return 0;
-    snprintf(g_model, sizeof g_model, "%s", m);
-    snprintf(g_vocab, sizeof g_vocab, "%s", v);
-    snprintf(g_dir, sizeof g_dir, "%s", d);
-    return 1;
-}
+static int have_inputs(void) { return test_tiny_inputs("embeddings/files", g_model, g_vocab, g_dir); }
 
 /* A folder with the golden tinycat.pt (a link) and a corrupt file. */
 static const char *mixed_folder(void)

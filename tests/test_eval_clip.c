@@ -80,13 +80,11 @@ TEST(tokenize_reference_vocab_json)
  * ids77 row i must equal the reference row of the same prompt. */
 TEST(tokenize_prompts_file)
 {
-    REQUIRE_SHARED(ref_path, "tokenizer/tokenizer.safetensors");
     REQUIRE_SHARED(vocab, "clip");
-    mend_tf *ref = NULL, *got = NULL;
-    mend_err err = {0};
-    CHECK_OK(mend_tf_open(ref_path, &ref, &err), &err);
+    mend_tf *ref = test_open_shared("tokenizer/tokenizer.safetensors"), *got = NULL;
     if (!ref)
         return;
+    mend_err err = {0};
     const mend_tf_tensor *u8 = mend_tf_find(ref, "prompts_utf8"), *ids77 = mend_tf_find(ref, "ids77");
     int32_t *offs = NULL;
     int count = ids77 ? (int)ids77->shape[0] : 0;

@@ -261,34 +261,6 @@ TEST(png_bit_depths_like_pil)
 
 /* ---- JPEG ---- */
 
-static uint8_t *encode_jpeg(const mend_image *img, int quality, size_t *len)
-{
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr jerr;
-    unsigned char *out = NULL;
-    unsigned long out_len = 0;
-    c.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&c);
-    jpeg_mem_dest(&c, &out, &out_len);
-    c.image_width = (JDIMENSION)img->width;
-    c.image_height = (JDIMENSION)img->height;
-    c.input_components = img->channels;
-    c.in_color_space = img->channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, quality, TRUE);
-    for (int i = 0; i < c.num_components; i++) /* 4:4:4, no chroma subsampling */
-        c.comp_info[i].h_samp_factor = c.comp_info[i].v_samp_factor = 1;
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = img->data + (size_t)c.next_scanline * img->width * img->channels;
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    *len = out_len;
-    return out;
-}
-
 static int max_diff(const mend_image *a, const mend_image *b)
 {
     int m = 0;
@@ -309,7 +281,7 @@ TEST(jpeg_decode_gray_and_rgb)
         for (size_t i = 0; i < mend_image_size(&img); i++)
             img.data[i] = (uint8_t)((i / ch % 40) * 3 + (i / ch / 40) * 2 + (i % ch) * 20);
         size_t len = 0;
-        uint8_t *jpg = encode_jpeg(&img, 100, &len);
+        uint8_t *jpg = test_encode_jpeg(&img, 100, 1, &len);
         CHECK_OK(mend_image_decode(jpg, len, "pattern.jpg", &back, &err), &err);
         CHECK(back.width == 40 && back.height == 24 && back.channels == ch);
         if (back.data) {
@@ -409,7 +381,7 @@ TEST(bad_inputs_fail_cleanly)
 
     /* a JPEG declaring a huge size: patch the SOF0 height/width */
     make_pattern(&img, 16, 16, 3);
-    uint8_t *jpg = encode_jpeg(&img, 90, &len);
+    uint8_t *jpg = test_encode_jpeg(&img, 90, 1, &len);
     mend_image_free(&img);
     for (size_t i = 2; i + 9 < len; i++) {
         if (jpg[i] == 0xff && jpg[i + 1] == 0xc0) {
@@ -493,7 +465,7 @@ TEST(probe_reads_sizes_from_headers)
     uint8_t *png = NULL;
     size_t png_len = 0, jpg_len = 0;
     CHECK_OK(mend_image_encode_png(&img, NULL, 0, &png, &png_len, &err), &err);
-    uint8_t *jpg = img.data ? encode_jpeg(&img, 90, &jpg_len) : NULL;
+    uint8_t *jpg = img.data ? test_encode_jpeg(&img, 90, 1, &jpg_len) : NULL;
     int w = 0, h = 0;
     if (png) {
         CHECK_OK(mend_image_probe(png, png_len, "p.png", &w, &h, &err), &err);

@@ -13,7 +13,7 @@
 static mend_sd_model *g_sd;
 
 typedef struct block_log {
-    mend_stop *stop;
+    mend_stop stop;      /* the job's Interrupt/Skip request (run's) */
     mend_status raise;   /* request raised at block `raise_at` of the first call */
     int raise_at;        /* -1: never */
     int blocks;          /* block taps so far */
@@ -29,7 +29,7 @@ static void on_block(void *user, const char *name, const float *data, int ndim, 
     block_log *l = user;
     l->after_raise += l->raised;
     if (l->steps == 0 && l->blocks == l->raise_at) {
-        mend_stop_request(l->stop, l->raise);
+        mend_stop_request(&l->stop, l->raise);
         l->raised = 1;
     }
     l->blocks++;
@@ -58,13 +58,12 @@ static mend_gen_params params(int n_iter)
 }
 
 /* Runs a txt2img job with the block tap on; returns its status. */
-static mend_status run(block_log *l, mend_stop *stop, const mend_gen_params *p, mend_gen_output *out)
+static mend_status run(block_log *l, const mend_gen_params *p, mend_gen_output *out)
 {
     mend_err err = {0};
     mend_gen_inputs in = {0};
-    l->stop = stop;
     mend_unet_set_tap(g_sd->unet, on_block, l);
-    mend_status s = mend_generate_stoppable(g_sd, p, &in, stop, on_step, l, out, &err);
+    mend_status s = mend_generate_stoppable(g_sd, p, &in, &l->stop, on_step, l, out, &err);
     mend_unet_set_tap(g_sd->unet, NULL, NULL);
     CHECK_MSG(s == MEND_OK, "%s", err.msg);
     return s;
@@ -75,9 +74,8 @@ static int blocks_per_call(void)
 {
     mend_gen_params p = params(1);
     block_log l = {.raise_at = -1};
-    mend_stop stop = {MEND_OK};
     mend_gen_output out;
-    if (run(&l, &stop, &p, &out) == MEND_OK) {
+    if (run(&l, &p, &out) == MEND_OK) {
         CHECK(out.count == 1 && !out.interrupted && l.steps == p.steps);
         mend_gen_output_free(&out);
     }
@@ -93,9 +91,8 @@ TEST(interrupt_within_the_first_unet_call)
     CHECK_MSG(full > 4, "a UNet call taps %d blocks", full);
     mend_gen_params p = params(2);
     block_log l = {.raise = MEND_E_INTERRUPTED, .raise_at = 2};
-    mend_stop stop = {MEND_OK};
     mend_gen_output out;
-    if (run(&l, &stop, &p, &out) != MEND_OK)
+    if (run(&l, &p, &out) != MEND_OK)
         return;
     CHECK_MSG(l.raised && l.after_raise == 0 && l.blocks < full, "%d blocks ran after the interrupt, %d in all of %d",
               l.after_raise, l.blocks, full);
@@ -111,13 +108,12 @@ TEST(skip_within_a_unet_call_ends_one_batch)
 {
     mend_gen_params p = params(2);
     block_log l = {.raise = MEND_E_SKIPPED, .raise_at = 2};
-    mend_stop stop = {MEND_OK};
     mend_gen_output out;
-    if (run(&l, &stop, &p, &out) != MEND_OK)
+    if (run(&l, &p, &out) != MEND_OK)
         return;
     CHECK_MSG(l.steps == p.steps, "%d steps completed of the second batch's %d", l.steps, p.steps);
     CHECK_MSG(out.count == 2 && !out.interrupted, "%d images, interrupted %d", out.count, out.interrupted);
-    CHECK(stop.request == MEND_OK);
+    CHECK(l.stop.request == MEND_OK);
     mend_gen_output_free(&out);
 }
 

@@ -2,7 +2,7 @@
  * levels, sigma -> t (exact integers), t -> sigma, the default schedule for
  * 1..50 steps and every A1111 scheduler under LCM (1e-5 relative); and the
  * LCM sampler on a perfect denoiser (it must land on the target). */
-#include "test.h"
+#include "sampling_fixture.h"
 
 #include "sampling/lcm.h"
 #include "sampling/sampler.h"
@@ -14,11 +14,7 @@
 
 TEST(levels_and_conversions)
 {
-    mend_tf *f = test_open_shared("samplers/lcm_schedules.safetensors");
-    if (!f)
-        return;
-    mend_noise_schedule s;
-    mend_schedule_init_sd1(&s);
+    REQUIRE_SD1_REFERENCE(f, s, "samplers/lcm_schedules.safetensors");
     mend_lcm_schedule l;
     mend_lcm_init(&l, &s);
     int64_t n = 0, m = 0;
@@ -51,11 +47,7 @@ TEST(levels_and_conversions)
 
 TEST(schedules_match)
 {
-    mend_tf *f = test_open_shared("samplers/lcm_schedules.safetensors");
-    if (!f)
-        return;
-    mend_noise_schedule s;
-    mend_schedule_init_sd1(&s);
+    REQUIRE_SD1_REFERENCE(f, s, "samplers/lcm_schedules.safetensors");
     const mend_sampler_info *lcm = NULL;
     mend_err err = {0};
     CHECK_OK(mend_sampler_from_name("LCM", &lcm, &err), &err);

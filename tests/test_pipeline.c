@@ -18,9 +18,7 @@
  * Checked for every masked-content mode. */
 TEST(whole_picture_keeps_unmasked_pixels)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_image img = make_image(64, 64), mask = make_mask(64, 64, 20, 16, 44, 40);
     mend_gen_params p = base_params();
     mend_mask_opts o = mask_opts(&p);
@@ -57,9 +55,7 @@ TEST(whole_picture_keeps_unmasked_pixels)
  * crop, and wherever the (native, blurred) mask is 0, equal the input. */
 TEST(only_masked_keeps_outside_of_crop)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_image img = make_image(128, 96), mask = make_mask(128, 96, 70, 30, 90, 50);
     mend_gen_params p = base_params();
     p.inpaint_full_res = 1;
@@ -104,9 +100,7 @@ TEST(only_masked_keeps_outside_of_crop)
  * stroke (blurred mask 255) vs far outside it (blurred mask 0). */
 TEST(invert_swaps_what_changes)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_image img = make_image(64, 64), mask = make_mask(64, 64, 16, 16, 48, 48);
     mend_gen_params p = base_params();
     mend_mask_opts o = mask_opts(&p);
@@ -165,9 +159,7 @@ static void encode_image(mend_sd_model *m, const mend_image *img, float *latent)
  * no variation seed there). */
 TEST(masked_content_init_latent)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     const int64_t lhw = 8 * 8, lat = 4 * lhw;
     mend_image img = make_image(64, 64), mask = make_mask(64, 64, 16, 24, 48, 56);
     mend_gen_params p = base_params();
@@ -249,9 +241,7 @@ done:
 
 TEST(blank_mask_only_masked_falls_back_to_img2img)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_image img = make_image(96, 64), blank = make_mask(96, 64, 0, 0, 0, 0);
     mend_gen_params p = base_params();
     p.inpaint_full_res = 1;
@@ -275,9 +265,7 @@ TEST(blank_mask_only_masked_falls_back_to_img2img)
 
 TEST(blank_mask_whole_picture_returns_resized_original)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_image img = make_image(96, 64), blank = make_mask(96, 64, 0, 0, 0, 0), resized = {0};
     mend_gen_params p = base_params();
     mend_gen_output out;

@@ -23,9 +23,7 @@ static void expect_arg_error(mend_sd_model *m, const mend_gen_params *p, const m
 
 TEST(bad_mask_inputs)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_image img = make_image(64, 64), small = make_mask(48, 64, 8, 8, 24, 24), empty = {0};
     mend_gen_params p = base_params();
     /* (a mask of another size is A1111's case, not an error: test_server_a1111_fields.c) */
@@ -78,9 +76,7 @@ TEST(unreadable_image_files)
 
 TEST(bad_parameters)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_image img = make_image(64, 64), mask = make_mask(64, 64, 8, 8, 24, 24);
     mend_gen_params p = base_params();
     p.width = 100;
@@ -114,9 +110,7 @@ TEST(bad_parameters)
 /* 1000 tokens: A1111 encodes 75-token chunks and concatenates them. */
 TEST(long_prompt_works)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     size_t cap = 1000 * 5 + 1;
     char *prompt = malloc(cap);
     prompt[0] = '\0';

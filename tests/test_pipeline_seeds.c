@@ -12,9 +12,7 @@
 
 TEST(same_seed_same_bytes)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_image img = make_image(64, 64), mask = make_mask(64, 64, 8, 8, 40, 40);
     mend_gen_params p = base_params();
     p.sampler_name = "Euler a";
@@ -38,9 +36,7 @@ TEST(same_seed_same_bytes)
 
 TEST(thread_count_does_not_change_bytes)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     int saved = mend_get_threads();
     mend_image img = make_image(64, 64), mask = make_mask(64, 64, 8, 8, 40, 40);
     mend_gen_params p = base_params();
@@ -67,9 +63,7 @@ TEST(thread_count_does_not_change_bytes)
  * float reordering, see near_image). */
 TEST(batch_and_iterations_follow_seeds)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_image img = make_image(64, 64), mask = make_mask(64, 64, 24, 8, 56, 40);
     mend_gen_params p = base_params();
     p.sampler_name = "Euler a"; /* draws per-image noise every step */
@@ -108,9 +102,7 @@ TEST(batch_and_iterations_follow_seeds)
 
 TEST(variation_seed_changes_result)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_gen_params p = base_params();
     p.batch_size = 2;
     mend_gen_output a, b;
@@ -141,9 +133,7 @@ TEST(variation_seed_changes_result)
  * last step's x0 prediction is the final latent. */
 TEST(strength_zero_and_one)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_image img = make_image(64, 64);
     mend_gen_params p = base_params();
     p.steps = 4;
@@ -174,9 +164,7 @@ TEST(strength_zero_and_one)
 
 TEST(inpainting_model_mask_weight)
 {
-    mend_sd_model *m = inpaint_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, inpaint_model);
     CHECK(mend_unet_get_arch(m->unet)->in_channels == 9);
     mend_image img = make_image(64, 64), mask = make_mask(64, 64, 16, 16, 48, 48);
     mend_gen_params p = base_params();
@@ -206,9 +194,7 @@ TEST(inpainting_model_mask_weight)
 
 TEST(every_sampler_runs)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_image img = make_image(64, 64), mask = make_mask(64, 64, 16, 16, 48, 48);
     int count = 0;
     const mend_sampler_info *list = mend_sampler_list(&count);
@@ -239,9 +225,7 @@ TEST(every_sampler_runs)
  * model call at all and keeps the noised init latent. */
 TEST(ddim_timesteps_as_a1111)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     CHECK(mend_ddim_count(20) == 20 && mend_ddim_count(3) == 4 && mend_ddim_count(30) == 31);
     CHECK(mend_ddim_timestep(3, 3) == 999 && mend_ddim_timestep(30, 30) == 991);
     mend_image img = make_image(64, 64);
@@ -268,9 +252,7 @@ TEST(ddim_timesteps_as_a1111)
  * the job and leaves no output. */
 TEST(interrupt_yields_images)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_image img = make_image(64, 64), mask = make_mask(64, 64, 16, 16, 48, 48);
     mend_gen_params p = base_params();
     p.batch_size = 2;

@@ -66,29 +66,31 @@ static mend_status parse(const buf *b, int crc, mend_png_text_list *l, mend_err 
     return mend_png_text_read_buffer(b->d, b->n, "test.png", crc, l, err);
 }
 
+/* b parses (crc mode crc) with text `want` under key; when type is not
+ * NULL, that is the one chunk and of that type. */
+static void expect_text(const buf *b, int crc, const char *key, const char *want, const char *type)
+{
+    mend_png_text_list l;
+    mend_err err = {0};
+    CHECK_OK(parse(b, crc, &l, &err), &err);
+    const char *p = mend_png_text_get(&l, key);
+    CHECK_MSG(p && !strcmp(p, want), "%s: '%s', want '%s'", key, p ? p : "(none)", want);
+    if (type)
+        CHECK(l.count == 1 && !strcmp(l.items[0].type, type));
+    mend_png_text_list_free(&l);
+}
+
 TEST(text_chunk_from_encoder)
 {
     buf b = base_png("parameters", "a cat\nSteps: 20, Sampler: Euler");
-    mend_png_text_list l;
-    mend_err err = {0};
-    CHECK_OK(parse(&b, MEND_PNG_CRC_CHECK, &l, &err), &err);
-    const char *p = mend_png_text_get(&l, "parameters");
-    CHECK(p && !strcmp(p, "a cat\nSteps: 20, Sampler: Euler"));
-    CHECK(l.count == 1 && !strcmp(l.items[0].type, "tEXt"));
-    mend_png_text_list_free(&l);
+    expect_text(&b, MEND_PNG_CRC_CHECK, "parameters", "a cat\nSteps: 20, Sampler: Euler", "tEXt");
     free(b.d);
 }
 
 TEST(utf8_text_from_encoder_is_itxt)
 {
     buf b = base_png("parameters", "ein Bär, 猫");
-    mend_png_text_list l;
-    mend_err err = {0};
-    CHECK_OK(parse(&b, MEND_PNG_CRC_CHECK, &l, &err), &err);
-    CHECK(l.count == 1 && !strcmp(l.items[0].type, "iTXt"));
-    const char *p = mend_png_text_get(&l, "parameters");
-    CHECK(p && !strcmp(p, "ein Bär, 猫"));
-    mend_png_text_list_free(&l);
+    expect_text(&b, MEND_PNG_CRC_CHECK, "parameters", "ein Bär, 猫", "iTXt");
     free(b.d);
 }
 
@@ -98,12 +100,7 @@ TEST(latin1_text_becomes_utf8)
     uint8_t d[64];
     const uint8_t text[] = {'B', 0xe4, 'r', ' ', 0xff};
     add_chunk(&b, "tEXt", d, build(d, "k", text, sizeof text));
-    mend_png_text_list l;
-    mend_err err = {0};
-    CHECK_OK(parse(&b, MEND_PNG_CRC_CHECK, &l, &err), &err);
-    const char *p = mend_png_text_get(&l, "k");
-    CHECK(p && !strcmp(p, "B\xc3\xa4r \xc3\xbf"));
-    mend_png_text_list_free(&l);
+    expect_text(&b, MEND_PNG_CRC_CHECK, "k", "B\xc3\xa4r \xc3\xbf", NULL);
     free(b.d);
 }
 
@@ -224,12 +221,7 @@ TEST(crc_checked_or_ignored)
     if (hit)
         hit[0] = 'j';
     expect_error(&b, MEND_PNG_CRC_CHECK, "CRC mismatch");
-    mend_png_text_list l;
-    mend_err err = {0};
-    CHECK_OK(parse(&b, MEND_PNG_CRC_IGNORE, &l, &err), &err);
-    const char *p = mend_png_text_get(&l, "parameters");
-    CHECK(p && !strcmp(p, "jello"));
-    mend_png_text_list_free(&l);
+    expect_text(&b, MEND_PNG_CRC_IGNORE, "parameters", "jello", NULL);
     free(b.d);
 }
 

@@ -19,6 +19,35 @@ static int rel_close(double got, double want, double rel)
 /* ---------------------------------------------------------------- */
 /* parse_prompt_attention                                             */
 
+/* Prints what a case wanted (want) and got (n items, print_item formats
+ * item i of got); prompt is named when not NULL. */
+static void report_mismatch(const char *prompt, const cJSON *want, const void *got, int n,
+                            void (*print_item)(const void *got, int i))
+{
+    char *w = cJSON_PrintUnformatted(want);
+    if (prompt)
+        fprintf(stderr, "  prompt %s\n", prompt);
+    fprintf(stderr, "  want %s\n  got  [", w);
+    for (int i = 0; i < n; i++) {
+        fputs(i ? ", " : "", stderr);
+        print_item(got, i);
+    }
+    fprintf(stderr, "]\n");
+    free(w);
+}
+
+static void print_piece(const void *got, int i)
+{
+    const mend_prompt_pieces *p = got;
+    fprintf(stderr, "[\"%s\", %.17g]", p->items[i].text, p->items[i].weight);
+}
+
+static void print_schedule_entry(const void *got, int i)
+{
+    const mend_prompt_schedule *s = got;
+    fprintf(stderr, "[%d, \"%s\"]", s->items[i].end_at_step, s->items[i].text);
+}
+
 /* Compares pieces with the json [[text, weight], ...]; returns 1 if equal. */
 static int pieces_match(const mend_prompt_pieces *got, const cJSON *want, const char *prompt)
 {
@@ -29,14 +58,8 @@ static int pieces_match(const mend_prompt_pieces *got, const cJSON *want, const 
         double w = cJSON_GetArrayItem(pair, 1)->valuedouble;
         ok = strcmp(got->items[i].text, text) == 0 && rel_close(got->items[i].weight, w, 1e-6);
     }
-    if (!ok) {
-        char *w = cJSON_PrintUnformatted(want);
-        fprintf(stderr, "  prompt %s\n  want %s\n  got  [", prompt, w);
-        for (int i = 0; i < got->n; i++)
-            fprintf(stderr, "%s[\"%s\", %.17g]", i ? ", " : "", got->items[i].text, got->items[i].weight);
-        fprintf(stderr, "]\n");
-        free(w);
-    }
+    if (!ok)
+        report_mismatch(prompt, want, got, got->n, print_piece);
     return ok;
 }
 
@@ -179,14 +202,8 @@ static int schedule_match(const mend_prompt_schedule *got, const cJSON *want)
         ok = got->items[i].end_at_step == cJSON_GetArrayItem(e, 0)->valueint &&
              strcmp(got->items[i].text, cJSON_GetArrayItem(e, 1)->valuestring) == 0;
     }
-    if (!ok) {
-        char *w = cJSON_PrintUnformatted(want);
-        fprintf(stderr, "  want %s\n  got  [", w);
-        for (int i = 0; i < got->n; i++)
-            fprintf(stderr, "%s[%d, \"%s\"]", i ? ", " : "", got->items[i].end_at_step, got->items[i].text);
-        fprintf(stderr, "]\n");
-        free(w);
-    }
+    if (!ok)
+        report_mismatch(NULL, want, got, got->n, print_schedule_entry);
     return ok;
 }
 

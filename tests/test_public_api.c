@@ -111,13 +111,16 @@ static int names_are(const char *path, const char *title, const char *name)
 
 TEST(one_naming_rule_for_checkpoints)
 {
-    names_are("models/sd15.safetensors", "sd15.safetensors", "sd15");
-    names_are("/x/tiny.f16.safetensors", "tiny.f16.safetensors", "tiny.f16");
-    names_are("v1-5-pruned.ckpt", "v1-5-pruned.ckpt", "v1-5-pruned");
-    names_are("models/sd15-diffusers/", "sd15-diffusers", "sd15-diffusers");
-    names_are("models/sd15-diffusers//", "sd15-diffusers", "sd15-diffusers");
-    names_are("models/sd-1.5", "sd-1.5", "sd-1.5");
-    names_are("plain", "plain", "plain");
+    static const char *const cases[][3] = {/* path, title, name */
+                                           {"models/sd15.safetensors", "sd15.safetensors", "sd15"},
+                                           {"/x/tiny.f16.safetensors", "tiny.f16.safetensors", "tiny.f16"},
+                                           {"v1-5-pruned.ckpt", "v1-5-pruned.ckpt", "v1-5-pruned"},
+                                           {"models/sd15-diffusers/", "sd15-diffusers", "sd15-diffusers"},
+                                           {"models/sd15-diffusers//", "sd15-diffusers", "sd15-diffusers"},
+                                           {"models/sd-1.5", "sd-1.5", "sd-1.5"},
+                                           {"plain", "plain", "plain"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        names_are(cases[i][0], cases[i][1], cases[i][2]);
 }
 
 TEST(probing_checkpoints)

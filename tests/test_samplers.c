@@ -13,7 +13,7 @@
  * Tolerance (from the jsons): per call relative error <= 1e-4, measured as
  * max|got - want| / max|want| over the batch; final samples max abs error
  * <= 5e-3. */
-#include "test.h"
+#include "sampling_fixture.h"
 
 #include "sampling/sampler.h"
 
@@ -33,15 +33,6 @@ typedef struct replay {
     double worst_call_x, worst_sigma, worst_step;
     int bad_noise_shape;
 } replay;
-
-static double rel_err(const float *got, const float *want, int64_t n)
-{
-    double scale = 0;
-    for (int64_t i = 0; i < n; i++)
-        scale = fmax(scale, fabs((double)want[i]));
-    double d = test_max_abs_diff(got, want, n);
-    return scale > 0 ? d / scale : d;
-}
 
 /* Loads `name` (n floats expected) into a new buffer, or NULL. */
 static float *load_exact(const replay *r, const char *name)
@@ -76,7 +67,7 @@ static mend_status replay_denoise(void *user, const float *x, float sigma, float
         free(want_den);
         return mend_fail(err, MEND_E_FORMAT, "%s: call %d incomplete", r->file, k);
     }
-    double ex = rel_err(x, want_x, r->n);
+    double ex = rel_err_to_scale(x, want_x, r->n);
     double es = fabs((double)sigma - want_sigma[0]) / fabs((double)want_sigma[0]);
     CHECK_MSG(ex <= CALL_REL_TOL, "%s: call %d: x rel err %.3g", r->file, k, ex);
     CHECK_MSG(es <= SIGMA_REL_TOL, "%s: call %d: sigma %.9g, want %.9g", r->file, k, (double)sigma,
@@ -118,7 +109,7 @@ static mend_status replay_step(void *user, int step, int total, const float *x, 
     snprintf(name, sizeof name, "step/%03d/denoised", step);
     float *want_den = load_exact(r, name);
     if (want_x && want_den) {
-        double ex = rel_err(x, want_x, r->n), ed = rel_err(denoised, want_den, r->n);
+        double ex = rel_err_to_scale(x, want_x, r->n), ed = rel_err_to_scale(denoised, want_den, r->n);
         CHECK_MSG(ex <= CALL_REL_TOL && ed <= CALL_REL_TOL, "%s: step %d: x rel err %.3g, denoised %.3g", r->file,
                   step, ex, ed);
         r->worst_step = fmax(r->worst_step, fmax(ex, ed));
@@ -128,7 +119,7 @@ static mend_status replay_step(void *user, int step, int total, const float *x, 
     return MEND_OK;
 }
 
-static void run_file(const char *name, int *files_run)
+static void run_file(const char *name, void *files_run_count)
 {
     char jpath[256];
     snprintf(jpath, sizeof jpath, "samplers/%s", name);
@@ -173,7 +164,7 @@ static void run_file(const char *name, int *files_run)
                "%.1e\n",
                name, sampler_name, r.calls_made, r.noise_used, r.worst_call_x, r.worst_sigma, r.worst_step, d);
     }
-    (*files_run)++;
+    (*(int *)files_run_count)++;
 done:
     free(sigmas);
     free(x);
@@ -184,20 +175,10 @@ done:
 
 TEST(trajectories_match_a1111)
 {
-    REQUIRE_SHARED(index_path, "samplers/index.json");
-    cJSON *index = test_read_json(index_path);
-    const cJSON *e;
-    int listed = 0, run = 0;
-    cJSON_ArrayForEach(e, index)
-    {
-        const char *name = test_json_string(e, "name", "samplers/index.json");
-        if (name)
-            run_file(name, &run);
-        listed++;
-    }
+    int run = 0, listed = each_sampler_case(run_file, &run);
     /* every case the index lists must have run, whatever their number */
-    CHECK_MSG(listed > 0 && run == listed, "%d of %d listed sampler cases ran", run, listed);
-    cJSON_Delete(index);
+    if (listed >= 0)
+        CHECK_MSG(listed > 0 && run == listed, "%d of %d listed sampler cases ran", run, listed);
 }
 
 /* ------------------------------------------------ behaviour without data */

@@ -2,7 +2,7 @@
  * samplers/schedules.safetensors, and every sampler file's sigmas_schedule
  * rebuilt from its sampler name, steps and denoising strength
  * (tolerance: 1e-5 relative, from the jsons). */
-#include "test.h"
+#include "sampling_fixture.h"
 
 #include "sampling/sampler.h"
 #include "sampling/schedule.h"
@@ -31,11 +31,7 @@ static void check_table(const mend_tf *f, const char *name, const float *got, in
 
 TEST(model_schedule_matches)
 {
-    mend_tf *f = test_open_shared("samplers/schedules.safetensors");
-    if (!f)
-        return;
-    mend_noise_schedule s;
-    mend_schedule_init_sd1(&s);
+    REQUIRE_SD1_REFERENCE(f, s, "samplers/schedules.safetensors");
     check_table(f, "alphas_cumprod", s.alphas_cumprod, MEND_TRAIN_STEPS, REL_TOL);
     check_table(f, "model_sigmas", s.sigmas, MEND_TRAIN_STEPS, REL_TOL);
     check_table(f, "model_log_sigmas", s.log_sigmas, MEND_TRAIN_STEPS, REL_TOL);
@@ -46,11 +42,7 @@ TEST(model_schedule_matches)
  * difference of two logs; compare it relative to max(|t|, 1). */
 TEST(sigma_t_conversions_match)
 {
-    mend_tf *f = test_open_shared("samplers/schedules.safetensors");
-    if (!f)
-        return;
-    mend_noise_schedule s;
-    mend_schedule_init_sd1(&s);
+    REQUIRE_SD1_REFERENCE(f, s, "samplers/schedules.safetensors");
     int64_t n_in = 0, n_out = 0;
     float *in = test_load_f32(f, "sigma_to_t/sigmas_in", &n_in);
     float *want = test_load_f32(f, "sigma_to_t/t_out", &n_out);
@@ -81,11 +73,7 @@ TEST(sigma_t_conversions_match)
 
 TEST(all_schedules_match)
 {
-    mend_tf *f = test_open_shared("samplers/schedules.safetensors");
-    if (!f)
-        return;
-    mend_noise_schedule s;
-    mend_schedule_init_sd1(&s);
+    REQUIRE_SD1_REFERENCE(f, s, "samplers/schedules.safetensors");
     int compared = 0, listed = 0;
     for (int i = 0; i < f->count; i++) {
         char name[128];
@@ -127,13 +115,11 @@ TEST(spec_values_karras_20)
 
 TEST(scheduler_names)
 {
+    static const char *const names[] = {"Karras", "sgm_uniform", "SGMUniform"};
+    static const mend_scheduler want[] = {MEND_SCHED_KARRAS, MEND_SCHED_SGM_UNIFORM, MEND_SCHED_SGM_UNIFORM};
+    check_scheduler_names(names, want, 3);
     mend_scheduler sch;
     mend_err err = {0};
-    CHECK_OK(mend_scheduler_from_name("Karras", &sch, &err), &err);
-    CHECK(sch == MEND_SCHED_KARRAS);
-    CHECK_OK(mend_scheduler_from_name("sgm_uniform", &sch, &err), &err);
-    CHECK(sch == MEND_SCHED_SGM_UNIFORM);
-    CHECK_OK(mend_scheduler_from_name("SGMUniform", &sch, &err), &err);
     CHECK(mend_scheduler_from_name("karas", &sch, &err) == MEND_E_ARG);
     CHECK(strstr(err.msg, "karas") && strstr(err.msg, "Exponential"));
 }
@@ -149,8 +135,9 @@ TEST(img2img_steps)
 
 /* Each sampler file: the full schedule from the sampler's name (Automatic
  * resolves to its default), sliced by the denoising strength. */
-static void check_sampler_file(const char *name)
+static void check_sampler_file(const char *name, void *unused)
 {
+    (void)unused;
     char stem[256];
     snprintf(stem, sizeof stem, "samplers/%s", name);
     cJSON *root;
@@ -212,19 +199,9 @@ static void check_sampler_file(const char *name)
 
 TEST(sampler_files_sigmas_match)
 {
-    REQUIRE_SHARED(index_path, "samplers/index.json");
-    cJSON *index = test_read_json(index_path);
-    const cJSON *e;
-    int files = 0;
-    cJSON_ArrayForEach(e, index)
-    {
-        const char *name = test_json_string(e, "name", index_path);
-        if (name)
-            check_sampler_file(name);
-        files++;
-    }
-    CHECK_MSG(files > 0, "%s lists no sampler files", index_path);
-    cJSON_Delete(index);
+    int files = each_sampler_case(check_sampler_file, NULL);
+    if (files >= 0)
+        CHECK_MSG(files > 0, "samplers/index.json lists no sampler files");
 }
 
 int main(void)

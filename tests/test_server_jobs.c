@@ -130,17 +130,19 @@ TEST(inpaint_keeps_unmasked_pixels)
     mend_image_free(&init), mend_image_free(&mask);
 }
 
+/* A txt2img request run in the background. */
 typedef struct bg_request {
-    const char *path, *body;
+    const char *body;
     reply r;
     double seconds;
+    pthread_t thread; /* start_long_job's */
 } bg_request;
 
 static void *bg_main(void *arg)
 {
     bg_request *b = arg;
     double t0 = test_now_s();
-    b->r = http(full, "POST", b->path, b->body);
+    b->r = http(full, "POST", "/sdapi/v1/txt2img", b->body);
     b->seconds = test_now_s() - t0;
     return NULL;
 }
@@ -170,8 +172,8 @@ TEST(progress_moves_during_a_job)
     CHECK_MSG(full != NULL, "no server");
     if (!full)
         return;
-    bg_request b = {"/sdapi/v1/txt2img", "{\"prompt\": \"slow\", \"steps\": 60, \"width\": 128, \"height\": 128,"
-                                         " \"n_iter\": 2, \"seed\": 5}", {0}, 0};
+    bg_request b = {.body = "{\"prompt\": \"slow\", \"steps\": 60, \"width\": 128, \"height\": 128,"
+                            " \"n_iter\": 2, \"seed\": 5}"};
     pthread_t t;
     pthread_create(&t, NULL, bg_main, &b);
     double p1 = -1, p2 = -1;
@@ -194,8 +196,8 @@ static int preview_width(server *sv)
 {
     server *keep = full;
     full = sv;
-    bg_request b = {"/sdapi/v1/txt2img", "{\"prompt\": \"preview\", \"steps\": 30, \"width\": 128, \"height\": 128,"
-                                         " \"seed\": 9}", {0}, 0};
+    bg_request b = {.body = "{\"prompt\": \"preview\", \"steps\": 30, \"width\": 128, \"height\": 128,"
+                            " \"seed\": 9}"};
     pthread_t t;
     pthread_create(&t, NULL, bg_main, &b);
     int width = 0;
@@ -234,11 +236,16 @@ TEST(taesd_preview_at_full_size)
         CHECK_MSG(preview_width(taesd_server) == 128, "TAESD preview of a 128 px job should be 128 px wide");
 }
 
-/* Starts b in the background and waits until its job has made 2 steps. */
-static void start_long_job(bg_request *b, pthread_t *t)
+/* Starts b on the server in the background (b->thread) and waits until
+ * its job has made 2 steps; 0 (a failed check) without a server. */
+static int start_long_job(bg_request *b)
 {
-    pthread_create(t, NULL, bg_main, b);
+    CHECK_MSG(full != NULL, "no server");
+    if (!full)
+        return 0;
+    pthread_create(&b->thread, NULL, bg_main, b);
     CHECK(wait_for_step(2, 0, NULL, NULL));
+    return 1;
 }
 
 /* POST path with an empty body; the reply's status. */
@@ -252,16 +259,13 @@ static int post_status(const char *path)
 
 TEST(interrupt_stops_a_job)
 {
-    CHECK_MSG(full != NULL, "no server");
-    if (!full)
+    bg_request b = {.body = "{\"prompt\": \"long\", \"steps\": 150, \"width\": 128, \"height\": 128,"
+                            " \"n_iter\": 3, \"seed\": 7}"};
+    if (!start_long_job(&b))
         return;
-    bg_request b = {"/sdapi/v1/txt2img", "{\"prompt\": \"long\", \"steps\": 150, \"width\": 128, \"height\": 128,"
-                                         " \"n_iter\": 3, \"seed\": 7}", {0}, 0};
-    pthread_t t;
-    start_long_job(&b, &t);
     double t0 = test_now_s();
     CHECK(post_status("/sdapi/v1/interrupt") == 200);
-    pthread_join(t, NULL);
+    pthread_join(b.thread, NULL);
     double after = test_now_s() - t0;
     /* the first batch is finished from its latest prediction; no further batches run */
     CHECK_MSG(b.r.status == 200 && cJSON_GetArraySize(get(b.r.json, "images")) == 1, "%d, %d images", b.r.status,
@@ -282,13 +286,10 @@ TEST(interrupt_stops_a_job)
  * images, and the second batch starts long before 150 steps of the first. */
 TEST(skip_ends_the_current_batch)
 {
-    CHECK_MSG(full != NULL, "no server");
-    if (!full)
+    bg_request b = {.body = "{\"prompt\": \"long\", \"steps\": 150, \"width\": 128, \"height\": 128,"
+                            " \"n_iter\": 2, \"seed\": 11}"};
+    if (!start_long_job(&b))
         return;
-    bg_request b = {"/sdapi/v1/txt2img", "{\"prompt\": \"long\", \"steps\": 150, \"width\": 128, \"height\": 128,"
-                                         " \"n_iter\": 2, \"seed\": 11}", {0}, 0};
-    pthread_t t;
-    start_long_job(&b, &t);
     CHECK(post_status("/sdapi/v1/skip") == 200);
     /* the second batch must start: job_no 1 while the first batch had 150 steps to go */
     int second = 0, first_step_max = 0;
@@ -306,7 +307,7 @@ TEST(skip_ends_the_current_batch)
     CHECK_MSG(second && first_step_max < 100, "second batch %s, first batch reached step %d",
               second ? "started" : "never started", first_step_max);
     post_status("/sdapi/v1/interrupt"); /* end the 150-step second batch */
-    pthread_join(t, NULL);
+    pthread_join(b.thread, NULL);
     CHECK_MSG(b.r.status == 200 && cJSON_GetArraySize(get(b.r.json, "images")) == 2, "%d, %d images", b.r.status,
               cJSON_GetArraySize(get(b.r.json, "images")));
     reply_free(&b.r);

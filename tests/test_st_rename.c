@@ -87,15 +87,24 @@ static const char *write_small(const char *file, const char *const *names, int n
     return p;
 }
 
+/* write_small's file, opened (NULL with a failed check); *path names it. */
+static mend_tf *open_small(const char *file, const char *const *names, int n, const char **path)
+{
+    *path = write_small(file, names, n);
+    mend_err err = {0};
+    mend_tf *f = NULL;
+    CHECK_OK(mend_tf_open(*path, &f, &err), &err);
+    return f;
+}
+
 TEST(tf_rename_renames_resorts_and_is_all_or_nothing)
 {
     static const char *const names[] = {"b", "a", "c"};
-    const char *p = write_small("rename.safetensors", names, 3);
-    mend_err err = {0};
-    mend_tf *f = NULL;
-    CHECK_OK(mend_tf_open(p, &f, &err), &err);
+    const char *p;
+    mend_tf *f = open_small("rename.safetensors", names, 3, &p);
     if (!f)
         return;
+    mend_err err = {0};
     CHECK(mend_tf_rename(f, rename_all_same, NULL, &err) == MEND_E_FORMAT && strstr(err.msg, "same"));
     CHECK(mend_tf_find(f, "a") && mend_tf_find(f, "b") && mend_tf_find(f, "c") && !mend_tf_find(f, "same"));
     CHECK_OK(mend_tf_rename(f, rename_upper, NULL, &err), &err);
@@ -112,12 +121,11 @@ TEST(tf_rename_renames_resorts_and_is_all_or_nothing)
 
 static void expect_rename_error(const char *const *names, int n, int vae, const char *bad)
 {
-    const char *p = write_small("bad-names.safetensors", names, n);
-    mend_err err = {0};
-    mend_tf *f = NULL;
-    CHECK_OK(mend_tf_open(p, &f, &err), &err);
+    const char *p;
+    mend_tf *f = open_small("bad-names.safetensors", names, n, &p);
     if (!f)
         return;
+    mend_err err = {0};
     mend_status s = vae ? mend_diffusers_rename_vae(f, &err) : mend_diffusers_rename_unet(f, &err);
     CHECK_MSG(s == MEND_E_ARCH && strstr(err.msg, bad), "%s -> %s", bad, err.msg);
     CHECK(mend_tf_find(f, names[0]) != NULL); /* unchanged */
@@ -158,12 +166,11 @@ TEST(vae_legacy_attention_names)
                                        "decoder.mid.attn_1.norm.weight",
                                        "encoder.norm_out.bias",
                                        "encoder.down.2.downsample.conv.bias"};
-    const char *p = write_small("vae-legacy.safetensors", names, 8);
-    mend_err err = {0};
-    mend_tf *f = NULL;
-    CHECK_OK(mend_tf_open(p, &f, &err), &err);
+    const char *p;
+    mend_tf *f = open_small("vae-legacy.safetensors", names, 8, &p);
     if (!f)
         return;
+    mend_err err = {0};
     CHECK_OK(mend_diffusers_rename_vae(f, &err), &err);
     for (int i = 0; i < 8; i++) {
         const mend_tf_tensor *t = mend_tf_find(f, want[i]);

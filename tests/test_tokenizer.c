@@ -20,10 +20,9 @@ typedef struct reference {
 
 static void reference_free(reference *r)
 {
-    free(r->prompt_offs);
-    free(r->ids_offs);
-    free(r->ids_flat);
-    free(r->ids77);
+    int32_t *loaded[] = {r->prompt_offs, r->ids_offs, r->ids_flat, r->ids77};
+    for (size_t i = 0; i < sizeof loaded / sizeof *loaded; i++)
+        free(loaded[i]);
     mend_tf_close(r->file);
     memset(r, 0, sizeof *r);
 }
@@ -134,10 +133,8 @@ out:
 
 TEST(long_prompt_is_truncated_to_77)
 {
-    mend_tokenizer *t = test_shared_tokenizer();
+    REQUIRE_TOKENIZER(t);
     mend_err err = {0};
-    if (!t)
-        return;
     char text[1024] = "";
     for (int i = 0; i < 100; i++)
         strcat(text, "cat ");
@@ -158,10 +155,8 @@ TEST(long_prompt_is_truncated_to_77)
 
 TEST(invalid_utf8_prompt_is_an_error)
 {
-    mend_tokenizer *t = test_shared_tokenizer();
+    REQUIRE_TOKENIZER(t);
     mend_err err = {0};
-    if (!t)
-        return;
     int32_t *ids = NULL;
     int n = 0;
     CHECK(mend_tokenize(t, "caf\xE9 au lait", &ids, &n, &err) == MEND_E_ARG);

@@ -154,11 +154,8 @@ TEST(reference_cases)
 
 TEST(same_bytes_for_any_thread_count)
 {
-    REQUIRE_SHARED(refp, "unet/sd1_b2_8x12_hijack.safetensors");
     REQUIRE_SHARED(modelp, "models/tiny-sd1.f16.safetensors");
-    mend_err err = {0};
-    mend_tf *ref = NULL;
-    CHECK_OK(mend_tf_open(refp, &ref, &err), &err);
+    mend_tf *ref = test_open_shared("unet/sd1_b2_8x12_hijack.safetensors");
     mend_sd_model *m = load_unet(modelp);
     if (ref && m) {
         int64_t n1 = 0, n2 = 0;

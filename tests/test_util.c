@@ -6,6 +6,7 @@
 #include "model/tokenizer.h"
 
 #include <cjson/cJSON.h>
+#include <jpeglib.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <string.h>
@@ -353,6 +354,18 @@ mend_sd_model *test_shared_text_model(void)
     return m;
 }
 
+int test_tiny_inputs(const char *dir_rel, char *model, char *vocab, char *dir)
+{
+    const char *m = test_shared("models/tiny-sd1.f16.safetensors");
+    const char *v = test_shared("clip/bpe_simple_vocab_16e6.txt.gz"), *d = test_shared(dir_rel);
+    if (!m || !v || !d)
+        return 0;
+    snprintf(model, TEST_PATH_MAX, "%s", m);
+    snprintf(vocab, TEST_PATH_MAX, "%s", v);
+    snprintf(dir, TEST_PATH_MAX, "%s", d);
+    return 1;
+}
+
 int test_tiny_txt2img(const char *opts, const char *prompt, const char *png, char **output)
 {
     const char *m = test_shared("models/tiny-sd1.f16.safetensors");
@@ -500,4 +513,32 @@ char *test_png_parameters(const char *png)
     char *copy = p ? strdup(p) : NULL;
     mend_png_text_list_free(&l);
     return copy;
+}
+
+uint8_t *test_encode_jpeg(const mend_image *img, int quality, int full_chroma, size_t *len)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    unsigned char *out = NULL;
+    unsigned long out_len = 0;
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out, &out_len);
+    c.image_width = (JDIMENSION)img->width;
+    c.image_height = (JDIMENSION)img->height;
+    c.input_components = img->channels;
+    c.in_color_space = img->channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, quality, TRUE);
+    for (int i = 0; full_chroma && i < c.num_components; i++) /* 4:4:4, no chroma subsampling */
+        c.comp_info[i].h_samp_factor = c.comp_info[i].v_samp_factor = 1;
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = img->data + (size_t)c.next_scanline * img->width * img->channels;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    *len = out_len;
+    return out;
 }

@@ -74,27 +74,51 @@ TEST(arch_is_detected)
     mend_sd_free(m);
 }
 
-static void check_decode_random(const char *rel)
+/* A reference file of vae/ with the model and the tensor the case starts
+ * from. */
+typedef struct vae_case {
+    mend_sd_model *m;
+    mend_tf *ref;
+    const mend_tf_tensor *input;
+} vae_case;
+
+static void vae_case_close(vae_case *c)
 {
+    mend_tf_close(c->ref);
+    mend_sd_free(c->m);
+}
+
+/* 1 with all open; 0 (a skip or a failed check) with nothing left open. */
+static int vae_case_open(const char *rel, const char *input, vae_case *c)
+{
+    *c = (vae_case){0};
     const char *model = test_shared(MODEL), *path = test_shared(rel);
     if (!model || !path)
+        return 0;
+    c->m = load_model(model);
+    c->ref = open_ref(path);
+    c->input = c->ref ? ref_tensor(c->ref, input) : NULL;
+    if (c->m && c->input)
+        return 1;
+    vae_case_close(c);
+    return 0;
+}
+
+static void check_decode_random(const char *rel)
+{
+    vae_case c;
+    if (!vae_case_open(rel, "z", &c))
         return;
-    mend_sd_model *m = load_model(model);
-    mend_tf *ref = open_ref(path);
-    const mend_tf_tensor *zt = ref ? ref_tensor(ref, "z") : NULL;
-    if (m && zt) {
-        float *z = test_load_f32(ref, "z", NULL);
-        int N = (int)zt->shape[0], h = (int)zt->shape[2], w = (int)zt->shape[3];
-        float *out = malloc((size_t)N * 3 * 64 * h * w * sizeof *out);
-        mend_err err = {0};
-        CHECK_OK(mend_vae_decode(m->vae, z, N, h, w, out, &err), &err);
-        printf(" %s\n", rel);
-        compare(ref, "decoded", out, TOL_DEC);
-        free(out);
-        free(z);
-    }
-    mend_tf_close(ref);
-    mend_sd_free(m);
+    float *z = test_load_f32(c.ref, "z", NULL);
+    int N = (int)c.input->shape[0], h = (int)c.input->shape[2], w = (int)c.input->shape[3];
+    float *out = malloc((size_t)N * 3 * 64 * h * w * sizeof *out);
+    mend_err err = {0};
+    CHECK_OK(mend_vae_decode(c.m->vae, z, N, h, w, out, &err), &err);
+    printf(" %s\n", rel);
+    compare(c.ref, "decoded", out, TOL_DEC);
+    free(out);
+    free(z);
+    vae_case_close(&c);
 }
 
 TEST(decode_random_1x4x8x8) { check_decode_random("vae/vae_decode_random_1x4x8x8.safetensors"); }
@@ -104,44 +128,38 @@ TEST(decode_random_2x4x8x12) { check_decode_random("vae/vae_decode_random_2x4x8x
  * z_mean_scaled -> decoded_from_z_mean. */
 static void check_roundtrip(const char *rel)
 {
-    const char *model = test_shared(MODEL), *path = test_shared(rel);
-    if (!model || !path)
+    vae_case c;
+    if (!vae_case_open(rel, "x", &c))
         return;
-    mend_sd_model *m = load_model(model);
-    mend_tf *ref = open_ref(path);
-    const mend_tf_tensor *xt = ref ? ref_tensor(ref, "x") : NULL;
-    if (m && xt) {
-        printf(" %s\n", rel);
-        int H = (int)xt->shape[2], W = (int)xt->shape[3], z = 4;
-        int64_t hw = (int64_t)(H / 8) * (W / 8);
-        float *x = test_load_f32(ref, "x", NULL), *noise = test_load_f32(ref, "sample_noise", NULL);
-        float *moments = malloc((size_t)(2 * z * hw) * sizeof *moments);
-        float *lat = malloc((size_t)(z * hw) * sizeof *lat), *logvar = malloc((size_t)(z * hw) * sizeof *logvar);
-        float *img = malloc((size_t)(3 * H * W) * sizeof *img);
-        mend_err err = {0};
-        CHECK_OK(mend_vae_encode(m->vae, x, 1, H, W, moments, &err), &err);
-        compare(ref, "moments", moments, TOL_ENC);
-        compare(ref, "mean", moments, TOL_ENC);
-        for (int64_t i = 0; i < z * hw; i++)
-            logvar[i] = fminf(fmaxf(moments[z * hw + i], -30.0f), 20.0f);
-        compare(ref, "logvar", logvar, TOL_ENC);
-        mend_vae_posterior(moments, noise, 1, z, hw, lat);
-        compare(ref, "z_sample_scaled", lat, TOL_ENC);
-        mend_vae_posterior(moments, NULL, 1, z, hw, lat);
-        compare(ref, "z_mean_scaled", lat, TOL_ENC);
-        float *zm = test_load_f32(ref, "z_mean_scaled", NULL);
-        CHECK_OK(mend_vae_decode(m->vae, zm, 1, H / 8, W / 8, img, &err), &err);
-        compare(ref, "decoded_from_z_mean", img, TOL_DEC);
-        free(zm);
-        free(img);
-        free(logvar);
-        free(lat);
-        free(moments);
-        free(noise);
-        free(x);
-    }
-    mend_tf_close(ref);
-    mend_sd_free(m);
+    printf(" %s\n", rel);
+    int H = (int)c.input->shape[2], W = (int)c.input->shape[3], z = 4;
+    int64_t hw = (int64_t)(H / 8) * (W / 8);
+    float *x = test_load_f32(c.ref, "x", NULL), *noise = test_load_f32(c.ref, "sample_noise", NULL);
+    float *moments = malloc((size_t)(2 * z * hw) * sizeof *moments);
+    float *lat = malloc((size_t)(z * hw) * sizeof *lat), *logvar = malloc((size_t)(z * hw) * sizeof *logvar);
+    float *img = malloc((size_t)(3 * H * W) * sizeof *img);
+    mend_err err = {0};
+    CHECK_OK(mend_vae_encode(c.m->vae, x, 1, H, W, moments, &err), &err);
+    compare(c.ref, "moments", moments, TOL_ENC);
+    compare(c.ref, "mean", moments, TOL_ENC);
+    for (int64_t i = 0; i < z * hw; i++)
+        logvar[i] = fminf(fmaxf(moments[z * hw + i], -30.0f), 20.0f);
+    compare(c.ref, "logvar", logvar, TOL_ENC);
+    mend_vae_posterior(moments, noise, 1, z, hw, lat);
+    compare(c.ref, "z_sample_scaled", lat, TOL_ENC);
+    mend_vae_posterior(moments, NULL, 1, z, hw, lat);
+    compare(c.ref, "z_mean_scaled", lat, TOL_ENC);
+    float *zm = test_load_f32(c.ref, "z_mean_scaled", NULL);
+    CHECK_OK(mend_vae_decode(c.m->vae, zm, 1, H / 8, W / 8, img, &err), &err);
+    compare(c.ref, "decoded_from_z_mean", img, TOL_DEC);
+    free(zm);
+    free(img);
+    free(logvar);
+    free(lat);
+    free(moments);
+    free(noise);
+    free(x);
+    vae_case_close(&c);
 }
 
 TEST(roundtrip_chelsea_64) { check_roundtrip("vae/vae_roundtrip_chelsea-64.safetensors"); }
@@ -149,40 +167,30 @@ TEST(roundtrip_chelsea_96x64) { check_roundtrip("vae/vae_roundtrip_chelsea-96x64
 
 TEST(same_bytes_with_1_and_2_threads)
 {
-    REQUIRE_SHARED(model, MODEL);
-    REQUIRE_SHARED(path, "vae/vae_roundtrip_chelsea-96x64.safetensors");
-    mend_sd_model *m = load_model(model);
-    mend_tf *ref = open_ref(path);
-    if (!m || !ref) {
-        mend_tf_close(ref);
-        mend_sd_free(m);
+    vae_case c;
+    if (!vae_case_open("vae/vae_roundtrip_chelsea-96x64.safetensors", "x", &c))
         return;
-    }
     const int H = 64, W = 96, n_mom = 8 * 8 * 12, n_img = 3 * H * W;
-    float *x = test_load_f32(ref, "x", NULL);
-    float *mom[2], *img[2];
+    float *x = test_load_f32(c.ref, "x", NULL);
+    /* [1 thread, 2 threads] of each */
+    float *mom = malloc(2 * n_mom * sizeof *mom), *img = malloc(2 * n_img * sizeof *img);
     mend_err err = {0};
     for (int t = 0; t < 2; t++) {
         mend_set_threads(t + 1);
-        mom[t] = malloc(n_mom * sizeof(float));
-        img[t] = malloc(n_img * sizeof(float));
-        CHECK_OK(mend_vae_encode(m->vae, x, 1, H, W, mom[t], &err), &err);
-        CHECK_OK(mend_vae_decode(m->vae, mom[t], 1, H / 8, W / 8, img[t], &err), &err);
+        CHECK_OK(mend_vae_encode(c.m->vae, x, 1, H, W, mom + t * n_mom, &err), &err);
+        CHECK_OK(mend_vae_decode(c.m->vae, mom + t * n_mom, 1, H / 8, W / 8, img + t * n_img, &err), &err);
     }
     mend_set_threads(0);
-    CHECK(memcmp(mom[0], mom[1], n_mom * sizeof(float)) == 0);
+    CHECK(memcmp(mom, mom + n_mom, n_mom * sizeof *mom) == 0);
     /* decode of the same (1-thread) latent with both thread counts */
     mend_set_threads(2);
-    CHECK_OK(mend_vae_decode(m->vae, mom[0], 1, H / 8, W / 8, img[1], &err), &err);
+    CHECK_OK(mend_vae_decode(c.m->vae, mom, 1, H / 8, W / 8, img + n_img, &err), &err);
     mend_set_threads(0);
-    CHECK(memcmp(img[0], img[1], n_img * sizeof(float)) == 0);
-    for (int t = 0; t < 2; t++) {
-        free(mom[t]);
-        free(img[t]);
-    }
+    CHECK(memcmp(img, img + n_img, n_img * sizeof *img) == 0);
+    free(mom);
+    free(img);
     free(x);
-    mend_tf_close(ref);
-    mend_sd_free(m);
+    vae_case_close(&c);
 }
 
 /* Copies the VAE tensors of a checkpoint to `out`, leaving `skip` out. */

@@ -18,6 +18,25 @@ static cJSON *str_array(const char *const *v, int n)
     return a;
 }
 
+/* A diffusers config.json object: its class and the diffusers version the
+ * files imitate. */
+static cJSON *diffusers_config(const char *class_name)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "_class_name", class_name);
+    cJSON_AddStringToObject(j, "_diffusers_version", "0.27.2");
+    return j;
+}
+
+/* [s, s, ..., s] (n times). */
+static cJSON *repeated_str(const char *s, int n)
+{
+    const char *v[MM_LEVELS];
+    for (int i = 0; i < n && i < MM_LEVELS; i++)
+        v[i] = s;
+    return str_array(v, n < MM_LEVELS ? n : MM_LEVELS);
+}
+
 cJSON *mm_unet_config(const mm_config *c)
 {
     int ch[MM_LEVELS];
@@ -27,9 +46,7 @@ cJSON *mm_unet_config(const mm_config *c)
         down[i] = c->attn[i] ? "CrossAttnDownBlock2D" : "DownBlock2D";
         up[MM_LEVELS - 1 - i] = c->attn[i] ? "CrossAttnUpBlock2D" : "UpBlock2D";
     }
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "_class_name", "UNet2DConditionModel");
-    cJSON_AddStringToObject(j, "_diffusers_version", "0.27.2");
+    cJSON *j = diffusers_config("UNet2DConditionModel");
     cJSON_AddStringToObject(j, "act_fn", "silu");
     cJSON_AddNumberToObject(j, "attention_head_dim", c->num_heads); /* diffusers' name for the head count */
     cJSON_AddItemToObject(j, "block_out_channels", int_array(ch, MM_LEVELS));
@@ -54,18 +71,12 @@ cJSON *mm_unet_config(const mm_config *c)
 cJSON *mm_vae_config(const mm_config *c)
 {
     int ch[MM_LEVELS];
-    const char *down[MM_LEVELS], *up[MM_LEVELS];
-    for (int i = 0; i < MM_LEVELS; i++) {
+    for (int i = 0; i < MM_LEVELS; i++)
         ch[i] = c->vae_ch * c->vae_mult[i];
-        down[i] = "DownEncoderBlock2D";
-        up[i] = "UpDecoderBlock2D";
-    }
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "_class_name", "AutoencoderKL");
-    cJSON_AddStringToObject(j, "_diffusers_version", "0.27.2");
+    cJSON *j = diffusers_config("AutoencoderKL");
     cJSON_AddStringToObject(j, "act_fn", "silu");
     cJSON_AddItemToObject(j, "block_out_channels", int_array(ch, MM_LEVELS));
-    cJSON_AddItemToObject(j, "down_block_types", str_array(down, MM_LEVELS));
+    cJSON_AddItemToObject(j, "down_block_types", repeated_str("DownEncoderBlock2D", MM_LEVELS));
     cJSON_AddNumberToObject(j, "in_channels", 3);
     cJSON_AddNumberToObject(j, "latent_channels", c->z_channels);
     cJSON_AddNumberToObject(j, "layers_per_block", c->vae_res);
@@ -73,7 +84,7 @@ cJSON *mm_vae_config(const mm_config *c)
     cJSON_AddNumberToObject(j, "out_channels", 3);
     cJSON_AddNumberToObject(j, "sample_size", 512);
     cJSON_AddNumberToObject(j, "scaling_factor", 0.18215);
-    cJSON_AddItemToObject(j, "up_block_types", str_array(up, MM_LEVELS));
+    cJSON_AddItemToObject(j, "up_block_types", repeated_str("UpDecoderBlock2D", MM_LEVELS));
     return j;
 }
 
@@ -105,9 +116,7 @@ cJSON *mm_text_encoder_config(const mm_config *c)
 
 cJSON *mm_scheduler_config(void)
 {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "_class_name", "PNDMScheduler");
-    cJSON_AddStringToObject(j, "_diffusers_version", "0.27.2");
+    cJSON *j = diffusers_config("PNDMScheduler");
     cJSON_AddNumberToObject(j, "beta_end", 0.012);
     cJSON_AddStringToObject(j, "beta_schedule", "scaled_linear");
     cJSON_AddNumberToObject(j, "beta_start", 0.00085);
@@ -125,10 +134,8 @@ cJSON *mm_model_index(const mend_make_model_opts *o)
                              *const tok[] = {"transformers", "CLIPTokenizer"},
                              *const unet[] = {"diffusers", "UNet2DConditionModel"},
                              *const vae[] = {"diffusers", "AutoencoderKL"};
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "_class_name", o->arch == MEND_MM_SD1_INPAINT ? "StableDiffusionInpaintPipeline"
-                                                                             : "StableDiffusionPipeline");
-    cJSON_AddStringToObject(j, "_diffusers_version", "0.27.2");
+    cJSON *j = diffusers_config(o->arch == MEND_MM_SD1_INPAINT ? "StableDiffusionInpaintPipeline"
+                                                                : "StableDiffusionPipeline");
     cJSON_AddItemToObject(j, "feature_extractor", str_array(none, 2));
     cJSON_AddBoolToObject(j, "requires_safety_checker", 0);
     cJSON_AddItemToObject(j, "safety_checker", str_array(none, 2));

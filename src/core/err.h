@@ -9,4 +9,10 @@
  * public (include/mend/err.h) so front ends report errors the same way. */
 #include "mend/err.h"
 
+/* The last step of a loader: on success *out takes the new object, else
+ * free_fn frees it; the value is the status. `status` is read twice: pass a
+ * variable. */
+#define MEND_HAND_OVER(status, obj, out, free_fn) \
+    ((status) == MEND_OK ? (*(out) = (obj), MEND_OK) : (free_fn(obj), (status)))
+
 #endif

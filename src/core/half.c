@@ -6,20 +6,6 @@
 #include <immintrin.h>
 #endif
 
-static float bits_to_f32(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static uint32_t f32_to_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
 float mend_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
@@ -27,19 +13,19 @@ float mend_f16_to_f32(uint16_t h)
     uint32_t man = h & 0x3ffu;
     if (exp == 0) {
         if (man == 0)
-            return bits_to_f32(sign);
+            return mend_bits_f32(sign);
         /* subnormal: man * 2^-24 */
         float v = (float)man * (1.0f / 16777216.0f);
         return sign ? -v : v;
     }
     if (exp == 31)
-        return bits_to_f32(sign | 0x7f800000u | (man << 13));
-    return bits_to_f32(sign | ((exp + 112) << 23) | (man << 13));
+        return mend_bits_f32(sign | 0x7f800000u | (man << 13));
+    return mend_bits_f32(sign | ((exp + 112) << 23) | (man << 13));
 }
 
 uint16_t mend_f32_to_f16(float f)
 {
-    uint32_t u = f32_to_bits(f);
+    uint32_t u = mend_f32_bits(f);
     uint32_t sign = (u >> 16) & 0x8000u;
     uint32_t absu = u & 0x7fffffffu;
     if (absu >= 0x7f800000u) /* inf or nan */
@@ -47,7 +33,7 @@ uint16_t mend_f32_to_f16(float f)
     if (absu >= 0x477ff000u) /* rounds to >= 65520: overflow */
         return (uint16_t)(sign | 0x7c00u);
     if (absu < 0x38800000u) { /* below the smallest normal half: subnormal */
-        float a = bits_to_f32(absu) * 16777216.0f; /* in units of 2^-24 */
+        float a = mend_bits_f32(absu) * 16777216.0f; /* in units of 2^-24 */
         uint32_t m = (uint32_t)a;
         float rem = a - (float)m;
         if (rem > 0.5f || (rem == 0.5f && (m & 1u)))
@@ -65,12 +51,12 @@ uint16_t mend_f32_to_f16(float f)
 
 float mend_bf16_to_f32(uint16_t h)
 {
-    return bits_to_f32((uint32_t)h << 16);
+    return mend_bits_f32((uint32_t)h << 16);
 }
 
 uint16_t mend_f32_to_bf16(float f)
 {
-    uint32_t u = f32_to_bits(f);
+    uint32_t u = mend_f32_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u)
         return (uint16_t)((u >> 16) | 0x40u); /* quiet nan */
     u += 0x7fffu + ((u >> 16) & 1u);

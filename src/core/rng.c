@@ -6,6 +6,7 @@
  * statements, and every product here is its own statement or a plain
  * expression evaluated with FLT_EVAL_METHOD 0 on x86-64/aarch64. */
 #include "core/rng.h"
+#include "core/half.h"
 
 #include <math.h>
 #include <string.h>
@@ -85,27 +86,13 @@ static double normal_f64(mend_rng *rng)
  * below) versus kept separate was established against torch 1.13 output
  * (rng/rng.safetensors: 0 of 91k values differ). */
 
-static uint32_t f2u(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static float u2f(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 static float cephes_logf(float x)
 {
-    const float min_norm_pos = u2f(0x00800000u);
+    const float min_norm_pos = mend_bits_f32(0x00800000u);
     if (x < min_norm_pos)
         x = min_norm_pos; /* inputs here are in (0, 1] */
-    int32_t e_int = (int32_t)(f2u(x) >> 23) - 0x7f;
-    x = u2f((f2u(x) & ~0x7f800000u) | f2u(0.5f));
+    int32_t e_int = (int32_t)(mend_f32_bits(x) >> 23) - 0x7f;
+    x = mend_bits_f32((mend_f32_bits(x) & ~0x7f800000u) | mend_f32_bits(0.5f));
     float e = (float)e_int;
     e = e + 1.0f;
     int small = x < 0.707106781186547524f;
@@ -134,8 +121,8 @@ static float cephes_logf(float x)
 
 static void cephes_sincosf(float xin, float *s, float *c)
 {
-    uint32_t sign_sin = f2u(xin) & 0x80000000u;
-    float x = u2f(f2u(xin) & 0x7fffffffu);
+    uint32_t sign_sin = mend_f32_bits(xin) & 0x80000000u;
+    float x = mend_bits_f32(mend_f32_bits(xin) & 0x7fffffffu);
     float y = x * 1.27323954473516f;
     int32_t j = (int32_t)y; /* truncation, as cvttps */
     j = (j + 1) & ~1;
@@ -169,8 +156,8 @@ static void cephes_sincosf(float xin, float *s, float *c)
      * +0.0f, which turn a -0 result into +0: keep those additions. */
     float sv = use_sin_poly ? 0.0f + ys : yc + 0.0f;
     float cv = use_sin_poly ? yc + 0.0f : 0.0f + ys;
-    *s = u2f(f2u(sv) ^ sign_sin);
-    *c = u2f(f2u(cv) ^ sign_cos);
+    *s = mend_bits_f32(mend_f32_bits(sv) ^ sign_sin);
+    *c = mend_bits_f32(mend_f32_bits(cv) ^ sign_cos);
 }
 
 /* normal_fill_16_AVX2 on 16 uniforms: u[0..7] radius, u[8..15] angle. */

@@ -108,11 +108,8 @@ mend_status mend_image_decode(const void *buf, size_t len, const char *name, men
     return mend_fail(err, MEND_E_FORMAT, "%s: not a PNG, JPEG or WebP image (unrecognised signature)", name);
 }
 
-mend_status mend_read_whole_file(const char *path, uint8_t **out, size_t *out_len, mend_err *err)
+mend_status mend_open_regular_file(const char *path, FILE **out, int64_t *size, mend_err *err)
 {
-    const size_t max_bytes = (size_t)1 << 30;
-    *out = NULL;
-    *out_len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return mend_fail(err, MEND_E_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -121,12 +118,25 @@ mend_status mend_read_whole_file(const char *path, uint8_t **out, size_t *out_le
         fclose(f);
         return mend_fail(err, MEND_E_IO, "%s: not a regular file", path);
     }
-    if ((uint64_t)st.st_size > max_bytes) {
+    *out = f;
+    *size = (int64_t)st.st_size;
+    return MEND_OK;
+}
+
+mend_status mend_read_whole_file(const char *path, uint8_t **out, size_t *out_len, mend_err *err)
+{
+    const size_t max_bytes = (size_t)1 << 30;
+    *out = NULL;
+    *out_len = 0;
+    FILE *f;
+    int64_t size;
+    MEND_TRY(mend_open_regular_file(path, &f, &size, err));
+    if ((uint64_t)size > max_bytes) {
         fclose(f);
         return mend_fail(err, MEND_E_FORMAT, "%s: file of %lld bytes is too large for an image", path,
-                         (long long)st.st_size);
+                         (long long)size);
     }
-    size_t n = (size_t)st.st_size;
+    size_t n = (size_t)size;
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf) {
         fclose(f);

@@ -4,6 +4,8 @@
 
 #include "io/image.h"
 
+#include <stdio.h>
+
 mend_status mend_png_decode(const uint8_t *buf, size_t len, const char *name, mend_image *out, mend_err *err);
 mend_status mend_jpeg_decode(const uint8_t *buf, size_t len, const char *name, mend_image *out, mend_err *err);
 mend_status mend_webp_decode(const uint8_t *buf, size_t len, const char *name, mend_image *out, mend_err *err);
@@ -20,6 +22,8 @@ mend_status mend_webp_encode(const mend_image *img, const uint8_t *exif, size_t 
                              uint8_t **out, size_t *out_len, mend_err *err);
 
 /* Reads a whole file (malloc'd); refuses anything larger than a sane image file (1 GiB). */
+/* fopen(path, "rb") of a regular file; its size in *size. */
+mend_status mend_open_regular_file(const char *path, FILE **out, int64_t *size, mend_err *err);
 mend_status mend_read_whole_file(const char *path, uint8_t **out, size_t *out_len, mend_err *err);
 
 /* Writes buf to path via a temporary file in the same directory + rename(). */

@@ -1,13 +1,12 @@
 #include "io/png_text.h"
 #include "io/exif.h"
 #include "io/image_codec.h"
+#include "core/utf8.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
 
 static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -39,34 +38,10 @@ static char *latin1_to_utf8(const uint8_t *s, size_t n)
  * Python's bytes.decode("utf-8", "strict"). */
 static int valid_utf8(const uint8_t *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        size_t len;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            len = 2, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
+    uint32_t cp;
+    for (size_t i = 0, len; i < n; i += len)
+        if (!(len = (size_t)mend_utf8_decode(s + i, n - i, &cp)))
             return 0;
-        }
-        if (n - i < len)
-            return 0;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += len;
-    }
     return 1;
 }
 
@@ -394,14 +369,9 @@ mend_status mend_png_text_read_buffer(const void *buf, size_t len, const char *n
 mend_status mend_png_text_read_file(const char *path, int crc_mode, mend_png_text_list *out, mend_err *err)
 {
     list_init(out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mend_fail(err, MEND_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return mend_fail(err, MEND_E_IO, "%s: not a regular file", path);
-    }
+    FILE *f;
+    int64_t size;
+    MEND_TRY(mend_open_regular_file(path, &f, &size, err));
     uint8_t sig[8];
     if (fread(sig, 1, 8, f) != 8 || !is_png(sig, 8) || fseeko(f, 0, SEEK_SET) != 0) {
         fclose(f); /* not a PNG: JPEG and WebP are read whole (their EXIF may sit anywhere) */
@@ -412,7 +382,7 @@ mend_status mend_png_text_read_file(const char *path, int crc_mode, mend_png_tex
         free(all);
         return s;
     }
-    png_source s = {.f = f, .size = (uint64_t)st.st_size};
+    png_source s = {.f = f, .size = (uint64_t)size};
     mend_status status = walk_chunks(&s, path, crc_mode, out, err);
     free(s.scratch);
     fclose(f);

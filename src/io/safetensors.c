@@ -176,11 +176,8 @@ done:
 mend_status mend_safetensors_open(const char *path, mend_tf **out, mend_err *err)
 {
     *out = NULL;
-    mend_tf *f = calloc(1, sizeof *f);
-    if (!f || !(f->path = strdup(path))) {
-        free(f);
-        return mend_fail(err, MEND_E_NOMEM, "%s: out of memory", path);
-    }
+    mend_tf *f;
+    MEND_TRY(mend_tf_new(path, &f, err));
     mend_status s = MEND_OK;
     int fd = open(path, O_RDONLY);
     struct stat st;

@@ -40,6 +40,18 @@ static int cmp_tensor_name(const void *a, const void *b)
     return strcmp(((const mend_tf_tensor *)a)->name, ((const mend_tf_tensor *)b)->name);
 }
 
+mend_status mend_tf_new(const char *path, mend_tf **out, mend_err *err)
+{
+    mend_tf *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(path))) {
+        free(f);
+        *out = NULL;
+        return mend_fail(err, MEND_E_NOMEM, "%s: out of memory", path);
+    }
+    *out = f;
+    return MEND_OK;
+}
+
 mend_status mend_tf_finish(mend_tf *f, mend_err *err)
 {
     qsort(f->tensors, (size_t)f->count, sizeof *f->tensors, cmp_tensor_name);

@@ -93,6 +93,10 @@ mend_status mend_tf_load_i32(const mend_tf *f, const char *name, int64_t numel, 
 typedef mend_status (*mend_tf_rename_fn)(void *ctx, const char *name, char *out, size_t size, mend_err *err);
 mend_status mend_tf_rename(mend_tf *f, mend_tf_rename_fn fn, void *ctx, mend_err *err);
 
+/* The start of every format parser: *out = an empty table named path
+ * (*out NULL on failure). */
+mend_status mend_tf_new(const char *path, mend_tf **out, mend_err *err);
+
 /* Table builder shared by the format parsers. */
 mend_status mend_tf_finish(mend_tf *f, mend_err *err);
 

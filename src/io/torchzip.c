@@ -562,11 +562,8 @@ static mend_status map_file(mend_tf *f, mend_err *err)
 mend_status mend_torchzip_open(const char *path, mend_tf **out, mend_err *err)
 {
     *out = NULL;
-    mend_tf *f = calloc(1, sizeof *f);
-    if (!f || !(f->path = strdup(path))) {
-        free(f);
-        return mend_fail(err, MEND_E_NOMEM, "%s: out of memory", path);
-    }
+    mend_tf *f;
+    MEND_TRY(mend_tf_new(path, &f, err));
     reader r = {.f = f};
     mend_status s = map_file(f, err);
     if (s == MEND_OK) {
@@ -575,10 +572,5 @@ mend_status mend_torchzip_open(const char *path, mend_tf **out, mend_err *err)
     }
     pk_free(&r.g);
     free(r.z.e);
-    if (s != MEND_OK) {
-        mend_tf_close(f);
-        return s;
-    }
-    *out = f;
-    return MEND_OK;
+    return MEND_HAND_OVER(s, f, out, mend_tf_close);
 }

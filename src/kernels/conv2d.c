@@ -96,19 +96,9 @@ static mend_status conv_prim(const conv_shape *k, int bf16, int has_bias, mend_p
         mend_prim_cache_clear(c);
     return st;
 }
-typedef struct conv_mem {
-    dnnl_memory_t x, s, wt, b, dst, y;
-} conv_mem;
-
-static void conv_mem_free(conv_mem *m)
-{
-    dnnl_memory_destroy(m->x);
-    dnnl_memory_destroy(m->s);
-    dnnl_memory_destroy(m->wt);
-    dnnl_memory_destroy(m->b);
-    dnnl_memory_destroy(m->dst);
-    dnnl_memory_destroy(m->y);
-}
+/* The memories of one run: user input, reordered input, weights, bias,
+ * convolution output, user output. */
+enum { M_X, M_S, M_WT, M_B, M_DST, M_Y, M_COUNT };
 
 static mend_status conv_run(const mend_prim_cache *c, const float *x, const void *wt, const float *bias, float *y)
 {
@@ -117,25 +107,27 @@ static mend_status conv_run(const mend_prim_cache *c, const float *x, const void
     void *ys = mend_scratch(MEND_SCR_DST, dnnl_memory_desc_get_size(&c->dst_md));
     if (!xs || !ys)
         return MEND_E_NOMEM;
-    conv_mem m = {0};
+    const dnnl_memory_desc_t *md[M_COUNT] = {&c->src_user, &c->src_md, &c->wei_md, &c->bias_md, &c->dst_md,
+                                             &c->dst_user};
+    void *data[M_COUNT] = {(void *)x, xs, (void *)wt, (void *)bias, ys, y};
+    dnnl_memory_t m[M_COUNT] = {0};
+    int made = 0;
+    while (made < M_COUNT && !dnnl_memory_create(&m[made], md[made], dn->eng, data[made]))
+        made++;
     mend_status st = MEND_E_NOMEM;
-    if (!dnnl_memory_create(&m.x, &c->src_user, dn->eng, (void *)x) &&
-        !dnnl_memory_create(&m.s, &c->src_md, dn->eng, xs) &&
-        !dnnl_memory_create(&m.wt, &c->wei_md, dn->eng, (void *)wt) &&
-        !dnnl_memory_create(&m.b, &c->bias_md, dn->eng, (void *)bias) &&
-        !dnnl_memory_create(&m.dst, &c->dst_md, dn->eng, ys) &&
-        !dnnl_memory_create(&m.y, &c->dst_user, dn->eng, y)) {
-        dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, m.x}, {DNNL_ARG_TO, m.s}};
-        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, m.s}, {DNNL_ARG_WEIGHTS, m.wt}, {DNNL_ARG_DST, m.dst},
-                                {DNNL_ARG_BIAS, m.b}};
-        dnnl_exec_arg_t da[2] = {{DNNL_ARG_FROM, m.dst}, {DNNL_ARG_TO, m.y}};
+    if (made == M_COUNT) {
+        dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, m[M_X]}, {DNNL_ARG_TO, m[M_S]}};
+        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, m[M_S]}, {DNNL_ARG_WEIGHTS, m[M_WT]}, {DNNL_ARG_DST, m[M_DST]},
+                                {DNNL_ARG_BIAS, m[M_B]}};
+        dnnl_exec_arg_t da[2] = {{DNNL_ARG_FROM, m[M_DST]}, {DNNL_ARG_TO, m[M_Y]}};
         st = mend_dnnl_exec(c->src_re, 2, ra);
         if (st == MEND_OK)
             st = mend_dnnl_exec(c->prim, bias ? 4 : 3, a);
         if (st == MEND_OK)
             st = mend_dnnl_exec(c->dst_re, 2, da);
     }
-    conv_mem_free(&m);
+    for (int i = 0; i < made; i++)
+        dnnl_memory_destroy(m[i]);
     return st;
 }
 

@@ -125,6 +125,25 @@ void mend_big_free(void *p)
         free(base);
 }
 
+/* 16 floats = 64 bytes: every part keeps the block's alignment. */
+static int64_t aligned_count(int64_t n) { return ((n > 0 ? n : 1) + 15) & ~(int64_t)15; }
+
+float *mend_f32_parts(int n, const int64_t *counts, float **const *fields)
+{
+    int64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += aligned_count(counts[i]);
+    float *block = mend_big_alloc((size_t)total * sizeof *block);
+    if (!block)
+        return NULL;
+    float *p = block;
+    for (int i = 0; i < n; i++) {
+        *fields[i] = p;
+        p += aligned_count(counts[i]);
+    }
+    return block;
+}
+
 /* Each thread's scratch lives in a block that a pthread key owns, so it is
  * freed when the thread exits (pool workers on a resize, the server's
  * connection threads at shutdown); __thread alone would leak it. */

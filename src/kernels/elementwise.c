@@ -105,29 +105,22 @@ void mend_scale(float *x, float s, int64_t n)
         x[i] *= s;
 }
 
+/* Each of n matrices [rows, cols] into [cols, rows]. */
 MEND_CLONES
-void mend_nchw_to_nhwc(const float *x, int n, int c, int64_t hw, float *y)
+static void transpose_each(const float *x, int n, int64_t rows, int64_t cols, float *y)
 {
     for (int b = 0; b < n; b++) {
-        const float *xb = x + (int64_t)b * c * hw;
-        float *yb = y + (int64_t)b * c * hw;
-        for (int ch = 0; ch < c; ch++)
-            for (int64_t p = 0; p < hw; p++)
-                yb[p * c + ch] = xb[ch * hw + p];
+        const float *xb = x + (int64_t)b * rows * cols;
+        float *yb = y + (int64_t)b * rows * cols;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t k = 0; k < cols; k++)
+                yb[k * rows + r] = xb[r * cols + k];
     }
 }
 
-MEND_CLONES
-void mend_nhwc_to_nchw(const float *x, int n, int c, int64_t hw, float *y)
-{
-    for (int b = 0; b < n; b++) {
-        const float *xb = x + (int64_t)b * c * hw;
-        float *yb = y + (int64_t)b * c * hw;
-        for (int64_t p = 0; p < hw; p++)
-            for (int ch = 0; ch < c; ch++)
-                yb[ch * hw + p] = xb[p * c + ch];
-    }
-}
+void mend_nchw_to_nhwc(const float *x, int n, int c, int64_t hw, float *y) { transpose_each(x, n, c, hw, y); }
+
+void mend_nhwc_to_nchw(const float *x, int n, int c, int64_t hw, float *y) { transpose_each(x, n, hw, c, y); }
 
 void mend_resize_nearest(const float *x, int n, int c, int h, int w, int oh, int ow, float *y)
 {

@@ -52,6 +52,12 @@ typedef struct mend_wmat {
 void *mend_big_alloc(size_t bytes);
 void mend_big_free(void *p);
 
+/* Scratch of several float arrays in one mend_big_alloc block, so a forward
+ * pass allocates, checks and frees once: *fields[i] gets counts[i] floats
+ * (each array starts 64-byte aligned). Returns the block to pass to
+ * mend_big_free, or NULL (fields untouched) when out of memory. */
+float *mend_f32_parts(int n, const int64_t *counts, float **const *fields);
+
 /* A view of caller-owned fp32 weights (tests, tools): never freed, never
  * replaced (`borrowed`). */
 mend_wmat mend_wmat_borrow_f32(const float *w, int64_t rows, int64_t cols);

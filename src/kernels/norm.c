@@ -8,35 +8,46 @@
 
 #include <math.h>
 
-typedef struct gn_job {
+/* A normalisation split over ranges of groups (GroupNorm) or rows
+ * (LayerNorm: groups, silu and hw unused). */
+typedef struct norm_job {
     const float *x;
     float *y;
     int c, groups, silu;
     int64_t hw;
     float eps;
     const float *gamma, *beta;
-} gn_job;
+} norm_job;
+
+/* Mean of x[0..n) and 1 / sqrt(variance + eps), both passes in double;
+ * inlined so that each clone of the callers compiles it for its CPU. */
+static inline __attribute__((always_inline)) void span_stats(const float *x, int64_t n, float eps, float *mean,
+                                                             float *inv)
+{
+    double sum = 0, sq = 0;
+    for (int64_t i = 0; i < n; i++)
+        sum += x[i];
+    double mu = sum / (double)n;
+    for (int64_t i = 0; i < n; i++) {
+        double dlt = x[i] - mu;
+        sq += dlt * dlt;
+    }
+    *inv = (float)(1.0 / sqrt(sq / (double)n + eps));
+    *mean = (float)mu;
+}
 
 MEND_CLONES
 static void gn_range(void *ctx, int64_t b, int64_t e, int thread)
 {
-    const gn_job *j = ctx;
+    const norm_job *j = ctx;
     int cpg = j->c / j->groups;
     int64_t count = (int64_t)cpg * j->hw;
     for (int64_t ng = b; ng < e; ng++) {
         int64_t n = ng / j->groups, g = ng % j->groups;
         const float *x = j->x + (n * j->c + g * cpg) * j->hw;
         float *y = j->y + (n * j->c + g * cpg) * j->hw;
-        double sum = 0, sq = 0;
-        for (int64_t i = 0; i < count; i++)
-            sum += x[i];
-        double mean = sum / (double)count;
-        for (int64_t i = 0; i < count; i++) {
-            double dlt = x[i] - mean;
-            sq += dlt * dlt;
-        }
-        float inv = (float)(1.0 / sqrt(sq / (double)count + j->eps));
-        float m = (float)mean;
+        float m, inv;
+        span_stats(x, count, j->eps, &m, &inv);
         for (int ci = 0; ci < cpg; ci++) {
             int ch = (int)g * cpg + ci;
             float a = inv * (j->gamma ? j->gamma[ch] : 1.0f);
@@ -59,35 +70,19 @@ static void gn_range(void *ctx, int64_t b, int64_t e, int thread)
 void mend_group_norm(const float *x, int n, int c, int64_t hw, int groups, float eps, const float *gamma,
                      const float *beta, int silu, float *y)
 {
-    gn_job j = {x, y, c, groups, silu, hw, eps, gamma, beta};
+    norm_job j = {x, y, c, groups, silu, hw, eps, gamma, beta};
     mend_parallel_for((int64_t)n * groups, gn_range, &j);
 }
-
-typedef struct ln_job {
-    const float *x;
-    float *y;
-    int c;
-    float eps;
-    const float *gamma, *beta;
-} ln_job;
 
 MEND_CLONES
 static void ln_range(void *ctx, int64_t b, int64_t e, int thread)
 {
-    const ln_job *j = ctx;
+    const norm_job *j = ctx;
     for (int64_t r = b; r < e; r++) {
         const float *x = j->x + r * j->c;
         float *y = j->y + r * j->c;
-        double sum = 0, sq = 0;
-        for (int i = 0; i < j->c; i++)
-            sum += x[i];
-        double mean = sum / j->c;
-        for (int i = 0; i < j->c; i++) {
-            double dlt = x[i] - mean;
-            sq += dlt * dlt;
-        }
-        float inv = (float)(1.0 / sqrt(sq / j->c + j->eps));
-        float m = (float)mean;
+        float m, inv;
+        span_stats(x, j->c, j->eps, &m, &inv);
         for (int i = 0; i < j->c; i++)
             y[i] = (x[i] - m) * inv * j->gamma[i] + j->beta[i];
     }
@@ -95,6 +90,6 @@ static void ln_range(void *ctx, int64_t b, int64_t e, int thread)
 
 void mend_layer_norm(const float *x, int64_t rows, int c, float eps, const float *gamma, const float *beta, float *y)
 {
-    ln_job j = {x, y, c, eps, gamma, beta};
+    norm_job j = {.x = x, .y = y, .c = c, .eps = eps, .gamma = gamma, .beta = beta};
     mend_parallel_for(rows, ln_range, &j);
 }

@@ -59,34 +59,39 @@ static mend_status detect_arch(const mend_wload *l, mend_clip_arch *a, mend_err 
     return MEND_OK;
 }
 
+#define CLIP_LAYER "text_model.encoder.layers.%d.%s"
+
+/* A LayerNorm's weight and bias (width W) of layer i. */
+static void load_norm(mend_wload *l, int i, const char *name, int64_t W, const float **w, const float **b)
+{
+    *w = mend_wl_get(l, MEND_SHAPE(W), CLIP_LAYER ".weight", i, name);
+    *b = mend_wl_get(l, MEND_SHAPE(W), CLIP_LAYER ".bias", i, name);
+}
+
+/* A Linear's weight [out, in] and bias [out] of layer i. */
+static void load_linear(mend_wload *l, int i, const char *name, int64_t out, int64_t in, mend_wmat **w,
+                        const float **b)
+{
+    *w = mend_wl_mat(l, MEND_SHAPE(out, in), CLIP_LAYER ".weight", i, name);
+    *b = mend_wl_get(l, MEND_SHAPE(out), CLIP_LAYER ".bias", i, name);
+}
+
 static void load_layer(mend_wload *l, const mend_clip_arch *a, int i, clip_layer *y)
 {
     const int64_t W = a->width, M = a->mlp;
-    const char *p = "text_model.encoder.layers";
-    y->ln1_w = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.layer_norm1.weight", p, i);
-    y->ln1_b = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.layer_norm1.bias", p, i);
-    y->q_w = mend_wl_mat(l, MEND_SHAPE(W, W), "%s.%d.self_attn.q_proj.weight", p, i);
-    y->q_b = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.self_attn.q_proj.bias", p, i);
-    y->k_w = mend_wl_mat(l, MEND_SHAPE(W, W), "%s.%d.self_attn.k_proj.weight", p, i);
-    y->k_b = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.self_attn.k_proj.bias", p, i);
-    y->v_w = mend_wl_mat(l, MEND_SHAPE(W, W), "%s.%d.self_attn.v_proj.weight", p, i);
-    y->v_b = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.self_attn.v_proj.bias", p, i);
-    y->o_w = mend_wl_mat(l, MEND_SHAPE(W, W), "%s.%d.self_attn.out_proj.weight", p, i);
-    y->o_b = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.self_attn.out_proj.bias", p, i);
-    y->ln2_w = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.layer_norm2.weight", p, i);
-    y->ln2_b = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.layer_norm2.bias", p, i);
-    y->fc1_w = mend_wl_mat(l, MEND_SHAPE(M, W), "%s.%d.mlp.fc1.weight", p, i);
-    y->fc1_b = mend_wl_get(l, MEND_SHAPE(M), "%s.%d.mlp.fc1.bias", p, i);
-    y->fc2_w = mend_wl_mat(l, MEND_SHAPE(W, M), "%s.%d.mlp.fc2.weight", p, i);
-    y->fc2_b = mend_wl_get(l, MEND_SHAPE(W), "%s.%d.mlp.fc2.bias", p, i);
+    load_norm(l, i, "layer_norm1", W, &y->ln1_w, &y->ln1_b);
+    load_linear(l, i, "self_attn.q_proj", W, W, &y->q_w, &y->q_b);
+    load_linear(l, i, "self_attn.k_proj", W, W, &y->k_w, &y->k_b);
+    load_linear(l, i, "self_attn.v_proj", W, W, &y->v_w, &y->v_b);
+    load_linear(l, i, "self_attn.out_proj", W, W, &y->o_w, &y->o_b);
+    load_norm(l, i, "layer_norm2", W, &y->ln2_w, &y->ln2_b);
+    load_linear(l, i, "mlp.fc1", M, W, &y->fc1_w, &y->fc1_b);
+    load_linear(l, i, "mlp.fc2", W, M, &y->fc2_w, &y->fc2_b);
 }
 
 static mend_status load_weights(mend_clip *c, const mend_wload *src, mend_err *err)
 {
-    mend_wload l = *src;
-    l.store = &c->store;
-    l.err = err;
-    l.status = MEND_OK;
+    mend_wload l = mend_wl_into(src, &c->store, err);
     const mend_clip_arch *a = &c->arch;
     c->tok_emb = mend_wl_get(&l, MEND_SHAPE(a->vocab, a->width), "text_model.embeddings.token_embedding.weight");
     c->pos_emb = mend_wl_get(&l, MEND_SHAPE(a->max_pos, a->width), "text_model.embeddings.position_embedding.weight");
@@ -108,12 +113,7 @@ mend_status mend_clip_load(const mend_wload *l, mend_clip **out, mend_err *err)
         s = mend_fail(err, MEND_E_NOMEM, "out of memory");
     if (s == MEND_OK)
         s = load_weights(c, l, err);
-    if (s != MEND_OK) {
-        mend_clip_free(c);
-        return s;
-    }
-    *out = c;
-    return MEND_OK;
+    return MEND_HAND_OVER(s, c, out, mend_clip_free);
 }
 
 void mend_clip_free(mend_clip *c)
@@ -133,28 +133,16 @@ int64_t mend_clip_params(const mend_clip *c) { return c->store.params; }
 
 typedef struct clip_scratch {
     float *h, *q, *k, *v, *attn, *mlp;
+    float *block; /* all of the above, one allocation */
 } clip_scratch;
-
-static void scratch_free(clip_scratch *s)
-{
-    free(s->h);
-    free(s->q);
-    free(s->k);
-    free(s->v);
-    free(s->attn);
-    free(s->mlp);
-}
 
 static int scratch_alloc(clip_scratch *s, int64_t rows, const mend_clip_arch *a)
 {
-    size_t rw = (size_t)rows * (size_t)a->width * sizeof(float);
-    s->h = malloc(rw);
-    s->q = malloc(rw);
-    s->k = malloc(rw);
-    s->v = malloc(rw);
-    s->attn = malloc(rw);
-    s->mlp = malloc((size_t)rows * (size_t)a->mlp * sizeof(float));
-    return s->h && s->q && s->k && s->v && s->attn && s->mlp;
+    const int64_t rw = rows * a->width;
+    const int64_t counts[] = {rw, rw, rw, rw, rw, rows * a->mlp};
+    float **const fields[] = {&s->h, &s->q, &s->k, &s->v, &s->attn, &s->mlp};
+    s->block = mend_f32_parts(6, counts, fields);
+    return s->block != NULL;
 }
 
 static mend_status check_input(const mend_clip *c, const int32_t *ids, int n, int T, mend_err *err)
@@ -231,7 +219,7 @@ static mend_status run_stack(const mend_clip *c, const int32_t *ids, int n, int 
         if (st == MEND_OK && hidden && hidden[i])
             memcpy(hidden[i], x, bytes);
     }
-    scratch_free(&s);
+    mend_big_free(s.block);
     return st == MEND_OK ? MEND_OK : mend_fail(err, st, "CLIP text encoder: out of memory for %d x %d tokens", n, T);
 }
 

@@ -53,11 +53,7 @@ mend_status mend_preview_taesd_load(const char *path, mend_preview_taesd **out, 
     mend_status s = mend_tf_open(file, &t->file, err);
     if (s == MEND_OK)
         s = mend_taesd_load(NULL, t->file, &t->taesd, err);
-    if (s == MEND_OK)
-        *out = t;
-    else
-        mend_preview_taesd_free(t);
-    return s;
+    return MEND_HAND_OVER(s, t, out, mend_preview_taesd_free);
 }
 
 void mend_preview_taesd_free(mend_preview_taesd *t)

@@ -1,4 +1,5 @@
 #include "model/sd_model.h"
+#include "core/fs.h"
 #include "model/embeddings.h"
 
 #include "model/diffusers.h"
@@ -7,26 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 /* First existing file among dir/sub/names[i]. */
 static int find_in(const char *dir, const char *sub, const char *const *names, char *out, size_t size)
 {
     for (int i = 0; names[i]; i++) {
         snprintf(out, size, "%s/%s/%s", dir, sub, names[i]);
-        if (is_file(out))
+        if (mend_is_file(out))
             return 1;
     }
     return 0;
@@ -49,14 +37,14 @@ static mend_status resolve_vocab(mend_sd_model *m, const char *vocab, mend_err *
     char path[4096];
     if (m->diffusers) {
         snprintf(path, sizeof path, "%s/tokenizer/vocab.json", m->path);
-        if (is_file(path))
+        if (mend_is_file(path))
             vocab = path;
     } else if (!vocab) {
         /* a tokenizer/ folder beside a single-file checkpoint also counts */
         const char *slash = strrchr(m->path, '/');
         int dl = slash ? (int)(slash - m->path) : 1;
         snprintf(path, sizeof path, "%.*s/tokenizer/vocab.json", dl, slash ? m->path : ".");
-        if (is_file(path))
+        if (mend_is_file(path))
             vocab = path;
     }
     if (!vocab)
@@ -139,7 +127,7 @@ mend_status mend_sd_load(const char *path, const char *vocab, unsigned component
         free(m);
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
     }
-    m->diffusers = is_dir(path);
+    m->diffusers = mend_is_dir(path);
     mend_status s = load_components(m, vocab, components, err);
     const char *env = getenv("MEND_PRECISION");
     mend_sd_prec p = MEND_SD_PREC_FP32;
@@ -147,12 +135,7 @@ mend_status mend_sd_load(const char *path, const char *vocab, unsigned component
         s = mend_fail(err, MEND_E_ARG, "MEND_PRECISION='%s': expected fp32, bf16 or auto", env);
     if (s == MEND_OK && p != MEND_SD_PREC_FP32)
         s = mend_sd_set_precision(m, p, NULL, err);
-    if (s != MEND_OK) {
-        mend_sd_free(m);
-        return s;
-    }
-    *out = m;
-    return MEND_OK;
+    return MEND_HAND_OVER(s, m, out, mend_sd_free);
 }
 
 void mend_sd_free(mend_sd_model *m)

@@ -157,12 +157,7 @@ mend_status mend_taesd_load(const mend_tf *encoder, const mend_tf *decoder, mend
         mend_wload l = {.file = decoder, .prefix = "", .store = &t->store, .err = err};
         s = load_net(&l, decoder_layers, N_DEC_LAYERS, TAESD_LATENT_CHANNELS, TAESD_IMAGE_CHANNELS, &t->dec, err);
     }
-    if (s != MEND_OK) {
-        mend_taesd_free(t);
-        return s;
-    }
-    *out = t;
-    return MEND_OK;
+    return MEND_HAND_OVER(s, t, out, mend_taesd_free);
 }
 
 void mend_taesd_free(mend_taesd *t)

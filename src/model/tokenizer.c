@@ -12,6 +12,8 @@
  * vocabulary entry, so BPE runs on id sequences with a (left id, right id)
  * -> (rank, merged id) table. */
 #include "model/tokenizer.h"
+#include "core/fs.h"
+#include "core/grow.h"
 
 #include "model/tokenizer_internal.h"
 #include "model/unicode.h"
@@ -20,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
 
 #define CLIP_MAX_MERGES (49152 - 256 - 2) /* as both reference tokenizers slice */
@@ -149,18 +150,6 @@ static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* ---- merges text ---- */
@@ -361,7 +350,7 @@ static mend_status load_json_form(mend_tokenizer *t, const char *vocab_json, men
     int dir_len = slash ? (int)(slash - vocab_json) : 1;
     char merges[4096];
     snprintf(merges, sizeof merges, "%.*s/merges.txt", dir_len, slash ? vocab_json : ".");
-    if (!is_file(merges))
+    if (!mend_is_file(merges))
         return mend_fail(err, MEND_E_IO, "%s: merges.txt is missing beside %s", merges, vocab_json);
     return load_merges_file(t, merges, 0, err);
 }
@@ -395,12 +384,12 @@ static mend_status find_required(mend_tokenizer *t, const char *path, mend_err *
 static mend_status load_path(mend_tokenizer *t, const char *path, mend_err *err)
 {
     char buf[4096];
-    if (is_dir(path)) {
+    if (mend_is_dir(path)) {
         snprintf(buf, sizeof buf, "%s/vocab.json", path);
-        if (is_file(buf))
+        if (mend_is_file(buf))
             return load_json_form(t, buf, err);
         snprintf(buf, sizeof buf, "%s/bpe_simple_vocab_16e6.txt.gz", path);
-        if (is_file(buf))
+        if (mend_is_file(buf))
             return load_merges_file(t, buf, 1, err);
         return mend_fail(err, MEND_E_IO, "%s: folder holds neither vocab.json (with merges.txt) nor "
                          "bpe_simple_vocab_16e6.txt.gz", path);
@@ -419,12 +408,7 @@ mend_status mend_tokenizer_load(const char *path, mend_tokenizer **out, mend_err
     mend_status s = load_path(t, path, err);
     if (s == MEND_OK)
         s = find_required(t, path, err);
-    if (s != MEND_OK) {
-        mend_tokenizer_free(t);
-        return s;
-    }
-    *out = t;
-    return MEND_OK;
+    return MEND_HAND_OVER(s, t, out, mend_tokenizer_free);
 }
 
 void mend_tokenizer_free(mend_tokenizer *t)
@@ -480,17 +464,10 @@ typedef struct id_buf {
 
 static int id_reserve(id_buf *b, size_t more)
 {
-    if (b->n + more <= b->cap)
-        return 1;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->n + more)
-        cap *= 2;
-    int32_t *v = realloc(b->v, cap * sizeof *v);
-    if (!v)
-        return 0;
-    b->v = v;
-    b->cap = cap;
-    return 1;
+    int32_t *v = mend_grow(b->v, &b->cap, b->n + more, sizeof *v);
+    if (v)
+        b->v = v;
+    return v != NULL;
 }
 
 /* Appends the BPE ids of one pre-token (code points cps[0..n)). */

@@ -1,25 +1,19 @@
 /* Reading a CLIP vocabulary file whole (plain or gzip), with the checks
  * that make a wrong file a clear error. */
 #include "model/tokenizer_internal.h"
+#include "core/fs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
 
 #define VOCAB_MAX_BYTES ((size_t)256 << 20)
 
-static int is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* Reads a file whole, decompressing gzip; the buffer is NUL-terminated. */
 mend_status mend_tok_read_text(const char *path, int gzipped, char **out, size_t *len, mend_err *err)
 {
-    if (!is_file(path))
+    if (!mend_is_file(path))
         return mend_fail(err, MEND_E_IO, "%s: cannot open CLIP vocabulary file (missing or not a regular file)",
                          path);
     gzFile gz = gzopen(path, "rb");

@@ -9,6 +9,7 @@
  * mojibake repair, C1-control decoding and the final NFC normalisation
  * (prompts typed on a keyboard are NFC already). */
 #include "model/tokenizer_internal.h"
+#include "core/grow.h"
 
 #include "model/unicode.h"
 
@@ -22,14 +23,10 @@ typedef struct cp_buf {
 
 static int cp_push(cp_buf *b, uint32_t cp)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 64;
-        uint32_t *v = realloc(b->v, cap * sizeof *v);
-        if (!v)
-            return 0;
-        b->v = v;
-        b->cap = cap;
-    }
+    uint32_t *v = mend_grow(b->v, &b->cap, b->n + 1, sizeof *v);
+    if (!v)
+        return 0;
+    b->v = v;
     b->v[b->n++] = cp;
     return 1;
 }

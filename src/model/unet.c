@@ -156,20 +156,6 @@ static mend_status tblock_forward(const tblock *t, float *x, int B, int64_t L, i
     return MEND_OK;
 }
 
-static void free_scratch(xf_scratch *s)
-{
-    free(s->nrm);
-    free(s->q);
-    free(s->k);
-    free(s->v);
-    free(s->o);
-    free(s->ff);
-    free(s->gl);
-    free(s->kc);
-    free(s->vc);
-}
-
-
 /* SpatialTransformer on x (NCHW), in place: x += proj_out(blocks(proj_in(GN(x)))). */
 static mend_status xformer_forward(const xformer *xf, act *x, int B, const float *ctx, int T, mend_err *err)
 {
@@ -177,14 +163,14 @@ static mend_status xformer_forward(const xformer *xf, act *x, int B, const float
     const int64_t L = (int64_t)x->h * x->w, rows = B * L, n = rows * c;
     const int64_t inner = FF_MULT * (int64_t)c, nctx = (int64_t)B * T * c;
     const int64_t ff_rows = rows < FF_ROWS ? rows : FF_ROWS;
-    xf_scratch s = {alloc_f(n), alloc_f(n), alloc_f(n), alloc_f(n), alloc_f(n), alloc_f(ff_rows * 2 * inner),
-                    alloc_f(ff_rows * inner), alloc_f(nctx), alloc_f(nctx)};
-    float *tok = alloc_f(n), *t = alloc_f(n);
+    xf_scratch s;
+    float *tok, *t;
+    const int64_t counts[] = {n, n, n, n, n, ff_rows * 2 * inner, ff_rows * inner, nctx, nctx, n, n};
+    float **const fields[] = {&s.nrm, &s.q, &s.k, &s.v, &s.o, &s.ff, &s.gl, &s.kc, &s.vc, &tok, &t};
+    float *scratch = mend_f32_parts(11, counts, fields);
+    if (!scratch)
+        return nomem(err, "SpatialTransformer");
     mend_status st = MEND_OK;
-    if (!s.nrm || !s.q || !s.k || !s.v || !s.o || !s.ff || !s.gl || !s.kc || !s.vc || !tok || !t) {
-        st = nomem(err, "SpatialTransformer");
-        goto done;
-    }
     mend_group_norm(x->d, B, c, L, GN_GROUPS, XF_GN_EPS, xf->norm.g, xf->norm.b, 0, tok);
     /* tokens [B*L, c] = proj_in(NCHW -> token rows) */
     mend_nchw_to_nhwc(tok, B, c, L, s.nrm);
@@ -204,9 +190,7 @@ static mend_status xformer_forward(const xformer *xf, act *x, int B, const float
     mend_nhwc_to_nchw(s.nrm, B, c, L, tok);
     mend_add(x->d, tok, x->d, n);
 done:
-    free_scratch(&s);
-    free(tok);
-    free(t);
+    mend_big_free(scratch);
     return st;
 }
 

@@ -332,21 +332,13 @@ mend_status mend_unet_load(const mend_wload *lin, mend_unet **out, mend_err *err
     mend_unet *u = calloc(1, sizeof *u);
     if (!u)
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
-    mend_wload l = *lin;
-    l.store = &u->store;
-    l.err = err;
-    l.status = MEND_OK;
+    mend_wload l = mend_wl_into(lin, &u->store, err);
     mend_status s = detect_arch(&l, &u->arch, err);
     if (s == MEND_OK)
         s = load_blocks(u, &l);
     if (s == MEND_OK)
         s = l.status;
-    if (s != MEND_OK) {
-        mend_unet_free(u);
-        return s;
-    }
-    *out = u;
-    return MEND_OK;
+    return MEND_HAND_OVER(s, u, out, mend_unet_free);
 }
 
 static void free_block_list(block *b, int n)

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/utf8.h" /* the tokenizer decodes prompts with it */
+
 extern const uint32_t mend_uc_letter[][2]; /* regex \p{L} */
 extern const int mend_uc_letter_count;
 extern const uint32_t mend_uc_number[][2]; /* regex \p{N} */
@@ -31,12 +33,5 @@ uint32_t mend_uc_lower_cp(uint32_t cp);
 /* ftfy's character-width and Latin-ligature replacement of cp into out
  * (up to 3 code points); returns how many, or 0 when cp stays. */
 int mend_uc_compat_fold(uint32_t cp, uint32_t out[3]);
-
-/* Decodes one UTF-8 sequence at s (n bytes left). Returns its length and
- * sets *cp, or 0 for an invalid/overlong/surrogate/truncated sequence. */
-int mend_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
-
-/* Encodes cp into out (4 bytes room); returns the length. */
-int mend_utf8_encode(uint32_t cp, char *out);
 
 #endif

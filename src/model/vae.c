@@ -213,6 +213,24 @@ static mend_status decode_one(const mend_vae *v, const float *z, int h, int w, a
     return out_step(&d->norm_out, &d->conv_out, a, err);
 }
 
+typedef mend_status (*one_image_fn)(const mend_vae *v, const float *x, int h, int w, act *a, mend_err *err);
+
+/* Runs fn on each of the N inputs (in_n floats apart) and copies each
+ * result (out_n floats) into out: one image's activations at a time. */
+static mend_status each_image(const mend_vae *v, one_image_fn fn, const float *x, int N, int h, int w, int64_t in_n,
+                              float *out, int64_t out_n, mend_err *err)
+{
+    for (int i = 0; i < N; i++) {
+        act a = {0};
+        mend_status s = fn(v, x + i * in_n, h, w, &a, err);
+        if (s == MEND_OK)
+            memcpy(out + i * out_n, a.d, (size_t)out_n * sizeof(float));
+        free(a.d);
+        MEND_TRY(s);
+    }
+    return MEND_OK;
+}
+
 static int downscale(const mend_vae *v) { return 1 << (v->arch.levels - 1); }
 
 mend_status mend_vae_encode(const mend_vae *v, const float *x, int N, int H, int W, float *moments, mend_err *err)
@@ -225,15 +243,7 @@ mend_status mend_vae_encode(const mend_vae *v, const float *x, int N, int H, int
                          W, H, N, f);
     int64_t in_n = (int64_t)v->arch.in_channels * H * W;
     int64_t out_n = (int64_t)2 * v->arch.z_channels * (H / f) * (W / f);
-    for (int i = 0; i < N; i++) {
-        act a = {0};
-        mend_status s = encode_one(v, x + i * in_n, H, W, &a, err);
-        if (s == MEND_OK)
-            memcpy(moments + i * out_n, a.d, (size_t)out_n * sizeof(float));
-        free(a.d);
-        MEND_TRY(s);
-    }
-    return MEND_OK;
+    return each_image(v, encode_one, x, N, H, W, in_n, moments, out_n, err);
 }
 
 mend_status mend_vae_decode(const mend_vae *v, const float *z, int N, int h, int w, float *out, mend_err *err)
@@ -245,15 +255,7 @@ mend_status mend_vae_decode(const mend_vae *v, const float *z, int N, int h, int
         return mend_fail(err, MEND_E_ARG, "VAE decode: latent %dx%d (batch %d) is empty", w, h, N);
     int64_t in_n = (int64_t)v->arch.z_channels * h * w;
     int64_t out_n = (int64_t)VAE_OUT_CHANNELS * (h * f) * (w * f);
-    for (int i = 0; i < N; i++) {
-        act a = {0};
-        mend_status s = decode_one(v, z + i * in_n, h, w, &a, err);
-        if (s == MEND_OK)
-            memcpy(out + i * out_n, a.d, (size_t)out_n * sizeof(float));
-        free(a.d);
-        MEND_TRY(s);
-    }
-    return MEND_OK;
+    return each_image(v, decode_one, z, N, h, w, in_n, out, out_n, err);
 }
 
 void mend_vae_posterior(const float *moments, const float *noise, int N, int z, int64_t hw, float *latent)

@@ -242,10 +242,7 @@ mend_status mend_vae_load(const mend_wload *src, mend_vae **out, mend_err *err)
     mend_vae *v = calloc(1, sizeof *v);
     if (!v)
         return mend_fail(err, MEND_E_NOMEM, "out of memory loading the VAE");
-    mend_wload l = *src;
-    l.store = &v->store;
-    l.err = err;
-    l.status = MEND_OK;
+    mend_wload l = mend_wl_into(src, &v->store, err);
     mend_status s = detect_arch(&l, &v->arch, err);
     if (s == MEND_OK) {
         if (v->arch.has_encoder)
@@ -254,12 +251,7 @@ mend_status mend_vae_load(const mend_wload *src, mend_vae **out, mend_err *err)
             load_decoder(&l, &v->arch, &v->dec);
         s = l.status;
     }
-    if (s != MEND_OK) {
-        mend_vae_free(v);
-        return s;
-    }
-    *out = v;
-    return MEND_OK;
+    return MEND_HAND_OVER(s, v, out, mend_vae_free);
 }
 
 void mend_vae_free(mend_vae *v)

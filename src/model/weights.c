@@ -37,6 +37,11 @@ static int store_add(mend_wstore *s, float *buf, int64_t n)
     return 1;
 }
 
+mend_wload mend_wl_into(const mend_wload *src, mend_wstore *store, mend_err *err)
+{
+    return (mend_wload){.file = src->file, .prefix = src->prefix, .store = store, .err = err, .status = MEND_OK};
+}
+
 void mend_wl_name(const mend_wload *l, const char *canonical, char *buf, size_t size)
 {
     snprintf(buf, size, "%s%s", l->prefix ? l->prefix : "", canonical);
@@ -89,15 +94,14 @@ static void shape_str(int ndim, const int64_t *shape, char *buf, size_t size)
 }
 
 /* The tensor named by fmt if present, float and of the shape asked. */
-static const mend_tf_tensor *vcheck(mend_wload *l, int optional, int ndim, const int64_t *shape, char *full,
-                                    size_t size, const char *fmt, va_list ap)
+static const mend_tf_tensor *vcheck(mend_wload *l, int ndim, const int64_t *shape, char *full, size_t size,
+                                    const char *fmt, va_list ap)
 {
     if (l->status != MEND_OK)
         return NULL;
     const mend_tf_tensor *t = vfind(l, full, size, fmt, ap);
     if (!t) {
-        if (!optional)
-            l->status = mend_fail(l->err, MEND_E_FORMAT, "%s: tensor '%s' is missing", l->file->path, full);
+        l->status = mend_fail(l->err, MEND_E_FORMAT, "%s: tensor '%s' is missing", l->file->path, full);
         return NULL;
     }
     if (!mend_dtype_is_float(t->dtype)) {
@@ -116,10 +120,10 @@ static const mend_tf_tensor *vcheck(mend_wload *l, int optional, int ndim, const
     return t;
 }
 
-static float *vget(mend_wload *l, int optional, int ndim, const int64_t *shape, const char *fmt, va_list ap)
+static float *vget(mend_wload *l, int ndim, const int64_t *shape, const char *fmt, va_list ap)
 {
     char full[600];
-    const mend_tf_tensor *t = vcheck(l, optional, ndim, shape, full, sizeof full, fmt, ap);
+    const mend_tf_tensor *t = vcheck(l, ndim, shape, full, sizeof full, fmt, ap);
     if (!t)
         return NULL;
     int64_t n = mend_tf_numel(t);
@@ -137,16 +141,7 @@ float *mend_wl_get(mend_wload *l, int ndim, const int64_t *shape, const char *fm
 {
     va_list ap;
     va_start(ap, fmt);
-    float *p = vget(l, 0, ndim, shape, fmt, ap);
-    va_end(ap);
-    return p;
-}
-
-float *mend_wl_get_opt(mend_wload *l, int ndim, const int64_t *shape, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    float *p = vget(l, 1, ndim, shape, fmt, ap);
+    float *p = vget(l, ndim, shape, fmt, ap);
     va_end(ap);
     return p;
 }
@@ -212,7 +207,7 @@ mend_wmat *mend_wl_mat(mend_wload *l, int ndim, const int64_t *shape, const char
     char full[600];
     va_list ap;
     va_start(ap, fmt);
-    const mend_tf_tensor *t = vcheck(l, 0, ndim, shape, full, sizeof full, fmt, ap);
+    const mend_tf_tensor *t = vcheck(l, ndim, shape, full, sizeof full, fmt, ap);
     va_end(ap);
     if (!t)
         return NULL;

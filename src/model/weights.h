@@ -58,6 +58,10 @@ typedef struct mend_wload {
     mend_status status;
 } mend_wload;
 
+/* The loader a component uses: src's file and prefix, loading into store,
+ * reporting into err, with no error yet. */
+mend_wload mend_wl_into(const mend_wload *src, mend_wstore *store, mend_err *err);
+
 /* The file's name of a canonical tensor name (prefix + name) into buf. */
 void mend_wl_name(const mend_wload *l, const char *canonical, char *buf, size_t size);
 
@@ -67,9 +71,6 @@ const mend_tf_tensor *mend_wl_find(const mend_wload *l, const char *fmt, ...) ME
 /* Loads a tensor whose shape must be `shape` (trailing 1-sized dims on
  * either side are ignored, so a [C,C] linear matches a [C,C,1,1] conv). */
 float *mend_wl_get(mend_wload *l, int ndim, const int64_t *shape, const char *fmt, ...) MEND_PRINTF(4, 5);
-
-/* As mend_wl_get, but a missing tensor is not an error (returns NULL). */
-float *mend_wl_get_opt(mend_wload *l, int ndim, const int64_t *shape, const char *fmt, ...) MEND_PRINTF(4, 5);
 
 /* A conv or linear weight of shape `shape`, as a matrix shape[0] x rest, in
  * the file's precision (f64 and other float types become f32). */

@@ -51,6 +51,8 @@ const mend_sampler_info *mend_sampler_get(mend_sampler_kind kind)
     return (unsigned)kind < MEND_SAMPLER_COUNT ? &sampler_table[kind] : NULL;
 }
 
+static const char *sampler_name_at(int i) { return sampler_table[i].name; }
+
 mend_status mend_sampler_from_name(const char *name, const mend_sampler_info **out, mend_err *err)
 {
     for (int i = 0; name && i < MEND_SAMPLER_COUNT; i++)
@@ -58,9 +60,8 @@ mend_status mend_sampler_from_name(const char *name, const mend_sampler_info **o
             *out = &sampler_table[i];
             return MEND_OK;
         }
-    char list[512] = "";
-    for (int i = 0; i < MEND_SAMPLER_COUNT; i++)
-        mend_names_append(list, sizeof list, sampler_table[i].name, i + 1 < MEND_SAMPLER_COUNT);
+    char list[512];
+    mend_names_list(list, sizeof list, MEND_SAMPLER_COUNT, sampler_name_at);
     return mend_fail(err, MEND_E_ARG, "unknown sampler '%s' (names are case-sensitive; valid: %s)",
                      name ? name : "(null)", list);
 }

@@ -16,6 +16,10 @@ typedef struct ks_ctx {
 } ks_ctx;
 
 /* Validates callbacks and allocates nbuf work buffers of n floats. */
+/* The arguments DDIM and PLMS share: steps in 2..1000 and a first index
+ * in 1..mend_ddim_count(steps) - 1; `name` labels the message. */
+mend_status ks_check_ddim_args(const char *name, int steps, int first_index, mend_err *err);
+
 mend_status ks_init(ks_ctx *c, const mend_sampler_opts *opts, mend_sampler_kind kind, int64_t n, int total,
                     int nbuf, const mend_sampler_callbacks *cb, mend_err *err);
 void ks_free(ks_ctx *c);

@@ -465,14 +465,20 @@ int mend_ddim_count(int steps)
     return 999 / (1000 / steps) + 1;
 }
 
+mend_status ks_check_ddim_args(const char *name, int steps, int first_index, mend_err *err)
+{
+    if (steps < 2 || steps > 1000)
+        return mend_fail(err, MEND_E_ARG, "sampler %s: steps must be in 2..1000, got %d", name, steps);
+    int last = mend_ddim_count(steps) - 1;
+    if (first_index < 1 || first_index > last)
+        return mend_fail(err, MEND_E_ARG, "sampler %s: first index %d outside 1..%d", name, first_index, last);
+    return MEND_OK;
+}
+
 mend_status mend_sample_ddim(const mend_noise_schedule *s, int steps, int first_index, const mend_sampler_opts *opts,
                              float *x, int64_t n, const mend_sampler_callbacks *cb, mend_err *err)
 {
-    if (steps < 2 || steps > 1000)
-        return mend_fail(err, MEND_E_ARG, "sampler DDIM: steps must be in 2..1000, got %d", steps);
-    int last = mend_ddim_count(steps) - 1;
-    if (first_index < 1 || first_index > last)
-        return mend_fail(err, MEND_E_ARG, "sampler DDIM: first index %d outside 1..%d", first_index, last);
+    MEND_TRY(ks_check_ddim_args("DDIM", steps, first_index, err));
     ks_ctx c;
     MEND_TRY(ks_init(&c, opts, MEND_SAMPLER_DDIM, n, first_index, KS_BUFS, cb, err));
     float *xk = c.buf[0], *den = c.buf[1], *eps = c.buf[2], *noise = c.buf[3];

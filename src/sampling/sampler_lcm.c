@@ -36,13 +36,7 @@ float mend_lcm_sigma_to_t(const mend_lcm_schedule *l, float sigma)
 float mend_lcm_t_to_sigma(const mend_lcm_schedule *l, float t)
 {
     float u = (t - (float)(MEND_LCM_SKIP - 1)) / (float)MEND_LCM_SKIP;
-    if (u <= 0.0f)
-        u = 0.0f;
-    if (u >= (float)(MEND_LCM_LEVELS - 1))
-        u = (float)(MEND_LCM_LEVELS - 1);
-    int lo = (int)floorf(u), hi = (int)ceilf(u);
-    float w = u - (float)lo;
-    return expf((1.0f - w) * l->log_sigmas[lo] + w * l->log_sigmas[hi]);
+    return mend_log_sigma_at(l->log_sigmas, MEND_LCM_LEVELS, u);
 }
 
 void mend_lcm_scalings(const mend_lcm_schedule *l, float sigma, float *c_skip, float *c_out)

@@ -35,11 +35,7 @@ static void x_prev(const float *x, const float *e, double a, double a_prev, floa
 mend_status mend_sample_plms(const mend_noise_schedule *s, int steps, int first_index, float *x, int64_t n,
                              const mend_sampler_callbacks *cb, mend_err *err)
 {
-    if (steps < 2 || steps > 1000)
-        return mend_fail(err, MEND_E_ARG, "sampler PLMS: steps must be in 2..1000, got %d", steps);
-    int last = mend_ddim_count(steps) - 1;
-    if (first_index < 1 || first_index > last)
-        return mend_fail(err, MEND_E_ARG, "sampler PLMS: first index %d outside 1..%d", first_index, last);
+    MEND_TRY(ks_check_ddim_args("PLMS", steps, first_index, err));
     ks_ctx c;
     /* buffers: tmp, den, e_t, e_prime, old[0..2] (newest first), next x */
     MEND_TRY(ks_init(&c, NULL, MEND_SAMPLER_PLMS, n, first_index, 8, cb, err));

@@ -71,16 +71,21 @@ float mend_schedule_sigma_to_t(const mend_noise_schedule *s, float sigma)
     return (1.0f - w) * (float)lo + w * (float)hi;
 }
 
+float mend_log_sigma_at(const float *log_sigmas, int n, float u)
+{
+    if (u <= 0.0f)
+        u = 0.0f;
+    if (u >= (float)(n - 1))
+        u = (float)(n - 1);
+    int lo = (int)floorf(u), hi = (int)ceilf(u);
+    float w = u - (float)lo;
+    float log_sigma = (1.0f - w) * log_sigmas[lo] + w * log_sigmas[hi];
+    return expf(log_sigma);
+}
+
 float mend_schedule_t_to_sigma(const mend_noise_schedule *s, float t)
 {
-    if (t <= 0.0f)
-        t = 0.0f;
-    if (t >= (float)(MEND_TRAIN_STEPS - 1))
-        t = (float)(MEND_TRAIN_STEPS - 1);
-    int lo = (int)floorf(t), hi = (int)ceilf(t);
-    float w = t - (float)lo;
-    float log_sigma = (1.0f - w) * s->log_sigmas[lo] + w * s->log_sigmas[hi];
-    return expf(log_sigma);
+    return mend_log_sigma_at(s->log_sigmas, MEND_TRAIN_STEPS, t);
 }
 
 /* ---------------------------------------------------------------- names */
@@ -130,12 +135,17 @@ const char *mend_scheduler_name(mend_scheduler sch)
     return (unsigned)sch < MEND_SCHED_COUNT ? sched_names[sch].name : "?";
 }
 
-void mend_names_append(char *list, size_t size, const char *name, int more)
+void mend_names_list(char *list, size_t size, int count, const char *(*name_at)(int i))
 {
-    strncat(list, name, size - strlen(list) - 1);
-    if (more)
-        strncat(list, ", ", size - strlen(list) - 1);
+    list[0] = '\0';
+    for (int i = 0; i < count; i++) {
+        strncat(list, name_at(i), size - strlen(list) - 1);
+        if (i + 1 < count)
+            strncat(list, ", ", size - strlen(list) - 1);
+    }
 }
+
+static const char *sched_label_at(int i) { return sched_names[i].label; }
 
 mend_status mend_scheduler_from_name(const char *name, mend_scheduler *out, mend_err *err)
 {
@@ -149,9 +159,8 @@ mend_status mend_scheduler_from_name(const char *name, mend_scheduler *out, mend
             *out = (mend_scheduler)i;
             return MEND_OK;
         }
-    char list[512] = "";
-    for (int i = 0; i < MEND_SCHED_COUNT; i++)
-        mend_names_append(list, sizeof list, sched_names[i].label, i + 1 < MEND_SCHED_COUNT);
+    char list[512];
+    mend_names_list(list, sizeof list, MEND_SCHED_COUNT, sched_label_at);
     return mend_fail(err, MEND_E_ARG, "unknown schedule type '%s' (valid: %s)",
                      name ? name : "(null)", list);
 }

@@ -28,6 +28,9 @@ static inline float mend_schedule_sigma_max(const mend_noise_schedule *s) { retu
  * interpolation, quantize = False) and its inverse. */
 float mend_schedule_sigma_to_t(const mend_noise_schedule *s, float sigma);
 float mend_schedule_t_to_sigma(const mend_noise_schedule *s, float t);
+/* exp of log_sigmas[] (n levels) linearly interpolated at fractional level
+ * u, clamped to 0..n-1: k-diffusion's t_to_sigma, for any table. */
+float mend_log_sigma_at(const float *log_sigmas, int n, float u);
 
 typedef enum mend_scheduler {
     MEND_SCHED_AUTOMATIC = 0, /* the sampler's default; resolved by the sampler layer, else Uniform */
@@ -53,9 +56,9 @@ const char *mend_scheduler_name(mend_scheduler sch);
  * A1111's schedulers_map does. Unknown -> MEND_E_ARG listing valid labels. */
 mend_status mend_scheduler_from_name(const char *name, mend_scheduler *out, mend_err *err);
 
-/* Appends name to the comma-separated list of valid names an "unknown
- * name" message shows (truncated at size); more: another name follows. */
-void mend_names_append(char *list, size_t size, const char *name, int more);
+/* The comma-separated list of valid names an "unknown name" message shows:
+ * name_at(0..count-1), truncated at size. */
+void mend_names_list(char *list, size_t size, int count, const char *(*name_at)(int i));
 
 /* Capacity `out` needs for mend_schedule_sigmas() of `steps` steps (the
  * DDIM schedule has up to 999 non-zero values whatever the step count). */
