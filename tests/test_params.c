@@ -440,6 +440,63 @@ TEST(api_echo_has_the_defaults)
     free(m64);
 }
 
+/* The bytes one table row describes: its field (two ints for a BOTH_AXES
+ * row such as mask_blur, which sets mask_blur_x and mask_blur_y). */
+static size_t row_field_size(const mend_param_desc *d)
+{
+    switch (d->type) {
+    case MEND_PARAM_INT64:
+        return sizeof(int64_t);
+    case MEND_PARAM_FLOAT:
+        return sizeof(float);
+    case MEND_PARAM_STRING:
+        return sizeof(const char *);
+    default: /* INT, BOOL, CHOICE (enums included) */
+        return (d->flags & MEND_PARAM_BOTH_AXES ? 2 : 1) * sizeof(int);
+    }
+}
+
+/* mend_gen_params is the C face of the table: every field must have its
+ * row, so that nothing can be added to the struct and forgotten by the
+ * CLI, the API, the infotext or the page. Each byte of the struct belongs
+ * to exactly one row (BOTH_AXES shorthands aside), or is alignment padding: a gap shorter than the
+ * alignment of the field after it (the scalar fields' sizes are their
+ * alignments), not starting on that alignment. */
+TEST(every_field_has_its_row)
+{
+    enum { SIZE = sizeof(mend_gen_params) };
+    unsigned char owner[SIZE] = {0};
+    for (int i = 0; i < mend_param_count(); i++) {
+        const mend_param_desc *d = mend_param_at(i);
+        if (d->flags & MEND_PARAM_BOTH_AXES)
+            continue; /* a shorthand (mask_blur) for the two rows of its fields */
+        size_t n = row_field_size(d);
+        CHECK_MSG(d->offset + n <= SIZE, "row '%s' lies outside mend_gen_params", d->name);
+        for (size_t b = d->offset; b < d->offset + n && b < SIZE; b++) {
+            CHECK_MSG(!owner[b], "row '%s' overlaps another row at byte %zu", d->name, b);
+            owner[b] = 1;
+        }
+    }
+    for (size_t b = 0; b < SIZE;) {
+        if (owner[b]) {
+            b++;
+            continue;
+        }
+        size_t end = b;
+        while (end < SIZE && !owner[end])
+            end++;
+        size_t align = end < SIZE ? 0 : _Alignof(mend_gen_params);
+        for (int i = 0; !align && i < mend_param_count(); i++)
+            if (mend_param_at(i)->offset == end)
+                align = mend_param_at(i)->type == MEND_PARAM_INT64 ? _Alignof(int64_t)
+                        : mend_param_at(i)->type == MEND_PARAM_STRING ? _Alignof(const char *)
+                                                                      : _Alignof(int);
+        CHECK_MSG(end - b < align && b % align != 0,
+                  "bytes %zu..%zu of mend_gen_params belong to no table row: a field without its row?", b, end - 1);
+        b = end;
+    }
+}
+
 int main(void)
 {
     char dir[1024];
@@ -454,6 +511,7 @@ int main(void)
         RUN(api_infotext_field);
         RUN(sampler_registry);
     }
+    RUN(every_field_has_its_row);
     RUN(infotext_round_trip);
     RUN(model_name_rule);
     RUN(cli_help_shows_the_defaults);
