@@ -82,9 +82,7 @@ static double vae_roll_error(mend_sd_model *m, int circular)
 
 TEST(circular_padding_makes_the_models_wrap_around)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     double on = unet_roll_error(m, 1), off = unet_roll_error(m, 0);
     CHECK_MSG(on >= 0 && on < 1e-4 && off > 1e-3, "UNet: rolled input vs rolled output: %g tiled, %g not", on, off);
     on = vae_roll_error(m, 1), off = vae_roll_error(m, 0);
@@ -103,9 +101,7 @@ static mend_status probe_step(void *user, const mend_gen_progress *g, mend_err *
 /* A caller's preview decoder (TAESD) runs in the callback: not tiled, as in A1111. */
 TEST(progress_callbacks_are_not_tiled)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_gen_params p = base_params();
     p.steps = 2;
     p.tiling = 1;
@@ -122,9 +118,7 @@ TEST(progress_callbacks_are_not_tiled)
 
 TEST(a_tiling_job_says_so)
 {
-    mend_sd_model *m = sd_model();
-    if (!m)
-        return;
+    REQUIRE_MODEL(m, sd_model);
     mend_gen_params p = base_params();
     p.steps = 1;
     mend_gen_output a, b;

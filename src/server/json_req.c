@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,7 +67,16 @@ void srv_add_field_error(cJSON *errors, const char *name, const char *msg, const
     add_error(errors, name, msg, type);
 }
 
-/* Python int(str): optional sign, digits, surrounding whitespace, '_' between digits. */
+/* Whether only white space is left after a number, as Python's int() and
+ * float() allow. */
+static int only_blanks(const char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    return *s == '\0';
+}
+
+/* Python int(str): optional sign, digits, surrounding whitespace. */
 static int parse_py_int(const char *s, long long *out)
 {
     char *end;
@@ -74,11 +84,7 @@ static int parse_py_int(const char *s, long long *out)
         s++;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (end == s || errno)
-        return 0;
-    while (isspace((unsigned char)*end))
-        end++;
-    if (*end)
+    if (end == s || errno || !only_blanks(end))
         return 0;
     *out = v;
     return 1;
@@ -89,11 +95,7 @@ static int parse_py_float(const char *s, double *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || errno)
-        return 0;
-    while (isspace((unsigned char)*end))
-        end++;
-    if (*end)
+    if (end == s || errno || !only_blanks(end))
         return 0;
     *out = v;
     return 1;
@@ -157,77 +159,75 @@ static char *to_str(const cJSON *v)
     return NULL;
 }
 
-int srv_coerce(const cJSON *v, srv_ftype t, const char *name, void *out, cJSON *errors)
+/* Writes v as type t into out; 0 when pydantic v1 would refuse it. */
+static int coerce_value(const cJSON *v, srv_ftype t, void *out)
 {
     long long i;
     double d;
-    int b;
     switch (t) {
     case SRV_INT:
-        if (to_int64(v, &i) && i >= -2147483648LL && i <= 2147483647LL) {
-            *(int *)out = (int)i;
-            return 1;
-        }
-        add_error(errors, name, "value is not a valid integer", "type_error.integer");
-        return 0;
     case SRV_INT64:
-        if (to_int64(v, &i)) {
+        if (!to_int64(v, &i) || (t == SRV_INT && (i < INT_MIN || i > INT_MAX)))
+            return 0;
+        if (t == SRV_INT)
+            *(int *)out = (int)i;
+        else
             *(int64_t *)out = i;
-            return 1;
-        }
-        add_error(errors, name, "value is not a valid integer", "type_error.integer");
-        return 0;
+        return 1;
     case SRV_FLOAT:
-        if (cJSON_IsBool(v)) {
-            *(float *)out = (float)cJSON_IsTrue(v);
-            return 1;
-        }
-        if ((cJSON_IsNumber(v) && (d = v->valuedouble, 1)) ||
-            (cJSON_IsString(v) && parse_py_float(v->valuestring, &d))) {
-            if (isfinite(d) && fabs(d) < 1e30) {
-                *(float *)out = (float)d;
-                return 1;
-            }
-        }
-        add_error(errors, name, "value is not a valid float", "type_error.float");
-        return 0;
+        if (cJSON_IsBool(v))
+            d = cJSON_IsTrue(v);
+        else if (cJSON_IsNumber(v))
+            d = v->valuedouble;
+        else if (!cJSON_IsString(v) || !parse_py_float(v->valuestring, &d))
+            return 0;
+        if (!isfinite(d) || fabs(d) >= 1e30)
+            return 0;
+        *(float *)out = (float)d;
+        return 1;
     case SRV_BOOL:
-        if (to_bool(v, &b)) {
-            *(int *)out = b;
-            return 1;
-        }
-        add_error(errors, name, "value could not be parsed to a boolean", "type_error.bool");
-        return 0;
+        return to_bool(v, (int *)out); /* writes only what it accepts */
     case SRV_STR: {
-        char *s = cJSON_IsBool(v) ? NULL : to_str(v);
-        if (s) {
-            *(char **)out = s;
-            return 1;
-        }
-        add_error(errors, name, "str type expected", "type_error.str");
-        return 0;
+        char *str = cJSON_IsBool(v) ? NULL : to_str(v);
+        if (!str)
+            return 0;
+        *(char **)out = str;
+        return 1;
     }
     case SRV_STR_LIST:
-        if (!cJSON_IsArray(v)) {
-            add_error(errors, name, "value is not a valid list", "type_error.list");
-            return 0;
-        }
+    case SRV_DICT:
+    case SRV_ANY:
+        return 1; /* checked by srv_coerce */
+    }
+    return 0;
+}
+
+/* pydantic v1's message and type for a value it refuses, by field type. */
+static const char *const refusal[][2] = {
+    [SRV_INT] = {"value is not a valid integer", "type_error.integer"},
+    [SRV_INT64] = {"value is not a valid integer", "type_error.integer"},
+    [SRV_FLOAT] = {"value is not a valid float", "type_error.float"},
+    [SRV_BOOL] = {"value could not be parsed to a boolean", "type_error.bool"},
+    [SRV_STR] = {"str type expected", "type_error.str"},
+    [SRV_STR_LIST] = {"value is not a valid list", "type_error.list"},
+    [SRV_DICT] = {"value is not a valid dict", "type_error.dict"},
+    [SRV_ANY] = {"", ""},
+};
+
+int srv_coerce(const cJSON *v, srv_ftype t, const char *name, void *out, cJSON *errors)
+{
+    if (t == SRV_STR_LIST && cJSON_IsArray(v)) {
         for (const cJSON *e = v->child; e; e = e->next)
             if (!cJSON_IsString(e)) {
-                add_error(errors, name, "str type expected", "type_error.str");
+                add_error(errors, name, refusal[SRV_STR][0], refusal[SRV_STR][1]);
                 return 0;
             }
         return 1;
-    case SRV_DICT:
-        if (!cJSON_IsObject(v)) {
-            add_error(errors, name, "value is not a valid dict", "type_error.dict");
-            return 0;
-        }
-        return 1;
-    case SRV_ANY:
-        return 1;
     }
-    return 0;
+    int ok = t == SRV_STR_LIST ? 0 : t == SRV_DICT ? cJSON_IsObject(v) : coerce_value(v, t, out);
+    if (!ok)
+        add_error(errors, name, refusal[t][0], refusal[t][1]);
+    return ok;
 }
 
 /* Python json's "Expecting value: line L column C (char N)". */
