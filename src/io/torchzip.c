@@ -448,6 +448,8 @@ static mend_status build_table(reader *r, mend_err *err)
         if (!inner)
             s = mend_fail(err, MEND_E_FORMAT, "%s: a tensor's key is a %s, not a tensor name", f->path,
                           pk_is(g, refs[i].key, PK_STR) ? "malformed string" : kind_name(g, refs[i].key));
+        else if (outer == 1) /* a nested dict under a key that is not a name: its length is unknown */
+            s = mend_fail(err, MEND_E_FORMAT, "%s: a nested tensor dict's key is not a name", f->path);
         name_bytes += outer + inner + 1;
     }
     f->tensors = s == MEND_OK ? calloc((size_t)n, sizeof *f->tensors) : NULL;

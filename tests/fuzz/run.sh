@@ -17,7 +17,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 own=$(cd "$(dirname "$0")" && pwd)/seeds
 seeds_for() {
   case $1 in
-    fuzz_tensorfile) echo "$shared/testdata/taesd $shared/testdata/lora/files $shared/testdata/embeddings/files" ;;
+    fuzz_tensorfile) echo "$own/tensorfile $shared/testdata/taesd $shared/testdata/lora/files $shared/testdata/embeddings/files" ;;
     fuzz_image|fuzz_png_info) echo "$own/images $shared/testdata/images" ;;
     fuzz_api_json) echo "$own/api" ;;
     fuzz_prompt) echo "" ;;
