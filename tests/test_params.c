@@ -49,7 +49,7 @@ static char *http_body(const char *method, const char *path, const char *body, i
  * every option was checked. */
 static const char *cli_command(const mend_param_desc *d)
 {
-    if (d->scope == MEND_SCOPE_ALL)
+    if (d->scope == MEND_SCOPE_ALL || d->scope == MEND_SCOPE_TXT2IMG)
         return "txt2img --model /nonexistent/model.safetensors -q";
     if (d->scope == MEND_SCOPE_IMG2IMG)
         return "img2img --model /nonexistent/model.safetensors --init /nonexistent/init.png -q";
@@ -111,13 +111,14 @@ static void check_api(const mend_param_desc *d, double v, const char *expect)
     char val[64], body[512];
     number_text(d, v, val, sizeof val);
     int setting = (d->flags & MEND_PARAM_SETTING) != 0;
-    const char *init = d->scope == MEND_SCOPE_ALL ? "" : "\"init_images\": [\"x\"], ";
+    int txt2img = d->scope == MEND_SCOPE_ALL || d->scope == MEND_SCOPE_TXT2IMG;
+    const char *init = txt2img ? "" : "\"init_images\": [\"x\"], ";
     if (setting)
         snprintf(body, sizeof body, "{%s\"override_settings\": {\"%s\": %s}}", init, d->api_key, val);
     else
         snprintf(body, sizeof body, "{%s\"%s\": %s}", init, d->api_key, val);
     int status;
-    char *out = http_body("POST", d->scope == MEND_SCOPE_ALL ? "/sdapi/v1/txt2img" : "/sdapi/v1/img2img", body, &status);
+    char *out = http_body("POST", txt2img ? "/sdapi/v1/txt2img" : "/sdapi/v1/img2img", body, &status);
     if (expect)
         CHECK_MSG(out && status == (setting ? 400 : 422) && strstr(out, expect), "API %s: wanted '%s', got %d %s",
                   body, expect, status, out ? out : "");
@@ -300,7 +301,7 @@ TEST(infotext_round_trip)
     p.inpainting_fill = MEND_FILL_LATENT_NOISE;
     p.initial_noise_multiplier = 0.9f;
     p.inpainting_mask_weight = 0.5f;
-    mend_infotext_ctx c = {&p, "Euler a", "Karras", 1234, 99, "model", NULL, 1, 1, 1, 1, 1, NULL, NULL};
+    mend_infotext_ctx c = {&p, "Euler a", "Karras", 1234, 99, "model", NULL, 1, 1, 1, 1, 1, NULL, NULL, 0, NULL, NULL};
     char *text = mend_infotext_build(&c);
     CHECK(text != NULL);
     mend_gen_params_default(&back);
@@ -421,7 +422,8 @@ TEST(api_echo_has_the_defaults)
     int compared = 0;
     for (int i = 0; params && i < mend_param_count(); i++) {
         const mend_param_desc *d = mend_param_at(i);
-        if (!d->api_key || (d->flags & (MEND_PARAM_SETTING | MEND_PARAM_API_CUSTOM)) || !strcmp(d->name, "steps") ||
+        if (!d->api_key || (d->flags & (MEND_PARAM_SETTING | MEND_PARAM_API_CUSTOM)) ||
+            !mend_param_scope_applies(d->scope, 1, 1) || !strcmp(d->name, "steps") ||
             !strcmp(d->name, "width") || !strcmp(d->name, "height"))
             continue;
         const cJSON *v = cJSON_GetObjectItem(params, d->api_key);

@@ -186,7 +186,7 @@ static void check_image_rng_case(const mend_tf *f, const cJSON *c, totals *tot)
                 mend_rng sg;
                 mend_rng_init(&sg, kind, (uint64_t)cJSON_GetArrayItem(subseeds, b)->valuedouble);
                 mend_rng_randn(&sg, sub, per);
-                CHECK_OK(mend_rng_slerp((float)strength, img, sub, img, ch, h, w, &err), &err);
+                CHECK_OK(mend_rng_slerp(strength, img, sub, img, ch, h, w, &err), &err);
                 slerped = 1;
             }
         }

@@ -357,7 +357,7 @@ TEST(openapi_comes_from_the_routes_and_the_table)
         for (int i = 0; props && i < mend_param_count(); i++) {
             const mend_param_desc *d = mend_param_at(i);
             if (!d->api_key || (d->flags & (MEND_PARAM_SETTING | MEND_PARAM_API_CUSTOM)) ||
-                (!img2img && d->scope != MEND_SCOPE_ALL))
+                !mend_param_scope_applies(d->scope, img2img, img2img))
                 continue;
             const cJSON *p = get(props, d->api_key);
             CHECK_MSG(p != NULL, "%s missing from the schema", d->api_key);

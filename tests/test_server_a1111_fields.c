@@ -2,7 +2,8 @@
  * with two tiny random checkpoints: override_settings and
  * override_settings_restore_afterwards seen through /sdapi/v1/options,
  * the `infotext` field (what A1111 1.10's apply_infotext pastes on txt2img
- * and on img2img), `styles` from the server's styles.csv, `tiling`, masks
+ * and on img2img), `styles` from the server's styles.csv, `tiling`, the
+ * txt2img hires fix (enable_hr and its hr_* fields), masks
  * of another size than the image, several init_images; each with its bad
  * inputs.
  * Needs the CLIP vocabulary from ../shared (skipped without it). */
@@ -254,6 +255,50 @@ TEST(tiling_runs_and_says_so)
     refused("/sdapi/v1/txt2img", "{\"tiling\": \"sometimes\"}", 422, "tiling");
 }
 
+/* ---- hires fix -------------------------------------------------------------------- */
+
+static void image_size_is(const reply *r, int w, int h)
+{
+    mend_image img = {0};
+    CHECK_MSG(decode_image(get(r->json, "images"), 0, &img) && img.width == w && img.height == h, "%dx%d, want %dx%d",
+              img.width, img.height, w, h);
+    mend_image_free(&img);
+}
+
+TEST(hires_fix_runs)
+{
+    reply r = txt2img(", \"enable_hr\": true, \"hr_scale\": 2, \"hr_second_pass_steps\": 1, "
+                      "\"denoising_strength\": 0.5, \"seed\": 3");
+    cJSON *info = info_of(&r);
+    const cJSON *params = get(r.json, "parameters");
+    CHECK_MSG(r.status == 200 && strstr(infotext0(info), "Size: 64x64") &&
+                  strstr(infotext0(info), "Denoising strength: 0.5") &&
+                  strstr(infotext0(info), "Hires upscale: 2.0, Hires steps: 1") &&
+                  !strstr(infotext0(info), "Hires upscaler") && cJSON_IsTrue(get(params, "enable_hr")) &&
+                  num(params, "hr_scale") == 2 && cJSON_IsNull(get(params, "hr_upscaler")),
+              "%d %.600s", r.status, r.body ? r.body : "");
+    if (r.status == 200)
+        image_size_is(&r, 128, 128);
+    cJSON_Delete(info);
+    reply_free(&r);
+    /* an image upscaler, A1111's "Use same sampler", a size instead of a scale */
+    r = txt2img(", \"enable_hr\": true, \"hr_upscaler\": \"Lanczos\", \"hr_sampler_name\": \"Use same sampler\", "
+                "\"hr_resize_x\": 96, \"hr_second_pass_steps\": 1");
+    info = info_of(&r);
+    CHECK_MSG(r.status == 200 && strstr(infotext0(info), "Hires resize: 96x0, Hires steps: 1, Hires upscaler: Lanczos") &&
+                  !strstr(infotext0(info), "Hires sampler"),
+              "%d %.600s", r.status, r.body ? r.body : "");
+    if (r.status == 200)
+        image_size_is(&r, 96, 96);
+    cJSON_Delete(info);
+    reply_free(&r);
+    refused("/sdapi/v1/txt2img", "{\"enable_hr\": true, \"hr_upscaler\": \"4x-UltraSharp\", \"steps\": 1}", 400,
+            "hr_upscaler");
+    refused("/sdapi/v1/txt2img", "{\"enable_hr\": true, \"hr_scale\": \"big\"}", 422, "hr_scale");
+    refused("/sdapi/v1/txt2img", "{\"enable_hr\": true, \"hr_checkpoint_name\": \"other.safetensors\"}", 422,
+            "hr_checkpoint_name");
+}
+
 /* ---- masks and init images ------------------------------------------------------ */
 
 /* An inpaint request with these init images (data URLs) and a mask. */
@@ -386,6 +431,7 @@ int main(void)
         RUN(img2img_infotext_sets_only_the_scripts_fields);
         RUN(styles_merge_into_both_prompts);
         RUN(tiling_runs_and_says_so);
+    RUN(hires_fix_runs);
         RUN(masks_of_another_size_are_resized);
         RUN(several_init_images_are_one_each_of_the_batch);
     }

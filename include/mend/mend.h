@@ -144,6 +144,19 @@ typedef struct mend_gen_params {
     /* A1111's tiling: every UNet and VAE convolution pads circularly, so the
      * image tiles seamlessly (infotext "Tiling: True"). */
     int tiling;
+    /* txt2img hires fix (A1111's enable_hr, src/inpaint/hires.c): a first
+     * pass at width x height, its latent (latent modes) or decoded image
+     * (mend/upscale.h's upscalers) upscaled to hr_scale times the size or to
+     * hr_resize_x x hr_resize_y, then an img2img pass of hr_second_pass_steps
+     * steps (0: steps) at denoising_strength. */
+    int enable_hr;
+    float hr_scale;
+    const char *hr_upscaler;     /* "Latent", "Latent (antialiased)", ..., or an upscaler; NULL: "Latent" */
+    int hr_second_pass_steps;
+    int hr_resize_x, hr_resize_y; /* 0, 0: hr_scale; one of them 0: the other with the aspect ratio */
+    const char *hr_sampler_name;  /* NULL or "": the first pass's */
+    const char *hr_scheduler;     /* NULL or "": the first pass's */
+    const char *hr_prompt, *hr_negative_prompt; /* NULL or "": the first pass's */
 } mend_gen_params;
 
 /* A1111 UI defaults (Inpaint tab): DPM++ 2M / Automatic, 20 steps, CFG 7,

@@ -33,8 +33,13 @@ typedef enum mend_param_type {
 enum {
     MEND_SCOPE_ALL = 1,     /* txt2img, img2img and inpaint */
     MEND_SCOPE_IMG2IMG = 2, /* img2img and inpaint */
-    MEND_SCOPE_INPAINT = 4  /* inpaint only */
+    MEND_SCOPE_INPAINT = 4, /* inpaint only */
+    MEND_SCOPE_TXT2IMG = 8  /* txt2img only (hires fix) */
 };
+
+/* Whether parameters of `scope` apply to a job: has_init 0 txt2img, else
+ * img2img; inpaint: a mask too. */
+int mend_param_scope_applies(int scope, int has_init, int inpaint);
 
 /* Flags. */
 enum {

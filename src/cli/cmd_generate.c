@@ -66,6 +66,8 @@ static void print_usage(void)
 {
     fputs(usage_head, stdout);
     cli_param_help(stdout, MEND_SCOPE_ALL);
+    fputs("txt2img hires fix (--enable-hr):\n", stdout);
+    cli_param_help(stdout, MEND_SCOPE_TXT2IMG);
     fputs("img2img and inpaint:\n"
           "  --init IMAGE, --image IMAGE  the init image (PNG, JPEG or WebP; transparency is flattened on white);\n"
           "                               given k > 1 times, the batch is the k images, one each (A1111's\n"
@@ -122,8 +124,7 @@ static int gen_opts_init(gen_opts *t)
 
 static int command_scope_ok(int command, int scope)
 {
-    return scope == MEND_SCOPE_ALL || (scope == MEND_SCOPE_IMG2IMG && command != CMD_TXT2IMG) ||
-           (scope == MEND_SCOPE_INPAINT && command == CMD_INPAINT);
+    return mend_param_scope_applies(scope, command != CMD_TXT2IMG, command == CMD_INPAINT);
 }
 
 void cli_generate_words(FILE *f, const char *command)
@@ -262,7 +263,9 @@ static int read_args(gen_opts *t, int argc, char **argv, gen_args *a)
     for (int k = 0; k < t->n; k++)
         if (t->o[k].value && !command_scope_ok(a->command, t->g[k].scope)) {
             cli_errorf("%s: --%s is only for %s", argv[0], t->o[k].name,
-                       t->g[k].scope == MEND_SCOPE_INPAINT ? "inpaint" : "img2img and inpaint");
+                       t->g[k].scope == MEND_SCOPE_INPAINT   ? "inpaint"
+                       : t->g[k].scope == MEND_SCOPE_TXT2IMG ? "txt2img"
+                                                              : "img2img and inpaint");
             return 2;
         }
     if (!cli_param_apply(t->o + N_FILE_OPTS, t->g + N_FILE_OPTS, t->n_params, &a->p))

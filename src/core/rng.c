@@ -269,45 +269,51 @@ mend_status mend_rng_kind_from_name(const char *name, mend_rng_kind *out, mend_e
     return mend_fail(err, MEND_E_ARG, "unknown RNG source '%s' (valid: CPU, NV, GPU)", name ? name : "(null)");
 }
 
-mend_status mend_rng_slerp(float v, const float *low, const float *high, float *out, int c, int h, int w,
+/* |column| along H of the (c, w) column at base: torch.norm(x, dim=1) in float32. */
+static float column_norm(const float *x, int64_t base, int h, int w)
+{
+    float ss = 0;
+    for (int y = 0; y < h; y++) {
+        float a = x[base + (int64_t)y * w];
+        ss += a * a;
+    }
+    return sqrtf(ss);
+}
+
+/* <low/|low|, high/|high|> of one column, as A1111's (low_norm * high_norm).sum(1) in float32. */
+static float column_cos(const float *low, const float *high, int64_t base, int h, int w)
+{
+    float nl = column_norm(low, base, h, w), nh = column_norm(high, base, h, w), dot = 0;
+    for (int y = 0; y < h; y++) {
+        int64_t i = base + (int64_t)y * w;
+        dot += (low[i] / nl) * (high[i] / nh);
+    }
+    return dot;
+}
+
+mend_status mend_rng_slerp(double v, const float *low, const float *high, float *out, int c, int h, int w,
                            mend_err *err)
 {
     if (c <= 0 || h <= 0 || w <= 0)
         return mend_fail(err, MEND_E_ARG, "slerp: bad noise shape [%d,%d,%d]", c, h, w);
-    /* cosine of every (c, w) column along H, and their mean */
-    double dot_sum = 0;
-    int64_t cols = (int64_t)c * w;
+    /* A1111's slerp is float32 torch arithmetic throughout: the cosine of every (c, w) column along H,
+     * their mean, acos, sin; only 1 - v is a Python double (v the float the user sent) */
+    int64_t cols = (int64_t)c * w, n = cols * h;
+    float dot_sum = 0;
     for (int ci = 0; ci < c; ci++)
-        for (int wi = 0; wi < w; wi++) {
-            const float *lo = low + (int64_t)ci * h * w + wi, *hi = high + (int64_t)ci * h * w + wi;
-            double ll = 0, hh = 0, lh = 0;
-            for (int y = 0; y < h; y++) {
-                double a = lo[(int64_t)y * w], b = hi[(int64_t)y * w];
-                ll += a * a;
-                hh += b * b;
-                lh += a * b;
-            }
-            dot_sum += lh / (sqrt(ll) * sqrt(hh));
-        }
-    int64_t n = cols * h;
-    if (dot_sum / (double)cols > 0.9995) {
+        for (int wi = 0; wi < w; wi++)
+            dot_sum += column_cos(low, high, (int64_t)ci * h * w + wi, h, w);
+    if (dot_sum / (float)cols > 0.9995f) {
         for (int64_t i = 0; i < n; i++)
-            out[i] = low[i] * v + high[i] * (1.0f - v);
+            out[i] = low[i] * (float)v + high[i] * (float)(1.0 - v);
         return MEND_OK;
     }
+    double val = v;
     for (int ci = 0; ci < c; ci++)
         for (int wi = 0; wi < w; wi++) {
             int64_t base = (int64_t)ci * h * w + wi;
-            double ll = 0, hh = 0, lh = 0;
-            for (int y = 0; y < h; y++) {
-                double a = low[base + (int64_t)y * w], b = high[base + (int64_t)y * w];
-                ll += a * a;
-                hh += b * b;
-                lh += a * b;
-            }
-            double omega = acos(lh / (sqrt(ll) * sqrt(hh)));
-            double so = sin(omega);
-            float wl = (float)(sin((1.0 - v) * omega) / so), wh = (float)(sin(v * omega) / so);
+            float omega = acosf(column_cos(low, high, base, h, w)), so = sinf(omega);
+            float wl = sinf((float)(1.0 - val) * omega) / so, wh = sinf((float)val * omega) / so;
             for (int y = 0; y < h; y++) {
                 int64_t i = base + (int64_t)y * w;
                 out[i] = wl * low[i] + wh * high[i];

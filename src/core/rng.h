@@ -54,10 +54,12 @@ mend_status mend_rng_kind_from_name(const char *name, mend_rng_kind *out, mend_e
 /* Raw engine access, exposed for tests. */
 uint32_t mend_rng_mt_next(mend_rng *rng);
 
-/* A1111 variation seeds (modules/rng.py slerp) on one image's [C,H,W] noise:
- * vector norms along H for every (c, w) column; if the mean cosine exceeds
- * 0.9995 it returns low*v + high*(1-v) as A1111 does. out may alias low. */
-mend_status mend_rng_slerp(float v, const float *low, const float *high, float *out, int c, int h, int w,
+/* A1111 variation seeds (modules/rng.py slerp) on one image's [C,H,W] noise,
+ * in float32 as torch computes it: vector norms along H for every (c, w)
+ * column; if the mean cosine exceeds 0.9995 it returns low*v + high*(1-v)
+ * as A1111 does. v: the strength as the Python float A1111 has (the
+ * decimal the user sent, not its float32). out may alias low. */
+mend_status mend_rng_slerp(double v, const float *low, const float *high, float *out, int c, int h, int w,
                            mend_err *err);
 
 #endif

@@ -12,6 +12,7 @@ void mend_cond_opts_default(mend_cond_opts *o)
     o->emphasis = MEND_EMPHASIS_ORIGINAL;
     o->comma_padding_backtrack = 20;
     o->ti = NULL;
+    o->hires_steps = 0;
 }
 
 void mend_cond_free(mend_cond_schedule *s)
@@ -200,7 +201,7 @@ mend_status mend_cond_build(const mend_clip *clip, const mend_tokenizer *tok, co
 {
     memset(out, 0, sizeof *out);
     mend_prompt_schedule sched = {0};
-    MEND_TRY(mend_prompt_schedule_build(prompt, steps, 0, 0, &sched, err));
+    MEND_TRY(mend_prompt_schedule_build(prompt, steps, opts->hires_steps, 0, &sched, err));
     const char **texts = malloc((size_t)sched.n * sizeof *texts);
     float **conds = calloc((size_t)sched.n, sizeof *conds);
     out->items = calloc((size_t)sched.n, sizeof *out->items);

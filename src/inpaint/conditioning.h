@@ -31,6 +31,7 @@ typedef struct mend_cond_opts {
     mend_emphasis emphasis; /* MEND_EMPHASIS_ORIGINAL */
     int comma_padding_backtrack; /* 20 */
     const mend_ti_lookup *ti;    /* the job's embeddings (model/embeddings.h), or NULL */
+    int hires_steps;             /* the hires pass's steps (its schedule: A1111's hires_steps), or 0 */
 } mend_cond_opts;
 
 void mend_cond_opts_default(mend_cond_opts *o);

@@ -113,6 +113,36 @@ static int not_default(const mend_gen_params *p, const char *name)
     return mend_param_get_number(p, d) != d->ui_default;
 }
 
+static int differs(const char *hr, const char *first)
+{
+    return hr && *hr && strcmp(hr, first ? first : "") != 0;
+}
+
+/* A1111's txt2img init() and calculate_target_resolution, in the order they
+ * fill extra_generation_params. */
+static void hires_keys(sbuf *b, int *first, const mend_gen_params *p, const mend_infotext_ctx *c)
+{
+    if (c->hr_sampler)
+        kv(b, first, "Hires sampler", c->hr_sampler);
+    if (differs(p->hr_prompt, p->prompt))
+        kv_param(b, first, p, "hr_prompt");
+    if (differs(p->hr_negative_prompt, p->negative_prompt))
+        kv_param(b, first, p, "hr_negative_prompt");
+    if (c->hr_schedule)
+        kv(b, first, "Hires schedule type", c->hr_schedule);
+    if (p->hr_resize_x == 0 && p->hr_resize_y == 0) {
+        kv_param(b, first, p, "hr_scale");
+    } else {
+        char size[32];
+        snprintf(size, sizeof size, "%dx%d", p->hr_resize_x, p->hr_resize_y);
+        kv(b, first, mend_param_find("hr_resize_x")->infotext_key, size);
+    }
+    if (p->hr_second_pass_steps > 0)
+        kv_param(b, first, p, "hr_second_pass_steps");
+    if (p->hr_upscaler) /* the API's null is not written; the UI always sends one */
+        kv_param(b, first, p, "hr_upscaler");
+}
+
 char *mend_infotext_build(const mend_infotext_ctx *c)
 {
     /* the job's resolved values: the seeds of this image, the sampler and schedule it ran */
@@ -150,7 +180,7 @@ char *mend_infotext_build(const mend_infotext_ctx *c)
         kv_param(&b, &first, p, "subseed");
         kv_param(&b, &first, p, "subseed_strength");
     }
-    if (c->img2img)
+    if (c->img2img || c->hires)
         kv_param(&b, &first, p, "denoising_strength");
     if (c->inpainting_model)
         kv_param(&b, &first, p, "inpainting_mask_weight");
@@ -162,6 +192,8 @@ char *mend_infotext_build(const mend_infotext_ctx *c)
         kv_param(&b, &first, p, "rng");
     if (p->tiling)
         kv_param(&b, &first, p, "tiling");
+    if (c->hires)
+        hires_keys(&b, &first, p, c);
     if (c->inpaint) {
         if (not_default(p, "inpainting_mask_invert"))
             kv_param(&b, &first, p, "inpainting_mask_invert");
@@ -254,22 +286,44 @@ static int kept(const pair_ctx *c, const mend_param_desc *d)
     return c->keep && c->keep(c->user, d);
 }
 
+/* Keys whose value "AxB" sets two parameters. */
+static const char *const size_pairs[][2] = {{"width", "height"}, {"hr_resize_x", "hr_resize_y"}};
+#define N_SIZE_PAIRS ((int)(sizeof size_pairs / sizeof *size_pairs))
+
+static int second_of_pair(const mend_param_desc *d)
+{
+    for (int i = 0; i < N_SIZE_PAIRS; i++)
+        if (!strcmp(d->name, size_pairs[i][1]))
+            return 1;
+    return 0;
+}
+
+static mend_status set_size_pair(const pair_ctx *c, int pair, int a, int b, mend_err *err)
+{
+    const mend_param_desc *ad = mend_param_find(size_pairs[pair][0]), *bd = mend_param_find(size_pairs[pair][1]);
+    if (!kept(c, ad))
+        MEND_TRY(mend_param_set_number(c->p, ad, a, err));
+    return kept(c, bd) ? MEND_OK : mend_param_set_number(c->p, bd, b, err);
+}
+
 static mend_status set_pair(void *user, char *key, char *val, mend_err *err)
 {
-    const pair_ctx *c = user;
+    pair_ctx *c = user;
     mend_gen_params *p = c->p;
     int w, h;
     char tail;
-    const mend_param_desc *wd = mend_param_find("width"), *hd = mend_param_find("height");
-    if (!strcmp(key, wd->infotext_key) && sscanf(val, "%dx%d%c", &w, &h, &tail) == 2) {
-        if (!kept(c, wd))
-            MEND_TRY(mend_param_set_number(p, wd, w, err));
-        return kept(c, hd) ? MEND_OK : mend_param_set_number(p, hd, h, err);
-    }
+    /* A1111's paste of txt2img's hires checkbox: on when the text has a denoising strength (its parse
+     * always adds "Hires resize-1", so the rest of the condition holds) */
+    if (!strcmp(key, mend_param_find("denoising_strength")->infotext_key) && !kept(c, mend_param_find("enable_hr")))
+        p->enable_hr = 1;
+    for (int i = 0; i < N_SIZE_PAIRS; i++)
+        if (!strcmp(key, mend_param_find(size_pairs[i][0])->infotext_key) &&
+            sscanf(val, "%dx%d%c", &w, &h, &tail) == 2)
+            return set_size_pair(c, i, w, h, err) == MEND_OK ? MEND_OK : mend_err_wrap(err, "infotext '%s'", key);
     for (int i = 0; i < mend_param_count(); i++) {
         const mend_param_desc *d = mend_param_at(i);
         /* Size is both width and height; Mask blur sets both axes */
-        if (d->infotext_key && !strcmp(d->infotext_key, key) && d != hd)
+        if (d->infotext_key && !strcmp(d->infotext_key, key) && !second_of_pair(d))
             return kept(c, d) ? MEND_OK : mend_param_set_text(p, d, val, err) == MEND_OK ? MEND_OK
                                                                   : mend_err_wrap(err, "infotext '%s'", key);
     }

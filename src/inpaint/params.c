@@ -286,6 +286,20 @@ mend_status mend_param_set_text(mend_gen_params *p, const mend_param_desc *d, co
 
 /* ---------------- defaults and validation ---------------- */
 
+int mend_param_scope_applies(int scope, int has_init, int inpaint)
+{
+    switch (scope) {
+    case MEND_SCOPE_ALL:
+        return 1;
+    case MEND_SCOPE_TXT2IMG:
+        return !has_init;
+    case MEND_SCOPE_IMG2IMG:
+        return has_init;
+    default:
+        return has_init && inpaint;
+    }
+}
+
 static void set_defaults(mend_gen_params *p, int api)
 {
     *p = (mend_gen_params){0};
@@ -314,7 +328,7 @@ mend_status mend_params_validate(const mend_gen_params *p, int has_init, const m
     int n = mend_param_count();
     for (int i = 0; i < n; i++) {
         const mend_param_desc *d = mend_param_at(i);
-        if ((d->scope != MEND_SCOPE_ALL && !has_init) || (d->flags & MEND_PARAM_NO_CHECK))
+        if (!mend_param_scope_applies(d->scope, has_init, has_init) || (d->flags & MEND_PARAM_NO_CHECK))
             continue;
         if (mend_param_check(p, d, err) != MEND_OK) {
             if (bad)

@@ -15,7 +15,10 @@ static const char *type_name(mend_param_type t)
 
 static const char *scope_name(int scope)
 {
-    return scope == MEND_SCOPE_ALL ? "all" : scope == MEND_SCOPE_IMG2IMG ? "img2img" : "inpaint";
+    return scope == MEND_SCOPE_ALL       ? "all"
+           : scope == MEND_SCOPE_IMG2IMG ? "img2img"
+           : scope == MEND_SCOPE_TXT2IMG ? "txt2img"
+                                         : "inpaint";
 }
 
 static cJSON *names(const char *const *list, int n)

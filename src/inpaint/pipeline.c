@@ -36,6 +36,7 @@ static void job_free(job *j)
     free(j->image_cond);
     mend_lora_run_end(&j->lora); /* the model's own weights back */
     free(j->ti_hashes);
+    mend_hires_free(j);
 }
 
 static int64_t random_seed(void)
@@ -46,11 +47,6 @@ static int64_t random_seed(void)
     return (int64_t)(r % 4294967294u); /* random.randrange(4294967294) */
 }
 
-static mend_rng_kind rng_kind(mend_rng_source s)
-{
-    return s == MEND_RNG_SOURCE_CPU ? MEND_RNG_CPU : MEND_RNG_NV;
-}
-
 static mend_status prepare_conds(job *j, mend_gen_output *out, mend_err *err)
 {
     mend_cond_opts o;
@@ -59,35 +55,6 @@ static mend_status prepare_conds(job *j, mend_gen_output *out, mend_err *err)
     const char *neg = j->p->negative_prompt ? j->p->negative_prompt : "";
     return mend_cond_build_job(j->m->clip, j->m->tokenizer, j->lora.tags.text, neg, j->p->steps, &o, &j->cond,
                                &j->uncond, &j->ti_hashes, &out->log, err);
-}
-
-/* The initial noise of each image of a batch (ImageRNG.first, §7.6 without
- * seed resize), leaving gens[] ready for the sampler's further draws.
- * subseeds NULL: no variation seed (A1111's create_random_tensors call for
- * the latent-noise fill passes none). */
-static mend_status first_noise(job *j, const int64_t *seeds, const int64_t *subseeds, int B, float *noise,
-                               mend_err *err)
-{
-    const mend_gen_params *p = j->p;
-    for (int b = 0; b < B; b++) {
-        mend_rng_init(&j->gens[b], rng_kind(p->rng), (uint64_t)seeds[b]);
-        mend_rng_randn(&j->gens[b], noise + b * j->lat, j->lat);
-        if (subseeds && p->subseed_strength > 0) {
-            mend_rng sub;
-            float *subnoise = malloc((size_t)j->lat * sizeof *subnoise);
-            if (!subnoise)
-                return mend_fail(err, MEND_E_NOMEM, "out of memory");
-            mend_rng_init(&sub, rng_kind(p->rng), (uint64_t)subseeds[b]);
-            mend_rng_randn(&sub, subnoise, j->lat);
-            mend_status s = mend_rng_slerp(p->subseed_strength, noise + b * j->lat, subnoise, noise + b * j->lat, 4,
-                                           j->h, j->w, err);
-            free(subnoise);
-            MEND_TRY(s);
-        }
-        if (p->eta_noise_seed_delta > 0 && (j->sampler->flags & MEND_SAMPLER_USES_ENSD))
-            mend_rng_init(&j->gens[b], rng_kind(p->rng), (uint64_t)(seeds[b] + p->eta_noise_seed_delta));
-    }
-    return MEND_OK;
 }
 
 /* latent noise / latent nothing (§5.3, §5.4): each image's noise is the
@@ -105,7 +72,7 @@ static mend_status apply_masked_content(job *j, const int64_t *seeds, mend_err *
         noise = malloc((size_t)(j->batch * j->lat) * sizeof *noise);
         if (!noise)
             return mend_fail(err, MEND_E_NOMEM, "out of memory");
-        mend_status s = first_noise(j, seeds, NULL, j->batch, noise, err);
+        mend_status s = mend_job_first_noise(j, seeds, NULL, j->batch, noise, err);
         if (s != MEND_OK) {
             free(noise);
             return s;
@@ -119,92 +86,9 @@ static mend_status apply_masked_content(job *j, const int64_t *seeds, mend_err *
     return MEND_OK;
 }
 
-typedef struct run_ctx {
-    job *j;
-    mend_cfg_denoiser *den;
-    mend_gen_progress_fn progress;
-    void *user;
-    int iteration;
-} run_ctx;
-
-static void noise_cb(void *user, float *out, int64_t n, float sigma, float sigma_next)
-{
-    run_ctx *r = user;
-    int64_t per = r->j->lat;
-    for (int b = 0; b < r->j->batch && (b + 1) * per <= n; b++)
-        mend_rng_randn(&r->j->gens[b], out + b * per, per);
-}
-
-static mend_status step_cb(void *user, int step, int total, const float *x, const float *denoised, float sigma,
-                           float sigma_hat, mend_err *err)
-{
-    run_ctx *r = user;
-    if (!r->progress)
-        return MEND_OK;
-    mend_gen_progress pr = {r->iteration, r->j->p->n_iter, step, total, denoised, r->j->batch, r->j->h, r->j->w};
-    /* a caller's preview decoder (TAESD) is not the job's model: A1111's tiling does not reach it */
-    mend_conv2d_set_circular(0);
-    mend_status s = r->progress(r->user, &pr, err);
-    mend_conv2d_set_circular(r->j->p->tiling);
-    return s;
-}
-
-static mend_status denoise_cb(void *user, const float *x, float sigma, float *denoised, mend_err *err)
-{
-    return mend_cfg_denoise(((run_ctx *)user)->den, x, sigma, denoised, err);
-}
-
-/* Runs the sampler for one batch on x (noise in, samples out). */
-static mend_status sample_batch(job *j, run_ctx *r, float *x, const float *noise, mend_err *err)
-{
-    const mend_gen_params *p = j->p;
-    int B = j->batch;
-    int64_t n = (int64_t)B * j->lat;
-    mend_sampler_opts so = mend_sampler_default_opts(j->sampler->kind);
-    mend_sampler_callbacks cb = {denoise_cb, noise_cb, step_cb, r};
-    if (j->sampler->flags & MEND_SAMPLER_TIMESTEPS) {
-        int first = mend_ddim_count(p->steps) - 1;
-        if (j->img2img) {
-            /* noised to timestep t_enc, first evaluated at t_enc - 1 (samplers.md §5.10) */
-            int t_enc = mend_img2img_t_enc(p->denoising_strength, p->steps);
-            first = t_enc - 1;
-            float a = j->sched.alphas_cumprod[mend_ddim_timestep(p->steps, t_enc)];
-            for (int64_t i = 0; i < n; i++)
-                x[i] = sqrtf(a) * j->init_latent[i] + sqrtf(1.0f - a) * noise[i] * p->initial_noise_multiplier;
-        } else {
-            memcpy(x, noise, (size_t)n * sizeof *x);
-        }
-        /* fewer than two timesteps (t_enc <= 1, or 1 step): A1111's loop makes
-         * no model call and returns x as it is */
-        if (first < 1)
-            return MEND_OK;
-        return mend_sample_timesteps(j->sampler->kind, &j->sched, p->steps, first, &so, x, n, &cb, err);
-    }
-    float *sig = malloc((size_t)mend_schedule_sigmas_capacity(p->steps) * sizeof *sig);
-    int ns = 0;
-    if (!sig)
-        return mend_fail(err, MEND_E_NOMEM, "out of memory");
-    mend_status s = mend_sampler_sigmas(j->sampler, &j->sched, j->scheduler, p->steps, sig, &ns, err);
-    int start = 0;
-    if (s == MEND_OK && j->img2img) {
-        start = mend_img2img_start_index(p->denoising_strength, p->steps);
-        if (start > ns - 2)
-            start = ns - 2;
-        for (int64_t i = 0; i < n; i++)
-            x[i] = j->init_latent[i] + noise[i] * p->initial_noise_multiplier * sig[start];
-    } else if (s == MEND_OK) {
-        for (int64_t i = 0; i < n; i++)
-            x[i] = noise[i] * sig[0];
-    }
-    if (s == MEND_OK)
-        s = mend_sample(j->sampler->kind, &so, sig + start, ns - start, x, n, &cb, err);
-    free(sig);
-    return s;
-}
-
 /* Decoded [3, H, W] in about [-1, 1] -> RGB uint8, truncating as numpy's
  * astype(uint8) of 255 * clamp((x + 1) / 2, 0, 1). */
-static mend_status to_image(const float *dec, int W, int H, mend_image *img, mend_err *err)
+mend_status mend_job_to_image(const float *dec, int W, int H, mend_image *img, mend_err *err)
 {
     MEND_TRY(mend_image_alloc(img, W, H, 3, err));
     int64_t hw = (int64_t)W * H;
@@ -228,7 +112,7 @@ static mend_status finish_image(job *j, const float *sample, int index, mend_gen
     mend_status s = mend_vae_decode(j->m->vae, sample, 1, j->h, j->w, dec, err);
     out->timings.decode += mend_clock_s() - t0;
     if (s == MEND_OK)
-        s = to_image(dec, p->width, p->height, &gen, err);
+        s = mend_job_to_image(dec, p->width, p->height, &gen, err);
     free(dec);
     /* colour correction runs on the W x H image, before the overlay; both
      * are the batch image's own init image's */
@@ -267,21 +151,31 @@ static void ensure_model_hash(mend_sd_model *m)
     }
 }
 
-static mend_status make_infotext(job *j, int index, mend_gen_output *out, mend_err *err)
+/* The schedule's label, NULL where A1111 writes none: it keeps "Automatic" for samplers whose default is not
+ * a scheduler function (Euler, Euler a, LMS, Heun with Automatic; their default_scheduler is Uniform, which
+ * an explicit --scheduler Uniform does label). */
+static const char *schedule_label(const job *j)
 {
-    char *name = mend_model_name(j->m->path);
-    /* Schedule type: A1111 keeps "Automatic" for samplers whose default is
-     * not a scheduler function (Euler, Euler a, LMS, Heun with Automatic;
-     * their default_scheduler is Uniform, which an explicit --scheduler
-     * Uniform does label). */
     mend_scheduler resolved = j->scheduler == MEND_SCHED_AUTOMATIC ? j->sampler->default_scheduler : j->scheduler;
     int keeps_automatic = j->scheduler == MEND_SCHED_AUTOMATIC &&
                           (resolved == MEND_SCHED_AUTOMATIC || resolved == MEND_SCHED_UNIFORM);
-    const char *label = keeps_automatic ? "Automatic" : mend_scheduler_label(resolved);
-    const char *hash = j->m->model_hash[0] ? j->m->model_hash : NULL;
-    mend_infotext_ctx c = {j->p, j->sampler->name, label, out->seeds[index], out->subseeds[index], name, hash,
-                           j->img2img, j->inpaint, j->inpaint && j->prep.has_crop, j->inpainting_model,
-                           (j->sampler->flags & MEND_SAMPLER_USES_ENSD) != 0, j->lora.hashes, j->ti_hashes};
+    return keeps_automatic ? NULL : mend_scheduler_label(resolved);
+}
+
+static mend_status make_infotext(job *j, int index, mend_gen_output *out, mend_err *err)
+{
+    char *name = mend_model_name(j->m->path);
+    const char *label = schedule_label(j), *hash = j->m->model_hash[0] ? j->m->model_hash : NULL;
+    mend_infotext_ctx c = {j->p, j->sampler->name, label ? label : "Automatic", out->seeds[index],
+                           out->subseeds[index], name, hash, j->img2img, j->inpaint, j->inpaint && j->prep.has_crop,
+                           j->inpainting_model, (j->sampler->flags & MEND_SAMPLER_USES_ENSD) != 0, j->lora.hashes,
+                           j->ti_hashes, 0, NULL, NULL};
+    if (j->hr) { /* A1111's get_sigmas labels the hires pass's schedule when it is not the first pass's */
+        const char *hr_label = schedule_label(j->hr);
+        c.hires = 1;
+        c.hr_sampler = j->hr->sampler != j->sampler ? j->hr->sampler->name : NULL;
+        c.hr_schedule = hr_label && strcmp(hr_label, label ? label : "") ? hr_label : NULL;
+    }
     out->infotexts[index] = mend_infotext_build(&c);
     free(name);
     return out->infotexts[index] ? MEND_OK : mend_fail(err, MEND_E_NOMEM, "out of memory");
@@ -343,14 +237,14 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
     }
     for (int it = 0; it < p->n_iter && s == MEND_OK && !out->interrupted; it++) {
         const int64_t *seeds = out->seeds + it * B, *subseeds = out->subseeds + it * B;
-        s = first_noise(j, seeds, subseeds, B, noise, err);
+        s = mend_job_first_noise(j, seeds, subseeds, B, noise, err);
         if (s != MEND_OK)
             break;
         if ((s = mend_cfg_denoiser_init(&den, err)) != MEND_OK)
             break;
-        run_ctx r = {j, &den, progress, user, it};
+        mend_run_ctx r = {j, &den, progress, user, it};
         double t0 = mend_clock_s();
-        s = sample_batch(j, &r, x, noise, err);
+        s = mend_job_sample_batch(j, &r, x, noise, err);
         out->timings.sampling += mend_clock_s() - t0;
         if (s == MEND_E_INTERRUPTED || s == MEND_E_SKIPPED) {
             /* A1111 finishes the batch from the latest x0 prediction; after
@@ -368,8 +262,12 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
                 x[i] = x[i] * m + init_b[i] * (1.0f - m);
             }
         }
+        float *hx = NULL; /* the hires pass's samples; an Interrupt before it keeps the first pass's */
+        if (j->hr && !out->interrupted)
+            s = mend_hires_pass(j, x, seeds, subseeds, it, progress, user, &hx, &out->interrupted, err);
+        job *dj = hx ? j->hr : j; /* the decode's sizes */
         for (int b = 0; b < B && s == MEND_OK; b++) {
-            s = finish_image(j, x + b * j->lat, it * B + b, out, err);
+            s = finish_image(dj, (hx ? hx : x) + b * dj->lat, it * B + b, out, err);
             double t1 = mend_clock_s();
             if (s == MEND_OK)
                 s = make_infotext(j, it * B + b, out, err);
@@ -377,6 +275,7 @@ static mend_status run_batches(job *j, mend_gen_progress_fn progress, void *user
             if (s == MEND_OK)
                 out->count = it * B + b + 1;
         }
+        free(hx);
         s = mend_stop_honour(s, &out->interrupted); /* in a VAE decode: drops the images not decoded yet */
     }
 done:
@@ -400,9 +299,17 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
     MEND_TRY(mend_gen_inputs_check(in, p->batch_size, err));
     if (mend_model_set_precision(m, p->precision, &out->precision, err) != MEND_OK)
         return mend_err_wrap(err, "precision");
-    MEND_TRY(mend_gen_memory_check(m, p, in->init_image ? in->init_image->width : 0,
+    mend_hires_plan hires = {0};
+    if (!in->init_image) /* txt2img's alone */
+        MEND_TRY(mend_hires_plan_make(p, &hires, err));
+    mend_gen_params peak = *p; /* with a hires fix, its pass is the job's largest */
+    if (hires.active) {
+        peak.width = hires.to_w / 8 * 8;
+        peak.height = hires.to_h / 8 * 8;
+    }
+    MEND_TRY(mend_gen_memory_check(m, &peak, in->init_image ? in->init_image->width : 0,
                                    in->init_image ? in->init_image->height : 0, err));
-    *j = (job){.m = m, .eff = *p, .h = p->height / 8, .w = p->width / 8, .ninit = 1};
+    *j = (job){.m = m, .eff = *p, .h = p->height / 8, .w = p->width / 8, .ninit = 1, .hires = hires};
     if (in->init_image) { /* several init images: one each in the batch (A1111's init()) */
         j->inits[0] = in->init_image;
         for (int i = 0; i < in->n_more_init_images; i++)
@@ -430,6 +337,7 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
     double t0 = mend_clock_s();
     MEND_TRY(mend_lora_run_job(m, p->prompt, &j->lora, &out->warnings, &out->log, err));
     MEND_TRY(prepare_conds(j, out, err));
+    MEND_TRY(mend_hires_prepare(j, out, err));
     out->timings.conditioning = mend_clock_s() - t0;
     t0 = mend_clock_s();
     if (j->img2img)

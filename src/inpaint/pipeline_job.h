@@ -5,12 +5,27 @@
 
 #include "core/rng.h"
 #include "inpaint/conditioning.h"
+#include "inpaint/denoiser.h"
+#include "inpaint/latent_resize.h"
 #include "inpaint/lora_run.h"
 #include "inpaint/mask_prep.h"
 #include "inpaint/pipeline.h"
 #include "sampling/sampler.h"
 
 #define MEND_JOB_MAX_BATCH 64
+
+/* The hires fix of a txt2img job (A1111's calculate_target_resolution and
+ * upscaler choice), worked out before any work (hires.c). */
+typedef struct mend_hires_plan {
+    int active;
+    int to_w, to_h;           /* hr_upscale_to_x / _y */
+    int trunc_x, trunc_y;     /* latent columns / rows cut off to reach hr_resize_x x hr_resize_y */
+    int lat_w, lat_h;         /* the pass's latent size */
+    int latent;               /* a latent mode (mode, antialias), else the image upscaler `upscaler` */
+    mend_interp_mode mode;
+    int antialias;
+    const char *upscaler;
+} mend_hires_plan;
 
 typedef struct job {
     mend_sd_model *m;
@@ -38,7 +53,37 @@ typedef struct job {
     int batch;
     mend_lora_run lora;  /* the prompt's networks, applied for the job */
     char *ti_hashes;     /* infotext `TI hashes`, or NULL */
+    int fixed_steps;     /* img2img with a given step count (A1111's setup_img2img_steps with steps): hires */
+    mend_hires_plan hires;
+    struct job *hr;      /* the hires pass: this job at the target size (hires.c), or NULL */
 } job;
+
+typedef struct mend_run_ctx {
+    job *j;
+    mend_cfg_denoiser *den;
+    mend_gen_progress_fn progress;
+    void *user;
+    int iteration;
+} mend_run_ctx;
+
+/* pipeline_sample.c: the first noise of the batch's images from their seeds
+ * (gens[] left ready for the sampler's draws), and one batch's sampling on
+ * x (noise in, samples out; img2img from j->init_latent). */
+mend_status mend_job_first_noise(job *j, const int64_t *seeds, const int64_t *subseeds, int B, float *noise,
+                                 mend_err *err);
+mend_status mend_job_sample_batch(job *j, mend_run_ctx *r, float *x, const float *noise, mend_err *err);
+
+/* hires.c: the plan from the parameters (MEND_E_ARG naming a bad hr_* field);
+ * the pass's job (j->hr: conditioning for the hires prompt, sampler, 9-channel
+ * conditioning); one batch's pass from its first-pass samples x to *out
+ * [batch, 4, lat_h, lat_w] (malloc'd). */
+mend_status mend_hires_plan_make(const mend_gen_params *p, mend_hires_plan *h, mend_err *err);
+mend_status mend_hires_prepare(job *j, mend_gen_output *out, mend_err *err);
+mend_status mend_hires_pass(job *j, const float *x, const int64_t *seeds, const int64_t *subseeds, int iteration,
+                            mend_gen_progress_fn progress, void *user, float **out, int *interrupted, mend_err *err);
+void mend_hires_free(job *j);
+/* pipeline.c: decoded [3, H, W] in about [-1, 1] -> RGB uint8 as A1111 does */
+mend_status mend_job_to_image(const float *dec, int W, int H, mend_image *img, mend_err *err);
 
 /* Init images, mask, VAE encode, latent mask, 9-channel conditioning
  * (img2img and inpaint). out->comment gets the blank-mask note. */

@@ -18,8 +18,9 @@ typedef struct gen_req {
     mend_gen_params p;       /* the table's fields and settings (params_api.c) */
     srv_param_state st;
     int seed_resize_from_h, seed_resize_from_w;
-    int include_init_images, send_images, save_images, restore_faces, enable_hr, restore_settings;
-    char *sampler_name, *sampler_index, *scheduler, *mask, *script_name, *refiner_checkpoint;
+    int include_init_images, send_images, save_images, restore_faces, restore_settings;
+    int firstphase_width, firstphase_height;
+    char *sampler_name, *sampler_index, *scheduler, *mask, *script_name, *refiner_checkpoint, *hr_checkpoint_name;
     /* with `styles`: the prompts as sent (info's prompt) and with the styles (what runs) */
     const char *sent_prompt, *sent_negative;
     char *styled_prompt, *styled_negative;
@@ -73,24 +74,13 @@ static const field fields[] = {
     /* img2img */
     {"init_images", SRV_STR_LIST, NONE, F_IMG, "null"},
     {"mask", SRV_STR, AT(mask), F_IMG, NULL},
-    {"denoising_strength", SRV_FLOAT, NONE, F_TXT, "0.75"}, /* img2img: the table's */
     {"image_cfg_scale", SRV_FLOAT, NONE, F_IMG, "null"},
     {"latent_mask", SRV_STR, NONE, F_IMG, "null"},
     {"include_init_images", SRV_BOOL, AT(include_init_images), F_IMG, NULL},
-    /* txt2img hires fix (not supported: enable_hr must stay false) */
-    {"enable_hr", SRV_BOOL, AT(enable_hr), F_TXT, NULL},
-    {"firstphase_width", SRV_INT, NONE, F_TXT, "0"},
-    {"firstphase_height", SRV_INT, NONE, F_TXT, "0"},
-    {"hr_scale", SRV_FLOAT, NONE, F_TXT, "2.0"},
-    {"hr_upscaler", SRV_STR, NONE, F_TXT, "null"},
-    {"hr_second_pass_steps", SRV_INT, NONE, F_TXT, "0"},
-    {"hr_resize_x", SRV_INT, NONE, F_TXT, "0"},
-    {"hr_resize_y", SRV_INT, NONE, F_TXT, "0"},
-    {"hr_checkpoint_name", SRV_STR, NONE, F_TXT, "null"},
-    {"hr_sampler_name", SRV_STR, NONE, F_TXT, "null"},
-    {"hr_scheduler", SRV_STR, NONE, F_TXT, "null"},
-    {"hr_prompt", SRV_STR, NONE, F_TXT, "\"\""},
-    {"hr_negative_prompt", SRV_STR, NONE, F_TXT, "\"\""},
+    /* txt2img hires fix: the rest of its fields are the table's */
+    {"firstphase_width", SRV_INT, AT(firstphase_width), F_TXT, NULL},
+    {"firstphase_height", SRV_INT, AT(firstphase_height), F_TXT, NULL},
+    {"hr_checkpoint_name", SRV_STR, AT(hr_checkpoint_name), F_TXT, NULL},
 };
 #define N_FIELDS ((int)(sizeof fields / sizeof *fields))
 
@@ -107,8 +97,9 @@ static void req_free(gen_req *r)
     cJSON_Delete(r->job_settings);
     cJSON_Delete(r->pasted_styles);
     r->job_settings = r->pasted_styles = NULL;
-    char **strs[] = {&r->sampler_name, &r->sampler_index,   &r->scheduler,      &r->mask,
-                     &r->script_name,  &r->refiner_checkpoint, &r->styled_prompt, &r->styled_negative};
+    char **strs[] = {&r->sampler_name,      &r->sampler_index,   &r->scheduler,      &r->mask,
+                     &r->script_name,       &r->refiner_checkpoint, &r->styled_prompt, &r->styled_negative,
+                     &r->hr_checkpoint_name};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -274,9 +265,12 @@ static int refuse_unsupported(const cJSON *body, const gen_req *q, srv_response 
         srv_reply_error(resp, 422, "HTTPException", "always on script %s not found", aos->child->string);
         return 0;
     }
-    const char *what = q->enable_hr ? "enable_hr (hires fix)" : q->restore_faces ? "restore_faces"
+    const char *hr_ckpt = q->p.enable_hr ? q->hr_checkpoint_name : NULL;
+    const char *what = q->restore_faces                                    ? "restore_faces"
                        : q->refiner_checkpoint && q->refiner_checkpoint[0] ? "refiner_checkpoint"
-                       : NULL;
+                       : hr_ckpt && hr_ckpt[0] && strcmp(hr_ckpt, "Use same checkpoint")
+                           ? "hr_checkpoint_name (another checkpoint for the hires pass)"
+                           : NULL;
     if (what) {
         srv_reply_error(resp, 422, "HTTPException", "%s is not supported by mend", what);
         return 0;
@@ -502,6 +496,11 @@ static int read_request(srv_server *s, int img2img, const cJSON *body, gen_req *
     }
     if (!refuse_unsupported(body, q, resp))
         return 0;
+    if (!img2img && (q->firstphase_width || q->firstphase_height)) {
+        /* A1111's __post_init__: the first pass at the firstphase size (the target is then hr_scale's) */
+        q->p.width = q->firstphase_width;
+        q->p.height = q->firstphase_height;
+    }
     if (q->st.bad) {
         srv_reply_param_error(resp, q->st.bad, q->st.bad_err.msg);
         return 0;

@@ -7,7 +7,7 @@
 int srv_param_is_field(const mend_param_desc *d, int img2img)
 {
     return d->api_key && !(d->flags & (MEND_PARAM_SETTING | MEND_PARAM_API_CUSTOM)) &&
-           (img2img || d->scope == MEND_SCOPE_ALL);
+           mend_param_scope_applies(d->scope, img2img, img2img);
 }
 
 static int index_of(const mend_param_desc *d)
@@ -50,7 +50,7 @@ static int coerce_and_set(const cJSON *v, const mend_param_desc *d, const char *
         return 0;
     if (t == SRV_STR) {
         if (d->type == MEND_PARAM_STRING && st->nowned == (int)(sizeof st->owned / sizeof *st->owned)) {
-            free(tmp.s); /* cannot happen: the table has two strings and owned has room for eight */
+            free(tmp.s); /* cannot happen: owned has room for every STRING row of the table */
             *status = mend_fail(err, MEND_E_NOMEM, "parameter '%s': no room to keep the text", d->name);
         } else if (d->type == MEND_PARAM_STRING) {
             st->owned[st->nowned++] = tmp.s; /* p keeps pointing at it */

@@ -11,7 +11,7 @@
 #define SRV_MAX_PARAMS 64
 
 typedef struct srv_param_state {
-    char *owned[8]; /* copies of STRING values (p points at them) */
+    char *owned[16]; /* copies of STRING values (p points at them) */
     int nowned;
     unsigned char sent[SRV_MAX_PARAMS]; /* by table index: the request gave the field */
     const mend_param_desc *bad;         /* first value the library refused, or NULL */
