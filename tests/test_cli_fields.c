@@ -73,6 +73,59 @@ TEST(styles_csv_as_python_csv_reads_it)
     CHECK(db.count == 0);
 }
 
+static int style_is(const mend_styles *db, int i, const char *name, const char *prompt, int divider)
+{
+    return i < db->count && !strcmp(db->items[i].name, name) && !strcmp(db->items[i].prompt, prompt) &&
+           db->items[i].divider == divider;
+}
+
+/* StyleDatabase over several files: dividers named after each file, a later file's style replacing an
+ * earlier one in its place, wildcards, A1111's default path in front of a wildcard. */
+TEST(several_styles_files_as_a1111_reads_them)
+{
+    char a[512], b[512], pattern[512], none[512], missing[512];
+    snprintf(a, sizeof a, "%s", test_tmp_path("sf-a.csv"));
+    snprintf(b, sizeof b, "%s", test_tmp_path("sf-b.csv"));
+    snprintf(pattern, sizeof pattern, "%s", test_tmp_path("sf-*.csv"));
+    snprintf(none, sizeof none, "%s", test_tmp_path("nomatch-*.csv"));
+    snprintf(missing, sizeof missing, "%s", test_tmp_path("sf-gone.csv"));
+    remove(missing);
+    CHECK(test_write_text(a, "name,prompt,negative_prompt\nA,pa,\nS,from a,\n"));
+    CHECK(test_write_text(b, "name,prompt,negative_prompt\nB,pb,\nS,from b,\n"));
+    const char *div_a = "----------------- SF-A -----------------", *div_b = "----------------- SF-B -----------------";
+    mend_styles db;
+    mend_err err = {0};
+    const char *two[] = {a, b};
+    CHECK_OK(mend_styles_load_files(two, 2, &db, &err), &err);
+    CHECK_MSG(db.count == 5 && style_is(&db, 0, div_a, "", 1) && style_is(&db, 1, "A", "pa", 0) &&
+                  style_is(&db, 2, "S", "from b", 0) && style_is(&db, 3, div_b, "", 1) && style_is(&db, 4, "B", "pb", 0),
+              "%d styles, first '%s'", db.count, db.count ? db.items[0].name : "");
+    mend_styles_free(&db);
+    /* the wildcard matches both in name order; its first match is also A1111's default path, listed once */
+    const char *glob1[] = {pattern};
+    CHECK_OK(mend_styles_load_files(glob1, 1, &db, &err), &err);
+    CHECK_MSG(db.count == 5 && style_is(&db, 0, div_a, "", 1) && style_is(&db, 3, div_b, "", 1), "%d styles",
+              db.count);
+    mend_styles_free(&db);
+    /* one file: no dividers; a wildcard without a match: the folder's styles.csv (absent here): nothing */
+    CHECK_OK(mend_styles_load_files(two, 1, &db, &err), &err);
+    CHECK(db.count == 2 && style_is(&db, 0, "A", "pa", 0));
+    mend_styles_free(&db);
+    const char *nomatch[] = {none};
+    CHECK_OK(mend_styles_load_files(nomatch, 1, &db, &err), &err);
+    CHECK(db.count == 0);
+    mend_styles_free(&db);
+    /* a missing file still gets its divider, as in A1111 */
+    const char *with_missing[] = {a, missing};
+    CHECK_OK(mend_styles_load_files(with_missing, 2, &db, &err), &err);
+    CHECK_MSG(db.count == 4 && style_is(&db, 3, "--------------- SF-GONE ----------------", "", 1), "%d: '%s'",
+              db.count, db.count == 4 ? db.items[3].name : "");
+    mend_styles_free(&db);
+    /* a broken file names itself */
+    CHECK(test_write_text(b, "title,words\nB,pb\n"));
+    CHECK(mend_styles_load_files(two, 2, &db, &err) == MEND_E_FORMAT && strstr(err.msg, b));
+}
+
 /* extract_styles_from_prompt: A1111's docstring cases, and apply then extract gives the styles back. */
 TEST(styles_come_back_out_of_prompts)
 {
@@ -85,7 +138,7 @@ TEST(styles_come_back_out_of_prompts)
         {"{prompt}, x, {prompt}", "a, x, a", NULL}, /* two placeholders: A1111's split fails, no match */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        mend_style st = {"s", (char *)cases[i].style, "neg"};
+        mend_style st = {"s", (char *)cases[i].style, "neg", 0};
         mend_styles db = {1, &st};
         const char **names = NULL;
         int n = -1;
@@ -99,7 +152,7 @@ TEST(styles_come_back_out_of_prompts)
             CHECK_MSG(n == 0 && !names && p && !strcmp(p, cases[i].prompt), "case %zu: %d '%s'", i, n, p ? p : "");
         free(names), free(p), free(q);
     }
-    mend_style two[2] = {{"Cine", "{prompt}, cinematic", "blurry"}, {"plain", "just words", ""}};
+    mend_style two[2] = {{"Cine", "{prompt}, cinematic", "blurry", 0}, {"plain", "just words", "", 0}};
     mend_styles db = {2, two};
     const char *order[] = {"Cine", "plain"}, **names = NULL;
     char *p, *q, *p2, *q2;
@@ -148,6 +201,18 @@ TEST(cli_styles_merge_into_the_prompts)
     free(out);
     char *params = test_png_parameters(png);
     CHECK_MSG(params && !strncmp(params, "a cat, cinematic\nNegative prompt: dog, blurry\n", 46), "%s",
+              params ? params : "(none)");
+    free(params);
+    /* two styles files: a style of each, the second file's from --styles-file=FILE */
+    const char *more = test_tmp_path("cli-styles-2.csv");
+    CHECK(test_write_text(more, "name,prompt,negative_prompt\nWarm,warm light,cold\n"));
+    snprintf(args, sizeof args, "txt2img -p 'a cat' --styles Cine --styles Warm --styles-file '%s' --styles-file='%s' "
+             "-o '%s' --seed 1", styles, more, png);
+    rc = run(args, &out);
+    CHECK_MSG(rc == 0, "%d %s", rc, out ? out : "");
+    free(out);
+    params = test_png_parameters(png);
+    CHECK_MSG(params && !strncmp(params, "a cat, cinematic, warm light\nNegative prompt: blurry, cold\n", 58), "%s",
               params ? params : "(none)");
     free(params);
     snprintf(args, sizeof args, "txt2img -p x --tiling -o '%s'", png);
@@ -204,6 +269,7 @@ int main(void)
 {
     RUN(merge_prompts_as_a1111);
     RUN(styles_csv_as_python_csv_reads_it);
+    RUN(several_styles_files_as_a1111_reads_them);
     RUN(styles_come_back_out_of_prompts);
     const char *v = test_shared("clip/bpe_simple_vocab_16e6.txt.gz");
     if (v) {

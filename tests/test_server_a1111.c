@@ -156,6 +156,33 @@ TEST(listings_hold_what_mend_has)
     reply_free(&r);
 }
 
+/* Two --styles-file: A1111's divider rows (null texts) before each file's styles. */
+TEST(several_styles_files_have_dividers)
+{
+    reply r = http(full, "GET", "/sdapi/v1/prompt-styles", NULL);
+    const char *names[] = {"---------------- STYLES ----------------", "Cine, film", "plain",
+                           "------------- MORE-STYLES --------------", "Warm"};
+    int n = cJSON_GetArraySize(r.json);
+    CHECK_MSG(r.status == 200 && n == 5, "%d %.400s", r.status, r.body ? r.body : "");
+    for (int i = 0; i < 5 && n == 5; i++) {
+        const cJSON *st = cJSON_GetArrayItem(r.json, i);
+        int divider = i == 0 || i == 3;
+        CHECK_MSG(!strcmp(str(st, "name"), names[i]) && cJSON_IsNull(get(st, "prompt")) == divider &&
+                      cJSON_IsNull(get(st, "negative_prompt")) == divider,
+                  "style %d: %s", i, str(st, "name"));
+    }
+    reply_free(&r);
+    /* a style of each file in one job */
+    r = http(full, "POST", "/sdapi/v1/txt2img",
+             "{\"prompt\": \"a cat\", \"styles\": [\"plain\", \"Warm\"], \"steps\": 1, \"width\": 64, \"height\": 64}");
+    cJSON *info = cJSON_Parse(str(r.json, "info"));
+    const cJSON *all = cJSON_GetArrayItem(get(info, "all_prompts"), 0);
+    CHECK_MSG(r.status == 200 && cJSON_IsString(all) && !strcmp(all->valuestring, "a cat, just words, warm light"),
+              "%d %.300s", r.status, r.body ? r.body : "");
+    cJSON_Delete(info);
+    reply_free(&r);
+}
+
 typedef struct bad_case {
     const char *path, *body;
     int status;
@@ -549,7 +576,11 @@ int main(void)
     if (vocab) {
         snprintf(model_path, sizeof model_path, "%s/m.safetensors", test_tmpdir());
         CHECK(test_make_tiny_model(model_path, 3));
-        const char *args[] = {"--model", model_path, "--vocab", vocab, NULL};
+        char styles[1100], more[1100];
+        snprintf(styles, sizeof styles, "%s/styles.csv", dir);
+        snprintf(more, sizeof more, "%s/more-styles.csv", test_tmpdir());
+        CHECK(test_write_text(more, "name,prompt,negative_prompt\nWarm,warm light,\n"));
+        const char *args[] = {"--model", model_path, "--vocab", vocab, "--styles-file", styles, "--styles-file", more, NULL};
         int full_up = start_server(full, args);
         CHECK_MSG(full_up, "mend serve with a model did not start");
         if (full_up) {
@@ -557,6 +588,7 @@ int main(void)
             RUN(sd_models_lists_the_hash_of_the_loaded_model);
             RUN(progress_names_the_current_task);
             RUN(unload_and_reload_the_checkpoint);
+            RUN(several_styles_files_have_dividers);
         }
         stop_server(full);
     }

@@ -23,6 +23,7 @@ extern "C" {
 
 typedef struct mend_style {
     char *name, *prompt, *negative_prompt;
+    int divider; /* a "----- STEM -----" row between the files of several (prompt and negative ""; A1111's null) */
 } mend_style;
 
 typedef struct mend_styles {
@@ -36,6 +37,17 @@ typedef struct mend_styles {
  * the path. */
 mend_status mend_styles_load(const char *path, mend_styles *out, mend_err *err);
 void mend_styles_free(mend_styles *s);
+
+/* A1111's StyleDatabase over several files (its --styles-file, given more
+ * than once; a '*' or '?' in a path's file name is a wildcard over its
+ * folder, matches in name order). A wildcard first path puts its first
+ * match, or its folder's styles.csv, in front (A1111's default path). Each
+ * file once, in order; when the list had more than one entry (before the
+ * repeats were dropped, as A1111 counts) each file gets a divider row
+ * named ' STEM '.center(40, '-') with STEM upper-cased, before its styles,
+ * even a file that does not exist (which holds no styles). A name repeated
+ * in a later file replaces the earlier style in its place. */
+mend_status mend_styles_load_files(const char *const *paths, int n, mend_styles *out, mend_err *err);
 /* The style of that name (exact, case-sensitive), or NULL. */
 const mend_style *mend_styles_find(const mend_styles *s, const char *name);
 

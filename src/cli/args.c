@@ -165,6 +165,36 @@ void cli_print_lines(const char *prefix, const char *text)
     }
 }
 
+int cli_takes_value(const cli_opt *opts, int nopts, const char *arg)
+{
+    if (strncmp(arg, "--", 2) != 0 || strchr(arg, '='))
+        return 0;
+    for (int k = 0; k < nopts; k++)
+        if (opts[k].takes_value && !strcmp(arg + 2, opts[k].name))
+            return 1;
+    return 0;
+}
+
+int cli_collect(const cli_opt *opts, int nopts, int argc, char **argv, const char *const *names, int nnames,
+                const char **out, int *n, int max)
+{
+    *n = 0;
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        if (strncmp(argv[i], "--", 2) != 0)
+            continue;
+        const char *name = argv[i] + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const char *value = eq ? eq + 1 : cli_takes_value(opts, nopts, argv[i]) && i + 1 < argc ? argv[++i] : NULL;
+        for (int k = 0; k < nnames && value; k++)
+            if (strlen(names[k]) == len && !strncmp(names[k], name, len)) {
+                if (*n == max)
+                    return cli_errorf("%s: --%s given more than %d times", argv[0], names[k], max) + 1;
+                out[(*n)++] = value;
+            }
+    }
+    return 0;
+}
+
 /* ---------------- generation options from the parameter table ---------------- */
 
 /* One spelling per table entry's flag and alias. */

@@ -30,6 +30,12 @@ typedef struct cli_opt {
  * (up to max_pos). Returns 0 or prints a message and returns 2. */
 int cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char **pos, int max_pos, int *npos);
 const char *cli_get(const cli_opt *opts, int nopts, const char *name);
+/* Whether arg is "--name" of an option that takes a value (not "--name=value"). */
+int cli_takes_value(const cli_opt *opts, int nopts, const char *arg);
+/* Every value of the options named (a repeatable option; cli_parse keeps the last), in order, from argv
+ * (short flags already expanded); 0, or 2 after a message when there are more than max. */
+int cli_collect(const cli_opt *opts, int nopts, int argc, char **argv, const char *const *names, int nnames,
+                const char **out, int *n, int max);
 /* Integer option in [lo, hi] or the default; returns 0 on error after printing. */
 int cli_get_int(const cli_opt *opts, int nopts, const char *name, int def, int lo, int hi, int *out);
 

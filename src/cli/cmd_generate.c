@@ -59,7 +59,8 @@ static const char *usage_head =
     "                               (what the machine has available when the job starts)\n"
     "  --styles NAME                apply the A1111 style NAME of the styles file to both prompts (once per\n"
     "                               style, in order: \"{prompt}\" in a style is replaced, else it is appended)\n"
-    "  --styles-file FILE           A1111's styles.csv (./styles.csv)\n"
+    "  --styles-file FILE           A1111's styles.csv (./styles.csv); repeatable, and a * or ? in the file\n"
+    "                               name matches its folder's files (A1111's several styles files)\n"
     CLI_MAX_PIXELS_HELP;
 
 static void print_usage(void)
@@ -95,9 +96,8 @@ typedef struct gen_args {
     int threads, quiet;
     mend_gen_params p;
     /* repeatable options: every --init (-i, --image, --init-img) and --styles, in order */
-    const char *inits[MAX_REPEATS], *styles[MAX_REPEATS];
-    int ninit, nstyles;
-    const char *styles_file;
+    const char *inits[MAX_REPEATS], *styles[MAX_REPEATS], *styles_files[MAX_REPEATS];
+    int ninit, nstyles, nstyles_files;
     char *styled_prompt, *styled_negative; /* the prompts with the styles (p points at them) */
 } gen_args;
 
@@ -142,12 +142,7 @@ void cli_generate_words(FILE *f, const char *command)
 
 static int takes_value(const gen_opts *t, const char *arg)
 {
-    if (strncmp(arg, "--", 2) != 0 || strchr(arg, '='))
-        return 0;
-    for (int k = 0; k < t->n; k++)
-        if (t->g[k].takes_value && !strcmp(arg + 2, t->g[k].name))
-            return 1;
-    return 0;
+    return cli_takes_value(t->o, t->n, arg);
 }
 
 /* "-X" as its long name, or NULL. */
@@ -202,32 +197,16 @@ static char **expand_short_options(const gen_opts *t, int argc, char **argv, cha
     return out;
 }
 
-/* Every value of the options named, in order, from the expanded argv (cli_parse keeps the last). */
-static int collect(const gen_opts *t, int argc, char **args, const char *const *names, int nnames,
-                   const char **out, int *n)
-{
-    *n = 0;
-    for (int i = 1; i < argc && strcmp(args[i], "--"); i++) {
-        if (strncmp(args[i], "--", 2) != 0)
-            continue;
-        const char *name = args[i] + 2, *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const char *value = eq ? eq + 1 : takes_value(t, args[i]) && i + 1 < argc ? args[++i] : NULL;
-        for (int k = 0; k < nnames && value; k++)
-            if (strlen(names[k]) == len && !strncmp(names[k], name, len)) {
-                if (*n == MAX_REPEATS)
-                    return cli_errorf("%s: --%s given more than %d times", args[0], names[k], MAX_REPEATS) + 1;
-                out[(*n)++] = value;
-            }
-    }
-    return 0;
-}
-
 static int collect_repeats(const gen_opts *t, int argc, char **args, gen_args *a)
 {
-    static const char *const init_names[] = {"init", "image", "init-img"}, *const style_names[] = {"styles"};
-    return collect(t, argc, args, init_names, 3, a->inits, &a->ninit) ||
-           collect(t, argc, args, style_names, 1, a->styles, &a->nstyles) ? 2 : 0;
+    static const char *const init_names[] = {"init", "image", "init-img"}, *const style_names[] = {"styles"},
+                             *const file_names[] = {"styles-file"};
+    return cli_collect(t->o, t->n, argc, args, init_names, 3, a->inits, &a->ninit, MAX_REPEATS) ||
+                   cli_collect(t->o, t->n, argc, args, style_names, 1, a->styles, &a->nstyles, MAX_REPEATS) ||
+                   cli_collect(t->o, t->n, argc, args, file_names, 1, a->styles_files, &a->nstyles_files,
+                               MAX_REPEATS)
+               ? 2
+               : 0;
 }
 
 static int scan_args(gen_opts *t, int argc, char **argv, const char **pos, int *npos, gen_args *a)
@@ -285,7 +264,6 @@ static int read_args(gen_opts *t, int argc, char **argv, gen_args *a)
         return cli_errorf("inpaint: --sketch takes one init image (%d given)", a->ninit) + 1;
     a->output = cli_get(t->o, t->n, "output");
     a->outdir = cli_get(t->o, t->n, "outdir");
-    a->styles_file = cli_get(t->o, t->n, "styles-file");
     a->quiet = cli_get(t->o, t->n, "quiet") != NULL;
     if (!a->outdir)
         a->outdir = "outputs";
@@ -501,19 +479,22 @@ static int run_checked(gen_args *a)
 /* --styles: A1111's setup_prompts merges them into both prompts before
  * anything else sees them (LoRA tags in a style count; the infotext has
  * the merged prompts). */
-static int apply_styles(gen_args *a, const char *file)
+static int apply_styles(gen_args *a)
 {
     if (!a->nstyles)
         return 0;
+    static const char *const default_file[] = {"styles.csv"};
+    const char *const *files = a->nstyles_files ? a->styles_files : default_file;
+    int nfiles = a->nstyles_files ? a->nstyles_files : 1;
     mend_styles db;
     mend_err err = {0};
-    if (mend_styles_load(file, &db, &err) != MEND_OK)
+    if (mend_styles_load_files(files, nfiles, &db, &err) != MEND_OK)
         return cli_errorf("--styles-file %s", err.msg);
     mend_status s = mend_styles_apply(&db, a->styles, a->nstyles, a->p.prompt, a->p.negative_prompt,
                                       &a->styled_prompt, &a->styled_negative, &err);
     mend_styles_free(&db);
     if (s != MEND_OK)
-        return cli_errorf("--styles (%s): %s", file, err.msg);
+        return cli_errorf("--styles (%s%s): %s", files[0], nfiles > 1 ? ", ..." : "", err.msg);
     a->p.prompt = a->styled_prompt;
     a->p.negative_prompt = a->styled_negative;
     return 0;
@@ -526,7 +507,7 @@ static int cmd_generate(int command, const char *kind, int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0)
         return rc;
-    rc = apply_styles(&a, a.styles_file ? a.styles_file : "styles.csv");
+    rc = apply_styles(&a);
     if (rc == 0)
         rc = run_checked(&a);
     free(a.styled_prompt);

@@ -40,7 +40,8 @@ static const char *serve_usage =
     "  --cors-allow-origins-regex RE origins matching this POSIX extended regex (whole origin) too\n"
     "  --api-server-stop  enable POST /sdapi/v1/server-kill, server-stop (and server-restart: 501)\n"
     "  --api, --nowebui   accepted for A1111 command lines (mend serve is always the API)\n"
-    "  --styles-file FILE A1111 styles.csv for the `styles` field and /sdapi/v1/prompt-styles (./styles.csv)\n"
+    "  --styles-file FILE A1111 styles.csv for the `styles` field and /sdapi/v1/prompt-styles (./styles.csv);\n"
+    "                     repeatable, * or ? in the file name match its folder (A1111's several files)\n"
     CLI_MAX_PIXELS_HELP
     "Endpoints: A1111 1.10's /sdapi/v1 routes (but training); GET /openapi.json lists them, /docs shows it.\n";
 
@@ -168,7 +169,9 @@ int cmd_serve(int argc, char **argv)
     s.vocab = cli_get(o, n, "vocab");
     s.outputs = cli_get(o, n, "outputs") ? cli_get(o, n, "outputs") : "outputs";
     s.auth = auth;
-    s.styles_file = cli_get(o, n, "styles-file");
+    static const char *const styles_opt[] = {"styles-file"};
+    if (cli_collect(o, n, argc, argv, styles_opt, 1, s.styles_files, &s.n_styles_files, SRV_MAX_STYLES_FILES))
+        return 2;
     int stale = mend_outputs_clean_temp(s.outputs);
     if (stale)
         fprintf(stderr, "mend serve: removed %d unfinished temporary file(s) from %s\n", stale, s.outputs);

@@ -3,6 +3,7 @@
 #include "mend/styles.h"
 
 #include "core/err.h"
+#include "inpaint/styles_db.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -116,7 +117,7 @@ static void free_style(mend_style *st)
 /* Adds the style, or replaces the one of the same name in its place. */
 static mend_status put_style(mend_styles *s, const char *name, const char *prompt, const char *neg, mend_err *err)
 {
-    mend_style st = {strdup(name), strdup(prompt), strdup(neg)};
+    mend_style st = {strdup(name), strdup(prompt), strdup(neg), 0};
     if (!st.name || !st.prompt || !st.negative_prompt) {
         free_style(&st);
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
@@ -160,15 +161,32 @@ static mend_status parse_styles(const char *path, char *p, mend_styles *out, men
     return MEND_OK;
 }
 
-mend_status mend_styles_load(const char *path, mend_styles *out, mend_err *err)
+/* One file's styles added to out (a missing file adds none). */
+mend_status mend_styles_add_file(const char *path, mend_styles *out, mend_err *err)
 {
-    memset(out, 0, sizeof *out);
     char *text;
     MEND_TRY(read_file(path, &text, err));
     if (!text)
         return MEND_OK;
     mend_status s = parse_styles(path, text, out, err);
     free(text);
+    return s;
+}
+
+/* A divider row: a style whose texts are empty. */
+mend_status mend_styles_add_divider(mend_styles *out, const char *name, mend_err *err)
+{
+    MEND_TRY(put_style(out, name, "", "", err));
+    for (int i = 0; i < out->count; i++)
+        if (!strcmp(out->items[i].name, name))
+            out->items[i].divider = 1;
+    return MEND_OK;
+}
+
+mend_status mend_styles_load(const char *path, mend_styles *out, mend_err *err)
+{
+    memset(out, 0, sizeof *out);
+    mend_status s = mend_styles_add_file(path, out, err);
     if (s != MEND_OK)
         mend_styles_free(out);
     return s;

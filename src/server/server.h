@@ -30,6 +30,7 @@
 #define SRV_MAX_CONNECTIONS 4096          /* --max-connections */
 #define SRV_MAX_PER_IP 256                /* --max-connections-per-ip */
 #define SRV_TIMEOUT_S 30                  /* --timeout: idle seconds on a connection */
+#define SRV_MAX_STYLES_FILES 64           /* --styles-file, repeatable */
 
 typedef struct srv_limits {
     size_t max_body;          /* bytes; 413 above */
@@ -157,7 +158,8 @@ typedef struct srv_server {
     const char *vocab;
     const char *outputs;
     const char *auth; /* "user:pass[,user2:pass2]" or NULL */
-    const char *styles_file; /* --styles-file, or NULL: styles.csv of the working directory */
+    const char *styles_files[SRV_MAX_STYLES_FILES]; /* every --styles-file; none: styles.csv of the working directory */
+    int n_styles_files;
     int threads;
     mend_preview_taesd *taesd; /* live previews with the TAESD decoder when given (--taesd), else "Approx cheap" */
     /* the model: only the worker touches `model`; titles under `lock` */

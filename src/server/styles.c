@@ -1,7 +1,8 @@
 /* GET /sdapi/v1/prompt-styles and the `styles` request field: A1111's
- * styles.csv (--styles-file, default styles.csv in the working directory,
- * as A1111 reads it from its own), read with the library's reader
- * (include/mend/styles.h) each time, so an edited file counts at once. */
+ * styles.csv (--styles-file, repeatable and with wildcards, default
+ * styles.csv in the working directory, as A1111 reads it from its own),
+ * read with the library's reader (include/mend/styles.h) each time, so an
+ * edited file counts at once. */
 #include "server/server.h"
 
 #include "mend/styles.h"
@@ -10,14 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *styles_path(const srv_server *s)
-{
-    return s->styles_file ? s->styles_file : "styles.csv";
-}
-
 mend_status srv_styles_load(const srv_server *s, mend_styles *db, mend_err *err)
 {
-    return mend_styles_load(styles_path(s), db, err);
+    static const char *const default_file[] = {"styles.csv"};
+    if (!s->n_styles_files)
+        return mend_styles_load_files(default_file, 1, db, err);
+    return mend_styles_load_files(s->styles_files, s->n_styles_files, db, err);
 }
 
 void h_prompt_styles(srv_server *s, const srv_call *c, srv_response *r)
@@ -31,8 +30,11 @@ void h_prompt_styles(srv_server *s, const srv_call *c, srv_response *r)
     for (int i = 0; i < db.count; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", db.items[i].name);
-        cJSON_AddStringToObject(o, "prompt", db.items[i].prompt);
-        cJSON_AddStringToObject(o, "negative_prompt", db.items[i].negative_prompt);
+        /* the divider rows between several files have no texts: A1111's None */
+        int div = db.items[i].divider;
+        cJSON_AddItemToObject(o, "prompt", div ? cJSON_CreateNull() : cJSON_CreateString(db.items[i].prompt));
+        cJSON_AddItemToObject(o, "negative_prompt",
+                              div ? cJSON_CreateNull() : cJSON_CreateString(db.items[i].negative_prompt));
         cJSON_AddItemToArray(a, o);
     }
     mend_styles_free(&db);
