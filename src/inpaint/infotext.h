@@ -20,6 +20,8 @@ typedef struct mend_infotext_ctx {
     int img2img, inpaint, only_masked, inpainting_model, uses_ensd;
     const char *lora_hashes;    /* `Lora hashes` value ("name: hash, ..."), or NULL */
     const char *ti_hashes;      /* `TI hashes` value ("name: shorthash, ..."), or NULL */
+    const char *vae_name;       /* the separate VAE's file name, or NULL */
+    const char *vae_hash;       /* its 10 hex digits, or NULL */
 } mend_infotext_ctx;
 
 /* malloc'd text, NULL when out of memory. */

@@ -38,6 +38,7 @@ typedef struct job {
     int batch;
     mend_lora_run lora;  /* the prompt's networks, applied for the job */
     char *ti_hashes;     /* infotext `TI hashes`, or NULL */
+    const mend_preview_taesd *taesd; /* the inputs' TAESD decoder, or NULL */
 } job;
 
 /* Init images, mask, VAE encode, latent mask, 9-channel conditioning
@@ -45,5 +46,12 @@ typedef struct job {
 mend_status mend_job_prepare_init(job *j, const mend_gen_inputs *in, mend_gen_output *out, mend_err *err);
 /* txt2img with a 9-channel model: the conditioning of a grey image, mask 1. */
 mend_status mend_job_prepare_txt2img_cond(job *j, mend_err *err);
+
+/* vae_decode_method TAESD needs a TAESD decoder in the inputs: MEND_E_ARG
+ * naming the option otherwise, before any work (decode.c). */
+mend_status mend_job_check_decoder(const mend_gen_params *p, const mend_gen_inputs *in, mend_err *err);
+/* One image's final latent [4, h, w] -> [3, 8h, 8w] in about [-1, 1], by
+ * the job's decoder (decode.c). */
+mend_status mend_job_decode(const job *j, const float *sample, float *dec, mend_err *err);
 
 #endif
