@@ -319,6 +319,44 @@ TEST(vae_beside_the_checkpoint)
     CHECK(mend_vae_near_checkpoint(test_tmpdir()) == NULL);
 }
 
+/* The latest x0 prediction: with Euler, the last step's is the final latent. */
+static mend_status keep_denoised(void *user, const mend_gen_progress *g, mend_err *err)
+{
+    (void)err;
+    memcpy(user, g->denoised, (size_t)4 * g->h * g->w * sizeof(float));
+    return MEND_OK;
+}
+
+/* txt2img with Euler decoded by TAESD: the preview decoder's image of the
+ * final latent, up to rounding (the preview rounds, the job truncates as
+ * the VAE's conversion does). */
+static void check_taesd_pixels(mend_sd_model *m, const mend_preview_taesd *t)
+{
+    mend_gen_params p;
+    mend_gen_params_default(&p);
+    p.prompt = "a cat";
+    p.width = p.height = 64;
+    p.steps = 2;
+    p.seed = 9;
+    p.sampler_name = "Euler";
+    p.vae_decode_method = MEND_VAE_DECODE_TAESD;
+    mend_gen_inputs in = {.taesd = t};
+    mend_gen_output out;
+    float last[4 * 8 * 8];
+    mend_err err = {0};
+    mend_image want = {0};
+    CHECK_OK(mend_generate(m, &p, &in, keep_denoised, last, &out, &err), &err);
+    CHECK_OK(mend_preview_taesd_decode(t, last, 0, 8, 8, &want, &err), &err);
+    int worst = 0;
+    for (int i = 0; out.count == 1 && want.data && i < 64 * 64 * 3; i++) {
+        int d = abs((int)out.images[0].data[i] - (int)want.data[i]);
+        worst = d > worst ? d : worst;
+    }
+    CHECK_MSG(out.count == 1 && want.data && worst <= 1, "TAESD image vs the preview decoder: %d levels", worst);
+    mend_image_free(&want);
+    mend_gen_output_free(&out);
+}
+
 TEST(taesd_decoder)
 {
     REQUIRE_SHARED(dec, "taesd/taesd_decoder.random.f16.safetensors");
@@ -336,6 +374,8 @@ TEST(taesd_decoder)
     CHECK(full.info && !strstr(full.info, "VAE Decoder"));
     CHECK(r.img.data && !same_pixels(&full.img, &r.img));
     result_free(&r);
+    if (t)
+        check_taesd_pixels(m, t);
     /* no decoder: refused before any work, naming the option */
     mend_gen_params p;
     mend_gen_params_default(&p);
