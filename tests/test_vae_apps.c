@@ -56,7 +56,8 @@ static int have_inputs(void)
     snprintf(g_vaes, sizeof g_vaes, "%s/VAE", test_tmpdir());
     snprintf(g_model, sizeof g_model, "%s/m.safetensors", g_models);
     int ok = mkdir(g_models, 0755) == 0 && mkdir(g_vaes, 0755) == 0 && test_make_tiny_model(g_model, SEED) &&
-             make_vae(in_dir(g_vaes, "own.safetensors"), SEED) && make_vae(in_dir(g_vaes, "other.safetensors"), SEED + 1) &&
+             make_vae(in_dir(g_vaes, "own.safetensors"), SEED) &&
+             make_vae(in_dir(g_vaes, "other.safetensors"), SEED + 1) &&
              test_write_text(in_dir(g_vaes, "bad.safetensors"), "not a weights file");
     CHECK_MSG(ok, "inputs in %s", test_tmpdir());
     state = ok ? 1 : -1;
@@ -68,8 +69,9 @@ static int txt2img(const char *opts, const char *png, char **out)
 {
     char args[6000];
     unlink(png);
-    snprintf(args, sizeof args, "txt2img -q --model '%s' --vocab '%s' %s -W 64 -H 64 --steps 2 --seed 7 -o '%s' 'a cat'",
-             g_model, g_vocab, opts, png);
+    snprintf(args, sizeof args,
+             "txt2img -q --model '%s' --vocab '%s' %s -W 64 -H 64 --steps 2 --seed 7 -o '%s' 'a cat'", g_model,
+             g_vocab, opts, png);
     return test_run_mend(args, out);
 }
 
@@ -118,6 +120,15 @@ TEST(cli)
     CHECK(!same_png_pixels(base, png));
     mend_image_free(&img);
     free(info), free(o);
+    /* A1111's Automatic: NAME.vae.safetensors beside the checkpoint, unless --vae None */
+    const char *near = in_dir(g_models, "m.vae.safetensors");
+    CHECK(make_vae(near, SEED + 1));
+    CHECK(txt2img("", png, NULL) == 0);
+    info = test_png_parameters(png);
+    CHECK_MSG(info && strstr(info, ", VAE: m.vae.safetensors, "), "%s", info ? info : "(none)");
+    free(info);
+    CHECK(txt2img("--vae None", png, NULL) == 0 && same_png_pixels(base, png));
+    unlink(near);
 }
 
 /* The first image's infotext of a txt2img with extra JSON fields. */

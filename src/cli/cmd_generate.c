@@ -59,7 +59,8 @@ static const char *usage_head =
     "                               --lora-model-dir DIR is the same\n"
     "  --embeddings-dir DIR         textual-inversion embeddings named in prompts by file stem (embeddings)\n"
     "  --vae FILE                   a separate VAE (.safetensors/.pt/.ckpt, LDM or diffusers names; decoder-only:\n"
-    "                               the checkpoint's own VAE encodes) in place of the checkpoint's own\n"
+    "                               the checkpoint's own VAE encodes) in place of the checkpoint's own; None: the\n"
+    "                               checkpoint's own (without --vae: NAME.vae.pt/.ckpt/.safetensors beside it)\n"
     "  --taesd PATH                 decode the images with TAESD (taesd_decoder.safetensors/.pth or its folder)\n"
     "  --max-memory SIZE            refuse a job whose estimated peak (beyond the model) is larger, e.g. 6G\n"
     "                               (what the machine has available when the job starts)\n"
@@ -452,16 +453,25 @@ static int save_outputs(const gen_args *a, const mend_gen_output *out)
     return 0;
 }
 
-/* The model with its --vae; NULL after printing the error. */
+/* The model with its VAE: --vae FILE; "None": the checkpoint's own; without
+ * it A1111's "Automatic": NAME.vae.pt/.ckpt/.safetensors beside the
+ * checkpoint when there is one. NULL after printing the error. */
 static mend_sd_model *load_model(const gen_args *a)
 {
     mend_err err = {0};
     mend_sd_model *m = NULL;
-    if (mend_model_load(a->model, a->vocab, &m, &err) != MEND_OK || (a->vae && mend_model_set_vae(m, a->vae, &err) != MEND_OK)) {
+    char *near = a->vae ? NULL : mend_vae_near_checkpoint(a->model);
+    const char *vae = a->vae && strcmp(a->vae, "None") != 0 ? a->vae : near;
+    if (near && !a->quiet)
+        fprintf(stderr, "mend: VAE %s (beside the checkpoint, A1111's Automatic; --vae None: the checkpoint's own)\n",
+                near);
+    if (mend_model_load(a->model, a->vocab, &m, &err) != MEND_OK ||
+        (vae && mend_model_set_vae(m, vae, &err) != MEND_OK)) {
         cli_error(&err);
         mend_model_free(m);
-        return NULL;
+        m = NULL;
     }
+    free(near);
     return m;
 }
 

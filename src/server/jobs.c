@@ -23,9 +23,10 @@ mend_status srv_load_model(srv_server *s, const char *path, mend_err *err)
 {
     mend_sd_model *m = NULL;
     MEND_TRY(mend_model_load(path, s->vocab, &m, err));
-    if (srv_vae_apply(s, m, path, err) != MEND_OK) { /* A1111's load_model loads its VAE too */
+    mend_status vs = srv_vae_apply(s, m, path, err); /* A1111's load_model loads its VAE too */
+    if (vs != MEND_OK) {
         mend_model_free(m);
-        return MEND_E_FORMAT;
+        return vs;
     }
     char *title = mend_model_title(path), *copy = strdup(path);
     if (!title || !copy) {
