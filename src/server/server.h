@@ -96,6 +96,8 @@ typedef struct srv_models {
     srv_checkpoint *items;
 } srv_models;
 
+/* 1 when s ends with suffix (file extensions of the folders listed). */
+int srv_ends_with(const char *s, const char *suffix);
 /* Lists the checkpoints; a file in the folder that is not a readable
  * checkpoint is left out with a warning on stderr naming it. */
 mend_status srv_models_scan(srv_models *m, mend_err *err);

@@ -21,12 +21,6 @@
 
 #define VAE_MAX_DEPTH 8
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && !strcmp(s + n - k, suffix);
-}
-
 /* vae_dir: any VAE extension; models_dir: only NAME.vae.EXT. */
 static int vae_file_name(const char *name, int in_models_dir)
 {
@@ -34,7 +28,7 @@ static int vae_file_name(const char *name, int in_models_dir)
     for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
         char want[32];
         snprintf(want, sizeof want, "%s%s", in_models_dir ? ".vae" : "", exts[i]);
-        if (ends_with(name, want))
+        if (srv_ends_with(name, want))
             return 1;
     }
     return 0;
