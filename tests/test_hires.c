@@ -336,7 +336,7 @@ TEST(img2img_steps_use_the_strength_as_sent)
     mend_gen_output out;
     mend_err err = {0};
     pass_log log = {0};
-    mend_gen_inputs in = {&init, NULL, NULL, 0};
+    mend_gen_inputs in = {.init_image = &init};
     CHECK_OK(mend_generate(m, &p, &in, log_pass, &log, &out, &err), &err);
     CHECK_MSG(log.calls[0] == 8, "%d steps", log.calls[0]);
     mend_gen_output_free(&out);

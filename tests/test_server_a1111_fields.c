@@ -113,6 +113,23 @@ TEST(override_settings_are_restored_afterwards)
     options_are("a.safetensors", 1);
 }
 
+/* A1111's own test_options_write: a UI option written and read back. */
+TEST(ui_options_are_kept)
+{
+    reply r = http(sv, "GET", "/sdapi/v1/options", NULL);
+    CHECK_MSG(r.status == 200 && cJSON_IsTrue(get(r.json, "send_seed")) && cJSON_IsTrue(get(r.json, "send_size")),
+              "%.300s", r.body ? r.body : "");
+    reply_free(&r);
+    r = http(sv, "POST", "/sdapi/v1/options", "{\"send_seed\": false}");
+    CHECK(r.status == 200);
+    reply_free(&r);
+    r = http(sv, "GET", "/sdapi/v1/options", NULL);
+    CHECK(r.status == 200 && cJSON_IsFalse(get(r.json, "send_seed")));
+    reply_free(&r);
+    r = http(sv, "POST", "/sdapi/v1/options", "{\"send_seed\": true}");
+    reply_free(&r);
+}
+
 TEST(bad_override_settings_are_refused)
 {
     refused("/sdapi/v1/txt2img", "{\"override_settings\": {\"sd_model_checkpoint\": \"nope\"}}", 404, "nope");
@@ -427,6 +444,7 @@ int main(void)
     if (up) {
         RUN(override_settings_are_restored_afterwards);
         RUN(bad_override_settings_are_refused);
+        RUN(ui_options_are_kept);
         RUN(infotext_fills_what_the_request_leaves_out);
         RUN(img2img_infotext_sets_only_the_scripts_fields);
         RUN(styles_merge_into_both_prompts);

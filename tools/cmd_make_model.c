@@ -11,10 +11,13 @@
 
 static const char *make_model_usage =
     "usage: mend-dev make-model --arch sd1|sd1-inpaint --size tiny|full --dtype f32|f16|bf16 [--seed N]\n"
-    "                           [--layout single|diffusers] OUT\n"
+    "                           [--layout single|diffusers] [--part all|vae|vae-decoder [--vae-prefix]] OUT\n"
     "  single (default): OUT is a .safetensors file in the LDM/A1111 layout.\n"
     "  diffusers: OUT is a new folder (unet/, vae/, text_encoder/, scheduler/, model_index.json); no tokenizer/\n"
-    "  is written, so pass --vocab to commands that tokenize, or copy a tokenizer/ folder into it.";
+    "  is written, so pass --vocab to commands that tokenize, or copy a tokenizer/ folder into it.\n"
+    "  --part vae / vae-decoder: OUT is a separate VAE file (.safetensors) with the model's VAE (all of it, or\n"
+    "  decoder.* and post_quant_conv), the checkpoint's own weights for the same seed: LDM names as A1111's VAE\n"
+    "  files (under first_stage_model. with --vae-prefix), or an AutoencoderKL's names with --layout diffusers.";
 
 static int parse_seed(const char *v, uint64_t *out)
 {
@@ -46,7 +49,7 @@ static int parse_seed(const char *v, uint64_t *out)
 int cmd_make_model(int argc, char **argv)
 {
     cli_opt opts[] = {{"arch", 1, NULL}, {"size", 1, NULL}, {"dtype", 1, NULL}, {"seed", 1, NULL},
-                      {"layout", 1, NULL}, {"help", 0, NULL}};
+                      {"layout", 1, NULL}, {"help", 0, NULL}, {"part", 1, NULL}, {"vae-prefix", 0, NULL}};
     int nopts = (int)(sizeof opts / sizeof *opts), npos;
     const char *pos[1];
     if (cli_parse(argc, argv, opts, nopts, pos, 1, &npos) != 0)
@@ -62,6 +65,10 @@ int cmd_make_model(int argc, char **argv)
     const char *layout = cli_get(opts, nopts, "layout");
     if (layout && !mend_mm_parse_layout(layout, &o.layout))
         return cli_errorf("make-model: unknown --layout '%s' (expected single, diffusers)", layout);
+    const char *part = cli_get(opts, nopts, "part");
+    if (part && !mend_mm_parse_part(part, &o.part))
+        return cli_errorf("make-model: unknown --part '%s' (expected all, vae, vae-decoder)", part);
+    o.vae_prefix = cli_get(opts, nopts, "vae-prefix") != NULL;
     if (!parse_seed(cli_get(opts, nopts, "seed"), &o.seed))
         return 1;
     if (npos != 1)

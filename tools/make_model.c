@@ -104,7 +104,7 @@ static void fill_blocks(void *ctx, int64_t b0, int64_t b1, int thread)
     }
 }
 
-static mend_status fill_tensor(void *ctx, const char *name, void *dst, size_t nbytes, mend_err *err)
+mend_status mm_fill_tensor(void *ctx, const char *name, void *dst, size_t nbytes, mend_err *err)
 {
     const mm_tensor *t = ctx;
     int64_t n = (int64_t)(nbytes / mend_dtype_size(t->dtype));
@@ -141,7 +141,7 @@ static mend_status add_to_writer(mend_st_writer *w, mm_list *L, int comp, int di
         if (diffusers && !t->dif[0])
             continue;
         MEND_TRY(mend_st_writer_add_generated(w, diffusers ? t->dif : t->ldm, t->dtype,
-                                              diffusers ? t->dif_ndim : t->ndim, t->shape, fill_tensor, t, err));
+                                              diffusers ? t->dif_ndim : t->ndim, t->shape, mm_fill_tensor, t, err));
     }
     return MEND_OK;
 }
@@ -261,14 +261,19 @@ mend_status mend_make_model(const mend_make_model_opts *o, const char *out, mend
                          mend_dtype_name(o->dtype));
     mm_config c = make_config(o);
     mm_list L = {.dtype = o->dtype, .seed = o->seed};
-    mm_build_unet(&L, &c);
+    int all = o->part == MEND_MM_PART_ALL;
+    if (all)
+        mm_build_unet(&L, &c);
     mm_build_vae(&L, &c);
-    mm_build_clip(&L, &c);
-    if (o->layout == MEND_MM_SINGLE)
+    if (all)
+        mm_build_clip(&L, &c);
+    if (all && o->layout == MEND_MM_SINGLE)
         mm_build_schedule(&L);
     mend_status s;
     if (L.oom)
         s = mend_fail(err, MEND_E_NOMEM, "make-model: out of memory");
+    else if (!all)
+        s = mm_write_vae_file(&L, o, out, err);
     else if (o->layout == MEND_MM_SINGLE)
         s = write_safetensors(&L, -1, 0, o, out, err);
     else
@@ -320,6 +325,13 @@ int mend_mm_parse_dtype(const char *s, mend_dtype *out)
 {
     static const spelling t[] = {{"f32", MEND_DT_F32}, {"f16", MEND_DT_F16}, {"bf16", MEND_DT_BF16}};
     SPELLED(t, s, out, mend_dtype);
+}
+
+int mend_mm_parse_part(const char *s, mend_mm_part *out)
+{
+    static const spelling t[] = {
+        {"all", MEND_MM_PART_ALL}, {"vae", MEND_MM_PART_VAE}, {"vae-decoder", MEND_MM_PART_VAE_DECODER}};
+    SPELLED(t, s, out, mend_mm_part);
 }
 
 int mend_mm_parse_layout(const char *s, mend_mm_layout *out)

@@ -26,6 +26,9 @@
 typedef enum mend_mm_arch { MEND_MM_SD1, MEND_MM_SD1_INPAINT } mend_mm_arch;
 typedef enum mend_mm_size { MEND_MM_TINY, MEND_MM_FULL } mend_mm_size;
 typedef enum mend_mm_layout { MEND_MM_SINGLE, MEND_MM_DIFFUSERS } mend_mm_layout;
+/* What to write: the checkpoint, or only its VAE as a separate VAE file
+ * (--vae): the whole VAE or its decoder half (decoder.*, post_quant_conv). */
+typedef enum mend_mm_part { MEND_MM_PART_ALL, MEND_MM_PART_VAE, MEND_MM_PART_VAE_DECODER } mend_mm_part;
 
 typedef struct mend_make_model_opts {
     mend_mm_arch arch;
@@ -33,6 +36,12 @@ typedef struct mend_make_model_opts {
     mend_dtype dtype; /* F32, F16 or BF16 (the schedule buffers stay F32, position_ids I64) */
     uint64_t seed;
     mend_mm_layout layout;
+    /* PART_VAE*: one .safetensors file, LDM names as A1111's VAE files hold
+     * them (encoder.*, ...; under first_stage_model. with vae_prefix) or, with
+     * the diffusers layout, an AutoencoderKL's diffusion_pytorch_model names.
+     * The same seed gives the checkpoint's own VAE weights. */
+    mend_mm_part part;
+    int vae_prefix;
 } mend_make_model_opts;
 
 /* Parsers for the command-line spellings ("sd1", "sd1-inpaint"; "tiny",
@@ -41,6 +50,7 @@ int mend_mm_parse_arch(const char *s, mend_mm_arch *out);
 int mend_mm_parse_size(const char *s, mend_mm_size *out);
 int mend_mm_parse_dtype(const char *s, mend_dtype *out);
 int mend_mm_parse_layout(const char *s, mend_mm_layout *out);
+int mend_mm_parse_part(const char *s, mend_mm_part *out); /* "all", "vae", "vae-decoder" */
 
 /* Writes the model to `out`: a .safetensors file (single) or a folder
  * (diffusers; it must not exist yet). */

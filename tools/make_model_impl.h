@@ -78,6 +78,11 @@ void mm_build_schedule(mm_list *L);
 #define MM_SCHEDULE_STEPS 1000
 void mm_schedule_values(int which, float *out);
 
+/* The st_writer fill callback of a tensor (ctx: its mm_tensor). */
+mend_status mm_fill_tensor(void *ctx, const char *name, void *dst, size_t nbytes, mend_err *err);
+/* make_vae.c: only the VAE (o->part), as one .safetensors file. */
+mend_status mm_write_vae_file(mm_list *L, const mend_make_model_opts *o, const char *path, mend_err *err);
+
 /* diffusers config.json contents (caller deletes). */
 cJSON *mm_unet_config(const mm_config *c);
 cJSON *mm_vae_config(const mm_config *c);

@@ -157,7 +157,13 @@ typedef struct mend_gen_params {
     const char *hr_sampler_name;  /* NULL or "": the first pass's */
     const char *hr_scheduler;     /* NULL or "": the first pass's */
     const char *hr_prompt, *hr_negative_prompt; /* NULL or "": the first pass's */
+    /* A1111's sd_vae_decode_method: MEND_VAE_DECODE_FULL (the VAE) or
+     * MEND_VAE_DECODE_TAESD (the inputs' TAESD decoder; infotext
+     * "VAE Decoder: TAESD"). */
+    int vae_decode_method;
 } mend_gen_params;
+
+enum { MEND_VAE_DECODE_FULL = 0, MEND_VAE_DECODE_TAESD = 1 };
 
 /* A1111 UI defaults (Inpaint tab): DPM++ 2M / Automatic, 20 steps, CFG 7,
  * 512x512, strength 0.75, mask blur 4, original, whole picture, padding 32. */
@@ -188,6 +194,9 @@ typedef struct mend_stop {
 } mend_stop;
 void mend_stop_request(mend_stop *s, mend_status request);
 
+/* A TAESD decoder (include/mend/preview.h: mend_preview_taesd_load). */
+typedef struct mend_preview_taesd mend_preview_taesd;
+
 typedef struct mend_gen_inputs {
     const mend_image *init_image; /* NULL: txt2img; else the (first) init image */
     const mend_image *mask;       /* NULL: no mask (img2img); white = repaint. Of any size, as in
@@ -201,6 +210,9 @@ typedef struct mend_gen_inputs {
      * one image is repeated batch_size times. */
     const mend_image *more_init_images;
     int n_more_init_images;
+    /* The decoder of the final images when vae_decode_method is TAESD (NULL:
+     * such a job fails naming it); the images have the VAE's size. */
+    const mend_preview_taesd *taesd;
 } mend_gen_inputs;
 
 typedef struct mend_gen_progress {

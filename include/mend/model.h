@@ -95,6 +95,26 @@ mend_status mend_checkpoint_sha256(const char *path, int compute, char hex[65], 
  * mend.h: the two make the one naming rule. */
 char *mend_model_title(const char *path);
 
+/* A separate VAE for encoding and decoding in place of the checkpoint's own
+ * (A1111's sd_vae option and --vae, stable-diffusion.cpp's --vae): a
+ * .safetensors or torch .pt/.ckpt state dict, f32/f16/bf16, in LDM names
+ * (encoder.*, decoder.*, quant_conv, post_quant_conv; also under
+ * first_stage_model.) or diffusers names (an AutoencoderKL's
+ * diffusion_pytorch_model.safetensors); loss* and model_ema* keys are
+ * ignored as in A1111. A decoder-only file decodes and the checkpoint's own
+ * VAE encodes. path NULL or "": the checkpoint's own again. The same path
+ * as the one in use is not reloaded. A file that cannot be used fails with
+ * a message naming it, and the VAE in use stays. Jobs then write A1111's
+ * "VAE hash" (the file's SHA-256, 10 digits, cached as the model hash is)
+ * and "VAE" (its file name) into the infotext. */
+mend_status mend_model_set_vae(mend_sd_model *m, const char *path, mend_err *err);
+/* The separate VAE file in use, or NULL: the checkpoint's own. */
+const char *mend_model_vae_path(const mend_sd_model *m);
+/* A1111's look-up beside a checkpoint (sd_vae "Automatic"): for DIR/NAME.EXT
+ * the first of DIR/NAME.vae.pt, .vae.ckpt, .vae.safetensors that exists
+ * (malloc'd), or NULL (none, a folder, out of memory). */
+char *mend_vae_near_checkpoint(const char *checkpoint);
+
 #ifdef __cplusplus
 }
 #endif

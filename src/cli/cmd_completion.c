@@ -13,8 +13,8 @@
 
 /* Options whose value is a file, or a folder (their names in every command). */
 static const char *const file_options = "--model|-m|--vocab|--init|-i|--image|--init-img|--mask|--sketch|--output|-o|"
-                                        "--taesd";
-static const char *const dir_options = "--outdir|--models-dir|--outputs";
+                                        "--taesd|--vae|--vae-path";
+static const char *const dir_options = "--outdir|--models-dir|--outputs|--vae-dir";
 
 /* A choice as the CLI spells it: lower case, '-' for ' ' (as --help shows it). */
 static void choice_word(FILE *f, const mend_param_desc *d, int i)

@@ -7,7 +7,9 @@
 #include "cli/cli.h"
 #include "cli/generate.h"
 #include "mend/mend.h"
+#include "mend/model.h"
 #include "mend/params.h"
+#include "mend/preview.h"
 #include "mend/styles.h"
 
 #include <signal.h>
@@ -31,6 +33,7 @@ static const cli_gen_opt file_opts[] = {
     {"lora-dir", 1, MEND_SCOPE_ALL, NULL, 0}, {"lora-model-dir", 1, MEND_SCOPE_ALL, NULL, 0},
     {"max-pixels", 1, MEND_SCOPE_ALL, NULL, 0}, {"embeddings-dir", 1, MEND_SCOPE_ALL, NULL, 0},
     {"styles", 1, MEND_SCOPE_ALL, NULL, 0},   {"styles-file", 1, MEND_SCOPE_ALL, NULL, 0},
+    {"vae", 1, MEND_SCOPE_ALL, NULL, 0},      {"taesd", 1, MEND_SCOPE_ALL, NULL, 0},
 };
 #define N_FILE_OPTS ((int)(sizeof file_opts / sizeof *file_opts))
 #define MAX_GEN_OPTS 128
@@ -55,6 +58,10 @@ static const char *usage_head =
     "  --lora-dir DIR               LoRA/LyCORIS networks for <lora:NAME:MULT> prompt tags (models/Lora);\n"
     "                               --lora-model-dir DIR is the same\n"
     "  --embeddings-dir DIR         textual-inversion embeddings named in prompts by file stem (embeddings)\n"
+    "  --vae FILE                   a separate VAE (.safetensors/.pt/.ckpt, LDM or diffusers names; decoder-only:\n"
+    "                               the checkpoint's own VAE encodes) in place of the checkpoint's own; None: the\n"
+    "                               checkpoint's own (without --vae: NAME.vae.pt/.ckpt/.safetensors beside it)\n"
+    "  --taesd PATH                 decode the images with TAESD (taesd_decoder.safetensors/.pth or its folder)\n"
     "  --max-memory SIZE            refuse a job whose estimated peak (beyond the model) is larger, e.g. 6G\n"
     "                               (what the machine has available when the job starts)\n"
     "  --styles NAME                apply the A1111 style NAME of the styles file to both prompts (once per\n"
@@ -92,7 +99,7 @@ static void print_usage(void)
 typedef struct gen_args {
     int command;
     const char *kind; /* "txt2img" / "img2img": the default output folder */
-    const char *model, *vocab, *init, *mask, *sketch, *output, *outdir;
+    const char *model, *vocab, *init, *mask, *sketch, *output, *outdir, *vae, *taesd;
     int threads, quiet;
     mend_gen_params p;
     /* repeatable options: every --init (-i, --image, --init-img) and --styles, in order */
@@ -264,6 +271,10 @@ static int read_args(gen_opts *t, int argc, char **argv, gen_args *a)
         return cli_errorf("inpaint: --sketch takes one init image (%d given)", a->ninit) + 1;
     a->output = cli_get(t->o, t->n, "output");
     a->outdir = cli_get(t->o, t->n, "outdir");
+    a->vae = cli_get(t->o, t->n, "vae");
+    a->taesd = cli_get(t->o, t->n, "taesd");
+    if (a->taesd) /* stable-diffusion.cpp's --taesd: TAESD decodes */
+        a->p.vae_decode_method = MEND_VAE_DECODE_TAESD;
     a->quiet = cli_get(t->o, t->n, "quiet") != NULL;
     if (!a->outdir)
         a->outdir = "outputs";
@@ -423,6 +434,28 @@ static int save_outputs(const gen_args *a, const mend_gen_output *out)
     return 0;
 }
 
+/* The model with its VAE: --vae FILE; "None": the checkpoint's own; without
+ * it A1111's "Automatic": NAME.vae.pt/.ckpt/.safetensors beside the
+ * checkpoint when there is one. NULL after printing the error. */
+static mend_sd_model *load_model(const gen_args *a)
+{
+    mend_err err = {0};
+    mend_sd_model *m = NULL;
+    char *near = a->vae ? NULL : mend_vae_near_checkpoint(a->model);
+    const char *vae = a->vae && strcmp(a->vae, "None") != 0 ? a->vae : near;
+    if (near && !a->quiet)
+        fprintf(stderr, "mend: VAE %s (beside the checkpoint, A1111's Automatic; --vae None: the checkpoint's own)\n",
+                near);
+    if (mend_model_load(a->model, a->vocab, &m, &err) != MEND_OK ||
+        (vae && mend_model_set_vae(m, vae, &err) != MEND_OK)) {
+        cli_error(&err);
+        mend_model_free(m);
+        m = NULL;
+    }
+    free(near);
+    return m;
+}
+
 static int run_job(const gen_args *a, const mend_gen_inputs *in)
 {
     mend_err err = {0};
@@ -433,8 +466,8 @@ static int run_job(const gen_args *a, const mend_gen_inputs *in)
     if (!a->quiet)
         fprintf(stderr, "mend: precision %s%s\n", prec,
                 a->p.precision == MEND_PRECISION_AUTO ? " (auto: bf16 where the CPU has native bf16 dot products)" : "");
-    if (mend_model_load(a->model, a->vocab, &m, &err) != MEND_OK)
-        return cli_error(&err);
+    if (!(m = load_model(a)))
+        return 1;
     cli_progress prog;
     cli_progress_init(&prog, !a->quiet, &interrupt_requested);
     mend_gen_output out;
@@ -470,8 +503,14 @@ static int run_checked(gen_args *a)
     rc = load_images(a, &g, &in);
     if (rc == 0 && a->output) /* after the images: their errors come first */
         rc = check_output_folder(a->output);
+    mend_preview_taesd *taesd = NULL;
+    mend_err err = {0};
+    if (rc == 0 && a->taesd && mend_preview_taesd_load(a->taesd, &taesd, &err) != MEND_OK)
+        rc = cli_errorf("--taesd %s", err.msg);
+    in.taesd = taesd;
     if (rc == 0)
         rc = run_job(a, &in);
+    mend_preview_taesd_free(taesd);
     gen_images_free(&g);
     return rc;
 }

@@ -13,7 +13,7 @@
 
 static const char *serve_usage =
     "usage: mend serve [--model PATH] [--models-dir DIR] [--vocab PATH] [--taesd PATH] [--port 7860] [--listen]\n"
-    "                  [--lora-dir DIR] [--embeddings-dir DIR]\n"
+    "                  [--lora-dir DIR] [--embeddings-dir DIR] [--vae FILE] [--vae-dir DIR]\n"
     "                  [--api-auth user:pass[,user2:pass2]] [--outputs DIR] [--threads N]\n"
     "                  [--max-body SIZE] [--max-connections N] [--max-connections-per-ip N] [--timeout S]\n"
     "                  [--cors-allow-origins LIST] [--cors-allow-origins-regex RE] [--api-server-stop]\n"
@@ -21,12 +21,16 @@ static const char *serve_usage =
     "\n"
     "  --model PATH       checkpoint loaded at start (else the first of --models-dir)\n"
     "  --taesd PATH       TAESD decoder weights (taesd_decoder.safetensors|.pth, or a folder holding it) for\n"
-    "                     full-resolution live previews (else a cheap latent->RGB projection)\n"
+    "                     full-resolution live previews (else a cheap latent->RGB projection), and the final\n"
+    "                     decoder when the option sd_vae_decode_method is TAESD\n"
     "  --models-dir DIR   checkpoints (*.safetensors, diffusers folders) that sd_model_checkpoint can switch to\n"
     "  --vocab PATH       CLIP vocabulary for models without a tokenizer/ folder\n"
     "  --lora-dir DIR     LoRA/LyCORIS networks for <lora:NAME:MULT> prompt tags (models/Lora; alias\n"
     "                     --lora-model-dir)\n"
     "  --embeddings-dir DIR  textual-inversion embeddings named in prompts by file stem (embeddings)\n"
+    "  --vae FILE         a separate VAE for every checkpoint, whatever sd_vae says (A1111's --vae-path, also\n"
+    "                     accepted)\n"
+    "  --vae-dir DIR      VAE files that the option sd_vae names (models/VAE; GET /sdapi/v1/sd-vae lists them)\n"
     "  --port N           TCP port (7860; 0 = any free port, printed at start)\n"
     "  --listen           listen on all interfaces (default: 127.0.0.1 only)\n"
     "  --api-auth U:P     HTTP Basic auth on every route\n"
@@ -56,6 +60,7 @@ static const cli_opt serve_opts[] = {
     {"cors-allow-origins", 1, NULL},                           {"cors-allow-origins-regex", 1, NULL},
     {"api-server-stop", 0, NULL}, {"api", 0, NULL},            {"nowebui", 0, NULL},
     {"max-pixels", 1, NULL},     {"embeddings-dir", 1, NULL},  {"styles-file", 1, NULL},
+    {"vae", 1, NULL},            {"vae-path", 1, NULL},        {"vae-dir", 1, NULL},
 };
 
 void cli_serve_words(FILE *f)
@@ -137,6 +142,7 @@ static void free_server(srv_server *s)
 {
     srv_cors_free(&s->cors);
     srv_models_free(&s->models);
+    srv_vaes_free(&s->vaes);
     cJSON_Delete(s->options);
     mend_model_free(s->model);
     free(s->model_title);
@@ -172,6 +178,8 @@ int cmd_serve(int argc, char **argv)
     static const char *const styles_opt[] = {"styles-file"};
     if (cli_collect(o, n, argc, argv, styles_opt, 1, s.styles_files, &s.n_styles_files, SRV_MAX_STYLES_FILES))
         return 2;
+    s.vae_dir = cli_get(o, n, "vae-dir") ? cli_get(o, n, "vae-dir") : "models/VAE";
+    s.vae_forced = cli_get(o, n, "vae") ? cli_get(o, n, "vae") : cli_get(o, n, "vae-path");
     int stale = mend_outputs_clean_temp(s.outputs);
     if (stale)
         fprintf(stderr, "mend serve: removed %d unfinished temporary file(s) from %s\n", stale, s.outputs);

@@ -193,7 +193,7 @@ static mend_status encode(const job *j, const float *x, int H, int W, float *lat
     float *mom = malloc((size_t)(8 * lhw) * sizeof *mom);
     if (!mom)
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
-    mend_status s = mend_vae_encode(j->m->vae, x, 1, H, W, mom, err);
+    mend_status s = mend_vae_encode(mend_sd_vae_encoder(j->m), x, 1, H, W, mom, err);
     if (s == MEND_OK)
         mend_vae_posterior(mom, NULL, 1, 4, lhw, latent);
     free(mom);
@@ -226,8 +226,8 @@ static mend_status upscaled_pixels(const job *j, const float *sample, int fh, in
     int W = j->p->width, H = j->p->height;
     float *dec = malloc((size_t)3 * W * H * sizeof *dec);
     mend_image low = {0}, big = {0};
-    mend_status s = dec ? mend_vae_decode(j->m->vae, sample, 1, j->h, j->w, dec, err)
-                        : mend_fail(err, MEND_E_NOMEM, "out of memory");
+    /* decode_first_stage, with the job's decoder (a separate VAE's, or TAESD) */
+    mend_status s = dec ? mend_job_decode(j, sample, dec, err) : mend_fail(err, MEND_E_NOMEM, "out of memory");
     if (s == MEND_OK)
         s = mend_job_to_image(dec, W, H, &low, err);
     free(dec);
@@ -272,7 +272,7 @@ static mend_status upscale_batch(const job *j, const float *x, int fh, int fw, f
         if (h->latent) {
             if (!cond)
                 continue;
-            s = mend_vae_decode(j->m->vae, up + b * lat, 1, lh, lw, pix, err);
+            s = mend_vae_decode(mend_sd_vae_decoder(j->m), up + b * lat, 1, lh, lw, pix, err);
         } else {
             s = upscaled_pixels(j, x + b * j->lat, fh, fw, pix, err);
             if (s == MEND_OK)

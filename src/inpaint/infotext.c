@@ -176,6 +176,10 @@ char *mend_infotext_build(const mend_infotext_ctx *c)
         kv(&b, &first, "Model hash", c->model_hash);
     if (c->model_name)
         kv(&b, &first, "Model", c->model_name);
+    if (c->vae_hash) /* A1111: "VAE hash", "VAE" right after the model's */
+        kv(&b, &first, "VAE hash", c->vae_hash);
+    if (c->vae_name)
+        kv(&b, &first, "VAE", c->vae_name);
     if (p->subseed_strength > 0) {
         kv_param(&b, &first, p, "subseed");
         kv_param(&b, &first, p, "subseed_strength");
@@ -214,6 +218,9 @@ char *mend_infotext_build(const mend_infotext_ctx *c)
         kv(&b, &first, "TI hashes", c->ti_hashes);
     if (c->img2img && not_default(p, "initial_noise_multiplier"))
         kv_param(&b, &first, p, "initial_noise_multiplier");
+    /* extra_generation_params gets it after sampling, so after the keys above */
+    if (not_default(p, "vae_decode_method"))
+        kv_param(&b, &first, p, "vae_decode_method");
     kv(&b, &first, "Version", "mend-" MEND_VERSION);
     if (b.oom) {
         free(b.s);

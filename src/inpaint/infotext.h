@@ -23,6 +23,8 @@ typedef struct mend_infotext_ctx {
     int hires;                  /* a hires fix ran: `Denoising strength` and the `Hires *` keys */
     const char *hr_sampler;     /* `Hires sampler` (another sampler than the first pass's), or NULL */
     const char *hr_schedule;    /* `Hires schedule type`, or NULL */
+    const char *vae_name;       /* the separate VAE's file name, or NULL */
+    const char *vae_hash;       /* its 10 hex digits, or NULL */
 } mend_infotext_ctx;
 
 /* malloc'd text, NULL when out of memory. */

@@ -115,6 +115,8 @@ uint64_t mend_gen_memory_estimate(const mend_sd_model *m, const mend_gen_params 
     uint64_t lat_hw = (W / 8) * (H / 8), img = W * H;
     uint64_t c0 = m && m->unet ? (uint64_t)mend_unet_get_arch(m->unet)->model_channels : 320;
     uint64_t cv = m && m->vae ? (uint64_t)mend_vae_get_arch(m->vae)->ch : 128;
+    if (m && m->ext_vae && (uint64_t)mend_vae_get_arch(m->ext_vae)->ch > cv) /* a wider separate VAE */
+        cv = (uint64_t)mend_vae_get_arch(m->ext_vae)->ch;
     uint64_t unet = 4 * (2 * B) * lat_hw * UNET_ACT_CHANNELS * c0;
     uint64_t vae = 4 * img * VAE_ACT_CHANNELS * cv;
     uint64_t latents = 4 * B * lat_hw * 4 * 16;        /* sampler state, masks, image conditioning */

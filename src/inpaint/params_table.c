@@ -24,6 +24,7 @@
 
 static const char *const rng_names[] = {"GPU", "NV", "CPU"};
 static const char *const precision_names[] = {"auto", "fp32", "bf16"};
+static const char *const decode_names[] = {"Full", "TAESD"};
 static const char *const resize_names[] = {"Just resize", "Crop and resize", "Resize and fill"};
 static const char *const fill_names[] = {"fill", "original", "latent noise", "latent nothing"};
 static const char *const area_names[] = {"Whole picture", "Only masked"};
@@ -82,6 +83,12 @@ static const mend_param_desc table[] = {
     {"precision", "mend_precision", "precision", NULL, 0, "Precision", MEND_PARAM_CHOICE, MEND_SCOPE_ALL,
      MEND_PARAM_SETTING | MEND_PARAM_API_NAME, 0, 2, 1, CHOICES(precision_names), 0, 0, NULL, NULL, NULL,
      "compute precision of the UNet: auto, fp32 or bf16 (mend option mend_precision)", AT(precision), UI_RANGE},
+    /* A1111's setting; the CLI's --taesd PATH sets it to TAESD */
+    {"vae_decode_method", "sd_vae_decode_method", NULL, NULL, 0, "VAE type for decode", MEND_PARAM_CHOICE,
+     MEND_SCOPE_ALL, MEND_PARAM_SETTING | MEND_PARAM_API_NAME, 0, 1, 1, CHOICES(decode_names), 0, 0, NULL, NULL,
+     "VAE Decoder", "decoder of the final images: Full (the VAE) or TAESD (needs a TAESD decoder: --taesd)",
+     AT(vae_decode_method), UI_RANGE},
+    /* img2img and inpaint */
     /* txt2img hires fix (src/inpaint/hires.c) */
     {"enable_hr", "enable_hr", "enable-hr", NULL, 0, "Hires. fix", MEND_PARAM_BOOL, MEND_SCOPE_TXT2IMG, 0, 0, 1,
      1, CHOICES(false_true), 0, 0, NULL, NULL, NULL,

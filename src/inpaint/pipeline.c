@@ -109,7 +109,7 @@ static mend_status finish_image(job *j, const float *sample, int index, mend_gen
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
     mend_image gen = {0};
     double t0 = mend_clock_s();
-    mend_status s = mend_vae_decode(j->m->vae, sample, 1, j->h, j->w, dec, err);
+    mend_status s = mend_job_decode(j, sample, dec, err);
     out->timings.decode += mend_clock_s() - t0;
     if (s == MEND_OK)
         s = mend_job_to_image(dec, p->width, p->height, &gen, err);
@@ -166,10 +166,12 @@ static mend_status make_infotext(job *j, int index, mend_gen_output *out, mend_e
 {
     char *name = mend_model_name(j->m->path);
     const char *label = schedule_label(j), *hash = j->m->model_hash[0] ? j->m->model_hash : NULL;
+    /* A1111's get_loaded_vae_name: the separate VAE's file name (os.path.basename) */
+    const char *vae = j->m->ext_vae_path, *slash = vae ? strrchr(vae, '/') : NULL;
     mend_infotext_ctx c = {j->p, j->sampler->name, label ? label : "Automatic", out->seeds[index],
                            out->subseeds[index], name, hash, j->img2img, j->inpaint, j->inpaint && j->prep.has_crop,
                            j->inpainting_model, (j->sampler->flags & MEND_SAMPLER_USES_ENSD) != 0, j->lora.hashes,
-                           j->ti_hashes, 0, NULL, NULL};
+                           j->ti_hashes, 0, NULL, NULL, slash ? slash + 1 : vae, mend_sd_vae_hash(j->m)};
     if (j->hr) { /* A1111's get_sigmas labels the hires pass's schedule when it is not the first pass's */
         const char *hr_label = schedule_label(j->hr);
         c.hires = 1;
@@ -297,6 +299,7 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
                          m->path);
     MEND_TRY(mend_gen_params_validate(p, in->init_image != NULL, err));
     MEND_TRY(mend_gen_inputs_check(in, p->batch_size, err));
+    MEND_TRY(mend_job_check_decoder(p, in, err));
     if (mend_model_set_precision(m, p->precision, &out->precision, err) != MEND_OK)
         return mend_err_wrap(err, "precision");
     mend_hires_plan hires = {0};
@@ -309,7 +312,7 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
     }
     MEND_TRY(mend_gen_memory_check(m, &peak, in->init_image ? in->init_image->width : 0,
                                    in->init_image ? in->init_image->height : 0, err));
-    *j = (job){.m = m, .eff = *p, .h = p->height / 8, .w = p->width / 8, .ninit = 1, .hires = hires};
+    *j = (job){.m = m, .eff = *p, .h = p->height / 8, .w = p->width / 8, .ninit = 1, .hires = hires, .taesd = in->taesd};
     if (in->init_image) { /* several init images: one each in the batch (A1111's init()) */
         j->inits[0] = in->init_image;
         for (int i = 0; i < in->n_more_init_images; i++)

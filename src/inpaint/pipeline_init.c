@@ -32,7 +32,7 @@ static mend_status encode(job *j, const float *x, float *latent, mend_err *err)
     float *mom = malloc((size_t)(2 * j->lat) * sizeof *mom);
     if (!mom)
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
-    mend_status s = mend_vae_encode(j->m->vae, x, 1, j->p->height, j->p->width, mom, err);
+    mend_status s = mend_vae_encode(mend_sd_vae_encoder(j->m), x, 1, j->p->height, j->p->width, mom, err);
     if (s == MEND_OK)
         mend_vae_posterior(mom, NULL, 1, 4, (int64_t)j->h * j->w, latent);
     free(mom);

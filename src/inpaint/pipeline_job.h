@@ -56,6 +56,7 @@ typedef struct job {
     int fixed_steps;     /* img2img with a given step count (A1111's setup_img2img_steps with steps): hires */
     mend_hires_plan hires;
     struct job *hr;      /* the hires pass: this job at the target size (hires.c), or NULL */
+    const mend_preview_taesd *taesd; /* the inputs' TAESD decoder, or NULL */
 } job;
 
 typedef struct mend_run_ctx {
@@ -90,5 +91,12 @@ mend_status mend_job_to_image(const float *dec, int W, int H, mend_image *img, m
 mend_status mend_job_prepare_init(job *j, const mend_gen_inputs *in, mend_gen_output *out, mend_err *err);
 /* txt2img with a 9-channel model: the conditioning of a grey image, mask 1. */
 mend_status mend_job_prepare_txt2img_cond(job *j, mend_err *err);
+
+/* vae_decode_method TAESD needs a TAESD decoder in the inputs: MEND_E_ARG
+ * naming the option otherwise, before any work (decode.c). */
+mend_status mend_job_check_decoder(const mend_gen_params *p, const mend_gen_inputs *in, mend_err *err);
+/* One image's final latent [4, h, w] -> [3, 8h, 8w] in about [-1, 1], by
+ * the job's decoder (decode.c). */
+mend_status mend_job_decode(const job *j, const float *sample, float *dec, mend_err *err);
 
 #endif

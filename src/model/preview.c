@@ -56,6 +56,11 @@ mend_status mend_preview_taesd_load(const char *path, mend_preview_taesd **out, 
     return MEND_HAND_OVER(s, t, out, mend_preview_taesd_free);
 }
 
+const mend_taesd *mend_preview_taesd_model(const mend_preview_taesd *t)
+{
+    return t ? t->taesd : NULL;
+}
+
 void mend_preview_taesd_free(mend_preview_taesd *t)
 {
     if (!t)

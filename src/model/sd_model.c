@@ -145,6 +145,8 @@ void mend_sd_free(mend_sd_model *m)
     mend_clip_free(m->clip);
     mend_unet_free(m->unet);
     mend_vae_free(m->vae);
+    mend_vae_free(m->ext_vae);
+    free(m->ext_vae_path);
     mend_tokenizer_free(m->tokenizer);
     if (m->vae_file != m->unet_file)
         mend_tf_close(m->vae_file);
@@ -197,6 +199,8 @@ mend_status mend_sd_set_precision(mend_sd_model *m, mend_sd_prec p, const char *
         MEND_TRY(mend_unet_set_prec(m->unet, k, err));
     if (m->vae)
         MEND_TRY(mend_vae_set_prec(m->vae, k, err));
+    if (m->ext_vae)
+        MEND_TRY(mend_vae_set_prec(m->ext_vae, k, err));
     if (chosen)
         *chosen = k == MEND_KPREC_BF16 ? "bf16" : "fp32";
     return MEND_OK;

@@ -32,6 +32,13 @@ typedef struct mend_sd_model {
      * a 2 GB file takes seconds); "" until then and for diffusers folders. */
     char model_hash[11];
     int model_hash_tried;    /* set once hashing was attempted */
+    /* A separate VAE file (--vae, A1111's sd_vae), or NULL: the checkpoint's
+     * own `vae` stays loaded and does what the file lacks (a decoder-only
+     * file encodes with it), and comes back when the file is dropped. */
+    mend_vae *ext_vae;
+    char *ext_vae_path;
+    char ext_vae_hash[11];   /* A1111's "VAE hash", computed on first use; "" until then */
+    int ext_vae_hash_tried;
 } mend_sd_model;
 
 /* Compute precision. FP32 is exact (the golden tests' mode); BF16 runs
@@ -54,5 +61,14 @@ int mend_sd_prec_parse(const char *s, mend_sd_prec *out);
 mend_status mend_sd_load(const char *path, const char *vocab, unsigned components, mend_sd_model **out,
                          mend_err *err);
 void mend_sd_free(mend_sd_model *m);
+
+/* The VAE that encodes (the separate file's when it has an encoder, else
+ * the checkpoint's) and the one that decodes (likewise); vae_file.c. */
+const mend_vae *mend_sd_vae_encoder(const mend_sd_model *m);
+const mend_vae *mend_sd_vae_decoder(const mend_sd_model *m);
+/* A1111's "VAE hash" of the separate VAE file (10 hex digits), or NULL
+ * without one or when the file cannot be hashed (then the infotext goes
+ * without it rather than the job failing). */
+const char *mend_sd_vae_hash(mend_sd_model *m);
 
 #endif

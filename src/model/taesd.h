@@ -22,4 +22,9 @@ mend_status mend_taesd_encode(const mend_taesd *t, const float *img, int N, int 
 mend_status mend_taesd_decode(const mend_taesd *t, const float *latent, int N, int h, int w, float *img,
                               mend_err *err);
 
+/* The TAESD model inside a decoder loaded with mend_preview_taesd_load
+ * (include/mend/preview.h), for the pipeline's final decode. */
+typedef struct mend_preview_taesd mend_preview_taesd;
+const mend_taesd *mend_preview_taesd_model(const mend_preview_taesd *t);
+
 #endif

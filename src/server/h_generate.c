@@ -527,7 +527,9 @@ static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *
                  .override_settings = q->job_settings ? q->job_settings : cJSON_IsObject(ov) ? ov : NULL,
                  .restore_settings = q->restore_settings};
     if ((!img2img || srv_decode_gen_images(body, q->p.batch_size, q->mask, &g, &j.inputs, resp)) &&
-        (!cJSON_IsObject(ov) || check_override_model(s, ov, resp))) {
+        (!cJSON_IsObject(ov) || (check_override_model(s, ov, resp) &&
+                                 srv_check_vae_value(s, cJSON_GetObjectItemCaseSensitive(ov, "sd_vae"),
+                                                     "override_settings", resp)))) {
         srv_run_job(s, &j);
         mend_err save_err = {0};
         if (j.status == MEND_OK && q->save_images && s->outputs && save_images(s, &j, srv_samples_format(s, ov), &save_err) != MEND_OK) {

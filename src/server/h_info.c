@@ -154,6 +154,10 @@ void h_options_post(srv_server *s, const char *body, size_t len, srv_response *r
                 ok = srv_switch_model(s, v->valuestring, r);
                 continue;
             }
+            if (!strcmp(v->string, "sd_vae")) { /* loaded now, as A1111's onchange reload_vae_weights */
+                ok = srv_set_vae_option(s, v, r);
+                continue;
+            }
             if (!strcmp(v->string, "sd_checkpoint_hash"))
                 continue; /* read-only */
             pthread_mutex_lock(&s->lock);

@@ -145,7 +145,8 @@ void h_cmd_flags(srv_server *s, const srv_call *c, srv_response *r)
     cJSON_AddTrueToObject(o, "nowebui");
     add_string_or_null(o, "ckpt", s->flags.model);
     add_string_or_null(o, "ckpt_dir", s->flags.models_dir);
-    add_string_or_null(o, "vae_path", NULL);
+    add_string_or_null(o, "vae_path", s->vae_forced);
+    add_string_or_null(o, "vae_dir", s->vae_dir);
     cJSON_AddNumberToObject(o, "port", s->flags.port);
     cJSON_AddBoolToObject(o, "listen", s->flags.listen);
     /* A1111 prints the credentials here; mend only says whether there are any */

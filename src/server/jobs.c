@@ -23,6 +23,11 @@ mend_status srv_load_model(srv_server *s, const char *path, mend_err *err)
 {
     mend_sd_model *m = NULL;
     MEND_TRY(mend_model_load(path, s->vocab, &m, err));
+    mend_status vs = srv_vae_apply(s, m, path, err); /* A1111's load_model loads its VAE too */
+    if (vs != MEND_OK) {
+        mend_model_free(m);
+        return vs;
+    }
     char *title = mend_model_title(path), *copy = strdup(path);
     if (!title || !copy) {
         free(title), free(copy);
@@ -131,6 +136,7 @@ static void generate(srv_server *s, srv_job *j)
     }
     begin_job(s, j);
     j->inpainting_model = mend_model_is_inpainting(s->model);
+    j->inputs.taesd = s->taesd; /* sd_vae_decode_method TAESD decodes with the preview's decoder */
     /* the library's batch/seed loop; on_step turns Interrupt and Skip into statuses after a step, prog.stop
      * makes them take effect within the UNet or VAE pass that is running */
     run_ctx c = {s, 0};
@@ -150,6 +156,8 @@ static void run_generate(srv_server *s, srv_job *j)
 {
     cJSON *stored = srv_options_override(s, j->override_settings);
     j->status = srv_ensure_model(s, &j->err);
+    if (j->status == MEND_OK)
+        j->status = srv_ensure_vae(s, &j->err);
     if (j->status == MEND_OK)
         generate(s, j);
     if (j->restore_settings)
@@ -198,6 +206,8 @@ static void *worker_main(void *arg)
             run_generate(s, j);
         else if (j->kind == SRV_JOB_UNLOAD_MODEL)
             run_unload(s, j);
+        else if (j->kind == SRV_JOB_SET_VAE)
+            srv_run_set_vae(s, j);
         else
             run_load(s, j);
         pthread_mutex_lock(&s->lock);
@@ -250,6 +260,10 @@ static cJSON *default_options(void)
     cJSON_AddFalseToObject(o, "return_mask_composite");
     cJSON_AddTrueToObject(o, "return_grid");
     cJSON_AddTrueToObject(o, "enable_pnginfo");
+    /* A1111's UI options for its "send to" buttons: kept and shown, nothing in the API reads them (A1111's own
+     * test_options_write flips send_seed) */
+    cJSON_AddTrueToObject(o, "send_seed");
+    cJSON_AddTrueToObject(o, "send_size");
     return o;
 }
 
@@ -261,7 +275,8 @@ mend_status srv_init(srv_server *s, mend_err *err)
     s->options = default_options();
     if (!s->options)
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
-    return srv_models_scan(&s->models, err);
+    MEND_TRY(srv_models_scan(&s->models, err));
+    return srv_vaes_scan(s, err);
 }
 
 int srv_start_worker(srv_server *s)
@@ -280,6 +295,7 @@ void srv_shutdown(srv_server *s)
     free(s->model_title);
     free(s->model_path);
     srv_models_free(&s->models);
+    srv_vaes_free(&s->vaes);
     cJSON_Delete(s->options);
     mend_image_free(&s->prog.preview);
 }

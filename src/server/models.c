@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int ends_with(const char *s, const char *suffix)
+int srv_ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && !strcmp(s + n - k, suffix);
@@ -87,7 +87,7 @@ mend_status srv_models_scan(srv_models *m, mend_err *err)
                 continue;
             char path[PATH_MAX];
             snprintf(path, sizeof path, "%s/%s", m->dir, e->d_name);
-            if (!(ends_with(e->d_name, ".safetensors") && !is_dir(path)) && !is_diffusers_dir(path))
+            if (!(srv_ends_with(e->d_name, ".safetensors") && !is_dir(path)) && !is_diffusers_dir(path))
                 continue;
             mend_err perr = {0};
             if (mend_model_probe(path, &perr) != MEND_OK)

@@ -97,6 +97,8 @@ typedef struct srv_models {
     srv_checkpoint *items;
 } srv_models;
 
+/* 1 when s ends with suffix (file extensions of the folders listed). */
+int srv_ends_with(const char *s, const char *suffix);
 /* Lists the checkpoints; a file in the folder that is not a readable
  * checkpoint is left out with a warning on stderr naming it. */
 mend_status srv_models_scan(srv_models *m, mend_err *err);
@@ -108,7 +110,7 @@ mend_status srv_models_find(const srv_models *m, const char *name, const srv_che
 
 /* ---------------- jobs (jobs.c) ---------------- */
 
-typedef enum srv_job_kind { SRV_JOB_GENERATE, SRV_JOB_LOAD_MODEL, SRV_JOB_UNLOAD_MODEL } srv_job_kind;
+typedef enum srv_job_kind { SRV_JOB_GENERATE, SRV_JOB_LOAD_MODEL, SRV_JOB_UNLOAD_MODEL, SRV_JOB_SET_VAE } srv_job_kind;
 
 typedef struct srv_job {
     srv_job_kind kind;
@@ -122,6 +124,8 @@ typedef struct srv_job {
     int restore_settings;           /* override_settings_restore_afterwards */
     /* load model */
     const char *model_path;
+    /* set VAE: the sd_vae value to load (and to set in the options once it loaded) */
+    const char *vae_option;
     /* result */
     mend_status status;
     mend_err err;
@@ -145,6 +149,21 @@ typedef struct srv_progress_state {
     int preview_serial;
 } srv_progress_state;
 
+/* ---------------- VAE files (vae.c) ---------------- */
+
+/* A1111's VAE list (sd_vae.refresh_vae_list): *.safetensors, *.pt and *.ckpt
+ * of --vae-dir and *.vae.{safetensors,pt,ckpt} of --models-dir, subfolders
+ * too, by file name (a later file of the same name replaces the earlier). */
+typedef struct srv_vae_file {
+    char *name;     /* the file name: what sd_vae names */
+    char *filename; /* absolute path */
+} srv_vae_file;
+
+typedef struct srv_vaes {
+    int count;
+    srv_vae_file *items;
+} srv_vaes;
+
 /* The command line as GET /sdapi/v1/cmd-flags shows it. */
 typedef struct srv_flags {
     const char *model, *models_dir, *taesd;
@@ -161,7 +180,11 @@ typedef struct srv_server {
     const char *styles_files[SRV_MAX_STYLES_FILES]; /* every --styles-file; none: styles.csv of the working directory */
     int n_styles_files;
     int threads;
-    mend_preview_taesd *taesd; /* live previews with the TAESD decoder when given (--taesd), else "Approx cheap" */
+    mend_preview_taesd *taesd; /* live previews with the TAESD decoder when given (--taesd), else "Approx cheap";
+                                  also the final decoder when sd_vae_decode_method is TAESD */
+    const char *vae_dir;       /* --vae-dir (models/VAE) */
+    const char *vae_forced;    /* --vae FILE: A1111's --vae-path, before any sd_vae */
+    srv_vaes vaes;             /* under lock */
     /* the model: only the worker touches `model`; titles under `lock` */
     mend_sd_model *model;
     char *model_title, *model_path;
@@ -195,6 +218,26 @@ void srv_options_restore(srv_server *s, cJSON *stored);
 /* Loads the checkpoint the sd_model_checkpoint option names when it is not
  * the loaded one (worker thread). */
 mend_status srv_ensure_model(srv_server *s, mend_err *err);
+
+/* ---------------- VAE choice (vae.c) ---------------- */
+
+/* Rescans the VAE files (caller holds the lock). */
+mend_status srv_vaes_scan(srv_server *s, mend_err *err);
+void srv_vaes_free(srv_vaes *v);
+/* v (an sd_vae value from `where`: options or override_settings) must be
+ * "Automatic", "None" or a listed file name; else r gets the error (400 not
+ * a string, 404 unknown) and 0 is returned. */
+int srv_check_vae_value(srv_server *s, const cJSON *v, const char *where, srv_response *r);
+/* The VAE the sd_vae option (and --vae) means for model m of checkpoint
+ * ckpt, loaded into m when it is not the one in use (A1111's
+ * reload_vae_weights); srv_ensure_vae: for the loaded model (worker). */
+mend_status srv_vae_apply(srv_server *s, mend_sd_model *m, const char *ckpt, mend_err *err);
+mend_status srv_ensure_vae(srv_server *s, mend_err *err);
+/* Worker: SRV_JOB_SET_VAE. */
+void srv_run_set_vae(srv_server *s, srv_job *j);
+/* POST /sdapi/v1/options' sd_vae: loaded by the worker, then set; 0 with
+ * r filled when the file cannot be used (the option and the VAE stay). */
+int srv_set_vae_option(srv_server *s, const cJSON *v, srv_response *r);
 
 /* ---------------- base64 (b64.c) ---------------- */
 
@@ -300,6 +343,9 @@ void h_unload_checkpoint(srv_server *s, const srv_call *c, srv_response *r);
 void h_reload_checkpoint(srv_server *s, const srv_call *c, srv_response *r);
 void h_server_stop(srv_server *s, const srv_call *c, srv_response *r);
 void h_server_restart(srv_server *s, const srv_call *c, srv_response *r);
+/* vae.c: the VAE files (A1111's shape) and their rescan */
+void h_sd_vae(srv_server *s, const srv_call *c, srv_response *r);
+void h_refresh_vae(srv_server *s, const srv_call *c, srv_response *r);
 /* styles.c: the styles file (--styles-file, else styles.csv of the working directory) */
 void h_prompt_styles(srv_server *s, const srv_call *c, srv_response *r);
 /* The styles file's styles (none when it does not exist). */
