@@ -9,7 +9,7 @@ _mend() {
     case "$prev" in
         --model|-m|--vocab|--init|-i|--image|--init-img|--mask|--sketch|--output|-o|--taesd|--vae|--vae-path) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --outdir|--models-dir|--outputs|--vae-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
-        --sampler|--sampling-method) words=" k_dpmpp_2m k_dpmpp_sde k_dpmpp_2m_sde k_dpmpp_2m_sde_heun k_dpmpp_2s_a k_dpmpp_3m_sde k_euler_a k_euler k_lms k_heun k_dpm_2 k_dpm_2_a ddim plms k_lcm" ;;
+        --sampler|--sampling-method) words=" k_dpmpp_2m k_dpmpp_sde k_dpmpp_2m_sde k_dpmpp_2m_sde_heun k_dpmpp_2s_a k_dpmpp_3m_sde k_euler_a k_euler k_lms k_heun k_dpm_2 k_dpm_2_a ddim plms unipc k_lcm" ;;
         --scheduler|--schedule) words=" automatic uniform karras exponential polyexponential sgm_uniform kl_optimal align_your_steps simple normal ddim beta" ;;
         --rng) words=" gpu nv cpu" ;;
         --precision) words=" auto fp32 bf16" ;;

@@ -246,7 +246,7 @@ static int run_file(const char *dir, const char *json_name)
     den.lcm = (info->flags & MEND_SAMPLER_LCM_MODEL) != 0;
     CHECK_OK(mend_cfg_denoiser_init(&den, &err), &err);
     ctx c = {ref, file, &den, n, 0, 0, 0};
-    mend_sampler_callbacks cb = {denoise, noise, NULL, &c};
+    mend_sampler_callbacks cb = {denoise, noise, NULL, &c, NULL};
     if (x && sig && cond.n && uncond.n) {
         CHECK_OK(mend_sample(info->kind, NULL, sig, (int)nsig, x, n, &cb, &err), &err);
         if (nmask) /* A1111's final blend */

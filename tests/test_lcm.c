@@ -113,7 +113,7 @@ TEST(sampler_perfect_denoiser)
     for (int i = 0; i < 8; i++)
         x[i] = 3.0f * sig[0];
     perfect p = {target, 0, 0};
-    mend_sampler_callbacks cb = {perfect_d, ones, NULL, &p};
+    mend_sampler_callbacks cb = {perfect_d, ones, NULL, &p, NULL};
     CHECK_OK(mend_sample(MEND_SAMPLER_LCM, NULL, sig, ns, x, 8, &cb, &err), &err);
     CHECK(p.calls == 4 && p.draws == 3);
     for (int i = 0; i < 8; i++)

@@ -148,7 +148,7 @@ static void run_file(const char *name, void *files_run_count)
     const cJSON *eta = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "k_diffusion_kwargs"), "eta");
     if (cJSON_IsNumber(eta))
         opts.eta = (float)eta->valuedouble;
-    mend_sampler_callbacks cb = {replay_denoise, replay_noise, replay_step, &r};
+    mend_sampler_callbacks cb = {replay_denoise, replay_noise, replay_step, &r, NULL};
     CHECK_OK(mend_sample(info->kind, &opts, sigmas, (int)n_sig, x, r.n, &cb, &err), &err);
     CHECK_MSG(r.calls_made == r.n_calls, "%s: %d model calls, recorded %d", name, r.calls_made, r.n_calls);
     CHECK_MSG(r.noise_used == r.n_noise - 1, "%s: %d noise draws, recorded %d after the initial one", name,
@@ -230,7 +230,7 @@ TEST(every_sampler_converges_to_a_perfect_denoiser)
         for (int i = 0; i < 8; i++)
             x[i] = x0[i] + sig[0] * (float)((i % 3) - 1);
         fixed_x0 d = {x0, 8, 0, -1};
-        mend_sampler_callbacks cb = {const_denoise, zero_noise, NULL, &d};
+        mend_sampler_callbacks cb = {const_denoise, zero_noise, NULL, &d, NULL};
         CHECK_OK(mend_sample(list[k].kind, NULL, sig, ns, x, 8, &cb, &err), &err);
         double e = test_max_abs_diff(x, x0, 8);
         CHECK_MSG(e <= 1e-4, "%s: ends %.3g away from x0", list[k].name, e);
@@ -259,7 +259,7 @@ static void perfect_run_init(perfect_run *r, int with_noise)
     memcpy(r->x, z, sizeof z);
     r->steps = 10;
     r->d = (fixed_x0){r->x0, 4, 0, -1};
-    r->cb = (mend_sampler_callbacks){const_denoise, with_noise ? zero_noise : NULL, NULL, &r->d};
+    r->cb = (mend_sampler_callbacks){const_denoise, with_noise ? zero_noise : NULL, NULL, &r->d, NULL};
 }
 
 static void check_ends_at_the_ddim_target(const perfect_run *r)
@@ -294,7 +294,7 @@ TEST(plms_keeps_the_noise_estimate_for_a_perfect_denoiser)
     const mend_sampler_info *info = NULL;
     CHECK_OK(mend_sampler_from_name("PLMS", &info, &err), &err);
     CHECK(info && (info->flags & MEND_SAMPLER_TIMESTEPS));
-    CHECK_OK(mend_sample_timesteps(MEND_SAMPLER_PLMS, &r.s, r.steps, r.steps - 1, NULL, r.x, 4, &r.cb, &err), &err);
+    CHECK_OK(mend_sample_timesteps(MEND_SAMPLER_PLMS, &r.s, r.steps, r.steps - 1, 0, NULL, r.x, 4, &r.cb, &err), &err);
     CHECK_MSG(r.d.calls == r.steps, "PLMS: %d calls", r.d.calls);
     check_ends_at_the_ddim_target(&r);
     CHECK(mend_sample(MEND_SAMPLER_PLMS, NULL, (float[]){2, 1, 0}, 3, r.x, 4, &r.cb, &err) == MEND_E_ARG);
@@ -304,7 +304,7 @@ TEST(step_callback_interrupts)
 {
     float x0[4] = {0}, x[4] = {1, 2, 3, 4}, sig[4] = {3.0f, 2.0f, 1.0f, 0.0f};
     fixed_x0 d = {x0, 4, 0, 1};
-    mend_sampler_callbacks cb = {const_denoise, zero_noise, stop_step, &d};
+    mend_sampler_callbacks cb = {const_denoise, zero_noise, stop_step, &d, NULL};
     mend_err err = {0};
     CHECK(mend_sample(MEND_SAMPLER_EULER, NULL, sig, 4, x, 4, &cb, &err) == MEND_E_INTERRUPTED);
     CHECK(d.calls == 2 && strstr(err.msg, "step 1"));
@@ -323,10 +323,10 @@ TEST(names_and_arguments)
     CHECK(strstr(err.msg, "'euler a'") && strstr(err.msg, "Euler a") && strstr(err.msg, "DPM++ 2M SDE"));
     float x[4] = {0}, bad[3] = {2.0f, 0.0f, 1.0f};
     fixed_x0 d = {x, 4, 0, -1};
-    mend_sampler_callbacks cb = {const_denoise, zero_noise, NULL, &d};
+    mend_sampler_callbacks cb = {const_denoise, zero_noise, NULL, &d, NULL};
     CHECK(mend_sample(MEND_SAMPLER_EULER, NULL, bad, 3, x, 4, &cb, &err) == MEND_E_ARG);
     CHECK(mend_sample(MEND_SAMPLER_DDIM, NULL, bad, 3, x, 4, &cb, &err) == MEND_E_ARG);
-    mend_sampler_callbacks no_noise = {const_denoise, NULL, NULL, &d};
+    mend_sampler_callbacks no_noise = {const_denoise, NULL, NULL, &d, NULL};
     float sig[3] = {2.0f, 1.0f, 0.0f};
     CHECK(mend_sample(MEND_SAMPLER_EULER_A, NULL, sig, 3, x, 4, &no_noise, &err) == MEND_E_ARG);
 }

@@ -33,9 +33,23 @@ static void repeat_rows(float *dst, const float *src, int copies, int64_t n)
         memcpy(dst + i * n, src, (size_t)n * sizeof *dst);
 }
 
+static mend_status cfg_denoise(mend_cfg_denoiser *d, const float *x, float sigma, float t, float *denoised,
+                               mend_err *err);
+
 mend_status mend_cfg_denoise(void *user, const float *x, float sigma, float *denoised, mend_err *err)
 {
     mend_cfg_denoiser *d = user;
+    return cfg_denoise(d, x, sigma, mend_schedule_sigma_to_t(d->sched, sigma), denoised, err);
+}
+
+mend_status mend_cfg_denoise_t(void *user, const float *x, float sigma, float t, float *denoised, mend_err *err)
+{
+    return cfg_denoise(user, x, sigma, t, denoised, err);
+}
+
+static mend_status cfg_denoise(mend_cfg_denoiser *d, const float *x, float sigma, float t, float *denoised,
+                               mend_err *err)
+{
     if (d->interrupt && *d->interrupt)
         return mend_fail(err, MEND_E_INTERRUPTED, "interrupted");
     const mend_unet_arch *a = mend_unet_get_arch(d->unet);
@@ -43,7 +57,7 @@ mend_status mend_cfg_denoise(void *user, const float *x, float sigma, float *den
     int64_t hw = (int64_t)d->h * d->w, lat = 4 * hw;
     int tc = d->cond->tokens, tu = d->uncond->tokens;
     float c_in = 1.0f / sqrtf(sigma * sigma + 1.0f);
-    float t = mend_schedule_sigma_to_t(d->sched, sigma), c_skip = 0.0f, c_out = 1.0f;
+    float c_skip = 0.0f, c_out = 1.0f;
     if (d->lcm) {
         mend_lcm_schedule l;
         mend_lcm_init(&l, d->sched);

@@ -38,5 +38,7 @@ void mend_cfg_denoiser_free(mend_cfg_denoiser *d);
 
 /* mend_denoise_fn with user = mend_cfg_denoiser*. */
 mend_status mend_cfg_denoise(void *user, const float *x, float sigma, float *denoised, mend_err *err);
+/* mend_denoise_t_fn: the same with the model's timestep t given (UniPC's fractional timesteps). */
+mend_status mend_cfg_denoise_t(void *user, const float *x, float sigma, float t, float *denoised, mend_err *err);
 
 #endif

@@ -80,6 +80,11 @@ static mend_status denoise_cb(void *user, const float *x, float sigma, float *de
     return mend_cfg_denoise(((mend_run_ctx *)user)->den, x, sigma, denoised, err);
 }
 
+static mend_status denoise_t_cb(void *user, const float *x, float sigma, float t, float *denoised, mend_err *err)
+{
+    return mend_cfg_denoise_t(((mend_run_ctx *)user)->den, x, sigma, t, denoised, err);
+}
+
 /* A1111's setup_img2img_steps: the schedule's step count and t_enc. Given
  * a step count (the hires pass), the schedule is stretched so that exactly
  * that many steps run; otherwise it is cut at the strength. */
@@ -118,11 +123,11 @@ static mend_status sample_timesteps(job *j, mend_run_ctx *r, float *x, const flo
         memcpy(x, noise, (size_t)n * sizeof *x);
     }
     (void)r;
-    /* fewer than two timesteps (t_enc <= 1, or 1 step): A1111's loop makes
-     * no model call and returns x as it is */
-    if (first < 1)
+    /* fewer than two timesteps (t_enc <= 1, or 1 step): A1111's DDIM and PLMS
+     * loops make no model call and return x as it is (UniPC refuses) */
+    if (first < 1 && j->sampler->kind != MEND_SAMPLER_UNIPC)
         return MEND_OK;
-    return mend_sample_timesteps(j->sampler->kind, &j->sched, steps, first, so, x, n, cb, err);
+    return mend_sample_timesteps(j->sampler->kind, &j->sched, steps, first, j->img2img, so, x, n, cb, err);
 }
 
 /* Runs the sampler for one batch on x (noise in, samples out). */
@@ -131,7 +136,7 @@ mend_status mend_job_sample_batch(job *j, mend_run_ctx *r, float *x, const float
     const mend_gen_params *p = j->p;
     int64_t n = (int64_t)j->batch * j->lat;
     mend_sampler_opts so = mend_sampler_default_opts(j->sampler->kind);
-    mend_sampler_callbacks cb = {denoise_cb, noise_cb, step_cb, r};
+    mend_sampler_callbacks cb = {denoise_cb, noise_cb, step_cb, r, denoise_t_cb};
     if (j->sampler->flags & MEND_SAMPLER_TIMESTEPS)
         return sample_timesteps(j, r, x, noise, &so, &cb, err);
     int steps = p->steps, t_enc = 0;

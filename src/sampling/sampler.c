@@ -34,6 +34,7 @@ static const mend_sampler_info sampler_table[MEND_SAMPLER_COUNT] = {
      MEND_SAMPLER_DISCARD_PENULT | MEND_SAMPLER_USES_ENSD | MEND_SAMPLER_SECOND_ORDER},
     {MEND_SAMPLER_DDIM, "DDIM", "ddim", MEND_SCHED_AUTOMATIC, MEND_SAMPLER_TIMESTEPS},
     {MEND_SAMPLER_PLMS, "PLMS", "plms", MEND_SCHED_AUTOMATIC, MEND_SAMPLER_TIMESTEPS},
+    {MEND_SAMPLER_UNIPC, "UniPC", "unipc", MEND_SCHED_AUTOMATIC, MEND_SAMPLER_TIMESTEPS},
     /* sd_samplers_lcm.samplers_lcm; Automatic = the LCM denoiser's own
      * get_sigmas, which is also what Uniform gives under it */
     {MEND_SAMPLER_LCM, "LCM", "k_lcm", MEND_SCHED_UNIFORM, MEND_SAMPLER_LCM_MODEL},
@@ -78,9 +79,11 @@ mend_status mend_sampler_sigmas(const mend_sampler_info *info, const mend_noise_
 }
 
 mend_status mend_sample_timesteps(mend_sampler_kind kind, const mend_noise_schedule *s, int steps, int first_index,
-                                  const mend_sampler_opts *opts, float *x, int64_t n,
+                                  int img2img, const mend_sampler_opts *opts, float *x, int64_t n,
                                   const mend_sampler_callbacks *cb, mend_err *err)
 {
+    if (kind == MEND_SAMPLER_UNIPC)
+        return mend_sample_unipc(s, steps, first_index, img2img, x, n, cb, err);
     if (kind == MEND_SAMPLER_PLMS)
         return mend_sample_plms(s, steps, first_index, x, n, cb, err);
     if (kind == MEND_SAMPLER_DDIM)
@@ -141,6 +144,16 @@ mend_status ks_denoise(ks_ctx *c, const float *x, float sigma, float *out)
     mend_status st = c->cb->denoise(c->cb->user, x, sigma, out, c->err);
     if (st != MEND_OK && c->err && c->err->code == MEND_OK)
         c->err->code = st; /* keep the status even if the callback forgot to fill err */
+    return st;
+}
+
+mend_status ks_denoise_t(ks_ctx *c, const float *x, float sigma, float t, float *out)
+{
+    if (!c->cb->denoise_t)
+        return ks_denoise(c, x, sigma, out);
+    mend_status st = c->cb->denoise_t(c->cb->user, x, sigma, t, out, c->err);
+    if (st != MEND_OK && c->err && c->err->code == MEND_OK)
+        c->err->code = st;
     return st;
 }
 

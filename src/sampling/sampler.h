@@ -39,11 +39,17 @@ typedef void (*mend_noise_fn)(void *user, float *out, int64_t n, float sigma, fl
 typedef mend_status (*mend_step_fn)(void *user, int step, int total, const float *x, const float *denoised,
                                     float sigma, float sigma_hat, mend_err *err);
 
+/* D(x, sigma) with the model's timestep t given instead of sigma_to_t(sigma):
+ * for samplers that evaluate the model between training timesteps (UniPC). */
+typedef mend_status (*mend_denoise_t_fn)(void *user, const float *x, float sigma, float t, float *denoised,
+                                         mend_err *err);
+
 typedef struct mend_sampler_callbacks {
     mend_denoise_fn denoise; /* required */
     mend_noise_fn noise;     /* required by samplers that use noise */
     mend_step_fn step;       /* optional */
     void *user;
+    mend_denoise_t_fn denoise_t; /* optional: without it, denoise at sigma (the timestep up to rounding) */
 } mend_sampler_callbacks;
 
 typedef enum mend_sampler_kind {
@@ -61,6 +67,7 @@ typedef enum mend_sampler_kind {
     MEND_SAMPLER_DPM2_A,
     MEND_SAMPLER_DDIM,
     MEND_SAMPLER_PLMS,
+    MEND_SAMPLER_UNIPC,
     MEND_SAMPLER_LCM,
     MEND_SAMPLER_COUNT
 } mend_sampler_kind;
@@ -131,9 +138,18 @@ mend_status mend_sample_ddim(const mend_noise_schedule *s, int steps, int first_
 mend_status mend_sample_plms(const mend_noise_schedule *s, int steps, int first_index, float *x, int64_t n,
                              const mend_sampler_callbacks *cb, mend_err *err);
 
-/* The timestep sampler `kind` (DDIM or PLMS: MEND_SAMPLER_TIMESTEPS). */
+/* A1111's UniPC (sd_samplers_timesteps_impl.unipc; bh1, time_uniform,
+ * order 3, lower order final) over first_index + 1 of DDIM's timesteps
+ * (at least 3), from t = 1 (txt2img) or just above the first one (img2img,
+ * A1111's t_start); x in the variance-preserving scale as for DDIM. Uses
+ * cb->denoise_t when given. */
+mend_status mend_sample_unipc(const mend_noise_schedule *s, int steps, int first_index, int img2img, float *x,
+                              int64_t n, const mend_sampler_callbacks *cb, mend_err *err);
+
+/* The timestep sampler `kind` (DDIM, PLMS or UniPC: MEND_SAMPLER_TIMESTEPS);
+ * img2img: starting part-way (UniPC's start time depends on it). */
 mend_status mend_sample_timesteps(mend_sampler_kind kind, const mend_noise_schedule *s, int steps, int first_index,
-                                  const mend_sampler_opts *opts, float *x, int64_t n,
+                                  int img2img, const mend_sampler_opts *opts, float *x, int64_t n,
                                   const mend_sampler_callbacks *cb, mend_err *err);
 
 /* DDIM's timestep for index k of `steps` (1, 1+1000/steps, ...). */

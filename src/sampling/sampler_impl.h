@@ -4,7 +4,7 @@
 
 #include "sampling/sampler.h"
 
-#define KS_MAX_BUF 8
+#define KS_MAX_BUF 10
 
 typedef struct ks_ctx {
     mend_sampler_opts opts;
@@ -25,6 +25,8 @@ mend_status ks_init(ks_ctx *c, const mend_sampler_opts *opts, mend_sampler_kind 
 void ks_free(ks_ctx *c);
 
 mend_status ks_denoise(ks_ctx *c, const float *x, float sigma, float *out);
+/* Through cb->denoise_t with the timestep t when the caller gave one, else ks_denoise. */
+mend_status ks_denoise_t(ks_ctx *c, const float *x, float sigma, float t, float *out);
 mend_status ks_step(ks_ctx *c, int i, const float *x, const float *denoised, float sigma, float sigma_hat);
 mend_status ks_noise(ks_ctx *c, float *out, float sigma, float sigma_next);
 /* The first half of most sampler steps: denoise x at sigma_i into den,

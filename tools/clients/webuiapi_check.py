@@ -38,8 +38,8 @@ def check(name, fn, want=lambda r: True, expected_error=False):
         results.append(("EXPECTED" if expected_error else "FAIL", name, f"{type(e).__name__}: {e}"[:200]))
 
 
-def images(n):
-    return lambda r: len(r.images) == n and all(im.size == (64, 64) for im in r.images)
+def images(n, size=(64, 64)):
+    return lambda r: len(r.images) == n and all(im.size == size for im in r.images)
 
 
 check("txt2img", lambda: api.txt2img(prompt="a cat", **small), images(1))
@@ -69,12 +69,14 @@ check("txt2img info fields", lambda: api.txt2img(prompt="a cat", cfg_scale=6.5, 
 check("txt2img restore_faces (no face model)", lambda: api.txt2img(prompt="a cat", restore_faces=True, **small),
       expected_error=True)
 check("img2img", lambda: api.img2img(images=[image], prompt="oil", denoising_strength=0.5, **small), images(1))
-check("img2img inpaint", lambda: api.img2img(images=[image], mask_image=mask, prompt="a hat", **small), images(1))
+# webuiapi's default is "Only masked": the result is pasted back into the init image, of its size
+check("img2img inpaint", lambda: api.img2img(images=[image], mask_image=mask, prompt="a hat", **small),
+      images(1, image.size))
 check("img2img inpaint whole picture, inverted",
       lambda: api.img2img(images=[image], mask_image=mask, inpaint_full_res=False, inpainting_mask_invert=1,
                           prompt="a hat", **small), images(1))
 check("img2img inpaint latent noise", lambda: api.img2img(images=[image], mask_image=mask, inpainting_fill=2,
-                                                          prompt="a hat", **small), images(1))
+                                                          prompt="a hat", **small), images(1, image.size))
 check("img2img two init images", lambda: api.img2img(images=[image, image], batch_size=2, prompt="x", **small),
       images(2))
 check("img2img resize_mode 1", lambda: api.img2img(images=[image], resize_mode=1, prompt="x", **small), images(1))
@@ -113,7 +115,7 @@ check("util_get_sampler_names", lambda: api.util_get_sampler_names(), lambda r: 
 check("util_get_scheduler_names", lambda: api.util_get_scheduler_names(), lambda r: "karras" in r)
 check("util_get_current_model", lambda: api.util_get_current_model(), lambda r: bool(r))
 check("util_set_model", lambda: api.util_set_model(api.util_get_model_names()[0]))
-check("util_wait_for_ready", lambda: api.util_wait_for_ready(check_interval=0.2), lambda r: r is True)
+check("util_wait_for_ready", lambda: api.util_wait_for_ready(check_interval=0.2), lambda r: r is None)
 
 for status, name, why in results:
     print(f"{status:8} {name}{'  (' + why + ')' if why else ''}")
