@@ -2,10 +2,15 @@
  * batch_size becomes their count): image i of the job is the job of init
  * image i alone with image i's seed, for a 4-channel and a 9-channel
  * (inpainting) model, with a mask of another size than the images; the
- * infotext and seeds count as A1111's. On tiny-sd1(-inpaint) from
- * ../shared (skipped without them). */
+ * infotext and seeds count as A1111's. resize_mode 3 ("Just resize (latent
+ * upscale)"): the init image encoded at its own size, its latent resized
+ * bilinearly. On tiny-sd1(-inpaint) from ../shared (skipped without them). */
 #include "pipeline_fixture.h"
 
+#include "inpaint/latent_resize.h"
+
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void one_each(mend_sd_model *m, const char *what)
@@ -49,9 +54,46 @@ TEST(each_init_image_is_its_own_image_of_the_batch)
         one_each(m, "tiny-sd1-inpaint");
 }
 
+/* A 128x128 init image in a 64x64 job: the latent of the 128x128 job, interpolated to 8x8. */
+TEST(latent_upscale_resize_mode)
+{
+    REQUIRE_MODEL(m, sd_model);
+    mend_image big = make_image(128, 128), mask = make_mask(128, 128, 20, 20, 90, 90);
+    mend_gen_params p = base_params(), full = base_params();
+    p.resize_mode = 3;
+    full.width = full.height = 128;
+    float *lat = init_latent(m, &p, &big, NULL, NULL), *lat_full = init_latent(m, &full, &big, NULL, NULL);
+    float want[4 * 8 * 8];
+    mend_err err = {0};
+    CHECK(lat && lat_full);
+    if (lat && lat_full) {
+        CHECK_OK(mend_interpolate(lat_full, 4, 16, 16, want, 8, 8, MEND_INTERP_BILINEAR, 0, &err), &err);
+        double d = 0;
+        for (int i = 0; i < 4 * 8 * 8; i++)
+            d = fmax(d, fabs((double)lat[i] - want[i]));
+        CHECK_MSG(d < 1e-5, "latent upscale: %g from the interpolated 128x128 latent", d);
+    }
+    free(lat), free(lat_full);
+    /* a job runs with it, and says so nowhere (A1111 writes no resize mode) */
+    mend_gen_output out;
+    CHECK_OK(gen(m, &p, &big, NULL, &out, &err), &err);
+    CHECK(out.count == 1 && out.images[0].width == 64);
+    mend_gen_output_free(&out);
+    /* Only masked crops the image as usual; a whole-picture mask on an image of another size is refused */
+    p.inpaint_full_res = 1;
+    CHECK_OK(gen(m, &p, &big, &mask, &out, &err), &err);
+    CHECK(out.count == 1 && out.images[0].width == 128);
+    mend_gen_output_free(&out);
+    p.inpaint_full_res = 0;
+    mend_status st = gen(m, &p, &big, &mask, &out, &err);
+    CHECK_MSG(st == MEND_E_ARG && strstr(err.msg, "resize_mode"), "%d %s", st, err.msg);
+    mend_image_free(&big), mend_image_free(&mask);
+}
+
 int main(void)
 {
     RUN(each_init_image_is_its_own_image_of_the_batch);
+    RUN(latent_upscale_resize_mode);
     pipeline_models_free();
     return test_summary();
 }

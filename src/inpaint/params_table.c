@@ -25,7 +25,9 @@
 static const char *const rng_names[] = {"GPU", "NV", "CPU"};
 static const char *const precision_names[] = {"auto", "fp32", "bf16"};
 static const char *const decode_names[] = {"Full", "TAESD"};
-static const char *const resize_names[] = {"Just resize", "Crop and resize", "Resize and fill"};
+static const char *const resize_names[] = {"Just resize", "Crop and resize", "Resize and fill",
+                                           "Just resize (latent upscale)"};
+static const char *const resize_cli[] = {"just-resize", "crop-and-resize", "resize-and-fill", "latent-upscale"};
 static const char *const fill_names[] = {"fill", "original", "latent noise", "latent nothing"};
 static const char *const area_names[] = {"Whole picture", "Only masked"};
 static const char *const area_cli[] = {"whole", "only-masked"};
@@ -127,7 +129,8 @@ static const mend_param_desc table[] = {
      "Denoising strength", "how much of the init image (txt2img hires fix: of the upscaled first pass) is replaced",
      AT(denoising_strength), UI_RANGE},
     {"resize_mode", "resize_mode", "resize-mode", NULL, 0, "Resize mode", MEND_PARAM_CHOICE, MEND_SCOPE_IMG2IMG, 0,
-     0, 2, 1, CHOICES(resize_names), 0, 0, NULL, NULL, NULL, "how the init image is fitted to width x height",
+     0, 3, 1, CHOICES_CLI(resize_names, resize_cli), 0, 0, NULL, NULL, NULL,
+     "how the init image is fitted to width x height (latent-upscale: encoded at its size, the latent resized)",
      AT(resize_mode), UI_RANGE},
     {"initial_noise_multiplier", "initial_noise_multiplier", "initial-noise-multiplier", NULL, 0,
      "Noise multiplier for img2img", MEND_PARAM_FLOAT, MEND_SCOPE_IMG2IMG,

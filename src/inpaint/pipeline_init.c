@@ -24,18 +24,44 @@ static float *image_to_tensor(const mend_image *img)
     return t;
 }
 
-/* VAE encode of x [3, H, W] in [-1, 1] to the scaled posterior mean [4, h, w]
- * (A1111 samples the posterior with an RNG it does not control; the mean is
- * the deterministic choice the spec allows, §6.1). */
-static mend_status encode(job *j, const float *x, float *latent, mend_err *err)
+/* VAE encode of x [3, H, W] in [-1, 1] (multiples of 8) to the scaled posterior mean [4, H/8, W/8] (A1111
+ * samples the posterior with an RNG it does not control; the mean is the deterministic choice the spec
+ * allows, §6.1). */
+static mend_status encode_at(job *j, const float *x, int H, int W, float *latent, mend_err *err)
 {
-    float *mom = malloc((size_t)(2 * j->lat) * sizeof *mom);
+    int64_t lhw = (int64_t)(H / 8) * (W / 8);
+    float *mom = malloc((size_t)(8 * lhw) * sizeof *mom);
     if (!mom)
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
-    mend_status s = mend_vae_encode(mend_sd_vae_encoder(j->m), x, 1, j->p->height, j->p->width, mom, err);
+    mend_status s = mend_vae_encode(mend_sd_vae_encoder(j->m), x, 1, H, W, mom, err);
     if (s == MEND_OK)
-        mend_vae_posterior(mom, NULL, 1, 4, (int64_t)j->h * j->w, latent);
+        mend_vae_posterior(mom, NULL, 1, 4, lhw, latent);
     free(mom);
+    return s;
+}
+
+/* x [3, ih, iw] to the job's latent [4, h, w]: encoded as it is at the job's size; otherwise (resize_mode 3,
+ * "Just resize (latent upscale)": the image was not resized) its multiple-of-8 top-left part, which is what
+ * reaches the encoder's output, is encoded and the latent resized as A1111's interpolate(mode="bilinear"). */
+static mend_status encode(job *j, const float *x, int ih, int iw, float *latent, mend_err *err)
+{
+    if (ih == j->p->height && iw == j->p->width)
+        return encode_at(j, x, ih, iw, latent, err);
+    int h8 = ih / 8 * 8, w8 = iw / 8 * 8;
+    if (h8 < 8 || w8 < 8)
+        return mend_fail(err, MEND_E_ARG, "parameter 'resize_mode': the init image (%dx%d) is too small to encode",
+                         iw, ih);
+    float *crop = malloc((size_t)3 * h8 * w8 * sizeof *crop), *lat = malloc((size_t)4 * (h8 / 8) * (w8 / 8) * sizeof *lat);
+    mend_status s = crop && lat ? MEND_OK : mend_fail(err, MEND_E_NOMEM, "out of memory");
+    for (int c = 0; s == MEND_OK && c < 3; c++)
+        for (int y = 0; y < h8; y++)
+            memcpy(crop + ((int64_t)c * h8 + y) * w8, x + ((int64_t)c * ih + y) * iw, (size_t)w8 * sizeof *crop);
+    if (s == MEND_OK)
+        s = encode_at(j, crop, h8, w8, lat, err);
+    if (s == MEND_OK)
+        s = mend_interpolate(lat, 4, h8 / 8, w8 / 8, latent, j->h, j->w, MEND_INTERP_BILINEAR, 0, err);
+    free(crop);
+    free(lat);
     return s;
 }
 
@@ -43,7 +69,8 @@ static mend_status encode(job *j, const float *x, float *latent, mend_err *err)
  * VAE(image * (1 - w*mask)) (4); processing NULL: txt2img's grey image. */
 static mend_status image_cond(job *j, const mend_image *processing, float *dst, mend_err *err)
 {
-    int W = j->p->width, H = j->p->height;
+    /* the processed image's size: the job's, or its own with resize_mode 3 (no mask then) */
+    int W = processing ? processing->width : j->p->width, H = processing ? processing->height : j->p->height;
     int64_t hw = (int64_t)H * W, lhw = (int64_t)j->h * j->w;
     float *cm = malloc((size_t)hw * sizeof *cm);
     float *src = processing ? image_to_tensor(processing) : calloc((size_t)(3 * hw), sizeof(float));
@@ -70,7 +97,7 @@ static mend_status image_cond(job *j, const mend_image *processing, float *dst, 
                 src[c * hw + i] = src[c * hw + i] + wgt * (src[c * hw + i] * (1.0f - cm[i]) - src[c * hw + i]);
     }
     /* txt2img: a grey image (0.5 in [0,1] = 0 in [-1,1]) */
-    s = encode(j, src, dst + lhw, err);
+    s = encode(j, src, H, W, dst + lhw, err);
 done:
     free(cm);
     free(src);
@@ -101,7 +128,7 @@ static mend_status prepare_one(job *j, int b, int fill, mend_image *processing, 
     float *x = image_to_tensor(processing);
     if (!x)
         return mend_fail(err, MEND_E_NOMEM, "out of memory");
-    mend_status s = encode(j, x, j->init_latent + b * j->lat, err);
+    mend_status s = encode(j, x, processing->height, processing->width, j->init_latent + b * j->lat, err);
     free(x);
     return s;
 }
@@ -118,6 +145,15 @@ mend_status mend_job_prepare_init(job *j, const mend_gen_inputs *in, mend_gen_ou
             out->comment = strdup("Unable to perform \"Inpaint Only mask\" because mask is blank, switch to img2img mode.");
     }
     j->inpaint = in->mask && j->prep.active;
+    /* resize_mode 3 keeps each init image's size; A1111's overlay of a whole-picture mask then fails on
+     * images of another size than the job's: refused here with the reason */
+    for (int b = 0; b < j->ninit && j->inpaint && p->resize_mode == 3 && !j->prep.has_crop; b++)
+        if (j->inits[b]->width != p->width || j->inits[b]->height != p->height)
+            return mend_fail(err, MEND_E_ARG,
+                             "parameter 'resize_mode': 3 (Just resize (latent upscale)) with a mask over the whole "
+                             "picture needs init images of %dx%d (this one is %dx%d); use Only masked or another "
+                             "resize mode",
+                             p->width, p->height, j->inits[b]->width, j->inits[b]->height);
     if (j->inpaint) { /* the latent mask comes from image_mask alone: before the images, as A1111's init() */
         j->nmask = malloc((size_t)j->h * j->w * sizeof *j->nmask);
         if (!j->nmask)
