@@ -57,9 +57,10 @@ check("txt2img hires fix Lanczos", lambda: api.txt2img(prompt="a cat", enable_hr
       lambda r: r.images[0].size == (96, 96))
 check("txt2img DPM++ 2M Karras", lambda: api.txt2img(prompt="a cat", sampler_name="DPM++ 2M", scheduler="Karras",
                                                       **small), images(1))
-for sampler in ["DDIM", "PLMS", "LCM", "Heun", "DPM++ SDE"]:
-    check(f"txt2img sampler {sampler}", lambda s=sampler: api.txt2img(prompt="a cat", sampler_name=s, **small),
-          images(1))
+for sampler in ["DDIM", "PLMS", "UniPC", "LCM", "Heun", "DPM++ SDE"]:
+    # UniPC needs as many steps as its order (3), in A1111 too
+    check(f"txt2img sampler {sampler}", lambda s=sampler: api.txt2img(prompt="a cat", sampler_name=s,
+                                                                      **dict(small, steps=3)), images(1))
 check("txt2img override_settings", lambda: api.txt2img(prompt="a cat", override_settings={"CLIP_stop_at_last_layers": 2},
                                                        **small), lambda r: "Clip skip: 2" in r.info["infotexts"][0])
 check("txt2img styles (none defined: refused)", lambda: api.txt2img(prompt="a cat", styles=["no such"], **small),
