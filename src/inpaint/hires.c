@@ -186,20 +186,6 @@ void mend_hires_free(job *j)
 
 /* ---------------- one batch ---------------- */
 
-/* VAE encode of x [3, H, W] in [-1, 1] to the scaled posterior mean. */
-static mend_status encode(const job *j, const float *x, int H, int W, float *latent, mend_err *err)
-{
-    int64_t lhw = (int64_t)(H / 8) * (W / 8);
-    float *mom = malloc((size_t)(8 * lhw) * sizeof *mom);
-    if (!mom)
-        return mend_fail(err, MEND_E_NOMEM, "out of memory");
-    mend_status s = mend_vae_encode(mend_sd_vae_encoder(j->m), x, 1, H, W, mom, err);
-    if (s == MEND_OK)
-        mend_vae_posterior(mom, NULL, 1, 4, lhw, latent);
-    free(mom);
-    return s;
-}
-
 /* resize_image(0, image, w, h, upscaler_name): the upscaler when it enlarges, then Lanczos to the exact size. */
 static mend_status upscale_image(const mend_image *img, const char *upscaler, int w, int h, mend_image *out,
                                  mend_err *err)
@@ -253,7 +239,7 @@ static mend_status cond_of_pixels(const job *j, float *pix, int fh, int fw, floa
         pix[i] *= keep;
     for (int64_t i = 0; i < lhw; i++)
         dst[i] = 1.0f;
-    return encode(j, pix, fh, fw, dst + lhw, err);
+    return mend_job_encode(j, pix, fh, fw, dst + lhw, err);
 }
 
 /* The batch's first-pass samples upscaled to [B, 4, fh/8, fw/8] (and the 9-channel conditioning [B, 5, ...]
@@ -276,7 +262,7 @@ static mend_status upscale_batch(const job *j, const float *x, int fh, int fw, f
         } else {
             s = upscaled_pixels(j, x + b * j->lat, fh, fw, pix, err);
             if (s == MEND_OK)
-                s = encode(j, pix, fh, fw, up + b * lat, err);
+                s = mend_job_encode(j, pix, fh, fw, up + b * lat, err);
         }
         if (s == MEND_OK && cond)
             s = cond_of_pixels(j, pix, fh, fw, cond + b * (lat / 4) * 5, err);

@@ -140,15 +140,8 @@ static mend_status finish_image(job *j, const float *sample, int index, mend_gen
  * A file that cannot be read again leaves the hash out of the infotext rather than failing a generation. */
 static void ensure_model_hash(mend_sd_model *m)
 {
-    if (m->model_hash_tried || m->diffusers || !m->path)
-        return;
-    m->model_hash_tried = 1;
-    char hex[65];
-    mend_err e = {0};
-    if (mend_model_hash(m->path, hex, &e) == MEND_OK) {
-        memcpy(m->model_hash, hex, 10);
-        m->model_hash[10] = '\0';
-    }
+    if (!m->diffusers && m->path)
+        mend_model_short_hash_once(m->path, &m->model_hash_tried, m->model_hash);
 }
 
 /* The schedule's label, NULL where A1111 writes none: it keeps "Automatic" for samplers whose default is not

@@ -27,7 +27,7 @@ static float *image_to_tensor(const mend_image *img)
 /* VAE encode of x [3, H, W] in [-1, 1] (multiples of 8) to the scaled posterior mean [4, H/8, W/8] (A1111
  * samples the posterior with an RNG it does not control; the mean is the deterministic choice the spec
  * allows, §6.1). */
-static mend_status encode_at(job *j, const float *x, int H, int W, float *latent, mend_err *err)
+mend_status mend_job_encode(const job *j, const float *x, int H, int W, float *latent, mend_err *err)
 {
     int64_t lhw = (int64_t)(H / 8) * (W / 8);
     float *mom = malloc((size_t)(8 * lhw) * sizeof *mom);
@@ -46,7 +46,7 @@ static mend_status encode_at(job *j, const float *x, int H, int W, float *latent
 static mend_status encode(job *j, const float *x, int ih, int iw, float *latent, mend_err *err)
 {
     if (ih == j->p->height && iw == j->p->width)
-        return encode_at(j, x, ih, iw, latent, err);
+        return mend_job_encode(j, x, ih, iw, latent, err);
     int h8 = ih / 8 * 8, w8 = iw / 8 * 8;
     if (h8 < 8 || w8 < 8)
         return mend_fail(err, MEND_E_ARG, "parameter 'resize_mode': the init image (%dx%d) is too small to encode",
@@ -57,7 +57,7 @@ static mend_status encode(job *j, const float *x, int ih, int iw, float *latent,
         for (int y = 0; y < h8; y++)
             memcpy(crop + ((int64_t)c * h8 + y) * w8, x + ((int64_t)c * ih + y) * iw, (size_t)w8 * sizeof *crop);
     if (s == MEND_OK)
-        s = encode_at(j, crop, h8, w8, lat, err);
+        s = mend_job_encode(j, crop, h8, w8, lat, err);
     if (s == MEND_OK)
         s = mend_interpolate(lat, 4, h8 / 8, w8 / 8, latent, j->h, j->w, MEND_INTERP_BILINEAR, 0, err);
     free(crop);

@@ -83,6 +83,9 @@ mend_status mend_hires_prepare(job *j, mend_gen_output *out, mend_err *err);
 mend_status mend_hires_pass(job *j, const float *x, const int64_t *seeds, const int64_t *subseeds, int iteration,
                             mend_gen_progress_fn progress, void *user, float **out, int *interrupted, mend_err *err);
 void mend_hires_free(job *j);
+/* pipeline_init.c: VAE encode (the job's encoder) of x [3, H, W] in [-1, 1], multiples of 8, to the scaled
+ * posterior mean [4, H/8, W/8] */
+mend_status mend_job_encode(const job *j, const float *x, int H, int W, float *latent, mend_err *err);
 /* pipeline.c: decoded [3, H, W] in about [-1, 1] -> RGB uint8 as A1111 does */
 mend_status mend_job_to_image(const float *dec, int W, int H, mend_image *img, mend_err *err);
 

@@ -101,3 +101,16 @@ mend_status mend_model_hash(const char *path, char hex[65], mend_err *err)
         cache_store(dir, file, key, hex);
     return MEND_OK;
 }
+
+void mend_model_short_hash_once(const char *path, int *tried, char short_hash[11])
+{
+    if (*tried)
+        return;
+    *tried = 1;
+    char hex[65];
+    mend_err e = {0};
+    if (mend_model_hash(path, hex, &e) == MEND_OK) {
+        memcpy(short_hash, hex, 10);
+        short_hash[10] = '\0';
+    }
+}

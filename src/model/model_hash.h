@@ -11,4 +11,8 @@
 
 mend_status mend_model_hash(const char *path, char hex[65], mend_err *err);
 
+/* A1111's short hash (the first 10 hex digits) into short_hash[11], worked out once: *tried is set on the
+ * first call; a file that cannot be read leaves short_hash empty (the infotext then goes without it). */
+void mend_model_short_hash_once(const char *path, int *tried, char short_hash[11]);
+
 #endif

@@ -179,14 +179,6 @@ const char *mend_sd_vae_hash(mend_sd_model *m)
 {
     if (!m->ext_vae_path)
         return NULL;
-    if (!m->ext_vae_hash_tried) {
-        m->ext_vae_hash_tried = 1;
-        char hex[65];
-        mend_err e = {0};
-        if (mend_model_hash(m->ext_vae_path, hex, &e) == MEND_OK) {
-            memcpy(m->ext_vae_hash, hex, 10);
-            m->ext_vae_hash[10] = '\0';
-        }
-    }
+    mend_model_short_hash_once(m->ext_vae_path, &m->ext_vae_hash_tried, m->ext_vae_hash);
     return m->ext_vae_hash[0] ? m->ext_vae_hash : NULL;
 }
