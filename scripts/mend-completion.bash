@@ -13,7 +13,7 @@ _mend() {
         --scheduler|--schedule) words=" automatic uniform karras exponential polyexponential sgm_uniform kl_optimal align_your_steps simple normal ddim beta" ;;
         --rng) words=" gpu nv cpu" ;;
         --precision) words=" auto fp32 bf16" ;;
-        --resize-mode) words=" just-resize crop-and-resize resize-and-fill" ;;
+        --resize-mode) words=" just-resize crop-and-resize resize-and-fill latent-upscale" ;;
         --mask-mode) words=" masked not-masked" ;;
         --inpainting-fill) words=" fill original latent-noise latent-nothing" ;;
         --inpaint-area) words=" whole only-masked" ;;
