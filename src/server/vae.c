@@ -108,7 +108,8 @@ mend_status srv_vaes_scan(srv_server *s, mend_err *err)
         srv_vaes_free(&v);
         return st;
     }
-    qsort(v.items, (size_t)v.count, sizeof *v.items, by_name);
+    if (v.count > 1) /* qsort of a NULL array is undefined, even of none */
+        qsort(v.items, (size_t)v.count, sizeof *v.items, by_name);
     srv_vaes_free(&s->vaes);
     s->vaes = v;
     return MEND_OK;
