@@ -272,6 +272,26 @@ TEST(tiling_runs_and_says_so)
     refused("/sdapi/v1/txt2img", "{\"tiling\": \"sometimes\"}", 422, "tiling");
 }
 
+/* ---- sampler names ------------------------------------------------------------------ */
+
+/* A1111's get_sampler_and_scheduler falls back to its first sampler and to Automatic. */
+TEST(unknown_sampler_names_fall_back_as_a1111)
+{
+    reply r = txt2img(", \"sampler_name\": \"Euler z\", \"scheduler\": \"Wavy\"");
+    cJSON *info = info_of(&r);
+    CHECK_MSG(r.status == 200 && !strcmp(str(info, "sampler_name"), "DPM++ 2M") &&
+                  strstr(infotext0(info), "Sampler: DPM++ 2M, Schedule type: Karras"),
+              "%d %.400s", r.status, r.body ? r.body : "");
+    cJSON_Delete(info);
+    reply_free(&r);
+    r = txt2img(", \"sampler_name\": \"Euler\", \"scheduler\": \"Wavy\"");
+    info = info_of(&r);
+    CHECK_MSG(r.status == 200 && strstr(infotext0(info), "Sampler: Euler, Schedule type: Automatic"), "%d %.400s",
+              r.status, r.body ? r.body : "");
+    cJSON_Delete(info);
+    reply_free(&r);
+}
+
 /* ---- hires fix -------------------------------------------------------------------- */
 
 static void image_size_is(const reply *r, int w, int h)
@@ -449,7 +469,8 @@ int main(void)
         RUN(img2img_infotext_sets_only_the_scripts_fields);
         RUN(styles_merge_into_both_prompts);
         RUN(tiling_runs_and_says_so);
-    RUN(hires_fix_runs);
+        RUN(hires_fix_runs);
+        RUN(unknown_sampler_names_fall_back_as_a1111);
         RUN(masks_of_another_size_are_resized);
         RUN(several_init_images_are_one_each_of_the_batch);
     }

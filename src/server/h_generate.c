@@ -214,25 +214,25 @@ static cJSON *echo_parameters(const cJSON *body, int command, const gen_req *r)
 /* ---------------- sampler and scheduler names ---------------- */
 
 /* A1111's get_sampler_and_scheduler ("DPM++ 2M Karras" = sampler + schedule
- * suffix) from the library's registry. Unknown names are a 400 listing the
- * valid ones (A1111 falls back silently). */
-static int resolve_sampler(gen_req *q, srv_response *resp)
+ * suffix) from the library's registry. An unknown sampler is A1111's first
+ * one (DPM++ 2M), an unknown schedule type Automatic, as A1111 falls back;
+ * the server log says so (A1111 says nothing). */
+static void resolve_sampler(gen_req *q)
 {
     const char *name = q->sampler_name && q->sampler_name[0] ? q->sampler_name
                        : q->sampler_index && q->sampler_index[0] ? q->sampler_index : "Euler";
     const char *sampler, *scheduler;
     mend_err err = {0};
     if (mend_sampler_resolve(name, NULL, &sampler, &scheduler, &err) != MEND_OK) {
-        srv_reply_error(resp, 400, "HTTPException", "Sampler not found: %s", err.msg);
-        return 0;
+        fprintf(stderr, "mend serve: sampler '%s' not found: DPM++ 2M, A1111's fallback\n", name);
+        name = "DPM++ 2M";
     }
     if (mend_sampler_resolve(name, q->scheduler, &sampler, &scheduler, &err) != MEND_OK) {
-        srv_reply_error(resp, 400, "HTTPException", "Scheduler not found: %s", err.msg);
-        return 0;
+        fprintf(stderr, "mend serve: schedule type '%s' not found: Automatic, A1111's fallback\n", q->scheduler);
+        mend_sampler_resolve(name, NULL, &sampler, &scheduler, &err);
     }
     q->p.sampler_name = sampler;
     q->p.scheduler = scheduler;
-    return 1;
 }
 
 /* ---------------- options and override_settings ---------------- */
@@ -505,8 +505,7 @@ static int read_request(srv_server *s, int img2img, const cJSON *body, gen_req *
         srv_reply_param_error(resp, q->st.bad, q->st.bad_err.msg);
         return 0;
     }
-    if (!resolve_sampler(q, resp))
-        return 0;
+    resolve_sampler(q);
     mend_err err = {0};
     const mend_param_desc *bad = NULL;
     if (mend_params_validate(&q->p, img2img, &bad, &err) != MEND_OK) {
