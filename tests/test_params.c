@@ -301,7 +301,7 @@ TEST(infotext_round_trip)
     p.inpainting_fill = MEND_FILL_LATENT_NOISE;
     p.initial_noise_multiplier = 0.9f;
     p.inpainting_mask_weight = 0.5f;
-    mend_infotext_ctx c = {&p, "Euler a", "Karras", 1234, 99, "model", NULL, 1, 1, 1, 1, 1, NULL, NULL, 0, NULL, NULL, NULL, NULL};
+    mend_infotext_ctx c = {&p, "Euler a", "Karras", 1234, 99, "model", NULL, 1, 1, 1, 1, 1, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL};
     char *text = mend_infotext_build(&c);
     CHECK(text != NULL);
     mend_gen_params_default(&back);

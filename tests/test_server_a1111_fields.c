@@ -336,6 +336,38 @@ TEST(hires_fix_runs)
             "hr_checkpoint_name");
 }
 
+/* ---- scripts ------------------------------------------------------------------------ */
+
+/* A1111's own test_img2img_sd_upscale_performed: script_args ["", 8, "Lanczos", 2.0]. */
+TEST(sd_upscale_script_runs)
+{
+    mend_image init;
+    test_make_gradient(&init, W, H);
+    char *b64 = png_b64(&init, 0);
+    char *body = strdupf("{\"init_images\": [\"%s\"], \"prompt\": \"x\", \"steps\": 1, \"width\": 64, \"height\": 64, "
+                         "\"script_name\": \"sd upscale\", \"script_args\": [\"\", 8, \"Lanczos\", 2.0]}", b64);
+    reply r = http(sv, "POST", "/sdapi/v1/img2img", body);
+    cJSON *info = info_of(&r);
+    CHECK_MSG(r.status == 200 && strstr(infotext0(info), "SD upscale overlap: 8, SD upscale upscaler: Lanczos"), "%d %.400s",
+              r.status, r.body ? r.body : "");
+    if (r.status == 200)
+        image_size_is(&r, 128, 128);
+    cJSON_Delete(info);
+    reply_free(&r);
+    free(body);
+    r = http(sv, "GET", "/sdapi/v1/scripts", NULL);
+    CHECK_MSG(r.status == 200 && !strcmp(cJSON_GetStringValue(cJSON_GetArrayItem(get(r.json, "img2img"), 0)), "sd upscale"),
+              "%.200s", r.body ? r.body : "");
+    reply_free(&r);
+    body = strdupf("{\"init_images\": [\"%s\"], \"script_name\": \"SD upscale\", \"script_args\": [\"\", 8, \"4x-Ultra\"]}",
+                   b64);
+    refused("/sdapi/v1/img2img", body, 422, "upscaler");
+    free(body);
+    refused("/sdapi/v1/txt2img", "{\"script_name\": \"SD upscale\"}", 422, "Script 'SD upscale' not found");
+    free(b64);
+    mend_image_free(&init);
+}
+
 /* ---- masks and init images ------------------------------------------------------ */
 
 /* An inpaint request with these init images (data URLs) and a mask. */
@@ -471,6 +503,7 @@ int main(void)
         RUN(tiling_runs_and_says_so);
         RUN(hires_fix_runs);
         RUN(unknown_sampler_names_fall_back_as_a1111);
+        RUN(sd_upscale_script_runs);
         RUN(masks_of_another_size_are_resized);
         RUN(several_init_images_are_one_each_of_the_batch);
     }

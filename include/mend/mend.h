@@ -213,6 +213,9 @@ typedef struct mend_gen_inputs {
     /* The decoder of the final images when vae_decode_method is TAESD (NULL:
      * such a job fails naming it); the images have the VAE's size. */
     const mend_preview_taesd *taesd;
+    /* A script's infotext pairs ("Key: value, ..."), written where A1111 puts
+     * the extra_generation_params a script sets before processing; NULL: none. */
+    const char *script_infotext;
 } mend_gen_inputs;
 
 typedef struct mend_gen_progress {

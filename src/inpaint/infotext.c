@@ -212,6 +212,10 @@ char *mend_infotext_build(const mend_infotext_ctx *c)
         if (not_default(p, "inpainting_fill"))
             kv_param(&b, &first, p, "inpainting_fill");
     }
+    if (c->script_keys && *c->script_keys) { /* a script's keys, set before processing */
+        sb_add(&b, "%s%s", first ? "" : ", ", c->script_keys);
+        first = 0;
+    }
     if (c->lora_hashes) /* A1111 adds it per batch, after init()'s keys */
         kv(&b, &first, "Lora hashes", c->lora_hashes);
     if (c->ti_hashes) /* from the prompts' encoding, after the networks' activation */

@@ -20,6 +20,7 @@ typedef struct mend_infotext_ctx {
     int img2img, inpaint, only_masked, inpainting_model, uses_ensd;
     const char *lora_hashes;    /* `Lora hashes` value ("name: hash, ..."), or NULL */
     const char *ti_hashes;      /* `TI hashes` value ("name: shorthash, ..."), or NULL */
+    const char *script_keys;    /* a script's "Key: value, ..." (SD upscale), or NULL */
     int hires;                  /* a hires fix ran: `Denoising strength` and the `Hires *` keys */
     const char *hr_sampler;     /* `Hires sampler` (another sampler than the first pass's), or NULL */
     const char *hr_schedule;    /* `Hires schedule type`, or NULL */

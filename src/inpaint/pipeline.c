@@ -164,7 +164,8 @@ static mend_status make_infotext(job *j, int index, mend_gen_output *out, mend_e
     mend_infotext_ctx c = {j->p, j->sampler->name, label ? label : "Automatic", out->seeds[index],
                            out->subseeds[index], name, hash, j->img2img, j->inpaint, j->inpaint && j->prep.has_crop,
                            j->inpainting_model, (j->sampler->flags & MEND_SAMPLER_USES_ENSD) != 0, j->lora.hashes,
-                           j->ti_hashes, 0, NULL, NULL, slash ? slash + 1 : vae, mend_sd_vae_hash(j->m)};
+                           j->ti_hashes, j->script_keys, 0, NULL, NULL, slash ? slash + 1 : vae,
+                           mend_sd_vae_hash(j->m)};
     if (j->hr) { /* A1111's get_sigmas labels the hires pass's schedule when it is not the first pass's */
         const char *hr_label = schedule_label(j->hr);
         c.hires = 1;
@@ -305,7 +306,8 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
     }
     MEND_TRY(mend_gen_memory_check(m, &peak, in->init_image ? in->init_image->width : 0,
                                    in->init_image ? in->init_image->height : 0, err));
-    *j = (job){.m = m, .eff = *p, .h = p->height / 8, .w = p->width / 8, .ninit = 1, .hires = hires, .taesd = in->taesd};
+    *j = (job){.m = m, .eff = *p, .h = p->height / 8, .w = p->width / 8, .ninit = 1, .hires = hires, .taesd = in->taesd,
+              .script_keys = in->script_infotext};
     if (in->init_image) { /* several init images: one each in the batch (A1111's init()) */
         j->inits[0] = in->init_image;
         for (int i = 0; i < in->n_more_init_images; i++)

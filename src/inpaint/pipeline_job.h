@@ -57,6 +57,7 @@ typedef struct job {
     mend_hires_plan hires;
     struct job *hr;      /* the hires pass: this job at the target size (hires.c), or NULL */
     const mend_preview_taesd *taesd; /* the inputs' TAESD decoder, or NULL */
+    const char *script_keys;         /* the inputs' script infotext pairs, or NULL */
 } job;
 
 typedef struct mend_run_ctx {

@@ -6,11 +6,14 @@
 #include "server/server.h"
 #include "server/params_api.h"
 
+#include "mend/upscale.h"
+
 
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum { F_BOTH = 3, F_TXT = 1, F_IMG = 2 };
 
@@ -19,6 +22,8 @@ typedef struct gen_req {
     srv_param_state st;
     int seed_resize_from_h, seed_resize_from_w;
     int include_init_images, send_images, save_images, restore_faces, restore_settings;
+    int sd_upscale; /* script_name "SD upscale" */
+    mend_sd_upscale upscale;
     int firstphase_width, firstphase_height;
     char *sampler_name, *sampler_index, *scheduler, *mask, *script_name, *refiner_checkpoint, *hr_checkpoint_name;
     /* with `styles`: the prompts as sent (info's prompt) and with the styles (what runs) */
@@ -253,12 +258,48 @@ static int check_override_keys(srv_server *s, const cJSON *ov, srv_response *res
 
 /* ---------------- request -> params ---------------- */
 
-/* Features mend does not have: a clear 4xx instead of a silent fallback. */
-static int refuse_unsupported(const cJSON *body, const gen_req *q, srv_response *resp)
+/* A1111's "SD upscale" script_args [info, overlap, upscaler (index or name), scale_factor], with its UI's
+ * defaults for those left out (64, "None", 2.0). 0 after a 422 naming script_args. */
+static int read_sd_upscale(const cJSON *body, mend_sd_upscale *o, srv_response *resp)
+{
+    *o = (mend_sd_upscale){64, "None", 2.0};
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(body, "script_args");
+    const cJSON *ov = cJSON_GetArrayItem(a, 1), *up = cJSON_GetArrayItem(a, 2), *sc = cJSON_GetArrayItem(a, 3);
+    const char *bad = ov && !(cJSON_IsNumber(ov) && ov->valuedouble >= 0 && ov->valuedouble <= 2048) ? "overlap"
+                      : sc && !(cJSON_IsNumber(sc) && sc->valuedouble > 0 && sc->valuedouble <= 16) ? "scale_factor"
+                      : up && !cJSON_IsString(up) && !cJSON_IsNumber(up)                            ? "upscaler"
+                                                                                                    : NULL;
+    if (!bad && up) {
+        int k = cJSON_IsString(up) ? mend_upscaler_find(up->valuestring) : (int)up->valuedouble;
+        if (k < 0 || k >= mend_upscalers_count() || (cJSON_IsNumber(up) && up->valuedouble != k))
+            bad = "upscaler";
+        else
+            o->upscaler = mend_upscaler_name(k);
+    }
+    if (bad) {
+        srv_reply_error(resp, 422, "HTTPException",
+                        "script_args of SD upscale: bad %s ([info, overlap 0..2048, upscaler name or index of "
+                        "/sdapi/v1/upscalers, scale_factor 0..16])",
+                        bad);
+        return 0;
+    }
+    o->overlap = ov ? (int)ov->valuedouble : o->overlap;
+    o->scale = sc ? sc->valuedouble : o->scale;
+    return 1;
+}
+
+/* Features mend does not have: a clear 4xx instead of a silent fallback. script_name: A1111 looks
+ * titles up case-insensitively; mend's one script is img2img's SD upscale. */
+static int refuse_unsupported(const cJSON *body, gen_req *q, int img2img, srv_response *resp)
 {
     if (q->script_name && q->script_name[0]) {
-        srv_reply_error(resp, 422, "HTTPException", "Script '%s' not found", q->script_name);
-        return 0;
+        if (!img2img || strcasecmp(q->script_name, "SD upscale") != 0) {
+            srv_reply_error(resp, 422, "HTTPException", "Script '%s' not found", q->script_name);
+            return 0;
+        }
+        q->sd_upscale = 1;
+        if (!read_sd_upscale(body, &q->upscale, resp))
+            return 0;
     }
     const cJSON *aos = cJSON_GetObjectItemCaseSensitive(body, "alwayson_scripts");
     if (cJSON_IsObject(aos) && aos->child) {
@@ -494,7 +535,7 @@ static int read_request(srv_server *s, int img2img, const cJSON *body, gen_req *
         srv_reply_validation(resp, errors);
         return 0;
     }
-    if (!refuse_unsupported(body, q, resp))
+    if (!refuse_unsupported(body, q, img2img, resp))
         return 0;
     if (!img2img && (q->firstphase_width || q->firstphase_height)) {
         /* A1111's __post_init__: the first pass at the firstphase size (the target is then hr_scale's) */
@@ -524,7 +565,7 @@ static void run_request(srv_server *s, int img2img, const cJSON *body, gen_req *
     srv_job j = {.kind = SRV_JOB_GENERATE, .name = img2img ? "img2img" : "txt2img", .params = q->p,
                  .task_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "force_task_id")),
                  .override_settings = q->job_settings ? q->job_settings : cJSON_IsObject(ov) ? ov : NULL,
-                 .restore_settings = q->restore_settings};
+                 .restore_settings = q->restore_settings, .sd_upscale = q->sd_upscale, .upscale = q->upscale};
     if ((!img2img || srv_decode_gen_images(body, q->p.batch_size, q->mask, &g, &j.inputs, resp)) &&
         (!cJSON_IsObject(ov) || (check_override_model(s, ov, resp) &&
                                  srv_check_vae_value(s, cJSON_GetObjectItemCaseSensitive(ov, "sd_vae"),

@@ -117,14 +117,14 @@ void h_refresh_embeddings(srv_server *s, const srv_call *c, srv_response *r)
     srv_reply_json(r, 200, cJSON_CreateNull());
 }
 
-/* mend has no selectable or always-on scripts: the lists are empty, and a
- * request naming one gets A1111's 422 (h_generate.c) */
+/* The selectable scripts by A1111's lower-case names: img2img's SD upscale;
+ * a request naming another gets A1111's 422 (h_generate.c) */
 void h_scripts(srv_server *s, const srv_call *c, srv_response *r)
 {
     (void)s, (void)c;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddArrayToObject(o, "txt2img");
-    cJSON_AddArrayToObject(o, "img2img");
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "img2img"), cJSON_CreateString("sd upscale"));
     srv_reply_json(r, 200, o);
 }
 

@@ -140,8 +140,12 @@ static void generate(srv_server *s, srv_job *j)
     /* the library's batch/seed loop; on_step turns Interrupt and Skip into statuses after a step, prog.stop
      * makes them take effect within the UNet or VAE pass that is running */
     run_ctx c = {s, 0};
-    j->status = mend_generate_stoppable(s->model, &j->params, &j->inputs, &s->prog.stop, on_step, &c, &j->out,
-                                        &j->err);
+    if (j->sd_upscale)
+        j->status = mend_generate_sd_upscale(s->model, &j->params, &j->inputs, &j->upscale, &s->prog.stop, on_step,
+                                             &c, &j->out, &j->err);
+    else
+        j->status = mend_generate_stoppable(s->model, &j->params, &j->inputs, &s->prog.stop, on_step, &c, &j->out,
+                                            &j->err);
     pthread_mutex_lock(&s->lock);
     if (s->prog.interrupted)
         j->out.interrupted = 1;

@@ -23,6 +23,7 @@
 #include "mend/mend.h"
 #include "mend/model.h"
 #include "mend/preview.h"
+#include "mend/scripts.h"
 #include "mend/styles.h"
 
 /* Defaults of mend serve's connection flags (A1111 has none of these). */
@@ -122,6 +123,8 @@ typedef struct srv_job {
     mend_gen_output out; /* all iterations together */
     const cJSON *override_settings; /* the request's (borrowed), or NULL */
     int restore_settings;           /* override_settings_restore_afterwards */
+    int sd_upscale;                 /* run A1111's "SD upscale" script with `upscale` */
+    mend_sd_upscale upscale;
     /* load model */
     const char *model_path;
     /* set VAE: the sd_vae value to load (and to set in the options once it loaded) */
