@@ -8,6 +8,7 @@
 #include "sampling/schedule.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <string.h>
 
 #define REL_TOL 1e-5
@@ -204,9 +205,37 @@ TEST(sampler_files_sigmas_match)
         CHECK_MSG(files > 0, "samplers/index.json lists no sampler files");
 }
 
+/* A1111's rescale_zero_terminal_snr_abar, against the same steps in double. */
+TEST(zero_terminal_snr_as_a1111)
+{
+    mend_noise_schedule s, z;
+    mend_schedule_init_sd1(&s);
+    z = s;
+    mend_schedule_zero_terminal_snr(&z);
+    double first = sqrt(s.alphas_cumprod[0]), last = sqrt(s.alphas_cumprod[MEND_TRAIN_STEPS - 1]), worst = 0;
+    for (int i = 0; i < MEND_TRAIN_STEPS - 1; i++) {
+        double v = (sqrt(s.alphas_cumprod[i]) - last) * first / (first - last);
+        worst = fmax(worst, fabs(z.alphas_cumprod[i] - v * v) / (v * v));
+        CHECK_MSG(i == 0 || z.alphas_cumprod[i] < z.alphas_cumprod[i - 1], "not decreasing at %d", i);
+    }
+    /* float32 loses digits where sqrt(abar) nears the last one; torch computes in float32 too */
+    CHECK_MSG(worst < 1e-4, "relative error %g", worst);
+    float ff = sqrtf(s.alphas_cumprod[0]), lf = sqrtf(s.alphas_cumprod[MEND_TRAIN_STEPS - 1]), sc = ff / (ff - lf);
+    for (int i = 0; i < MEND_TRAIN_STEPS - 1; i += 37) {
+        float v = (sqrtf(s.alphas_cumprod[i]) - lf) * sc;
+        CHECK_MSG(z.alphas_cumprod[i] == v * v, "level %d: %.9g, float32 steps give %.9g", i, z.alphas_cumprod[i],
+                  v * v);
+    }
+    CHECK(fabs(z.alphas_cumprod[0] - s.alphas_cumprod[0]) < 1e-6); /* the first level stays */
+    CHECK(z.alphas_cumprod[MEND_TRAIN_STEPS - 1] == 4.8973451890853435e-08f);
+    CHECK_NEAR(mend_schedule_sigma_max(&z), sqrt((1 - 4.8973451890853435e-08) / 4.8973451890853435e-08), 0.5);
+    CHECK_NEAR(mend_schedule_sigma_to_t(&z, mend_schedule_t_to_sigma(&z, 500.0f)), 500.0f, 1e-2);
+}
+
 int main(void)
 {
     RUN(model_schedule_matches);
+    RUN(zero_terminal_snr_as_a1111);
     RUN(sigma_t_conversions_match);
     RUN(all_schedules_match);
     RUN(spec_values_karras_20);

@@ -161,6 +161,9 @@ typedef struct mend_gen_params {
      * MEND_VAE_DECODE_TAESD (the inputs' TAESD decoder; infotext
      * "VAE Decoder: TAESD"). */
     int vae_decode_method;
+    /* A1111's sd_noise_schedule: 0 "Default", 1 "Zero Terminal SNR" (the
+     * schedule rescaled to a zero terminal SNR; infotext "Noise Schedule"). */
+    int noise_schedule;
 } mend_gen_params;
 
 enum { MEND_VAE_DECODE_FULL = 0, MEND_VAE_DECODE_TAESD = 1 };

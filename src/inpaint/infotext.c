@@ -196,6 +196,14 @@ char *mend_infotext_build(const mend_infotext_ctx *c)
         kv_param(&b, &first, p, "rng");
     if (p->tiling)
         kv_param(&b, &first, p, "tiling");
+    /* extra_generation_params in the order A1111 sets them: a script's run() (SD upscale), then
+     * process_images' alpha schedule override, then init() (hires) */
+    if (c->script_keys && *c->script_keys) {
+        sb_add(&b, "%s%s", first ? "" : ", ", c->script_keys);
+        first = 0;
+    }
+    if (p->noise_schedule)
+        kv_param(&b, &first, p, "noise_schedule");
     if (c->hires)
         hires_keys(&b, &first, p, c);
     if (c->inpaint) {
@@ -211,10 +219,6 @@ char *mend_infotext_build(const mend_infotext_ctx *c)
         }
         if (not_default(p, "inpainting_fill"))
             kv_param(&b, &first, p, "inpainting_fill");
-    }
-    if (c->script_keys && *c->script_keys) { /* a script's keys, set before processing */
-        sb_add(&b, "%s%s", first ? "" : ", ", c->script_keys);
-        first = 0;
     }
     if (c->lora_hashes) /* A1111 adds it per batch, after init()'s keys */
         kv(&b, &first, "Lora hashes", c->lora_hashes);

@@ -34,6 +34,8 @@ static const char *const area_cli[] = {"whole", "only-masked"};
 static const char *const mode_names[] = {"Inpaint masked", "Inpaint not masked"};
 static const char *const mode_cli[] = {"masked", "not-masked"};
 static const char *const off_on[] = {"off", "on"};
+static const char *const noise_schedule_names[] = {"Default", "Zero Terminal SNR"};
+static const char *const noise_schedule_cli[] = {"default", "zero-terminal-snr"};
 static const char *const false_true[] = {"False", "True"};
 
 /* name, api_key, cli_flag, cli_aliases, cli_short, label, type, scope, flags, min, max, step, choices,
@@ -85,6 +87,11 @@ static const mend_param_desc table[] = {
     {"precision", "mend_precision", "precision", NULL, 0, "Precision", MEND_PARAM_CHOICE, MEND_SCOPE_ALL,
      MEND_PARAM_SETTING | MEND_PARAM_API_NAME, 0, 2, 1, CHOICES(precision_names), 0, 0, NULL, NULL, NULL,
      "compute precision of the UNet: auto, fp32 or bf16 (mend option mend_precision)", AT(precision), UI_RANGE},
+    {"noise_schedule", "sd_noise_schedule", "noise-schedule", NULL, 0, "Noise schedule for sampling",
+     MEND_PARAM_CHOICE, MEND_SCOPE_ALL, MEND_PARAM_SETTING | MEND_PARAM_API_NAME, 0, 1, 1,
+     CHOICES_CLI(noise_schedule_names, noise_schedule_cli), 0, 0, NULL, NULL, "Noise Schedule",
+     "the noise schedule: default, or zero-terminal-snr (rescaled to a zero terminal SNR)", AT(noise_schedule),
+     UI_RANGE},
     /* A1111's setting; the CLI's --taesd PATH sets it to TAESD */
     {"vae_decode_method", "sd_vae_decode_method", NULL, NULL, 0, "VAE type for decode", MEND_PARAM_CHOICE,
      MEND_SCOPE_ALL, MEND_PARAM_SETTING | MEND_PARAM_API_NAME, 0, 1, 1, CHOICES(decode_names), 0, 0, NULL, NULL,

@@ -324,6 +324,8 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
     if (j->extra != 0 && j->extra != 5)
         return mend_fail(err, MEND_E_ARCH, "%s: UNet with %d input channels is not supported", m->path, j->extra + 4);
     mend_schedule_init_sd1(&j->sched);
+    if (p->noise_schedule == 1) /* A1111's apply_alpha_schedule_override */
+        mend_schedule_zero_terminal_snr(&j->sched);
     if (mend_sampler_from_name(p->sampler_name, &j->sampler, err) != MEND_OK)
         return mend_err_wrap(err, "sampler_name");
     if (mend_scheduler_from_name(p->scheduler, &j->scheduler, err) != MEND_OK)

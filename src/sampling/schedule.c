@@ -55,6 +55,24 @@ void mend_schedule_init_sd1(mend_noise_schedule *s)
     mend_schedule_init_linear(s, 0.00085, 0.012, NULL);
 }
 
+void mend_schedule_zero_terminal_snr(mend_noise_schedule *s)
+{
+    float sq[MEND_TRAIN_STEPS];
+    for (int i = 0; i < MEND_TRAIN_STEPS; i++)
+        sq[i] = sqrtf(s->alphas_cumprod[i]);
+    float first = sq[0], last = sq[MEND_TRAIN_STEPS - 1], scale = first / (first - last);
+    for (int i = 0; i < MEND_TRAIN_STEPS; i++) {
+        float v = (sq[i] - last) * scale;
+        s->alphas_cumprod[i] = v * v;
+    }
+    s->alphas_cumprod[MEND_TRAIN_STEPS - 1] = 4.8973451890853435e-08f; /* A1111's stand-in for 0 */
+    for (int i = 0; i < MEND_TRAIN_STEPS; i++) {
+        float ac = s->alphas_cumprod[i];
+        s->sigmas[i] = sqrtf((1.0f - ac) / ac);
+        s->log_sigmas[i] = logf(s->sigmas[i]);
+    }
+}
+
 float mend_schedule_sigma_to_t(const mend_noise_schedule *s, float sigma)
 {
     float log_sigma = logf(sigma);

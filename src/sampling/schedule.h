@@ -21,6 +21,11 @@ mend_status mend_schedule_init_linear(mend_noise_schedule *s, double linear_star
 /* SD 1.x / 2.x: linear_start 0.00085, linear_end 0.012. */
 void mend_schedule_init_sd1(mend_noise_schedule *s);
 
+/* A1111's sd_noise_schedule "Zero Terminal SNR" (rescale_zero_terminal_snr_abar,
+ * float32): sqrt(abar) shifted so the last is 0 and scaled so the first stays,
+ * squared, the last set to 4.8973451890853435e-08; sigmas follow. */
+void mend_schedule_zero_terminal_snr(mend_noise_schedule *s);
+
 static inline float mend_schedule_sigma_min(const mend_noise_schedule *s) { return s->sigmas[0]; }
 static inline float mend_schedule_sigma_max(const mend_noise_schedule *s) { return s->sigmas[MEND_TRAIN_STEPS - 1]; }
 
