@@ -1,9 +1,11 @@
-/* A1111's UniPC (src/sampling/sampler_unipc.c) against trajectories of
- * A1111's own uni_pc.py (tests/data/unipc_a1111.json, written by
- * tools/gen_unipc_reference.py under torch): a closed-form model stands in
- * for the UNet, evaluated here at the fractional timesteps UniPC asks for;
- * every step's x and model value and the result must agree. Then UniPC in
- * a job on tiny-sd1 from ../shared (skipped without it). */
+/* The timestep samplers against A1111's own code run under torch with a
+ * closed-form model in place of the UNet: UniPC (src/sampling/sampler_unipc.c)
+ * against A1111's uni_pc.py trajectories (tests/data/unipc_a1111.json, from
+ * tools/gen_unipc_reference.py; the model evaluated at the fractional
+ * timesteps UniPC asks for, every step's x and model value must agree) and
+ * PLMS against sd_samplers_timesteps_impl.plms (tests/data/plms_a1111.json,
+ * tools/gen_plms_reference.py). Then UniPC in a job on tiny-sd1 from
+ * ../shared (skipped without it). */
 #include "pipeline_fixture.h"
 
 #include "sampling/sampler.h"
@@ -17,6 +19,7 @@
 #define MAX_STEPS 64
 
 typedef struct toy_run {
+    mend_noise_schedule sched;
     int calls, steps_seen, bad_call;
     int64_t n;
     float x[MAX_STEPS][MAX_N], model_x[MAX_STEPS][MAX_N];
@@ -131,6 +134,52 @@ TEST(unipc_matches_a1111)
     cJSON_Delete(ref);
 }
 
+/* PLMS reaches the model through D(x_k, sigma) at the integer timesteps: the toy eps there. */
+static mend_status toy_denoise_sigma(void *user, const float *x, float sigma, float *out, mend_err *err)
+{
+    toy_run *r = user;
+    (void)err;
+    r->calls++;
+    float s = sqrtf(sigma * sigma + 1.0f), t = mend_schedule_sigma_to_t(&r->sched, sigma);
+    for (int64_t k = 0; k < r->n; k++)
+        out[k] = x[k] - sigma * toy_eps(x[k] / s, t);
+    return MEND_OK;
+}
+
+TEST(plms_matches_a1111)
+{
+    cJSON *ref = test_read_json(MEND_TEST_DATA_DIR "/plms_a1111.json");
+    if (!ref)
+        return;
+    int k = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(ref, "cases"))
+    {
+        static toy_run r;
+        memset(&r, 0, sizeof r);
+        mend_schedule_init_sd1(&r.sched);
+        int steps = (int)test_json_number(c, "steps", -1, "plms case");
+        int first = (int)test_json_number(c, "first_index", -1, "plms case");
+        int calls = (int)test_json_number(c, "calls", -1, "plms case");
+        float x[MAX_N], want[MAX_N];
+        int n = read_floats(test_json_need(c, "x_in", "plms case"), x, MAX_N);
+        CHECK(n > 0 && read_floats(test_json_need(c, "x_out", "plms case"), want, MAX_N) == n);
+        if (n <= 0)
+            break;
+        r.n = n;
+        mend_sampler_callbacks cb = {toy_denoise_sigma, NULL, NULL, &r, NULL};
+        mend_err err = {0};
+        CHECK_OK(mend_sample_plms(&r.sched, steps, first, x, n, &cb, &err), &err);
+        double d = max_diff(x, want, n);
+        CHECK_MSG(d <= 1e-4 && r.calls == calls, "case %d (steps %d, first index %d): max abs err %.3g, %d model calls "
+                  "(A1111 %d)", k, steps, first, d, r.calls, calls);
+        printf("  PLMS case %d: %d model calls, max abs err %.2g\n", k, r.calls, d);
+        k++;
+    }
+    CHECK_MSG(k > 0, "no cases in plms_a1111.json");
+    cJSON_Delete(ref);
+}
+
 TEST(unipc_refuses_fewer_steps_than_its_order)
 {
     mend_noise_schedule s;
@@ -170,6 +219,7 @@ TEST(unipc_in_a_job)
 int main(void)
 {
     RUN(unipc_matches_a1111);
+    RUN(plms_matches_a1111);
     RUN(unipc_refuses_fewer_steps_than_its_order);
     RUN(unipc_in_a_job);
     pipeline_models_free();
