@@ -7,26 +7,20 @@ The file is AUTOMATIC1111/stable-diffusion-webui's modules/sd_samplers_timesteps
 mend; its first line names the commit): its plms() runs on A1111's timesteps (CompVisSampler.get_timesteps:
 range(0, 1000, 1000 // steps) + 1, clipped to 999; img2img: the first t_enc of them) with SD 1.x's
 alphas_cumprod and the closed-form model of tools/gen_unipc_reference.py in place of the CFG denoiser."""
-import importlib.util
 import json
+import os
 import sys
 import types
 
-import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from a1111_ref import TOY_MODEL, load_a1111_file, sd1_alphas_cumprod, toy_eps  # noqa: E402
 
 if len(sys.argv) != 3:
     sys.exit(__doc__)
-tqdm = types.ModuleType("tqdm")
-tqdm.trange = lambda n, disable=None: range(n)
-sys.modules["tqdm"] = tqdm
-spec = importlib.util.spec_from_file_location("timesteps_impl", sys.argv[1])
-impl = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(impl)
-source_line = open(sys.argv[1]).readline().strip()
-
-betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
-alphas_cumprod = torch.tensor(np.cumprod(1.0 - betas.numpy(), axis=0), dtype=torch.float32)
+impl, source_line = load_a1111_file(sys.argv[1], "timesteps_impl")
+alphas_cumprod = sd1_alphas_cumprod()
 
 
 class ToyModel:
@@ -38,7 +32,7 @@ class ToyModel:
 
     def __call__(self, x, t):
         self.calls += 1
-        return 0.5 * torch.tanh(0.9 * x + 0.002 * t[:, None, None, None] - 0.3) + 0.05 * x
+        return toy_eps(x, t[:, None, None, None])
 
 
 cases = []
@@ -54,8 +48,7 @@ for steps, t_enc in [(10, None), (20, None), (7, None), (20, 13), (50, 6)]:
     cases.append({"steps": steps, "first_index": first_index, "calls": model.calls, "shape": list(x0.shape),
                   "x_in": x0.flatten().tolist(), "x_out": out.flatten().tolist()})
 
-json.dump({"what": "A1111 PLMS results on SD 1.x's schedule with the toy model "
-                   "eps(x, t) = 0.5 * tanh(0.9 * x + 0.002 * t - 0.3) + 0.05 * x",
+json.dump({"what": "A1111 PLMS results on SD 1.x's schedule with the toy model " + TOY_MODEL,
            "source": source_line, "generator": "tools/gen_plms_reference.py", "torch": torch.__version__,
            "tolerance": "max abs err 1e-4", "cases": cases}, open(sys.argv[2], "w"))
 print(f"{len(cases)} cases written to {sys.argv[2]}")

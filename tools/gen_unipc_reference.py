@@ -9,33 +9,19 @@ variant bh1, time_uniform, order 3, lower_order_final, predict_x0, multistep) on
 LDM schedule, float32), with a closed-form stand-in for the CFG'd UNet so the C test can evaluate the same
 model: eps(x, t) = 0.5 * tanh(0.9 * x + 0.002 * t - 0.3) + 0.05 * x, t the model's (fractional) timestep
 (t_continuous - 1/1000) * 1000 as A1111's UniPCCFG.get_model_input_time gives it. Needs python3-torch."""
-import importlib.util
 import json
+import os
 import sys
-import types
 
-import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from a1111_ref import TOY_MODEL, load_a1111_file, sd1_alphas_cumprod, toy_eps  # noqa: E402
 
 if len(sys.argv) != 3:
     sys.exit(__doc__)
-# uni_pc.py imports tqdm for its progress bar only
-tqdm = types.ModuleType("tqdm")
-tqdm_auto = types.ModuleType("tqdm.auto")
-tqdm_auto.trange = range
-sys.modules.update({"tqdm": tqdm, "tqdm.auto": tqdm_auto})
-spec = importlib.util.spec_from_file_location("uni_pc", sys.argv[1])
-uni_pc = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(uni_pc)
-source_line = open(sys.argv[1]).readline().strip()
-
-# LDM's register_schedule: linear betas in sqrt space, float64 cumprod, kept as float32
-betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
-alphas_cumprod = torch.tensor(np.cumprod(1.0 - betas.numpy(), axis=0), dtype=torch.float32)
-
-
-def toy_eps(x, t):
-    return 0.5 * torch.tanh(0.9 * x + 0.002 * t - 0.3) + 0.05 * x
+uni_pc, source_line = load_a1111_file(sys.argv[1], "uni_pc")
+alphas_cumprod = sd1_alphas_cumprod()
 
 
 class UniPCToy(uni_pc.UniPC):
@@ -71,7 +57,7 @@ for steps, first_index, img2img in [(20, 19, 0), (3, 2, 0), (4, 3, 0), (10, 9, 0
                   "x_in": x0.flatten().tolist(), "trace": s.trace, "x_out": out.flatten().tolist()})
 
 json.dump({"what": "A1111 UniPC (bh1, time_uniform, order 3, lower_order_final) trajectories on SD 1.x's schedule "
-                   "with the toy model eps(x, t) = 0.5 * tanh(0.9 * x + 0.002 * t - 0.3) + 0.05 * x",
+                   "with the toy model " + TOY_MODEL,
            "source": source_line, "generator": "tools/gen_unipc_reference.py", "torch": torch.__version__,
            "tolerance": "max abs err 1e-4 (float32 ops in another order)", "cases": cases},
           open(sys.argv[2], "w"), indent=None)
