@@ -9,6 +9,8 @@
 #include "core/half.h"
 
 #include <math.h>
+#include <sys/random.h>
+#include <time.h>
 #include <string.h>
 #include <strings.h>
 
@@ -320,4 +322,14 @@ mend_status mend_rng_slerp(double v, const float *low, const float *high, float 
             }
         }
     return MEND_OK;
+}
+
+int64_t mend_rng_fix_seed(int64_t seed)
+{
+    uint32_t r;
+    if (seed >= 0)
+        return seed;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+        r = (uint32_t)time(NULL) ^ (uint32_t)clock();
+    return (int64_t)(r % 4294967294u);
 }

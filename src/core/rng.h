@@ -54,6 +54,10 @@ mend_status mend_rng_kind_from_name(const char *name, mend_rng_kind *out, mend_e
 /* Raw engine access, exposed for tests. */
 uint32_t mend_rng_mt_next(mend_rng *rng);
 
+/* A1111's fix_seed for one seed: `seed` itself, or for -1 a random one in
+ * 0..4294967293 (random.randrange(4294967294)). */
+int64_t mend_rng_fix_seed(int64_t seed);
+
 /* A1111 variation seeds (modules/rng.py slerp) on one image's [C,H,W] noise,
  * in float32 as torch computes it: vector norms along H for every (c, w)
  * column; if the mean cosine exceeds 0.9995 it returns low*v + high*(1-v)

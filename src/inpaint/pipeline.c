@@ -19,8 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 static void job_free(job *j)
 {
@@ -37,14 +35,6 @@ static void job_free(job *j)
     mend_lora_run_end(&j->lora); /* the model's own weights back */
     free(j->ti_hashes);
     mend_hires_free(j);
-}
-
-static int64_t random_seed(void)
-{
-    uint32_t r;
-    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-        r = (uint32_t)time(NULL) ^ (uint32_t)clock();
-    return (int64_t)(r % 4294967294u); /* random.randrange(4294967294) */
 }
 
 static mend_status prepare_conds(job *j, mend_gen_output *out, mend_err *err)
@@ -330,8 +320,8 @@ static mend_status job_prepare(job *j, mend_sd_model *m, const mend_gen_params *
         return mend_err_wrap(err, "sampler_name");
     if (mend_scheduler_from_name(p->scheduler, &j->scheduler, err) != MEND_OK)
         return mend_err_wrap(err, "scheduler");
-    j->seed = p->seed < 0 ? random_seed() : p->seed;
-    j->subseed = p->subseed < 0 ? random_seed() : p->subseed;
+    j->seed = mend_rng_fix_seed(p->seed);
+    j->subseed = mend_rng_fix_seed(p->subseed);
     MEND_TRY(alloc_output(p, out, err));
     assign_seeds(j, out);
     double t0 = mend_clock_s();

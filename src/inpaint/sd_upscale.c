@@ -5,6 +5,7 @@
  * each round's tiles into one image. */
 #include "mend/scripts.h"
 
+#include "core/rng.h"
 #include "core/stop.h"
 #include "inpaint/imageops.h"
 #include "inpaint/sd_grid.h"
@@ -13,18 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-
-static int64_t fixed_seed(int64_t seed)
-{
-    uint32_t r;
-    if (seed >= 0)
-        return seed;
-    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-        r = (uint32_t)time(NULL);
-    return (int64_t)(r % 4294967294u);
-}
 
 static mend_status alloc_out(mend_gen_output *out, int n, mend_err *err)
 {
@@ -104,8 +93,8 @@ static mend_status sd_upscale(mend_sd_model *m, const mend_gen_params *p, const 
     if (o->upscaler && mend_upscaler_find(o->upscaler) < 0)
         return mend_fail(err, MEND_E_ARG, "SD upscale: upscaler '%s' not found (None, Lanczos, Nearest)", o->upscaler);
     mend_gen_params q = *p;
-    q.seed = fixed_seed(p->seed); /* processing.fix_seed */
-    q.subseed = fixed_seed(p->subseed);
+    q.seed = mend_rng_fix_seed(p->seed); /* processing.fix_seed */
+    q.subseed = mend_rng_fix_seed(p->subseed);
     char keys[160];
     snprintf(keys, sizeof keys, "SD upscale overlap: %d, SD upscale upscaler: %s", o->overlap,
              o->upscaler ? o->upscaler : "None");
