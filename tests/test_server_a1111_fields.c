@@ -363,6 +363,9 @@ TEST(sd_upscale_script_runs)
                    b64);
     refused("/sdapi/v1/img2img", body, 422, "upscaler");
     free(body);
+    body = strdupf("{\"init_images\": [\"%s\"], \"script_name\": \"SD upscale\", \"script_args\": [\"\", \"wide\"]}", b64);
+    refused("/sdapi/v1/img2img", body, 422, "overlap");
+    free(body);
     refused("/sdapi/v1/txt2img", "{\"script_name\": \"SD upscale\"}", 422, "Script 'SD upscale' not found");
     free(b64);
     mend_image_free(&init);

@@ -109,6 +109,9 @@ void mend_param_format(const mend_gen_params *p, const mend_param_desc *d, char 
  * decimal that reads back as the same float ("0.6", "7.0", "0.001";
  * NaN/inf as Python's "nan"/"inf"). */
 void mend_float_repr(float v, char *buf, size_t size);
+/* That number as A1111 holds it: the Python float (double) of the decimal
+ * mend_float_repr writes (0.7, not the float32 widening 0.69999998...). */
+double mend_float_as_sent(float v);
 
 /* Checks the field's current value. */
 mend_status mend_param_check(const mend_gen_params *p, const mend_param_desc *d, mend_err *err);

@@ -28,14 +28,6 @@ static int given(const char *s, const char *same)
     return s && *s && strcmp(s, same) != 0;
 }
 
-/* The Python float the user sent (2.0, 1.5), not its float32 widening. */
-static double as_sent(float v)
-{
-    char text[32];
-    mend_float_repr(v, text, sizeof text);
-    return strtod(text, NULL);
-}
-
 static mend_status pick_upscaler(const mend_gen_params *p, mend_hires_plan *h, mend_err *err)
 {
     const char *name = p->hr_upscaler && *p->hr_upscaler ? p->hr_upscaler : "Latent";
@@ -60,7 +52,7 @@ static void target_size(const mend_gen_params *p, mend_hires_plan *h)
 {
     int W = p->width, H = p->height, rx = p->hr_resize_x, ry = p->hr_resize_y;
     if (rx == 0 && ry == 0) {
-        double s = as_sent(p->hr_scale);
+        double s = mend_float_as_sent(p->hr_scale);
         h->to_w = (int)(W * s);
         h->to_h = (int)(H * s);
     } else if (ry == 0) {

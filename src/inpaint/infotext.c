@@ -40,6 +40,13 @@ void mend_float_repr(float v, char *buf, size_t size)
     mend_py_float(strtod(tmp, NULL), buf, (int)size);
 }
 
+double mend_float_as_sent(float v)
+{
+    char text[64];
+    mend_float_repr(v, text, sizeof text);
+    return strtod(text, NULL);
+}
+
 typedef struct sbuf {
     char *s;
     size_t len, cap;

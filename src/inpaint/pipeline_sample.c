@@ -11,14 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The Python float the user sent (0.7), not the float32 it was kept in (0.69999998...). */
-static double as_sent(float v)
-{
-    char text[32];
-    mend_float_repr(v, text, sizeof text);
-    return strtod(text, NULL);
-}
-
 static mend_rng_kind rng_kind(mend_rng_source s)
 {
     return s == MEND_RNG_SOURCE_CPU ? MEND_RNG_CPU : MEND_RNG_NV;
@@ -42,7 +34,7 @@ mend_status mend_job_first_noise(job *j, const int64_t *seeds, const int64_t *su
                 return mend_fail(err, MEND_E_NOMEM, "out of memory");
             mend_rng_init(&sub, rng_kind(p->rng), (uint64_t)subseeds[b]);
             mend_rng_randn(&sub, subnoise, j->lat);
-            mend_status s = mend_rng_slerp(as_sent(p->subseed_strength), noise + b * j->lat, subnoise, noise + b * j->lat, 4,
+            mend_status s = mend_rng_slerp(mend_float_as_sent(p->subseed_strength), noise + b * j->lat, subnoise, noise + b * j->lat, 4,
                                            j->h, j->w, err);
             free(subnoise);
             MEND_TRY(s);
@@ -92,7 +84,7 @@ static void img2img_steps(const job *j, int *steps, int *t_enc)
 {
     const mend_gen_params *p = j->p;
     /* int(0.7 * 10) is 7, int(0.69999998 * 10) would be 6 */
-    double strength = as_sent(p->denoising_strength);
+    double strength = mend_float_as_sent(p->denoising_strength);
     if (!j->fixed_steps) {
         *steps = p->steps;
         *t_enc = mend_img2img_t_enc(strength, p->steps);
